@@ -1,0 +1,47 @@
+# iox2go — make targets. `make demo` and `make test` are all a new machine needs.
+GO      ?= go
+IDL     := $(wildcard examples/idl/*.idl)
+
+.PHONY: all build demo test test-short generate regenerate check-generated bench fuzz vet clean-shm tools
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build ./...
+
+# Generate code from the example IDL, then run each pattern's example in
+# separate processes.
+demo: generate
+	$(GO) run ./examples/demo
+
+# The whole test suite: unit, golden, cross-language, multi-process, crash.
+test: tools
+	CGO_ENABLED=0 $(GO) build ./...
+	$(GO) vet ./...
+	$(GO) run ./cmd/iox2gen -check -out examples/gen/transmission examples/idl/transmission.idl
+	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -race -timeout 10m ./runtime/ring/... ./runtime/shm/...
+
+test-short:
+	$(GO) test -short ./...
+
+# Report what the cross-language tests need, and install it where we can.
+tools:
+	@sh .ci/tools.sh
+
+# go generate runs iox2gen over the example IDL (see examples/gen/*/doc.go).
+generate:
+	$(GO) generate ./examples/gen/...
+
+regenerate: generate
+	$(GO) test ./idl/... ./templates/... ./cmd/iox2gen/... -update
+
+# Fails when the committed generated code differs from what iox2gen produces now.
+check-generated:
+	$(GO) test -count=1 -run 'TestGeneratedUpToDate' ./examples/gen/...
+
+bench:
+	$(GO) run ./bench -out docs/bench
+
+fuzz:
+	@echo "fuzz targets are run briefly by make test; run one longer with: go test -fuzz=FuzzX ./pkg"
