@@ -153,3 +153,5 @@ func osError(op, name string, err error) error {
 	}
 	return &Error{Op: op, Name: name, Err: err}
 }
+
+func (p *posix) protectsReadOnly() bool { return true }

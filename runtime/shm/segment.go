@@ -93,3 +93,11 @@ func (s *segment) Close() error {
 	}
 	return nil
 }
+
+// ProtectsReadOnly reports whether writing through a read-only Segment of p
+// faults, as it does for Posix (the mapping is PROT_READ). For Local it
+// reports false: the write succeeds, and Writable is only advice.
+func ProtectsReadOnly(p Provider) bool {
+	r, ok := p.(interface{ protectsReadOnly() bool })
+	return ok && r.protectsReadOnly()
+}
