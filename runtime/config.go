@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -76,4 +78,56 @@ func DefaultConfig() *Config {
 		DiscoveryInterval: 2 * time.Millisecond,
 		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS()},
 	}
+}
+
+func (c *Config) clone() *Config {
+	cc := *c
+	return &cc
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	if c.Root == "" || !filepathIsAbs(c.Root) {
+		return fmt.Errorf("iox2: config: root %q must be an absolute path", c.Root)
+	}
+	if c.ShmDir == "" || !filepathIsAbs(c.ShmDir) {
+		return fmt.Errorf("iox2: config: shm directory %q must be an absolute path", c.ShmDir)
+	}
+	for i := 0; i < len(c.Prefix); i++ {
+		ch := c.Prefix[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-' || ch == '.') {
+			return fmt.Errorf("iox2: config: prefix %q may only contain letters, digits, '_', '-' and '.'", c.Prefix)
+		}
+	}
+	if len(c.Prefix) > 64 {
+		return fmt.Errorf("iox2: config: prefix %q is longer than 64 bytes", c.Prefix)
+	}
+	if c.FileMode&^0o777 != 0 || c.FileMode&0o600 != 0o600 {
+		return fmt.Errorf("iox2: config: file mode %#o must include owner read and write and hold only permission bits", c.FileMode)
+	}
+	if c.CreationTimeout <= 0 {
+		return fmt.Errorf("iox2: config: creation timeout must be positive")
+	}
+	if c.DiscoveryInterval <= 0 {
+		return fmt.Errorf("iox2: config: discovery interval must be positive")
+	}
+	return nil
+}
+
+func filepathIsAbs(p string) bool { return filepath.IsAbs(p) }
+
+func (c *Config) nodesDir() string { return filepath.Join(c.Root, "nodes") }
+func (c *Config) nodeLockPath(id ID) string {
+	return filepath.Join(c.nodesDir(), c.Prefix+id.String()+".lock")
+}
+func (c *Config) nodeDir(id ID) string { return filepath.Join(c.nodesDir(), c.Prefix+id.String()) }
+func (c *Config) cleanerPath(id ID) string {
+	return filepath.Join(c.nodesDir(), c.Prefix+id.String()+".cleaner")
+}
+func (c *Config) dynamicName(hash, uid string) string {
+	return c.Prefix + hash + "_" + uid + ".dynamic"
+}
+func (c *Config) dataName(port ID) string { return c.Prefix + port.String() + ".data" }
+func (c *Config) connName(from, to ID) string {
+	return c.Prefix + from.String() + "_" + to.String() + ".connection"
 }

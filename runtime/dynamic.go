@@ -1,0 +1,318 @@
+package runtime
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/shm"
+)
+
+// Segment kinds and the layout version of every segment this runtime
+// creates. A change to any shared struct below bumps layoutVersion.
+const (
+	kindDynamic    uint32 = 1
+	kindData       uint32 = 2
+	kindConnection uint32 = 3
+	layoutVersion  uint32 = 1
+)
+
+// dynHeader follows the shm.Header of a service's dynamic config segment.
+// The segment is the registry of the nodes that have the service open and of
+// its ports. Its size is fixed by the capacities in the static config.
+type dynHeader struct {
+	// destroyer is 0 while the service lives. The node that removes the
+	// last node slot sets it to its own ID before it deletes the service's
+	// files, so that anyone can finish the job if that node dies.
+	// Written by leaving nodes (CAS), read by joining nodes.
+	destroyer atomic.Uint64
+	_         [120]byte // own cache line: written rarely, read on join
+
+	// changes counts port registrations, removals and new connections. Every
+	// port compares it with the value it last acted on: one atomic load
+	// tells it whether there is anything to discover. It is also a futex
+	// word that the node's discovery goroutine sleeps on.
+	// Written by any port (Add), read by every port on every loan/send/receive.
+	changes atomic.Uint32
+	_       [124]byte // own cache line: read on the hot path
+
+	// Capacities, written by the creator before the segment is published and
+	// never changed. Openers compare them with the static config.
+	maxNodes       uint32
+	maxPublishers  uint32
+	maxSubscribers uint32
+	pattern        uint32
+	_              [112]byte
+}
+
+// nodeSlot holds the ID of a node that has the service open, or 0.
+// Claimed by the joining node (CAS 0 -> id), cleared by it or by whoever
+// cleans up after it (CAS id -> 0).
+type nodeSlot struct {
+	id atomic.Uint64
+}
+
+// Port slot states.
+const (
+	slotFree   = 0 // not visible; fields may be being set up by the owner
+	slotActive = 2 // fields valid, files exist
+)
+
+// portSlot describes one port of the service. A node claims a slot by CAS of
+// node from 0 to its ID (so that a slot claimed by a node that then died is
+// always attributable to it), writes id (which names the port's files) and
+// the pattern-specific fields, creates the files, then stores state active.
+// Removal stores state free, then id 0, then node 0 (making it claimable).
+// A reader takes a snapshot that is valid only if state and id are the same
+// before and after it read the other fields; a port ID is never reused.
+type portSlot struct {
+	state atomic.Uint64
+	id    atomic.Uint64
+	node  atomic.Uint64
+	a     atomic.Uint64 // subscriber: buffer size; publisher: max slice length
+	b     atomic.Uint64 // subscriber: history request
+	c     atomic.Uint64
+	_     [16]byte
+}
+
+const dynHeaderOffset = shm.HeaderSize
+
+func dynamicSize(maxNodes, maxPubs, maxSubs int) int {
+	return dynHeaderOffset + int(unsafe.Sizeof(dynHeader{})) +
+		align(maxNodes*int(unsafe.Sizeof(nodeSlot{})), 64) +
+		(maxPubs+maxSubs)*int(unsafe.Sizeof(portSlot{}))
+}
+
+func align(n, a int) int { return (n + a - 1) &^ (a - 1) }
+
+// dynamic is a process-local handle on a dynamic config segment.
+type dynamic struct {
+	seg   shm.Segment
+	hdr   *dynHeader
+	nodes []nodeSlot
+	pubs  []portSlot
+	subs  []portSlot
+}
+
+type dynCaps struct{ nodes, pubs, subs int }
+
+func (c dynCaps) valid() bool {
+	const max = 1 << 16
+	return c.nodes >= 1 && c.pubs >= 0 && c.subs >= 0 && c.nodes <= max && c.pubs <= max && c.subs <= max
+}
+
+// layDynamic lays the dynamic config structs over seg, with the capacities
+// that the caller knows from the static config (never those in the segment).
+func layDynamic(seg shm.Segment, caps dynCaps) (*dynamic, error) {
+	b := seg.Bytes()
+	if !caps.valid() || len(b) != dynamicSize(caps.nodes, caps.pubs, caps.subs) {
+		return nil, fmt.Errorf("%w: dynamic config %s has %d bytes, expected %d",
+			ErrServiceCorrupted, seg.Name(), len(b), dynamicSize(caps.nodes, caps.pubs, caps.subs))
+	}
+	d := &dynamic{seg: seg, hdr: (*dynHeader)(unsafe.Pointer(&b[dynHeaderOffset]))}
+	off := dynHeaderOffset + int(unsafe.Sizeof(dynHeader{}))
+	d.nodes = unsafe.Slice((*nodeSlot)(unsafe.Pointer(&b[off])), caps.nodes)
+	off += align(caps.nodes*int(unsafe.Sizeof(nodeSlot{})), 64)
+	if caps.pubs > 0 {
+		d.pubs = unsafe.Slice((*portSlot)(unsafe.Pointer(&b[off])), caps.pubs)
+	}
+	off += caps.pubs * int(unsafe.Sizeof(portSlot{}))
+	if caps.subs > 0 {
+		d.subs = unsafe.Slice((*portSlot)(unsafe.Pointer(&b[off])), caps.subs)
+	}
+	return d, nil
+}
+
+// createDynamic creates and publishes a dynamic config with the creating
+// node already registered in its first node slot.
+func createDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, creator ID) (*dynamic, error) {
+	seg, err := p.Create(name, dynamicSize(caps.nodes, caps.pubs, caps.subs))
+	if err != nil {
+		return nil, err
+	}
+	d, err := layDynamic(seg, caps)
+	if err != nil {
+		seg.Close()
+		p.Remove(name)
+		return nil, err
+	}
+	d.hdr.maxNodes = uint32(caps.nodes)
+	d.hdr.maxPublishers = uint32(caps.pubs)
+	d.hdr.maxSubscribers = uint32(caps.subs)
+	d.hdr.pattern = uint32(pattern)
+	d.nodes[0].id.Store(uint64(creator))
+	// SYNC POINT publish: makes every store above visible to an opener;
+	// paired with shm.OpenReady's load of the ready word.
+	shm.Publish(seg, kindDynamic, layoutVersion)
+	return d, nil
+}
+
+func openDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, timeout time.Duration) (*dynamic, error) {
+	seg, err := shm.OpenReady(p, name, kindDynamic, layoutVersion, true, timeout)
+	if err != nil {
+		return nil, err
+	}
+	d, err := layDynamic(seg, caps)
+	if err != nil {
+		seg.Close()
+		return nil, err
+	}
+	h := d.hdr
+	if h.maxNodes != uint32(caps.nodes) || h.maxPublishers != uint32(caps.pubs) ||
+		h.maxSubscribers != uint32(caps.subs) || h.pattern != uint32(pattern) {
+		seg.Close()
+		return nil, fmt.Errorf("%w: dynamic config %s disagrees with the static config", ErrServiceCorrupted, name)
+	}
+	return d, nil
+}
+
+func (d *dynamic) close() { d.seg.Close() }
+
+// errDestroying reports a service whose last node is removing it.
+type errDestroying struct{ destroyer ID }
+
+func (e errDestroying) Error() string {
+	return fmt.Sprintf("service is being removed by node %v", e.destroyer)
+}
+
+// join registers node id. It fails with ErrExceedsMaxNodes when every node
+// slot is taken and with errDestroying when the service is being removed.
+func (d *dynamic) join(id ID) error {
+	slot := -1
+	for i := range d.nodes {
+		// SYNC POINT join-claim: paired with leave's scan of node slots.
+		if d.nodes[i].id.CompareAndSwap(0, uint64(id)) {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		return ErrExceedsMaxNodes
+	}
+	// SYNC POINT join-check (Dekker with leave): the claim above happens
+	// before this load; leave's CAS of destroyer happens before its rescan.
+	// So either we see the destroyer or the destroyer sees our slot.
+	if who := d.hdr.destroyer.Load(); who != 0 {
+		d.leave(id) // may finish the removal ourselves
+		return errDestroying{ID(who)}
+	}
+	return nil
+}
+
+// leave removes node id (idempotent, so a cleaner can resume it) and reports
+// whether it was the last node, in which case the caller must delete the
+// service's files and then the dynamic segment.
+func (d *dynamic) leave(id ID) (last bool) {
+	for i := range d.nodes {
+		d.nodes[i].id.CompareAndSwap(uint64(id), 0)
+	}
+	if !d.empty() {
+		return false
+	}
+	// SYNC POINT leave-mark: paired with join-check.
+	if !d.hdr.destroyer.CompareAndSwap(0, uint64(id)) {
+		// Someone else is removing the service, or a crashed remover was us.
+		return d.hdr.destroyer.Load() == uint64(id)
+	}
+	if !d.empty() {
+		// A node joined between our scan and our mark; it will see the mark
+		// or we saw it: let it live.
+		d.hdr.destroyer.CompareAndSwap(uint64(id), 0)
+		return false
+	}
+	return true
+}
+
+func (d *dynamic) empty() bool {
+	for i := range d.nodes {
+		if d.nodes[i].id.Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeIDs returns the registered nodes; may be stale under concurrency.
+func (d *dynamic) nodeIDs() []ID {
+	var ids []ID
+	for i := range d.nodes {
+		if v := d.nodes[i].id.Load(); v != 0 {
+			ids = append(ids, ID(v))
+		}
+	}
+	return ids
+}
+
+// bump records a change of ports or connections and wakes the discovery
+// goroutines of every process that has the service open.
+func (d *dynamic) bump() {
+	// SYNC POINT changes: publishes every slot and connection write before
+	// it; paired with the ports' load of changes.
+	d.hdr.changes.Add(1)
+	futex.WakeAll(&d.hdr.changes)
+}
+
+// changeCount is the hot-path check: one atomic load.
+func (d *dynamic) changeCount() uint32 {
+	// SYNC POINT changes: paired with bump.
+	return d.hdr.changes.Load()
+}
+
+// claim takes a free slot in slots for port id of node, or returns -1.
+func claim(slots []portSlot, id, node ID) int {
+	for i := range slots {
+		s := &slots[i]
+		// SYNC POINT slot-claim: paired with release's store of node.
+		if s.node.CompareAndSwap(0, uint64(node)) {
+			s.a.Store(0)
+			s.b.Store(0)
+			s.c.Store(0)
+			s.id.Store(uint64(id))
+			return i
+		}
+	}
+	return -1
+}
+
+// activate makes a claimed slot visible to the other ports.
+func activate(s *portSlot) {
+	// SYNC POINT slot-active: publishes id, node, a, b, c; paired with
+	// snapshot's loads.
+	s.state.Store(slotActive)
+}
+
+// release frees slot s if it still belongs to node (idempotent, so that a
+// cleaner can resume it).
+func release(s *portSlot, node ID) {
+	if s.node.Load() != uint64(node) {
+		return
+	}
+	s.state.Store(slotFree)
+	s.id.Store(0)
+	// SYNC POINT slot-release: the slot is claimable from here; paired with
+	// claim's CAS.
+	s.node.CompareAndSwap(uint64(node), 0)
+}
+
+// portInfo is a consistent snapshot of an active port slot.
+type portInfo struct {
+	id, node ID
+	a, b, c  uint64
+}
+
+// snapshot reads slot s; ok is false when it is not active or changed while
+// being read.
+func snapshot(s *portSlot) (pi portInfo, ok bool) {
+	st := s.state.Load()
+	id := s.id.Load()
+	if st != slotActive || id == 0 {
+		return pi, false
+	}
+	pi = portInfo{id: ID(id), node: ID(s.node.Load()), a: s.a.Load(), b: s.b.Load(), c: s.c.Load()}
+	if s.state.Load() != st || s.id.Load() != id {
+		return pi, false
+	}
+	return pi, true
+}

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, one per condition. Functions return them wrapped with
+// context (often in a *ServiceError); test for them with errors.Is.
+var (
+	// Names.
+	ErrInvalidServiceName = errors.New("iox2: invalid service name")
+	ErrInvalidNodeName    = errors.New("iox2: invalid node name")
+	ErrInvalidAttribute   = errors.New("iox2: invalid attribute")
+	ErrInvalidQoS         = errors.New("iox2: invalid quality of service")
+	ErrInvalidType        = errors.New("iox2: payload type is not a fixed-layout, pointer-free type")
+
+	// Opening and creating services.
+	ErrServiceNotExist         = errors.New("iox2: service does not exist")
+	ErrServiceExists           = errors.New("iox2: service already exists")
+	ErrIncompatiblePattern     = errors.New("iox2: service exists with another messaging pattern")
+	ErrIncompatibleTypes       = errors.New("iox2: incompatible payload types")
+	ErrIncompatibleQoS         = errors.New("iox2: incompatible quality of service")
+	ErrIncompatibleAttributes  = errors.New("iox2: incompatible attributes")
+	ErrVersionMismatch         = errors.New("iox2: service was created by another iox2go version")
+	ErrServiceCorrupted        = errors.New("iox2: service is in a corrupted state")
+	ErrServiceInFlux           = errors.New("iox2: service kept being created and removed; gave up")
+	ErrExceedsMaxNodes         = errors.New("iox2: service already has its maximum number of nodes")
+	ErrPermission              = errors.New("iox2: insufficient permissions")
+	ErrExceedsMaxPublishers    = errors.New("iox2: service already has its maximum number of publishers")
+	ErrExceedsMaxSubscribers   = errors.New("iox2: service already has its maximum number of subscribers")
+	ErrBufferSizeExceedsMax    = errors.New("iox2: subscriber buffer size exceeds the service's maximum")
+	ErrHistoryRequestExceeds   = errors.New("iox2: history request exceeds the service's history size or the subscriber's buffer")
+	ErrClosed                  = errors.New("iox2: use of a closed node, service or port")
+	ErrNodeInterrupted         = errors.New("iox2: interrupted (SIGINT)")
+	ErrNodeTerminationRequest  = errors.New("iox2: termination requested (SIGTERM)")
+	ErrExceedsMaxLoans         = errors.New("iox2: publisher already has its maximum number of loaned samples")
+	ErrOutOfMemory             = errors.New("iox2: publisher's chunk pool is exhausted")
+	ErrExceedsMaxBorrows       = errors.New("iox2: subscriber already holds its maximum number of borrowed samples")
+	ErrSampleNotOwned          = errors.New("iox2: sample was already sent or released")
+	ErrUnableToDeliver         = errors.New("iox2: unable to deliver the sample")
+	ErrConnectionCorrupted     = errors.New("iox2: connection is corrupted")
+	ErrConnectionNotReady      = errors.New("iox2: connection is not ready yet")
+	ErrSliceLengthExceedsLimit = errors.New("iox2: slice length exceeds the publisher's maximum")
+)
+
+// ServiceError describes a failed operation on a service: which operation,
+// which service, what went wrong (Err, a sentinel) and, for
+// incompatibilities, both sides.
+type ServiceError struct {
+	Op      string // "create", "open", "open or create", "publisher", "subscriber", ...
+	Service string // the service name
+	Err     error  // the sentinel, e.g. ErrIncompatibleTypes
+	Detail  string // what differs: "requested X, service has Y"
+}
+
+func (e *ServiceError) Error() string {
+	s := fmt.Sprintf("%s service %q: %v", e.Op, e.Service, e.Err)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+func (e *ServiceError) Unwrap() error { return e.Err }
+
+func serviceErr(op, service string, err error, format string, args ...any) error {
+	return &ServiceError{Op: op, Service: service, Err: err, Detail: fmt.Sprintf(format, args...)}
+}

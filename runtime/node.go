@@ -1,0 +1,280 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/iox2go/iox2go/runtime/shm"
+)
+
+// NodeBuilder configures a Node. The zero value is ready to use.
+type NodeBuilder struct {
+	name     string
+	config   *Config
+	noSignal bool
+}
+
+// NewNodeBuilder returns a builder for a node with the default
+// configuration and no name.
+func NewNodeBuilder() *NodeBuilder { return &NodeBuilder{} }
+
+// Name sets the node's name: up to 128 ASCII bytes, not unique, may be empty.
+func (b *NodeBuilder) Name(name string) *NodeBuilder { b.name = name; return b }
+
+// Config sets the configuration (and so the domain) of the node and of
+// everything built through it.
+func (b *NodeBuilder) Config(c *Config) *NodeBuilder { b.config = c; return b }
+
+// SignalHandling sets whether the node turns SIGINT and SIGTERM into errors
+// returned by Wait (true, the default, as iceoryx2's
+// HandleTerminationRequests) or leaves signals alone.
+func (b *NodeBuilder) SignalHandling(on bool) *NodeBuilder { b.noSignal = !on; return b }
+
+// Node is a process's entry point into a domain: it owns the services and
+// ports created through it, proves its process is alive to everyone else,
+// and cleans up after dead nodes. It is safe for concurrent use.
+//
+// A Node must be closed; Close closes every service and port created
+// through it and removes the node's files.
+type Node struct {
+	name   string
+	id     ID
+	config *Config
+	shm    shm.Provider
+	dir    string // <Root>/nodes/<Prefix><id>: details and service tags
+	lock   *shm.Lock
+	signal bool
+
+	mu       sync.Mutex
+	services map[*serviceCore]struct{}
+	closed   bool
+}
+
+// NodeDetails is what a node records about itself for others to read.
+type NodeDetails struct {
+	Name       string    `json:"name"`
+	ID         string    `json:"id"`
+	PID        int       `json:"pid"`
+	Executable string    `json:"executable"`
+	Created    time.Time `json:"created"`
+	Version    string    `json:"version"`
+}
+
+// Create creates the node: it takes the node's liveness lock, writes its
+// details and removes what dead nodes of the domain left behind.
+func (b *NodeBuilder) Create() (*Node, error) {
+	if err := validateASCII(b.name, MaxNodeNameLength, true); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidNodeName, b.name, err)
+	}
+	cfg := b.config
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	cfg = cfg.clone()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		name:     b.name,
+		id:       newID(),
+		config:   cfg,
+		shm:      shm.NewPosix(cfg.ShmDir, cfg.FileMode),
+		signal:   !b.noSignal,
+		services: map[*serviceCore]struct{}{},
+	}
+	if err := os.MkdirAll(cfg.nodesDir(), 0o755|fs.ModeDir); err != nil {
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	if err := os.MkdirAll(cfg.servicesDir(), 0o755|fs.ModeDir); err != nil {
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	// The lock is taken under a temporary name and then renamed, so that
+	// nobody ever sees the lock file of a live node unlocked.
+	lockPath := cfg.nodeLockPath(n.id)
+	tmp := lockPath + ".tmp"
+	lk, err := shm.AcquireLock(tmp, cfg.FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	if err := os.Rename(tmp, lockPath); err != nil {
+		lk.Release()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	n.lock = lk
+	n.dir = cfg.nodeDir(n.id)
+	if err := os.Mkdir(n.dir, 0o700|fs.ModeDir); err != nil {
+		n.removeFiles()
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	os.Chmod(n.dir, dirMode(cfg.FileMode))
+	exe, _ := os.Executable()
+	det := NodeDetails{Name: n.name, ID: n.id.String(), PID: os.Getpid(), Executable: exe, Created: time.Now().UTC(), Version: Version}
+	if err := writeJSONFile(filepath.Join(n.dir, "details.json"), det, cfg.FileMode); err != nil {
+		n.removeFiles()
+		return nil, fmt.Errorf("iox2: create node: %w", err)
+	}
+	if n.signal {
+		watchSignals()
+	}
+	CleanupDeadNodes(cfg)
+	return n, nil
+}
+
+// dirMode gives directories the search bits that go with the file mode.
+func dirMode(file os.FileMode) os.FileMode {
+	m := file & 0o777
+	for _, bit := range []os.FileMode{0o400, 0o040, 0o004} {
+		if m&bit != 0 {
+			m |= bit >> 2 // r -> x
+		}
+	}
+	return m | 0o700
+}
+
+func writeJSONFile(path string, v any, mode os.FileMode) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	f.Chmod(mode)
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.name }
+
+// ID returns the node's unique ID.
+func (n *Node) ID() ID { return n.id }
+
+// Config returns the node's configuration. Do not modify it.
+func (n *Node) Config() *Config { return n.config }
+
+// Close closes every service and port created through the node, then
+// removes the node's files. It is idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	svcs := make([]*serviceCore, 0, len(n.services))
+	for s := range n.services {
+		svcs = append(svcs, s)
+	}
+	n.mu.Unlock()
+	var errs []error
+	for _, s := range svcs {
+		errs = append(errs, s.close())
+	}
+	errs = append(errs, n.removeFiles())
+	return errors.Join(errs...)
+}
+
+// removeFiles deletes the node's directory and then its lock file, the
+// reverse of creation, and releases the lock.
+func (n *Node) removeFiles() error {
+	var err error
+	if n.dir != "" {
+		err = os.RemoveAll(n.dir)
+	}
+	if n.lock != nil {
+		os.Remove(n.config.nodeLockPath(n.id))
+		n.lock.Release()
+		n.lock = nil
+	}
+	return err
+}
+
+func (n *Node) addService(s *serviceCore) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.services[s] = struct{}{}
+	return nil
+}
+
+func (n *Node) removeService(s *serviceCore) {
+	n.mu.Lock()
+	delete(n.services, s)
+	n.mu.Unlock()
+}
+
+// tagPath is the crash journal entry that says the node has (or is
+// creating) incarnation uid of the service with hash.
+func (n *Node) tagPath(hash, uid string) string {
+	return filepath.Join(n.dir, hash+"_"+uid+".svc")
+}
+
+// Wait sleeps for d. It returns ErrNodeInterrupted after SIGINT and
+// ErrNodeTerminationRequest after SIGTERM (when the node handles signals),
+// so that a loop `for node.Wait(d) == nil { ... }` ends cleanly.
+func (n *Node) Wait(d time.Duration) error {
+	if n.signal {
+		if err := pendingSignal(); err != nil {
+			return err
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-signalArrived:
+		}
+		return pendingSignal()
+	}
+	time.Sleep(d)
+	return nil
+}
+
+var (
+	signalOnce    sync.Once
+	lastSignal    atomic.Int32
+	signalArrived = make(chan struct{})
+)
+
+func watchSignals() {
+	signalOnce.Do(func() {
+		c := make(chan os.Signal, 4)
+		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+		go func() {
+			first := true
+			for s := range c {
+				lastSignal.Store(int32(s.(syscall.Signal)))
+				if first {
+					close(signalArrived)
+					first = false
+				}
+			}
+		}()
+	})
+}
+
+func pendingSignal() error {
+	switch syscall.Signal(lastSignal.Load()) {
+	case syscall.SIGINT:
+		return ErrNodeInterrupted
+	case syscall.SIGTERM:
+		return ErrNodeTerminationRequest
+	}
+	return nil
+}

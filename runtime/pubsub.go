@@ -1,0 +1,463 @@
+package runtime
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// pubSubCore is the untyped part of an open publish-subscribe service.
+type pubSubCore struct {
+	core    *serviceCore
+	qos     PubSubQoS // as stored in the static config
+	payload TypeInfo
+}
+
+// PublishSubscribeService is an open publish-subscribe service with payload
+// type T: the factory of its publishers and subscribers (iceoryx2's port
+// factory). It is safe for concurrent use.
+type PublishSubscribeService[T any] struct {
+	ps *pubSubCore
+}
+
+func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, error) {
+	ti, err := typeInfoOf[T]()
+	if err != nil {
+		return nil, ti, &ServiceError{Op: op, Service: b.name, Err: ErrInvalidType, Detail: err.Error()}
+	}
+	q := b.qos
+	if err := q.validate(); err != nil {
+		return nil, ti, &ServiceError{Op: op, Service: b.name, Err: ErrInvalidQoS, Detail: err.Error()}
+	}
+	spec := &serviceSpec{
+		name:    b.name,
+		pattern: PatternPublishSubscribe,
+		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxPublishers, subs: q.MaxSubscribers},
+		attrs:   b.attrs,
+		reqs:    b.reqs,
+		newStatic: func(sc *StaticConfig) {
+			sc.PublishSubscribe = &PubSubStatic{
+				Payload:                      ti,
+				MaxPublishers:                q.MaxPublishers,
+				MaxSubscribers:               q.MaxSubscribers,
+				MaxNodes:                     q.MaxNodes,
+				HistorySize:                  q.HistorySize,
+				SubscriberMaxBufferSize:      q.SubscriberMaxBufferSize,
+				SubscriberMaxBorrowedSamples: q.SubscriberMaxBorrowedSamples,
+				EnableSafeOverflow:           q.EnableSafeOverflow,
+			}
+		},
+		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) },
+	}
+	return spec, ti, nil
+}
+
+func (q *PubSubQoS) validate() error {
+	const limit = 1 << 16
+	for _, v := range []struct {
+		name string
+		n    int
+		min  int
+	}{
+		{"max publishers", q.MaxPublishers, 1},
+		{"max subscribers", q.MaxSubscribers, 1},
+		{"max nodes", q.MaxNodes, 1},
+		{"history size", q.HistorySize, 0},
+		{"subscriber max buffer size", q.SubscriberMaxBufferSize, 1},
+		{"subscriber max borrowed samples", q.SubscriberMaxBorrowedSamples, 1},
+		{"publisher max loaned samples", q.PublisherMaxLoanedSamples, 1},
+	} {
+		if v.n < v.min || v.n > limit {
+			return fmt.Errorf("%s is %d, must be in [%d, %d]", v.name, v.n, v.min, limit)
+		}
+	}
+	if !q.EnableSafeOverflow && q.SubscriberMaxBufferSize < q.HistorySize {
+		return fmt.Errorf("without safe overflow the subscriber max buffer size (%d) must be at least the history size (%d)",
+			q.SubscriberMaxBufferSize, q.HistorySize)
+	}
+	return nil
+}
+
+// verify checks an existing service against the builder: its payload type
+// must be the same, and every QoS value set on the builder must be met.
+func (b *PublishSubscribeBuilder[T]) verify(sc *StaticConfig, ti *TypeInfo) (error, string) {
+	ps := sc.PublishSubscribe
+	if ps == nil {
+		return ErrServiceCorrupted, "static config has no publish-subscribe section"
+	}
+	if d := typeMismatch(ti, &ps.Payload); d != "" {
+		return ErrIncompatibleTypes, d
+	}
+	q, s := &b.qos, &b.set
+	for _, c := range []struct {
+		set       bool
+		name      string
+		want, got int
+	}{
+		{s.publishers, "max publishers", q.MaxPublishers, ps.MaxPublishers},
+		{s.subscribers, "max subscribers", q.MaxSubscribers, ps.MaxSubscribers},
+		{s.nodes, "max nodes", q.MaxNodes, ps.MaxNodes},
+		{s.history, "history size", q.HistorySize, ps.HistorySize},
+		{s.buffer, "subscriber max buffer size", q.SubscriberMaxBufferSize, ps.SubscriberMaxBufferSize},
+		{s.borrowed, "subscriber max borrowed samples", q.SubscriberMaxBorrowedSamples, ps.SubscriberMaxBorrowedSamples},
+	} {
+		if c.set && c.got < c.want {
+			return ErrIncompatibleQoS, fmt.Sprintf("requested %s of at least %d, service has %d", c.name, c.want, c.got)
+		}
+	}
+	if s.overflow && q.EnableSafeOverflow != ps.EnableSafeOverflow {
+		return ErrIncompatibleQoS, fmt.Sprintf("requested safe overflow %v, service has %v", q.EnableSafeOverflow, ps.EnableSafeOverflow)
+	}
+	return nil, ""
+}
+
+// typeMismatch describes how two type identities differ, or returns "".
+// As in iceoryx2, an opener may require a smaller alignment than the
+// service has.
+func typeMismatch(want, have *TypeInfo) string {
+	if want.Name == have.Name && want.Size == have.Size && want.LayoutHash == have.LayoutHash && want.Align <= have.Align {
+		return ""
+	}
+	return fmt.Sprintf("requested %s, service has %s", want.describe(), have.describe())
+}
+
+func (t *TypeInfo) describe() string {
+	h := t.LayoutHash
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return fmt.Sprintf("%s (size %d, align %d, layout %s)", t.Name, t.Size, t.Align, h)
+}
+
+func (b *PublishSubscribeBuilder[T]) open(mode openMode) (*PublishSubscribeService[T], error) {
+	spec, ti, err := b.spec(mode.String())
+	if err != nil {
+		return nil, err
+	}
+	core, err := openService(b.node, spec, mode)
+	if err != nil {
+		return nil, err
+	}
+	ps := core.static.PublishSubscribe
+	q := PubSubQoS{
+		MaxPublishers:                ps.MaxPublishers,
+		MaxSubscribers:               ps.MaxSubscribers,
+		MaxNodes:                     ps.MaxNodes,
+		HistorySize:                  ps.HistorySize,
+		SubscriberMaxBufferSize:      ps.SubscriberMaxBufferSize,
+		SubscriberMaxBorrowedSamples: ps.SubscriberMaxBorrowedSamples,
+		EnableSafeOverflow:           ps.EnableSafeOverflow,
+		PublisherMaxLoanedSamples:    b.qos.PublisherMaxLoanedSamples,
+	}
+	if err := q.validate(); err != nil {
+		core.close()
+		return nil, &ServiceError{Op: mode.String(), Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
+	}
+	return &PublishSubscribeService[T]{ps: &pubSubCore{core: core, qos: q, payload: ti}}, nil
+}
+
+// Create creates the service; it fails with ErrServiceExists if it exists.
+func (b *PublishSubscribeBuilder[T]) Create() (*PublishSubscribeService[T], error) {
+	return b.open(modeCreate)
+}
+
+// Open opens the existing service; it fails with ErrServiceNotExist if there
+// is none, and with ErrIncompatibleTypes, ErrIncompatibleQoS or
+// ErrIncompatibleAttributes when it does not match the builder.
+func (b *PublishSubscribeBuilder[T]) Open() (*PublishSubscribeService[T], error) {
+	return b.open(modeOpen)
+}
+
+// OpenOrCreate opens the service, or creates it if it does not exist. Many
+// processes may call it at once: exactly one creates, all succeed.
+func (b *PublishSubscribeBuilder[T]) OpenOrCreate() (*PublishSubscribeService[T], error) {
+	return b.open(modeOpenOrCreate)
+}
+
+// Name returns the service name.
+func (s *PublishSubscribeService[T]) Name() string { return s.ps.core.name }
+
+// QoS returns the service's quality of service as stored when it was created.
+func (s *PublishSubscribeService[T]) QoS() PubSubQoS { return s.ps.qos }
+
+// StaticConfig returns the service's static config.
+func (s *PublishSubscribeService[T]) StaticConfig() StaticConfig { return *s.ps.core.static }
+
+// Attributes returns the attributes the service was created with.
+func (s *PublishSubscribeService[T]) Attributes() []Attribute {
+	return append([]Attribute(nil), s.ps.core.static.Attributes...)
+}
+
+// NumberOfPublishers returns how many publishers the service has; may be
+// stale under concurrency.
+func (s *PublishSubscribeService[T]) NumberOfPublishers() int { return countActive(s.ps.core.dyn.pubs) }
+
+// NumberOfSubscribers returns how many subscribers the service has; may be
+// stale under concurrency.
+func (s *PublishSubscribeService[T]) NumberOfSubscribers() int {
+	return countActive(s.ps.core.dyn.subs)
+}
+
+func countActive(slots []portSlot) int {
+	n := 0
+	for i := range slots {
+		if _, ok := snapshot(&slots[i]); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// Close closes the service's ports created through this handle's node and
+// leaves the service; the last node to leave removes it.
+func (s *PublishSubscribeService[T]) Close() error { return s.ps.core.close() }
+
+// PublisherBuilder configures a publisher.
+type PublisherBuilder[T any] struct {
+	svc  *PublishSubscribeService[T]
+	opts publisherOpts
+}
+
+// PublisherBuilder starts building a publisher with the node's defaults.
+func (s *PublishSubscribeService[T]) PublisherBuilder() *PublisherBuilder[T] {
+	return &PublisherBuilder[T]{svc: s, opts: publisherOpts{
+		maxLoans: s.ps.qos.PublisherMaxLoanedSamples, strategy: RetryUntilDelivered, maxSlice: 1}}
+}
+
+// MaxLoanedSamples sets how many samples the publisher may have on loan at once.
+func (b *PublisherBuilder[T]) MaxLoanedSamples(n int) *PublisherBuilder[T] {
+	b.opts.maxLoans = n
+	return b
+}
+
+// Backpressure sets what Send does with a full subscriber queue when the
+// service has safe overflow off.
+func (b *PublisherBuilder[T]) Backpressure(s Backpressure) *PublisherBuilder[T] {
+	b.opts.strategy = s
+	return b
+}
+
+// Create creates the publisher.
+func (b *PublisherBuilder[T]) Create() (*Publisher[T], error) {
+	p, err := newPublisher(b.svc.ps, b.opts)
+	if err != nil {
+		return nil, err
+	}
+	pub := &Publisher[T]{p: p, samples: make([]SampleMut[T], p.maxLoans)}
+	for i := range pub.samples {
+		pub.samples[i].pub = pub
+	}
+	return pub, nil
+}
+
+// Publisher creates a publisher with the default settings.
+func (s *PublishSubscribeService[T]) Publisher() (*Publisher[T], error) {
+	return s.PublisherBuilder().Create()
+}
+
+// SubscriberBuilder configures a subscriber.
+type SubscriberBuilder[T any] struct {
+	svc  *PublishSubscribeService[T]
+	opts subscriberOpts
+}
+
+// SubscriberBuilder starts building a subscriber whose buffer is the
+// service's maximum.
+func (s *PublishSubscribeService[T]) SubscriberBuilder() *SubscriberBuilder[T] {
+	return &SubscriberBuilder[T]{svc: s, opts: subscriberOpts{bufSize: s.ps.qos.SubscriberMaxBufferSize}}
+}
+
+// BufferSize sets how many unread samples the subscriber's queue holds (at
+// most the service's SubscriberMaxBufferSize).
+func (b *SubscriberBuilder[T]) BufferSize(n int) *SubscriberBuilder[T] { b.opts.bufSize = n; return b }
+
+// HistoryRequest sets how many history samples the subscriber wants when it
+// connects to a publisher (default: min(history size, buffer size)).
+func (b *SubscriberBuilder[T]) HistoryRequest(n int) *SubscriberBuilder[T] {
+	b.opts.histReq, b.opts.histSet = n, true
+	return b
+}
+
+// Create creates the subscriber.
+func (b *SubscriberBuilder[T]) Create() (*Subscriber[T], error) {
+	s, err := newSubscriber(b.svc.ps, b.opts)
+	if err != nil {
+		return nil, err
+	}
+	sub := &Subscriber[T]{s: s, samples: make([]Sample[T], s.maxBorrowed)}
+	for i := range sub.samples {
+		sub.samples[i].sub = sub
+	}
+	return sub, nil
+}
+
+// Subscriber creates a subscriber with the default settings.
+func (s *PublishSubscribeService[T]) Subscriber() (*Subscriber[T], error) {
+	return s.SubscriberBuilder().Create()
+}
+
+// Publisher sends samples of type T. It is safe for concurrent use.
+type Publisher[T any] struct {
+	p       *publisher
+	samples []SampleMut[T] // preallocated: loans allocate nothing
+}
+
+// SampleMut is a loaned sample: memory in the publisher's data segment that
+// the caller writes in place and then sends (or releases).
+type SampleMut[T any] struct {
+	pub   *Publisher[T]
+	chunk uint32
+	data  *T
+}
+
+// Loan loans a sample whose payload is zeroed.
+func (p *Publisher[T]) Loan() (*SampleMut[T], error) {
+	s, err := p.LoanUninit()
+	if err != nil {
+		return nil, err
+	}
+	clear(unsafe.Slice((*byte)(unsafe.Pointer(s.data)), unsafe.Sizeof(*s.data)))
+	return s, nil
+}
+
+// LoanUninit loans a sample without initializing its payload: it holds
+// whatever an earlier sample left there. Write every field before sending.
+func (p *Publisher[T]) LoanUninit() (*SampleMut[T], error) {
+	p.p.mu.Lock()
+	i, err := p.p.loan()
+	if err != nil {
+		p.p.mu.Unlock()
+		return nil, err
+	}
+	var s *SampleMut[T]
+	for k := range p.samples {
+		if p.samples[k].data == nil {
+			s = &p.samples[k]
+			break
+		}
+	}
+	s.chunk = i
+	s.data = (*T)(p.p.payload(i))
+	p.p.mu.Unlock()
+	return s, nil
+}
+
+// SendCopy copies v into a loaned sample and sends it. It returns how many
+// subscribers received it. For large payloads, Loan and write in place.
+func (p *Publisher[T]) SendCopy(v T) (int, error) {
+	s, err := p.LoanUninit()
+	if err != nil {
+		return 0, err
+	}
+	*s.data = v
+	return s.Send()
+}
+
+// ID returns the publisher's port ID.
+func (p *Publisher[T]) ID() ID { return p.p.id }
+
+// Close closes the publisher. Samples already sent stay readable by the
+// subscribers until they release them.
+func (p *Publisher[T]) Close() error { return p.p.closePort() }
+
+// Payload returns the sample's payload, in shared memory.
+func (s *SampleMut[T]) Payload() *T { return s.data }
+
+// Send sends the sample to every subscriber and returns how many received
+// it. The sample must not be used afterwards.
+func (s *SampleMut[T]) Send() (int, error) {
+	p := s.pub.p
+	p.mu.Lock()
+	if s.data == nil {
+		p.mu.Unlock()
+		return 0, ErrSampleNotOwned
+	}
+	n, err := p.send(s.chunk, 1)
+	s.data = nil
+	p.mu.Unlock()
+	return n, err
+}
+
+// Release gives the loan back without sending. It is what a dropped
+// SampleMut does in iceoryx2; use it with defer on error paths.
+func (s *SampleMut[T]) Release() {
+	p := s.pub.p
+	p.mu.Lock()
+	if s.data == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.unloan(s.chunk)
+	s.data = nil
+	p.mu.Unlock()
+}
+
+// Subscriber receives samples of type T. It is safe for concurrent use.
+type Subscriber[T any] struct {
+	s       *subscriber
+	samples []Sample[T]
+}
+
+// Sample is a received sample: read-only memory in the publisher's data
+// segment, held until Release.
+type Sample[T any] struct {
+	sub   *Subscriber[T]
+	conn  *subConn
+	chunk uint32
+	data  *T
+}
+
+// Receive returns the next sample, or nil when there is none. It never
+// blocks. It fails with ErrExceedsMaxBorrows when the subscriber already
+// holds SubscriberMaxBorrowedSamples samples.
+func (s *Subscriber[T]) Receive() (*Sample[T], error) {
+	s.s.mu.Lock()
+	c, i, err := s.s.receive()
+	if err != nil || c == nil {
+		s.s.mu.Unlock()
+		return nil, err
+	}
+	var smp *Sample[T]
+	for k := range s.samples {
+		if s.samples[k].data == nil {
+			smp = &s.samples[k]
+			break
+		}
+	}
+	smp.conn, smp.chunk, smp.data = c, i, (*T)(c.payload(i))
+	s.s.mu.Unlock()
+	return smp, nil
+}
+
+// HasSamples reports whether Receive would return a sample; may be stale
+// under concurrency.
+func (s *Subscriber[T]) HasSamples() (bool, error) { return s.s.hasSamples() }
+
+// ID returns the subscriber's port ID.
+func (s *Subscriber[T]) ID() ID { return s.s.id }
+
+// BufferSize returns the subscriber's queue capacity.
+func (s *Subscriber[T]) BufferSize() int { return s.s.bufSize }
+
+// Close closes the subscriber. Release its samples first.
+func (s *Subscriber[T]) Close() error { return s.s.closePort() }
+
+// Payload returns the sample's payload. It lives in shared memory that the
+// subscriber maps read-only: writing to it crashes the process.
+func (s *Sample[T]) Payload() *T { return s.data }
+
+// Header returns the sample's chunk header (sequence number, publisher).
+func (s *Sample[T]) Header() ChunkHeader { return *s.conn.chunk(s.chunk) }
+
+// Release gives the sample back to its publisher. Use it with defer. The
+// sample must not be used afterwards.
+func (s *Sample[T]) Release() {
+	sub := s.sub.s
+	sub.mu.Lock()
+	if s.data == nil {
+		sub.mu.Unlock()
+		return
+	}
+	sub.release(s.conn, s.chunk)
+	s.data, s.conn = nil, nil
+	sub.mu.Unlock()
+}

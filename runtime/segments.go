@@ -1,0 +1,187 @@
+package runtime
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/iox2go/iox2go/runtime/ring"
+	"github.com/iox2go/iox2go/runtime/shm"
+)
+
+// dataHeader follows the shm.Header of a publisher's data segment. The
+// publisher writes it before publishing the segment and never changes it;
+// subscribers copy and validate it once when they map the segment.
+type dataHeader struct {
+	chunkStride  uint64 // bytes from one chunk to the next
+	numChunks    uint64
+	chunksOffset uint64 // offset of chunk 0 from the start of the segment
+	payloadOff   uint64 // offset of the payload within a chunk
+	payloadSize  uint64 // payload capacity in bytes
+	elemSize     uint64 // size of one payload element (the type's size)
+	poolOffset   uint64 // offset of the free list from the start of the segment
+	publisher    uint64 // the publisher's port ID
+	_            [64]byte
+}
+
+// ChunkHeader precedes every payload in a data segment. The publisher
+// writes it before it sends the chunk; subscribers only read it.
+type ChunkHeader struct {
+	Sequence  uint64 // per publisher, starting at 0; gaps mean the subscriber missed samples
+	Publisher uint64 // the publisher's port ID
+	Length    uint64 // number of payload elements (1 unless the payload is a slice)
+	_         uint64
+}
+
+const chunkHeaderSize = uint64(unsafe.Sizeof(ChunkHeader{}))
+
+// dataLayout is the geometry of a data segment.
+type dataLayout struct {
+	stride, numChunks, chunksOff, payloadOff, payloadSize, elemSize, poolOff uint64
+	size                                                                     int
+}
+
+func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64) dataLayout {
+	a := max(elemAlign, 8)
+	var l dataLayout
+	l.elemSize = elemSize
+	l.payloadSize = elemSize * maxLen
+	l.payloadOff = alignU(chunkHeaderSize, a)
+	l.stride = alignU(l.payloadOff+max(l.payloadSize, 1), max(a, 64))
+	l.numChunks = numChunks
+	l.poolOff = uint64(shm.HeaderSize) + uint64(unsafe.Sizeof(dataHeader{}))
+	l.chunksOff = alignU(l.poolOff+uint64(ring.PoolMemorySize(uint32(numChunks))), max(a, 128))
+	l.size = int(l.chunksOff + l.stride*numChunks)
+	return l
+}
+
+func alignU(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
+
+func dataHeaderOf(b []byte) *dataHeader {
+	return (*dataHeader)(unsafe.Pointer(&b[shm.HeaderSize]))
+}
+
+// readDataLayout copies and validates the geometry of a mapped data
+// segment: nothing in it may point outside the mapping.
+func readDataLayout(seg shm.Segment, wantElem uint64) (dataLayout, error) {
+	b := seg.Bytes()
+	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(dataHeader{})) {
+		return dataLayout{}, fmt.Errorf("%w: data segment %s is too small", ErrConnectionCorrupted, seg.Name())
+	}
+	h := dataHeaderOf(b)
+	l := dataLayout{stride: h.chunkStride, numChunks: h.numChunks, chunksOff: h.chunksOffset,
+		payloadOff: h.payloadOff, payloadSize: h.payloadSize, elemSize: h.elemSize, poolOff: h.poolOffset, size: len(b)}
+	ok := l.elemSize == wantElem && l.stride%8 == 0 && l.stride > 0 && l.numChunks > 0 && l.numChunks <= 1<<24 &&
+		l.payloadOff >= chunkHeaderSize && l.payloadOff%8 == 0 &&
+		l.payloadOff+l.payloadSize <= l.stride && l.payloadSize >= l.elemSize &&
+		l.chunksOff%8 == 0 && l.chunksOff <= uint64(len(b)) &&
+		(uint64(len(b))-l.chunksOff)/l.stride >= l.numChunks
+	if !ok {
+		return dataLayout{}, fmt.Errorf("%w: data segment %s has an invalid geometry", ErrConnectionCorrupted, seg.Name())
+	}
+	return l, nil
+}
+
+// encode turns chunk index i into the value that travels through the
+// queues: its offset in the data segment, shifted to leave room for a
+// segment number (always 0 for now), as iceoryx2's PointerOffset.
+func (l *dataLayout) encode(i uint32) uint64 {
+	return (l.chunksOff + uint64(i)*l.stride) << 8
+}
+
+// decode validates a value read from a queue that another process wrote
+// and returns its chunk index.
+func (l *dataLayout) decode(v uint64) (uint32, bool) {
+	if v&0xff != 0 {
+		return 0, false
+	}
+	off := v >> 8
+	if off < l.chunksOff {
+		return 0, false
+	}
+	rel := off - l.chunksOff
+	if rel%l.stride != 0 || rel/l.stride >= l.numChunks {
+		return 0, false
+	}
+	return uint32(rel / l.stride), true
+}
+
+// connHeader follows the shm.Header of a connection segment. A connection
+// joins one sender to one receiver: the sender creates it, the receiver
+// maps it. Written by the sender before publishing, never changed.
+type connHeader struct {
+	sender        uint64
+	receiver      uint64
+	submissionCap uint32
+	completionCap uint32
+	_             [104]byte
+}
+
+type connLayout struct {
+	subCap, compCap uint32
+	subOff, compOff int
+	size            int
+}
+
+func newConnLayout(subCap, compCap uint32) connLayout {
+	l := connLayout{subCap: subCap, compCap: compCap}
+	l.subOff = align(shm.HeaderSize+int(unsafe.Sizeof(connHeader{})), 128)
+	l.compOff = align(l.subOff+ring.QueueMemorySize(subCap), 128)
+	l.size = align(l.compOff+ring.QueueMemorySize(compCap), 128)
+	return l
+}
+
+func connHeaderOf(b []byte) *connHeader {
+	return (*connHeader)(unsafe.Pointer(&b[shm.HeaderSize]))
+}
+
+// connection is a mapped connection segment.
+type connection struct {
+	seg        shm.Segment
+	submission *ring.Queue // sender -> receiver: chunks
+	completion *ring.Queue // receiver -> sender: chunks given back
+}
+
+func createConnection(p shm.Provider, name string, sender, receiver ID, l connLayout) (*connection, error) {
+	seg, err := p.Create(name, l.size)
+	if err != nil {
+		return nil, err
+	}
+	b := seg.Bytes()
+	h := connHeaderOf(b)
+	h.sender, h.receiver = uint64(sender), uint64(receiver)
+	h.submissionCap, h.completionCap = l.subCap, l.compCap
+	sq, err1 := ring.NewQueue(b[l.subOff:l.compOff], l.subCap)
+	cq, err2 := ring.NewQueue(b[l.compOff:], l.compCap)
+	if err1 != nil || err2 != nil {
+		seg.Close()
+		p.Remove(name)
+		return nil, fmt.Errorf("iox2: connection %s: %v %v", name, err1, err2)
+	}
+	// SYNC POINT publish: paired with openConnection's OpenReady.
+	shm.Publish(seg, kindConnection, layoutVersion)
+	return &connection{seg: seg, submission: sq, completion: cq}, nil
+}
+
+func openConnection(p shm.Provider, name string, sender, receiver ID, l connLayout) (*connection, error) {
+	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, true, 0)
+	if err != nil {
+		return nil, err
+	}
+	b := seg.Bytes()
+	if len(b) != l.size {
+		seg.Close()
+		return nil, fmt.Errorf("%w: connection %s has %d bytes, expected %d", ErrConnectionCorrupted, name, len(b), l.size)
+	}
+	h := connHeaderOf(b)
+	if h.sender != uint64(sender) || h.receiver != uint64(receiver) {
+		seg.Close()
+		return nil, fmt.Errorf("%w: connection %s joins other ports", ErrConnectionCorrupted, name)
+	}
+	sq, err1 := ring.AttachQueue(b[l.subOff:l.compOff], l.subCap)
+	cq, err2 := ring.AttachQueue(b[l.compOff:], l.compCap)
+	if err1 != nil || err2 != nil {
+		seg.Close()
+		return nil, fmt.Errorf("%w: connection %s: %v %v", ErrConnectionCorrupted, name, err1, err2)
+	}
+	return &connection{seg: seg, submission: sq, completion: cq}, nil
+}

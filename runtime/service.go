@@ -1,0 +1,356 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/shm"
+)
+
+type openMode int
+
+const (
+	modeCreate openMode = iota
+	modeOpen
+	modeOpenOrCreate
+)
+
+func (m openMode) String() string {
+	return [...]string{"create", "open", "open or create"}[m]
+}
+
+// serviceSpec is what a pattern-specific builder hands to the core.
+type serviceSpec struct {
+	name    string
+	pattern Pattern
+	caps    dynCaps
+	attrs   []Attribute // defined on create
+	reqs    []Attribute // required on open
+	// newStatic fills the pattern-specific part of a new static config.
+	newStatic func(sc *StaticConfig)
+	// verify checks an existing service against the builder; it returns a
+	// *ServiceError-compatible sentinel and detail.
+	verify func(sc *StaticConfig) (error, string)
+}
+
+// port is a publisher, subscriber or other port of a service.
+type port interface {
+	// maintain is called by the service's discovery goroutine after a
+	// change of ports and every DiscoveryInterval: it connects to new peers,
+	// drops vanished ones and reclaims returned chunks. It must not block.
+	maintain()
+	closePort() error
+}
+
+// serviceCore is an open service: the static config, the mapped dynamic
+// config, the ports created through it, and the discovery goroutine.
+type serviceCore struct {
+	node   *Node
+	name   string
+	hash   string
+	static *StaticConfig
+	dyn    *dynamic
+	tag    string
+
+	mu     sync.Mutex
+	ports  map[port]struct{}
+	closed bool
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// openService creates, opens or opens-or-creates a service.
+func openService(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, error) {
+	op := mode.String()
+	if node == nil {
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrClosed, Detail: "nil node"}
+	}
+	if _, err := NewServiceName(spec.name); err != nil {
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrInvalidServiceName, Detail: err.Error()}
+	}
+	if err := validateAttributes(spec.attrs, false); err != nil {
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrInvalidAttribute, Detail: err.Error()}
+	}
+	if err := validateAttributes(spec.reqs, true); err != nil {
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrInvalidAttribute, Detail: err.Error()}
+	}
+	cfg := node.config
+	hash := serviceHash(spec.name, spec.pattern)
+	path := cfg.staticPath(hash)
+	deadline := time.Now().Add(4 * cfg.CreationTimeout)
+	backoff := 100 * time.Microsecond
+	var lastErr error
+	for {
+		if time.Now().After(deadline) {
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceInFlux, Detail: fmt.Sprint(lastErr)}
+		}
+		sc, err := readStatic(path, hash)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if mode == modeOpen {
+				return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceNotExist}
+			}
+			s, err := createService(node, spec, hash)
+			if err == nil {
+				return s, nil
+			}
+			if errors.Is(err, fs.ErrExist) && mode == modeOpenOrCreate {
+				lastErr = err
+				continue // another process created it first: open it
+			}
+			if errors.Is(err, fs.ErrExist) {
+				return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceExists}
+			}
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
+		case err != nil:
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
+		}
+		if mode == modeCreate {
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceExists}
+		}
+		if err, detail := verifyCommon(sc, spec); err != nil {
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: err, Detail: detail}
+		}
+		if err, detail := spec.verify(sc); err != nil {
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: err, Detail: detail}
+		}
+		s, err := joinService(node, spec, sc)
+		if err == nil {
+			return s, nil
+		}
+		var destroying errDestroying
+		switch {
+		case errors.As(err, &destroying):
+			cleanupNode(cfg, node.shm, destroying.destroyer)
+		case errors.Is(err, shm.ErrNotExist), errors.Is(err, shm.ErrNotInitialized):
+			// The static config outlived its dynamic segment: the service is
+			// being removed, or its remover died. Clean up after dead nodes
+			// and look again.
+			cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID)
+		default:
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
+		}
+		lastErr = err
+		time.Sleep(backoff)
+		if backoff < 10*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// errOr returns err if it wraps one of our sentinels, else def.
+func errOr(err, def error) error {
+	for _, s := range []error{ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, shm.ErrPermission) {
+		return ErrPermission
+	}
+	if errors.Is(err, shm.ErrVersionMismatch) {
+		return ErrVersionMismatch
+	}
+	return def
+}
+
+func verifyCommon(sc *StaticConfig, spec *serviceSpec) (error, string) {
+	if sc.Version != Version {
+		return ErrVersionMismatch, fmt.Sprintf("this process runs iox2go %s, the service was created by %s", Version, sc.Version)
+	}
+	if sc.Pattern != spec.pattern.String() || sc.Name != spec.name {
+		return ErrIncompatiblePattern, fmt.Sprintf("requested %s %q, found %s %q", spec.pattern, spec.name, sc.Pattern, sc.Name)
+	}
+	for _, r := range spec.reqs {
+		found := false
+		for _, a := range sc.Attributes {
+			if a.Key == r.Key && (r.Value == "" || a.Value == r.Value) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			if r.Value == "" {
+				return ErrIncompatibleAttributes, fmt.Sprintf("required key %q, service has %s", r.Key, fmtAttrs(sc.Attributes))
+			}
+			return ErrIncompatibleAttributes, fmt.Sprintf("required %s=%s, service has %s", r.Key, r.Value, fmtAttrs(sc.Attributes))
+		}
+	}
+	return nil, ""
+}
+
+func fmtAttrs(as []Attribute) string {
+	if len(as) == 0 {
+		return "no attributes"
+	}
+	s := ""
+	for i, a := range as {
+		if i > 0 {
+			s += ", "
+		}
+		s += a.Key + "=" + a.Value
+	}
+	return "{" + s + "}"
+}
+
+func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, error) {
+	cfg := node.config
+	uid := newID().String()
+	sc := &StaticConfig{
+		Version:    Version,
+		Name:       spec.name,
+		Pattern:    spec.pattern.String(),
+		Hash:       hash,
+		UID:        uid,
+		Attributes: append([]Attribute{}, spec.attrs...),
+	}
+	spec.newStatic(sc)
+	// The tag comes first: if we die anywhere after this line, whoever
+	// cleans up after us finds it and removes what we created.
+	tag := node.tagPath(hash, uid)
+	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
+		return nil, err
+	}
+	dname := cfg.dynamicName(hash, uid)
+	d, err := createDynamic(node.shm, dname, spec.caps, spec.pattern, node.id)
+	if err != nil {
+		os.Remove(tag)
+		return nil, err
+	}
+	if err := writeStatic(cfg.staticPath(hash), sc, cfg.FileMode); err != nil {
+		d.close()
+		node.shm.Remove(dname)
+		os.Remove(tag)
+		return nil, err
+	}
+	return startService(node, spec.name, hash, sc, d, tag)
+}
+
+func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore, error) {
+	cfg := node.config
+	tag := node.tagPath(sc.Hash, sc.UID)
+	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
+		return nil, err
+	}
+	d, err := openDynamic(node.shm, cfg.dynamicName(sc.Hash, sc.UID), spec.caps, spec.pattern, cfg.CreationTimeout)
+	if err != nil {
+		os.Remove(tag)
+		return nil, err
+	}
+	cleanupDeadNodesOf(cfg, node.shm, d)
+	if err := d.join(node.id); err != nil {
+		d.close()
+		os.Remove(tag)
+		return nil, err
+	}
+	return startService(node, spec.name, sc.Hash, sc, d, tag)
+}
+
+func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, tag string) (*serviceCore, error) {
+	s := &serviceCore{
+		node: node, name: name, hash: hash, static: sc, dyn: d, tag: tag,
+		ports: map[port]struct{}{},
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if err := node.addService(s); err != nil {
+		s.leave()
+		return nil, err
+	}
+	go s.discover()
+	return s, nil
+}
+
+// discover is the service's discovery goroutine: it sleeps on the change
+// counter (a futex in the dynamic config) and lets every port react to new
+// and vanished peers, so that no user call is needed for connections and
+// history to reach a late joiner.
+func (s *serviceCore) discover() {
+	defer close(s.done)
+	interval := s.node.config.DiscoveryInterval
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		c := s.dyn.changeCount()
+		s.mu.Lock()
+		for p := range s.ports {
+			p.maintain()
+		}
+		s.mu.Unlock()
+		futex.Wait(&s.dyn.hdr.changes, c, interval)
+	}
+}
+
+func (s *serviceCore) addPort(p port) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.ports[p] = struct{}{}
+	return nil
+}
+
+func (s *serviceCore) removePort(p port) {
+	s.mu.Lock()
+	delete(s.ports, p)
+	s.mu.Unlock()
+}
+
+// close closes the service's ports and leaves the service; the last node
+// to leave removes it. Idempotent.
+func (s *serviceCore) close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ports := make([]port, 0, len(s.ports))
+	for p := range s.ports {
+		ports = append(ports, p)
+	}
+	s.mu.Unlock()
+	close(s.stop)
+	futex.WakeAll(&s.dyn.hdr.changes)
+	<-s.done
+	var errs []error
+	for _, p := range ports {
+		errs = append(errs, p.closePort())
+	}
+	s.leave()
+	s.node.removeService(s)
+	return errors.Join(errs...)
+}
+
+func (s *serviceCore) leave() {
+	cfg := s.node.config
+	if s.dyn.leave(s.node.id) {
+		destroyService(cfg, s.node.shm, s.hash, s.static.UID)
+	}
+	s.dyn.close()
+	os.Remove(s.tag)
+}
+
+// destroyService removes a service whose last node has left: first the
+// static config (so that nobody opens it any more), then the dynamic
+// segment. Both steps are idempotent.
+func destroyService(cfg *Config, p shm.Provider, hash, uid string) {
+	path := cfg.staticPath(hash)
+	if sc, err := readStatic(path, hash); err == nil && sc.UID == uid {
+		os.Remove(path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A corrupted static config with our hash: it cannot be opened by
+		// anyone, so it goes too.
+		os.Remove(path)
+	}
+	p.Remove(cfg.dynamicName(hash, uid))
+}
