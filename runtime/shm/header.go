@@ -18,6 +18,12 @@ const Magic uint32 = 0x69783267
 // segment that the runtime creates.
 const HeaderSize = 128
 
+// A compile error here means that Header is no longer HeaderSize bytes.
+var (
+	_ [HeaderSize - unsafe.Sizeof(Header{})]byte
+	_ [unsafe.Sizeof(Header{}) - HeaderSize]byte
+)
+
 // Header is the first HeaderSize bytes of every segment the runtime creates.
 // A segment's layout is one Go struct that starts with a Header:
 //
