@@ -1,0 +1,100 @@
+// Command demo runs each messaging pattern's example as separate processes
+// and prints what they exchange, prefixed with the process's role. It is
+// what `make demo` runs, after generating the code from examples/idl.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+type proc struct {
+	role string
+	pkg  string
+	args []string
+}
+
+type pattern struct {
+	title string
+	procs []proc // started in this order, a little apart
+}
+
+var patterns = []pattern{
+	{"publish-subscribe: examples/publish_subscribe", []proc{
+		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5", "-cycle", "100ms"}},
+		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
+	}},
+}
+
+func main() {
+	bin, err := os.MkdirTemp("", "iox2go-demo-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(bin)
+	for _, p := range patterns {
+		fmt.Printf("=== %s\n", p.title)
+		if err := run(bin, p); err != nil {
+			fail(err)
+		}
+	}
+	fmt.Println("=== demo finished")
+}
+
+func run(bin string, p pattern) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := make([]error, len(p.procs))
+	for _, pr := range p.procs {
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, pr.role), pr.pkg)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building %s: %w", pr.pkg, err)
+		}
+	}
+	for i, pr := range p.procs {
+		cmd := exec.Command(filepath.Join(bin, pr.role), pr.args...)
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func(i int, role string, cmd *exec.Cmd, out io.Reader) {
+			defer wg.Done()
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				mu.Lock()
+				fmt.Printf("[%-10s] %s\n", role, sc.Text())
+				mu.Unlock()
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case errs[i] = <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				errs[i] = fmt.Errorf("%s did not finish", role)
+			}
+		}(i, pr.role, cmd, out)
+		time.Sleep(300 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.procs[i].role, err)
+		}
+	}
+	return nil
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "demo:", err)
+	os.Exit(1)
+}
