@@ -123,8 +123,10 @@ func runBitSet(t *testing.T, mem MemoryFactory) {
 		var drained, cleared [n]int
 		var done atomic.Bool
 		var setWG, bgWG sync.WaitGroup
+		start := startTogether(setters + 2)
 		for s := range setters {
 			setWG.Go(func() {
+				start()
 				rng := rand.New(rand.NewPCG(uint64(s), 13))
 				for range iterations {
 					i := uint32(rng.IntN(n))
@@ -135,6 +137,7 @@ func runBitSet(t *testing.T, mem MemoryFactory) {
 			})
 		}
 		bgWG.Go(func() { // a clearer, competing with Drain
+			start()
 			rng := rand.New(rand.NewPCG(14, 15))
 			spins := 0
 			for !done.Load() {
@@ -145,6 +148,7 @@ func runBitSet(t *testing.T, mem MemoryFactory) {
 			}
 		})
 		bgWG.Go(func() {
+			start()
 			spins := 0
 			for !done.Load() {
 				o.Drain(func(i uint32) { drained[i]++ })

@@ -255,12 +255,14 @@ func poolConcurrent(t *testing.T, mem MemoryFactory, n uint32, goroutines, itera
 		}
 	}
 	var wg sync.WaitGroup
+	start := startTogether(goroutines)
 	for g := range goroutines {
 		p := c
 		if g%2 == 1 {
 			p = o
 		}
 		wg.Go(func() {
+			start()
 			var held [3]uint32
 			spins := 0
 			for it := range iterations {

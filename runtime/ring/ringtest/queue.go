@@ -345,18 +345,27 @@ const (
 	mixed
 )
 
-// queueConcurrent pushes 1..n from a producer goroutine while a consumer
+// queueConcurrent pushes 1, 2, ... from a producer goroutine while a consumer
 // goroutine pops, and checks that every value is popped or evicted exactly
-// once, in order within each stream.
+// once, in order within each stream. The producer pushes at least n values,
+// and goes on (up to 20n) until the consumer has popped n/4 of them, so that
+// the two really overlap even when the scheduler runs them one after the
+// other at first.
 func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mode pushMode) {
 	p, q, _, _ := newQueue(t, mem, capacity)
 	popped := make([]uint64, 0, n)
 	evicted := make([]uint64, 0, n)
 	var done atomic.Bool
+	var consumed atomic.Int64
+	start := startTogether(2)
+	total := 0
 	var wg sync.WaitGroup
 	wg.Go(func() { // the producer
+		start()
 		spins := 0
-		for v := uint64(1); v <= uint64(n); v++ {
+		v := uint64(1)
+		for ; v <= uint64(n) || (consumed.Load() < int64(n/4) && v <= 20*uint64(n)); v++ {
+			jitter(v)
 			if mode == overflowOnly || (mode == mixed && v%2 == 0) {
 				if e, ok := p.PushOverflow(v); ok {
 					evicted = append(evicted, e)
@@ -367,13 +376,17 @@ func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mo
 				gosched(&spins)
 			}
 		}
+		total = int(v - 1)
 		done.Store(true)
 	})
 	wg.Go(func() { // the consumer
+		start()
 		spins := 0
 		for {
 			if v, ok := q.Pop(); ok {
 				popped = append(popped, v)
+				consumed.Store(int64(len(popped)))
+				jitter(v * 3)
 				continue
 			}
 			if done.Load() { // every push happened before: drain and stop
@@ -386,9 +399,24 @@ func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mo
 		}
 	})
 	wg.Wait()
-	exactlyOnce(t, n, map[string][]uint64{"popped": popped, "evicted": evicted})
-	t.Logf("capacity %d: %d popped, %d evicted", capacity, len(popped), len(evicted))
+	exactlyOnce(t, total, map[string][]uint64{"popped": popped, "evicted": evicted})
+	t.Logf("capacity %d: %d pushed, %d popped, %d evicted", capacity, total, len(popped), len(evicted))
 }
+
+// jitter delays a goroutine now and then by a varying amount, so that the
+// producer and the consumer of a test take turns being the faster one and
+// the eviction race of PushOverflow and Pop happens often.
+func jitter(x uint64) {
+	x *= 0x9e3779b97f4a7c15
+	if x>>60 != 0 { // 1 in 16
+		return
+	}
+	for i := range x >> 54 & 63 {
+		sink.Add(i)
+	}
+}
+
+var sink atomic.Uint64
 
 // hostileConcurrently runs the given loops while another goroutine scribbles
 // over mem, for a short while. The loops must return once stop is set.

@@ -34,12 +34,16 @@ func Run(t *testing.T, mem MemoryFactory) {
 	t.Run("BitSet", func(t *testing.T) { runBitSet(t, mem) })
 }
 
-// scale returns n, or n/10 in -short mode.
+// scale returns n, n/4 under the race detector, a tenth of that in -short
+// mode.
 func scale(n int) int {
-	if testing.Short() {
-		return max(n/10, 1)
+	if raceEnabled {
+		n /= 4
 	}
-	return n
+	if testing.Short() {
+		n /= 10
+	}
+	return max(n, 1)
 }
 
 // words returns mem as atomic words, so that tests can play a hostile peer
@@ -161,10 +165,22 @@ func runAllocs(t *testing.T, what string, f func()) {
 	}
 }
 
+// startTogether returns a function that each of n goroutines calls first;
+// it returns once all n have called it, so that their loops overlap.
+func startTogether(n int) func() {
+	var c atomic.Int64
+	return func() {
+		c.Add(1)
+		for c.Load() < int64(n) {
+			runtime.Gosched()
+		}
+	}
+}
+
 // gosched yields every so often in a busy loop, so that the other goroutine
 // of a test progresses even on one CPU.
 func gosched(i *int) {
-	if *i++; *i%64 == 0 {
+	if *i++; *i%16 == 0 {
 		runtime.Gosched()
 	}
 }
