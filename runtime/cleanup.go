@@ -26,7 +26,7 @@ func CleanupDeadNodes(cfg *Config) CleanupState {
 	if cfg == nil {
 		cfg = DefaultConfig()
 	}
-	p := shm.NewPosix(cfg.ShmDir, cfg.FileMode)
+	p := cfg.provider()
 	var st CleanupState
 	for _, id := range listNodeIDs(cfg) {
 		switch cleanupNode(cfg, p, id) {

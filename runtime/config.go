@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 // Config is the configuration that a node and everything built through it
@@ -30,6 +33,13 @@ type Config struct {
 	// for new ports, so that idle publishers connect to late subscribers and
 	// deliver their history. Default: 2ms.
 	DiscoveryInterval time.Duration
+	// InProcess keeps the shared-memory segments of this configuration in
+	// process memory instead of ShmDir: ports of one process talk to each
+	// other exactly as across processes, but nothing is visible outside
+	// the process. For tests (it works with the race detector) and for
+	// single-process pipelines. Static configs and node locks still live
+	// under Root.
+	InProcess bool
 	// Defaults holds the QoS a service gets for every value its builder
 	// leaves unset.
 	Defaults Defaults
@@ -130,4 +140,25 @@ func (c *Config) dynamicName(hash, uid string) string {
 func (c *Config) dataName(port ID) string { return c.Prefix + port.String() + ".data" }
 func (c *Config) connName(from, to ID) string {
 	return c.Prefix + from.String() + "_" + to.String() + ".connection"
+}
+
+var (
+	localMu        sync.Mutex
+	localProviders = map[string]shm.Provider{}
+)
+
+// provider is the one place that chooses the shared-memory implementation.
+func (c *Config) provider() shm.Provider {
+	if !c.InProcess {
+		return shm.NewPosix(c.ShmDir, c.FileMode)
+	}
+	localMu.Lock()
+	defer localMu.Unlock()
+	key := c.Root + "\x00" + c.ShmDir + "\x00" + c.Prefix
+	p, ok := localProviders[key]
+	if !ok {
+		p = shm.NewLocal()
+		localProviders[key] = p
+	}
+	return p
 }

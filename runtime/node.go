@@ -87,7 +87,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		name:     b.name,
 		id:       newID(),
 		config:   cfg,
-		shm:      shm.NewPosix(cfg.ShmDir, cfg.FileMode),
+		shm:      cfg.provider(),
 		signal:   !b.noSignal,
 		services: map[*serviceCore]struct{}{},
 	}

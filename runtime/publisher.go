@@ -76,16 +76,26 @@ type publisher struct {
 }
 
 // pubConn is the sender's side of a connection to one subscriber.
+//
+// Every chunk in flight on a connection is in its submission queue, held by
+// the subscriber, or in its completion queue, so n <= limit (the queue's
+// capacity plus the subscriber's max borrowed samples) as long as the
+// publisher drains the completion queue before a push that would exceed
+// it. That keeps the completion queue, whose capacity is limit, from ever
+// overflowing, and the pool, sized for limit per subscriber, from running
+// dry.
 type pubConn struct {
 	sub      ID
 	conn     *connection
 	name     string
 	inflight []uint64 // bitset over chunks delivered and not yet given back
+	n        int      // chunks in inflight
+	limit    int
 }
 
-func (c *pubConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63) }
+func (c *pubConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63); c.n++ }
 func (c *pubConn) has(i uint32) bool { return c.inflight[i>>6]&(1<<(i&63)) != 0 }
-func (c *pubConn) unmark(i uint32)   { c.inflight[i>>6] &^= 1 << (i & 63) }
+func (c *pubConn) unmark(i uint32)   { c.inflight[i>>6] &^= 1 << (i & 63); c.n-- }
 
 type publisherOpts struct {
 	maxLoans int
@@ -216,6 +226,9 @@ func (p *publisher) send(i uint32, length uint64) (int, error) {
 	for _, c := range p.conns {
 		if c == nil {
 			continue
+		}
+		if c.n >= c.limit {
+			p.reclaimConn(c)
 		}
 		if p.svc.qos.EnableSafeOverflow {
 			if old, over := c.conn.submission.PushOverflow(v); over {
@@ -382,7 +395,8 @@ func (p *publisher) connect(slot int, pi portInfo) error {
 	if err != nil {
 		return err
 	}
-	c := &pubConn{sub: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64)}
+	c := &pubConn{sub: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64),
+		limit: buf + p.svc.qos.SubscriberMaxBorrowedSamples}
 	p.conns[slot] = c
 	// History for the late joiner: the newest hist samples, oldest first.
 	for k := p.hLen - hist; k < p.hLen; k++ {

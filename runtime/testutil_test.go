@@ -19,9 +19,14 @@ func testConfig(t testing.TB) *Config {
 	cfg.Root = t.TempDir()
 	h := sha256.Sum256([]byte(t.Name() + os.Getenv("IOX2_TEST_SALT")))
 	cfg.Prefix = "iox2t_" + hex.EncodeToString(h[:5]) + "_"
+	cfg.InProcess = inProcess
 	t.Cleanup(func() { assertNoShm(t, cfg) })
 	return cfg
 }
+
+// inProcess makes testConfig choose the in-process transport; see
+// TestInProcessTransport.
+var inProcess bool
 
 func shmLeftovers(cfg *Config) []string {
 	m, _ := filepath.Glob(filepath.Join(cfg.ShmDir, cfg.Prefix+"*"))

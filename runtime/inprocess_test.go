@@ -1,0 +1,31 @@
+package runtime
+
+import "testing"
+
+// TestInProcessTransport runs the publish-subscribe behaviour tests again
+// over the in-process (heap-backed) implementation of shared memory, which
+// the race detector can see into: `go test -race -run InProcess`.
+func TestInProcessTransport(t *testing.T) {
+	inProcess = true
+	t.Cleanup(func() { inProcess = false })
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"basic", TestPublishSubscribeInProcess},
+		{"safe overflow", TestSafeOverflowKeepsTheNewest},
+		{"discard", TestDiscardDataWithoutSafeOverflow},
+		{"retry", TestRetryUntilDeliveredWaitsForRoom},
+		{"history", TestLateJoinerGetsHistoryFromIdlePublisher},
+		{"history request", TestHistoryRequestLimitsHistory},
+		{"no loss on discovery", TestSendReachesSubscriberCreatedJustBefore},
+		{"limits", TestBorrowAndLoanLimits},
+		{"compatibility", TestOpenChecksTypesQoSAndAttributes},
+		{"lifetime", TestLastNodeRemovesService},
+		{"reclaim", TestChunksOfClosedSubscriberReturnToPool},
+		{"allocations", TestHotPathAllocatesNothing},
+		{"concurrent", TestConcurrentPublishersAndSubscribers},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}
