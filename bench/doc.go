@@ -1,0 +1,70 @@
+// Command bench measures the one-way latency of inter-process communication
+// mechanisms with the protocol of iceoryx2's benchmarks, and writes the
+// results as a table, JSON and an SVG plot.
+//
+//	go run ./bench -out docs/bench        # what make bench does; about a minute
+//	go run ./bench -quick -out /tmp/b     # smoke run, a second or two
+//	go run ./bench -mechanisms futex,pipe -sizes 64,1M -budget 10s
+//	go run ./bench -list                  # the mechanisms and what they measure
+//
+// # Protocol
+//
+// Process A (this program) re-executes itself as process B. A pins its
+// thread to one CPU and B to another (runtime.LockOSThread, then
+// sched_setaffinity; with a single CPU neither is pinned and a note says
+// so). For each mechanism and payload size, both processes set up the
+// mechanism's two channels a2b and b2a, then play ping-pong: A sends seq on
+// a2b and waits for it on b2a, B echoes. Receivers busy-wait, except where
+// the mechanism measures blocking (sockets and pipes block in read(2), the
+// futex mechanism in FUTEX_WAIT). After a warm-up, A times every round trip
+// with the runtime's monotonic clock, until it has -iters of them or -budget
+// has passed, and reports median, p99 (nearest rank) and max of the one-way
+// latency, which is half a round trip. A timestamp costs about 20 ns here and
+// is inside every round trip; results.md states its cost.
+//
+// The first and the last measurement of every run is the floor: the same two
+// processes ping-pong one word on one shared cache line. Moving a cache line
+// between two vCPUs of a shared virtual machine costs about 60 ns for some
+// process pairs and about 200 ns for others, fixed at launch; so every figure
+// comes with its ratio to the floor of its own run, and figures of different
+// runs are compared through those ratios only. The other ratios are to
+// uds-stream (the copying baseline) and to futex (the blocking wake-up, the
+// yardstick for event mechanisms) at the same size.
+//
+// # Adding a mechanism
+//
+// Write one file in this package with a type that implements Mechanism and
+// register it from an init function:
+//
+//	func init() {
+//		Register("iox2go-pubsub", "iox2go publish-subscribe, loan/send/receive in place", func() Mechanism { return new(pubsub) })
+//	}
+//
+// Setup gets a Config: the role (A creates, B opens, concurrently; each side
+// waits up to Config.Timeout for the other), a unique Prefix and a private
+// Dir for its resources' names, and the payload size. Send stamps the payload
+// with Stamp (seq in the first 8 bytes, byte(seq) in the last) and sends it;
+// Receive waits, checks the payload with Check and returns its seq; a busy
+// wait calls Reset on a Waiter when it starts and Poll every pollEvery spins,
+// so that it stops when the peer dies or stalls. Close removes everything.
+// Send and Receive must not allocate. A mechanism that has something to say
+// about a run (say, that it cut a payload) implements Noter. The in-process
+// conformance test (TestMechanisms) then runs the new mechanism too.
+//
+// # Outputs
+//
+// results.md (the table, the run's date, Go version, CPU model, kernel and
+// pinning, and what each mechanism measures), results.json (the same,
+// machine-readable, with min and mean as well) and latency.svg (the median
+// against the payload size, log-log, one line per mechanism, the floor
+// dashed). The progress and the table also go to the standard output.
+//
+// # Clean-up
+//
+// A kills B when it fails (B also gets SIGKILL when A dies: PR_SET_PDEATHSIG)
+// and, on return or on SIGINT, SIGTERM or SIGHUP, removes the run's directory
+// and every /dev/shm file whose name starts with the run's prefix
+// (iox2go-bench-<pid of A>-). B exits when A's commands end.
+//
+// Exit status: 0 on success, 1 when a measurement fails, 2 on misuse.
+package main

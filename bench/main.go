@@ -1,0 +1,351 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var err error
+	if os.Getenv(envRole) == "B" {
+		err = runB()
+	} else {
+		err = runA(os.Args[1:], os.Stdout, os.Stderr)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if errors.Is(err, errUsage) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// options are the command line of process A.
+type options struct {
+	out        string
+	iters      int
+	budget     time.Duration
+	sizes      []int
+	mechanisms []string
+	quick      bool
+	cpus       []int // CPUs of A and B; nil: do not pin
+	cpuNote    string
+	timeout    time.Duration
+	args       []string
+}
+
+const (
+	defaultSizes = "64,1K,64K,1M,4M"
+	quickSizes   = "64,64K"
+	quickIters   = 2000
+	quickBudget  = 150 * time.Millisecond
+)
+
+func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{args: args}
+	var sizes, mechs, cpus string
+	var list bool
+	fs.StringVar(&o.out, "out", "docs/bench", "write results.md, results.json and latency.svg into `dir`")
+	fs.IntVar(&o.iters, "iters", 100000, "timed round trips per measurement, at most")
+	fs.DurationVar(&o.budget, "budget", 3*time.Second, "time per measurement, at most (the warm-up takes up to a tenth more)")
+	fs.StringVar(&sizes, "sizes", defaultSizes, "payload sizes, comma-separated, in bytes with an optional K or M (KiB, MiB) suffix")
+	fs.StringVar(&mechs, "mechanisms", "all", "mechanisms to measure, comma-separated, or all (see -list); the floor is always measured")
+	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf("smoke mode: -iters %d -budget %v -sizes %s, unless given", quickIters, quickBudget, quickSizes))
+	fs.StringVar(&cpus, "cpus", "", "`a,b`: the CPUs of process A and process B (default: the first two this process may use)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
+	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errUsage
+	}
+	usage := func(format string, a ...any) (*options, error) {
+		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
+		fs.Usage()
+		return nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	if list {
+		for _, n := range mechanismNames() {
+			fmt.Fprintf(stdout, "%-14s %s\n", n, registry[n].doc)
+		}
+		return nil, flag.ErrHelp
+	}
+	if o.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["iters"] {
+			o.iters = quickIters
+		}
+		if !set["budget"] {
+			o.budget = quickBudget
+		}
+		if !set["sizes"] {
+			sizes = quickSizes
+		}
+	}
+	if o.iters < 1 || o.budget <= 0 || o.timeout <= 0 {
+		return usage("-iters, -budget and -timeout must be positive")
+	}
+	var err error
+	if o.sizes, err = parseSizes(sizes); err != nil {
+		return usage("-sizes: %v", err)
+	}
+	if o.mechanisms, err = parseMechanisms(mechs); err != nil {
+		return usage("-mechanisms: %v", err)
+	}
+	if o.cpus, o.cpuNote, err = chooseCPUs(cpus); err != nil {
+		return usage("-cpus: %v", err)
+	}
+	return o, nil
+}
+
+// parseSizes parses "64,1K,4M" into sorted, distinct sizes of at least 8 B.
+func parseSizes(s string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		mult := 1
+		switch {
+		case strings.HasSuffix(f, "K"):
+			mult, f = 1<<10, strings.TrimSuffix(f, "K")
+		case strings.HasSuffix(f, "M"):
+			mult, f = 1<<20, strings.TrimSuffix(f, "M")
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 1<<30/mult {
+			return nil, fmt.Errorf("bad size %q", f)
+		}
+		if n*mult < 8 {
+			return nil, fmt.Errorf("size %d is below 8 bytes (the seq)", n*mult)
+		}
+		sizes = append(sizes, n*mult)
+	}
+	slices.Sort(sizes)
+	return slices.Compact(sizes), nil
+}
+
+// parseMechanisms parses "all" or a list of registered names, keeping the
+// order of the registry (sorted names) and leaving the floor out: it is
+// measured anyway.
+func parseMechanisms(s string) ([]string, error) {
+	want := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if _, ok := registry[f]; !ok && f != "all" {
+			return nil, fmt.Errorf("unknown mechanism %q (known: %s)", f, strings.Join(mechanismNames(), ", "))
+		}
+		want[f] = true
+	}
+	var names []string
+	for _, n := range mechanismNames() {
+		if n != floorName && (want[n] || want["all"]) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// chooseCPUs returns the CPUs of A and B: those of -cpus, or the first two
+// this process may use. With a single CPU it returns nil and a note.
+func chooseCPUs(s string) ([]int, string, error) {
+	if s != "" {
+		a, b, ok := strings.Cut(s, ",")
+		ca, err1 := strconv.Atoi(strings.TrimSpace(a))
+		cb, err2 := strconv.Atoi(strings.TrimSpace(b))
+		if !ok || err1 != nil || err2 != nil || ca < 0 || cb < 0 || ca == cb {
+			return nil, "", fmt.Errorf("want two different CPU numbers, got %q", s)
+		}
+		return []int{ca, cb}, fmt.Sprintf("A pinned to CPU %d, B to CPU %d", ca, cb), nil
+	}
+	cpus := allowedCPUs()
+	if len(cpus) < 2 {
+		return nil, "only one CPU: A and B not pinned, they share it (busy waits yield; figures are scheduler-bound)", nil
+	}
+	return cpus[:2], fmt.Sprintf("A pinned to CPU %d, B to CPU %d", cpus[0], cpus[1]), nil
+}
+
+// runA is process A: it measures, then writes the results.
+func runA(args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	// Everything of A runs on this goroutine and thread: the pinning and
+	// B's parent-death signal both belong to the thread.
+	cpuA, cpuB := -1, -1
+	if o.cpus != nil {
+		cpuA, cpuB = o.cpus[0], o.cpus[1]
+	}
+	if err := pin(cpuA); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench: %s\n", o.cpuNote)
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "iox2go-bench-")
+	if err != nil {
+		return err
+	}
+	r := &runner{
+		opts:   o,
+		dir:    dir,
+		prefix: fmt.Sprintf("iox2go-bench-%d-", os.Getpid()),
+		rtts:   make([]int64, o.iters),
+		stdout: stdout,
+	}
+	defer r.cleanup()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		r.cleanup()
+		fmt.Fprintf(stderr, "bench: %v: stopped, cleaned up\n", s)
+		os.Exit(1)
+	}()
+
+	r.peer, err = startPeer(cpuB, dir, o.timeout)
+	if err != nil {
+		return err
+	}
+	rep, err := r.run()
+	if err != nil {
+		return err
+	}
+	if err := r.peer.stop(o.timeout); err != nil {
+		return err
+	}
+	return writeOutputs(rep, o.out, stdout)
+}
+
+// runner holds the state of one run of A.
+type runner struct {
+	opts   *options
+	dir    string // private directory for sockets and FIFOs
+	prefix string // of every resource name of this run
+	peer   *peer
+	n      int     // measurements so far, for unique prefixes
+	rtts   []int64 // round trips of the current measurement
+	stdout io.Writer
+}
+
+// cleanup kills B and removes whatever this run left: the mechanisms remove
+// their resources themselves, this is for the runs that failed half-way. It
+// runs both on return and on a signal.
+func (r *runner) cleanup() {
+	if r.peer != nil {
+		r.peer.kill()
+	}
+	os.RemoveAll(r.dir)
+	left, _ := filepath.Glob("/dev/shm/" + r.prefix + "*")
+	for _, f := range left {
+		os.Remove(f)
+	}
+}
+
+func (r *runner) run() (*Report, error) {
+	rep := newReport(r.opts, r.peer.hello)
+	fmt.Fprintf(r.stdout, "bench: B is process %d, %s\n", r.peer.pid, r.peer.hello)
+	fmt.Fprintf(r.stdout, "bench: %d iterations or %v per measurement, timestamp %.1f ns\n", r.opts.iters, r.opts.budget, rep.Meta.TimestampNs)
+	tw := newTableWriter(r.stdout)
+	add := func(name string, size int, note string) error {
+		res, err := r.measure(name, size)
+		if err != nil {
+			return err
+		}
+		if res.Note != "" && note != "" {
+			note += "; "
+		}
+		res.Note = note + res.Note
+		rep.Results = append(rep.Results, res)
+		tw.row(rep, res)
+		return nil
+	}
+	tw.header()
+	if err := add(floorName, 8, "start"); err != nil {
+		return nil, err
+	}
+	for _, name := range r.opts.mechanisms {
+		for _, size := range r.opts.sizes {
+			if err := add(name, size, ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := add(floorName, 8, "end, the same pair re-measured"); err != nil {
+		return nil, err
+	}
+	rep.finish()
+	return rep, nil
+}
+
+// measure runs one mechanism at one size in both processes.
+func (r *runner) measure(name string, size int) (Result, error) {
+	r.n++
+	prefix := fmt.Sprintf("%s%d-%s", r.prefix, r.n, name)
+	what := fmt.Sprintf("%s %s", name, sizeLabel(size))
+	if err := r.peer.send(fmt.Sprintf("run %s %d %s", name, size, prefix)); err != nil {
+		return Result{}, err
+	}
+	m := registry[name].new()
+	cfg := Config{Role: RoleA, Prefix: prefix, Dir: r.dir, Size: size, Timeout: r.opts.timeout}
+	var n int
+	err := m.Setup(cfg)
+	if err != nil {
+		err = fmt.Errorf("setup: %w", err)
+	} else if _, err = r.peer.await("ready", r.opts.timeout+time.Second); err == nil {
+		runtime.GC() // not during the run
+		p := plan{
+			warmIters:  max(r.opts.iters/10, 10),
+			warmBudget: r.opts.budget / 10,
+			iters:      r.opts.iters,
+			budget:     r.opts.budget,
+		}
+		n, err = pingPong(m, p, r.rtts)
+		if _, errB := r.peer.await("done", r.opts.timeout+time.Second); errB != nil {
+			err = errors.Join(err, errB)
+		}
+	}
+	note := ""
+	if nt, ok := m.(Noter); ok {
+		note = nt.Note()
+	}
+	if e := m.Close(); e != nil && err == nil {
+		err = fmt.Errorf("close: %w", e)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return Result{Mechanism: name, Size: size, Summary: summarize(r.rtts[:n]), Note: note}, nil
+}

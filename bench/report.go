@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Report is everything one run measured; results.json is its encoding.
+type Report struct {
+	Meta Meta `json:"meta"`
+	// Mechanisms says what each measured mechanism measures.
+	Mechanisms map[string]string `json:"mechanisms"`
+	// Results are in the order of the run: the floor first, each
+	// mechanism at each size, the floor again last.
+	Results []Result `json:"results"`
+}
+
+// Meta describes the machine and the run.
+type Meta struct {
+	Date        string  `json:"date"`
+	GoVersion   string  `json:"go_version"`
+	CPU         string  `json:"cpu"`
+	Kernel      string  `json:"kernel"`
+	Pinning     string  `json:"pinning"`
+	Command     string  `json:"command"`
+	Iterations  int     `json:"max_iterations"` // timed round trips per measurement, at most
+	BudgetNs    int64   `json:"budget_ns"`      // time per measurement, at most
+	TimestampNs float64 `json:"timestamp_cost_ns"`
+	FloorNs     float64 `json:"floor_median_ns"`     // the yardstick of the ratios
+	FloorEndNs  float64 `json:"floor_end_median_ns"` // the same pair at the end
+}
+
+// Result is one mechanism at one payload size. Figures are one-way, in ns.
+type Result struct {
+	Mechanism string `json:"mechanism"`
+	Size      int    `json:"size_bytes"`
+	Summary
+	RatioFloor float64  `json:"ratio_to_floor"`                // median / floor median
+	RatioUDS   *float64 `json:"ratio_to_uds_stream,omitempty"` // median / uds-stream median at this size
+	RatioFutex *float64 `json:"ratio_to_futex,omitempty"`      // median / futex median at this size
+	Note       string   `json:"note,omitempty"`
+}
+
+func newReport(o *options, peerNote string) *Report {
+	return &Report{
+		Meta: Meta{
+			Date:        time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+			GoVersion:   runtime.Version(),
+			CPU:         cpuModel(),
+			Kernel:      kernel(),
+			Pinning:     o.cpuNote,
+			Command:     strings.TrimSpace("bench " + strings.Join(o.args, " ")),
+			Iterations:  o.iters,
+			BudgetNs:    int64(o.budget),
+			TimestampNs: timestampCost(),
+		},
+		Mechanisms: map[string]string{},
+	}
+}
+
+// finish computes the ratios once every result is in.
+func (r *Report) finish() {
+	uds, futex := map[int]float64{}, map[int]float64{}
+	for i, res := range r.Results {
+		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
+		switch {
+		case res.Mechanism == floorName && i == 0:
+			r.Meta.FloorNs = res.Median
+		case res.Mechanism == floorName:
+			r.Meta.FloorEndNs = res.Median
+		case res.Mechanism == "uds-stream":
+			uds[res.Size] = res.Median
+		case res.Mechanism == "futex":
+			futex[res.Size] = res.Median
+		}
+	}
+	ratio := func(v float64, by map[int]float64, size int) *float64 {
+		if d, ok := by[size]; ok && d > 0 {
+			x := v / d
+			return &x
+		}
+		return nil
+	}
+	for i := range r.Results {
+		res := &r.Results[i]
+		if r.Meta.FloorNs > 0 {
+			res.RatioFloor = res.Median / r.Meta.FloorNs
+		}
+		if res.Mechanism != floorName {
+			res.RatioUDS = ratio(res.Median, uds, res.Size)
+			res.RatioFutex = ratio(res.Median, futex, res.Size)
+		}
+	}
+}
+
+// floorDrift is the change of the floor between the start and the end of
+// the run, as a fraction of the start.
+func (r *Report) floorDrift() float64 {
+	if r.Meta.FloorNs == 0 {
+		return 0
+	}
+	return r.Meta.FloorEndNs/r.Meta.FloorNs - 1
+}
+
+// writeOutputs writes results.md, results.json and latency.svg into dir and
+// prints the table.
+func writeOutputs(r *Report, dir string, stdout io.Writer) error {
+	var md strings.Builder
+	writeMarkdown(&md, r)
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	var svg strings.Builder
+	writeSVG(&svg, r)
+	for name, data := range map[string][]byte{
+		"results.md":   []byte(md.String()),
+		"results.json": append(js, '\n'),
+		"latency.svg":  []byte(svg.String()),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n%s\nbench: wrote %s, %s and %s\n", md.String(),
+		filepath.Join(dir, "results.md"), filepath.Join(dir, "results.json"), filepath.Join(dir, "latency.svg"))
+	return nil
+}
+
+// writeMarkdown writes the results as markdown: the run's description, the
+// table, and what each mechanism measures.
+func writeMarkdown(w io.Writer, r *Report) {
+	m := r.Meta
+	fmt.Fprintf(w, "# iox2go benchmark results\n\n")
+	fmt.Fprintf(w, "- date: %s; command: `%s`\n", m.Date, m.Command)
+	fmt.Fprintf(w, "- CPU: %s; kernel: Linux %s; %s\n", m.CPU, m.Kernel, m.GoVersion)
+	fmt.Fprintf(w, "- %s\n", m.Pinning)
+	fmt.Fprintf(w, "- per measurement: a warm-up, then at most %d timed round trips or %v, whichever ends first; one-way = round trip / 2; a timestamp costs %.1f ns (inside every round trip)\n",
+		m.Iterations, time.Duration(m.BudgetNs), m.TimestampNs)
+	fmt.Fprintf(w, "- floor: median %s at the start, %s at the end (%+.0f%%)", fmtNs(m.FloorNs), fmtNs(m.FloorEndNs), 100*r.floorDrift())
+	if math.Abs(r.floorDrift()) > 0.2 {
+		fmt.Fprintf(w, ": **the floor moved during the run, the ratios are approximate**")
+	}
+	fmt.Fprintf(w, "\n\n")
+	fmt.Fprintf(w, "| mechanism | size | n | median | p99 | max | × floor | × uds-stream | × futex | note |\n")
+	fmt.Fprintf(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, res := range r.Results {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
+	}
+	fmt.Fprintf(w, "\nOne-way latencies; × floor, × uds-stream and × futex are ratios of medians measured in this run, by the same two processes.\n\n")
+	for _, name := range mechanismNames() {
+		if doc, ok := r.Mechanisms[name]; ok {
+			fmt.Fprintf(w, "- **%s**: %s\n", name, doc)
+		}
+	}
+}
+
+// row formats one result for the tables.
+func row(res Result) []string {
+	opt := func(x *float64) string {
+		if x == nil {
+			return "—"
+		}
+		return fmtRatio(*x)
+	}
+	return []string{
+		res.Mechanism, sizeLabel(res.Size), fmt.Sprint(res.N),
+		fmtNs(res.Median), fmtNs(res.P99), fmtNs(res.Max),
+		fmtRatio(res.RatioFloor), opt(res.RatioUDS), opt(res.RatioFutex), res.Note,
+	}
+}
+
+// tableWriter prints each result as it comes, aligned; the ratios other
+// than to the floor come with the final table.
+type tableWriter struct{ w io.Writer }
+
+func newTableWriter(w io.Writer) tableWriter { return tableWriter{w} }
+
+// line prints one row; fmt pads by runes, so µ and × keep the columns.
+func (t tableWriter) line(mech, size, n, med, p99, max, ratio, note string) {
+	fmt.Fprintf(t.w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", mech, size, n, med, p99, max, ratio, note)
+}
+
+func (t tableWriter) header() {
+	t.line("mechanism", "size", "n", "median", "p99", "max", "× floor", "note")
+}
+
+func (t tableWriter) row(r *Report, res Result) {
+	floor := r.Results[0].Median
+	c := row(res)
+	t.line(c[0], c[1], c[2], c[3], c[4], c[5], fmtRatio(res.Median/floor), res.Note)
+}
+
+// sizeLabel writes a payload size as 64 B, 1 KiB, 4 MiB.
+func sizeLabel(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// fmtNs writes a duration in ns with four significant digits (at least one
+// decimal below 1 µs): 61.5 ns, 1.234 µs, 12.35 µs, 123.4 µs, 1.234 ms.
+func fmtNs(ns float64) string {
+	unit, v := "ns", ns
+	switch {
+	case ns >= 1e9:
+		unit, v = "s", ns/1e9
+	case ns >= 1e6:
+		unit, v = "ms", ns/1e6
+	case ns >= 1e3:
+		unit, v = "µs", ns/1e3
+	}
+	dec := 3
+	switch {
+	case unit == "ns" || v >= 100:
+		dec = 1
+	case v >= 10:
+		dec = 2
+	}
+	return fmt.Sprintf("%.*f %s", dec, v, unit)
+}
+
+// fmtRatio writes a ratio with three significant digits: 1.00×, 12.3×, 456×.
+func fmtRatio(x float64) string {
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0f×", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f×", x)
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
