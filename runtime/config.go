@@ -29,9 +29,10 @@ type Config struct {
 	// CreationTimeout bounds how long an opener waits for a segment whose
 	// creator has not finished initializing it. Default: 500ms.
 	CreationTimeout time.Duration
-	// DiscoveryInterval is how often a node's background goroutine looks
-	// for new ports, so that idle publishers connect to late subscribers and
-	// deliver their history. Default: 2ms.
+	// DiscoveryInterval is the longest that the discovery goroutine of an
+	// open service sleeps. It is woken at once whenever a port of the service
+	// comes or goes; the interval only bounds how long an idle publisher
+	// leaves released chunks unclaimed. Default: 50ms.
 	DiscoveryInterval time.Duration
 	// InProcess keeps the shared-memory segments of this configuration in
 	// process memory instead of ShmDir: ports of one process talk to each
@@ -85,7 +86,7 @@ func DefaultConfig() *Config {
 		Prefix:            "iox2go_",
 		FileMode:          0o600,
 		CreationTimeout:   500 * time.Millisecond,
-		DiscoveryInterval: 2 * time.Millisecond,
+		DiscoveryInterval: 50 * time.Millisecond,
 		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS()},
 	}
 }
