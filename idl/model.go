@@ -1,0 +1,302 @@
+package idl
+
+import (
+	"math/big"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// File is a checked IDL file: the model that the emitters in package
+// templates work from. Every layout in it is computed, every padding byte
+// is an explicit field, and every name is resolved.
+type File struct {
+	Name    string // the file name given to Parse
+	Package string // default Go package: the first top-level module's name in lower case ("" without modules)
+
+	Consts []*Const // in declaration order
+	// Decls holds every type declaration in dependency order (a
+	// declaration comes after everything it uses): *Enum, *Struct,
+	// *Typedef, *StringType and *SequenceType.
+	Decls    []Decl
+	Services []*Service // in declaration order
+}
+
+// Structs returns the structs of f in dependency order.
+func (f *File) Structs() []*Struct {
+	var out []*Struct
+	for _, d := range f.Decls {
+		if s, ok := d.(*Struct); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Decl is a type declaration: *Enum, *Struct, *Typedef, *StringType or
+// *SequenceType.
+type Decl interface {
+	Position() lexer.Position
+}
+
+// Named is what every user declaration has: its IDL name, the modules it
+// is declared in, and its Go name.
+type Named struct {
+	Name   string   // IDL name, e.g. "Imu"
+	Scope  []string // enclosing modules, outermost first, e.g. ["robot"]
+	GoName string   // Go identifier, e.g. "Imu"
+	Pos    lexer.Position
+}
+
+// ScopedName is the IDL scoped name, e.g. "robot::Imu".
+func (n *Named) ScopedName() string {
+	s := ""
+	for _, m := range n.Scope {
+		s += m + "::"
+	}
+	return s + n.Name
+}
+
+// Position implements Decl.
+func (n *Named) Position() lexer.Position { return n.Pos }
+
+// Kind is the kind of a Type.
+type Kind int
+
+const (
+	KindPrimitive Kind = iota + 1
+	KindEnum
+	KindStruct
+	KindTypedef
+	KindArray
+	KindString   // string<N>: iceoryx2's StaticString<N>
+	KindSequence // sequence<T, N>: iceoryx2's StaticVec<T, N>
+)
+
+// Type is a resolved type with its layout.
+type Type struct {
+	Kind    Kind
+	Prim    Prim          // KindPrimitive
+	Enum    *Enum         // KindEnum
+	Struct  *Struct       // KindStruct
+	Typedef *Typedef      // KindTypedef
+	Str     *StringType   // KindString
+	Seq     *SequenceType // KindSequence
+	Elem    *Type         // KindArray: the element type
+	Len     uint64        // KindArray: the number of elements
+	Size    uint64
+	Align   uint64
+}
+
+// Resolved follows typedefs to the type they name.
+func (t *Type) Resolved() *Type {
+	for t.Kind == KindTypedef {
+		t = t.Typedef.Type
+	}
+	return t
+}
+
+// Prim is a primitive type.
+type Prim int
+
+const (
+	Boolean Prim = iota + 1
+	Octet
+	Char
+	Int8
+	Uint8
+	Int16
+	Uint16
+	Int32
+	Uint32
+	Int64
+	Uint64
+	Float
+	Double
+)
+
+var primNames = [...]string{
+	Boolean: "boolean", Octet: "octet", Char: "char",
+	Int8: "int8", Uint8: "uint8", Int16: "int16", Uint16: "uint16",
+	Int32: "int32", Uint32: "uint32", Int64: "int64", Uint64: "uint64",
+	Float: "float", Double: "double",
+}
+
+// String returns the canonical IDL spelling: "int32" for "long" as well.
+func (p Prim) String() string { return primNames[p] }
+
+// Size returns the size in bytes, which is also the alignment.
+func (p Prim) Size() uint64 {
+	switch p {
+	case Int16, Uint16:
+		return 2
+	case Int32, Uint32, Float:
+		return 4
+	case Int64, Uint64, Double:
+		return 8
+	}
+	return 1
+}
+
+// IsInteger reports whether p is an integer type (octet included,
+// boolean and char excluded).
+func (p Prim) IsInteger() bool {
+	switch p {
+	case Octet, Int8, Uint8, Int16, Uint16, Int32, Uint32, Int64, Uint64:
+		return true
+	}
+	return false
+}
+
+// Signed reports whether p is a signed integer type.
+func (p Prim) Signed() bool {
+	switch p {
+	case Int8, Int16, Int32, Int64:
+		return true
+	}
+	return false
+}
+
+// Struct is a struct with its complete layout.
+type Struct struct {
+	Named
+	Fields     []*Field // in memory order, padding included
+	Size       uint64   // a multiple of Align
+	Align      uint64
+	Layout     string // canonical layout description (see docs/IDL.md)
+	LayoutHash string // lowercase hex SHA-256 of Layout
+}
+
+// Field is a member of a struct, or a run of padding bytes.
+type Field struct {
+	Name   string // IDL name; "" for padding
+	GoName string // Go field name; "" for padding
+	Type   *Type  // nil for padding
+	Offset uint64
+	Size   uint64
+	Pad    bool
+	Pos    lexer.Position
+}
+
+// Enum is an enumeration with a fixed width.
+type Enum struct {
+	Named
+	Bits        int // 8, 16, 32 or 64 (@bit_bound; default 32)
+	Enumerators []*Enumerator
+}
+
+// Prim returns the unsigned integer type that holds the enum's values.
+func (e *Enum) Prim() Prim {
+	switch e.Bits {
+	case 8:
+		return Uint8
+	case 16:
+		return Uint16
+	case 64:
+		return Uint64
+	}
+	return Uint32
+}
+
+// Enumerator is a named value of an enum.
+type Enumerator struct {
+	Name   string // IDL name
+	GoName string // Go constant name: the enum's Go name followed by the enumerator's
+	Value  uint64
+	Pos    lexer.Position
+}
+
+// Typedef names another type.
+type Typedef struct {
+	Named
+	Type *Type
+}
+
+// Const is an integer constant.
+type Const struct {
+	Named
+	Type  *Type    // an integer primitive, or a typedef of one
+	Value *big.Int // within the range of Type
+}
+
+// StringType is the layout of string<Cap>: iceoryx2's StaticString<Cap>,
+// { data [Cap]u8, terminator u8, len u64 }, with explicit padding.
+type StringType struct {
+	Cap    uint64
+	GoName string   // e.g. "String_32"
+	Fields []*Field // data, terminator, padding, len
+	Size   uint64
+	Align  uint64
+	Pos    lexer.Position // first use
+}
+
+// Position implements Decl.
+func (s *StringType) Position() lexer.Position { return s.Pos }
+
+// SequenceType is the layout of sequence<Elem, Cap>: iceoryx2's
+// StaticVec<Elem, Cap>, { data [Cap]Elem, len u64 }, with explicit padding.
+type SequenceType struct {
+	Elem   *Type
+	Cap    uint64
+	GoName string   // e.g. "Seq_Vec3_64"
+	Fields []*Field // data, padding, len
+	Size   uint64
+	Align  uint64
+	Pos    lexer.Position // first use
+}
+
+// Position implements Decl.
+func (s *SequenceType) Position() lexer.Position { return s.Pos }
+
+// Pattern is a messaging pattern.
+type Pattern int
+
+const (
+	PublishSubscribe Pattern = iota + 1
+	RequestResponse
+	Event
+)
+
+func (p Pattern) String() string {
+	switch p {
+	case PublishSubscribe:
+		return "publish_subscribe"
+	case RequestResponse:
+		return "request_response"
+	case Event:
+		return "event"
+	}
+	return "unknown"
+}
+
+// Service is a service declaration.
+type Service struct {
+	Name    string   // the service name, e.g. "robot/imu"
+	GoName  string   // e.g. "Imu"
+	Scope   []string // enclosing modules
+	Pattern Pattern
+	Payload *Struct // PublishSubscribe: the payload (typedefs resolved)
+	QoS     []QoS   // the QoS the IDL states, in the order of QoSNames
+	Pos     lexer.Position
+}
+
+// QoS is one quality-of-service setting of a service, named after the
+// iceoryx2 builder method (snake case, as in the IDL annotation).
+type QoS struct {
+	Name   string // e.g. "history_size"
+	Value  int    // for counts
+	Bool   bool   // for enable_safe_overflow
+	IsBool bool
+	Pos    lexer.Position
+}
+
+// QoSNames lists the publish-subscribe QoS annotations in the order in
+// which Service.QoS holds them.
+var QoSNames = []string{
+	"history_size",
+	"subscriber_max_buffer_size",
+	"subscriber_max_borrowed_samples",
+	"max_publishers",
+	"max_subscribers",
+	"max_nodes",
+	"enable_safe_overflow",
+}
