@@ -46,7 +46,15 @@ func helperConfig() *Config {
 // the extra environment, and returns the command and its stdout lines.
 func startHelper(t *testing.T, cfg *Config, name string, env ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
+	return startHelperWith(t, cfg, name, nil, env...)
+}
+
+func startHelperWith(t *testing.T, cfg *Config, name string, stdin *os.File, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Env = append(os.Environ(), "IOX2_TEST_HELPER="+name, "IOX2_TEST_ROOT="+cfg.Root, "IOX2_TEST_PREFIX="+cfg.Prefix)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr

@@ -399,7 +399,7 @@ func (p *publisher) connect(slot int, pi portInfo) error {
 		limit: buf + p.svc.qos.SubscriberMaxBorrowedSamples}
 	p.conns[slot] = c
 	// History for the late joiner: the newest hist samples, oldest first.
-	for k := p.hLen - hist; k < p.hLen; k++ {
+	for k := max(p.hLen-hist, 0); k < p.hLen; k++ {
 		i := p.history[(p.hHead+k)%len(p.history)]
 		if conn.submission.Push(p.layout.encode(i)) {
 			c.mark(i)

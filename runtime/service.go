@@ -222,7 +222,7 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 		os.Remove(tag)
 		return nil, err
 	}
-	if err := writeStatic(cfg.staticPath(hash), sc, cfg.FileMode); err != nil {
+	if err := writeStatic(cfg.staticPath(hash), node.dir, sc, cfg.FileMode); err != nil {
 		d.close()
 		node.shm.Remove(dname)
 		os.Remove(tag)

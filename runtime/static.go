@@ -96,14 +96,16 @@ func readStatic(path, hash string) (*StaticConfig, error) {
 }
 
 // writeStatic publishes sc at path unless a file is there already, in which
-// case it returns fs.ErrExist.
-func writeStatic(path string, sc *StaticConfig, mode os.FileMode) error {
+// case it returns fs.ErrExist. The temporary file is written in tmpDir, the
+// creating node's directory, so that a creator killed before it removes the
+// file leaves it where the cleanup of dead nodes removes it.
+func writeStatic(path, tmpDir string, sc *StaticConfig, mode os.FileMode) error {
 	b, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
-	tmp := path + "." + newID().String() + ".tmp"
+	tmp := filepath.Join(tmpDir, filepath.Base(path)+"."+newID().String()+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
