@@ -303,4 +303,3 @@ func startHelperStdin(t *testing.T, cfg *Config, name string, stdin *os.File) (c
 }
 
 type cmdWaiter interface{ Wait() error }
-
