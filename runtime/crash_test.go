@@ -303,3 +303,43 @@ func startHelperStdin(t *testing.T, cfg *Config, name string, stdin *os.File) (c
 }
 
 type cmdWaiter interface{ Wait() error }
+
+// TestDeadSubscriberIsReclaimedWithoutCalls kills a subscriber that holds
+// samples and checks that the publisher gets every chunk back with no call
+// from anyone: the discovery goroutine notices the dead node.
+func TestDeadSubscriberIsReclaimedWithoutCalls(t *testing.T) {
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	svc, err := crashBuilder(node).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := must[*Publisher[msg]](t)(svc.Publisher())
+	total := pub.p.pool.Cap()
+	cmd, out := startHelper(t, cfg, "crash-subscriber")
+	if !out.Scan() || out.Text() != "ready" {
+		t.Fatal("subscriber child did not start")
+	}
+	for i := 0; i < 100; i++ {
+		pub.SendCopy(msg{Seq: uint64(i)})
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pub.p.mu.Lock()
+		free, hist := pub.p.pool.Len(), pub.p.hLen
+		pub.p.mu.Unlock()
+		if free+hist == total && svc.NumberOfSubscribers() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d chunks free + %d in history of %d, %d subscribers, 10s after the subscriber died",
+				free, hist, total, svc.NumberOfSubscribers())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if nodes, _ := ListNodes(cfg); len(nodes) != 1 || nodes[0].State != NodeAlive {
+		t.Fatalf("nodes after the cleanup: %+v", nodes)
+	}
+}

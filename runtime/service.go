@@ -270,10 +270,18 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 // counter (a futex in the dynamic config) and lets every port react to new
 // and vanished peers, so that no user call is needed for connections and
 // history to reach a late joiner.
+//
+// Every livenessEvery wake-ups it also probes the liveness of the service's
+// nodes and cleans up after dead ones, so that the chunks a dead subscriber
+// held return to the publishers' pools without anyone calling anything.
 func (s *serviceCore) discover() {
 	defer close(s.done)
 	interval := s.node.config.DiscoveryInterval
-	for {
+	const livenessEvery = 4
+	for round := 1; ; round++ {
+		if round%livenessEvery == 0 {
+			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn)
+		}
 		select {
 		case <-s.stop:
 			return

@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +18,17 @@ func testConfig(t testing.TB) *Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Root = t.TempDir()
-	h := sha256.Sum256([]byte(t.Name() + os.Getenv("IOX2_TEST_SALT")))
+	configs++
+	h := sha256.Sum256([]byte(fmt.Sprint(t.Name(), os.Getpid(), configs)))
 	cfg.Prefix = "iox2t_" + hex.EncodeToString(h[:5]) + "_"
 	cfg.InProcess = inProcess
 	t.Cleanup(func() { assertNoShm(t, cfg) })
 	return cfg
 }
+
+// configs numbers the configurations of this process, so that two of one
+// test are separate domains too.
+var configs int
 
 // inProcess makes testConfig choose the in-process transport; see
 // TestInProcessTransport.

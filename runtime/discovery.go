@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// NodeInfo describes a node of a domain, as seen from any process.
+type NodeInfo struct {
+	ID      ID
+	State   NodeState
+	Details *NodeDetails // nil when unreadable
+}
+
+// ListNodes returns the nodes of cfg's domain with their state, sorted by ID.
+func ListNodes(cfg *Config) ([]NodeInfo, error) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	if _, err := os.Stat(cfg.nodesDir()); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var out []NodeInfo
+	for _, id := range listNodeIDs(cfg) {
+		ni := NodeInfo{ID: id, State: nodeState(cfg, id)}
+		if ni.State == NodeMissing {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), "details.json")); err == nil {
+			var d NodeDetails
+			if json.Unmarshal(b, &d) == nil {
+				ni.Details = &d
+			}
+		} else if errors.Is(err, os.ErrPermission) {
+			ni.State = NodeInaccessible
+		}
+		out = append(out, ni)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// PortInfo describes a port registered in a service.
+type PortInfo struct {
+	ID   ID
+	Node ID
+	// BufferSize and HistoryRequest are set for subscribers.
+	BufferSize, HistoryRequest int
+}
+
+// ServiceInfo describes a service of a domain: its static config and, when
+// its dynamic config can be mapped, its nodes and ports.
+type ServiceInfo struct {
+	Static      StaticConfig
+	Nodes       []ID
+	Publishers  []PortInfo
+	Subscribers []PortInfo
+}
+
+// ListServices returns the services of cfg's domain, sorted by name and
+// pattern.
+func ListServices(cfg *Config) ([]ServiceInfo, error) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	ents, err := os.ReadDir(cfg.servicesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.provider()
+	var out []ServiceInfo
+	for _, e := range ents {
+		name := e.Name()
+		hash, ok := strings.CutSuffix(strings.TrimPrefix(name, cfg.Prefix), ".service")
+		if !ok || !strings.HasPrefix(name, cfg.Prefix) {
+			continue
+		}
+		sc, err := readStatic(filepath.Join(cfg.servicesDir(), name), hash)
+		if err != nil {
+			continue
+		}
+		si := ServiceInfo{Static: *sc}
+		if d, err := openDynamicAny(p, cfg.dynamicName(sc.Hash, sc.UID), cfg); err == nil {
+			si.Nodes = d.nodeIDs()
+			for i := range d.pubs {
+				if pi, ok := snapshot(&d.pubs[i]); ok {
+					si.Publishers = append(si.Publishers, PortInfo{ID: pi.id, Node: pi.node})
+				}
+			}
+			for i := range d.subs {
+				if pi, ok := snapshot(&d.subs[i]); ok {
+					si.Subscribers = append(si.Subscribers, PortInfo{ID: pi.id, Node: pi.node,
+						BufferSize: int(pi.a), HistoryRequest: int(pi.b)})
+				}
+			}
+			d.close()
+		}
+		out = append(out, si)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Static.Name != out[j].Static.Name {
+			return out[i].Static.Name < out[j].Static.Name
+		}
+		return out[i].Static.Pattern < out[j].Static.Pattern
+	})
+	return out, nil
+}
