@@ -18,8 +18,12 @@ demo: generate
 test: tools
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) vet ./...
+	@sh .ci/shm-guard.sh before
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -timeout 10m ./runtime/ring/... ./runtime/shm/...
+	$(GO) test -count=1 -race -timeout 10m -run 'InProcess|Concurrent|Publish|Overflow' ./runtime/
+	@sh .ci/fuzz.sh
+	@sh .ci/shm-guard.sh after
 
 test-short:
 	$(GO) test -short ./...
@@ -42,5 +46,6 @@ check-generated:
 bench:
 	$(GO) run ./bench -out docs/bench
 
+# Every fuzz target for FUZZTIME (default 3s; make test runs this too).
 fuzz:
-	@echo "fuzz targets are run briefly by make test; run one longer with: go test -fuzz=FuzzX ./pkg"
+	@sh .ci/fuzz.sh
