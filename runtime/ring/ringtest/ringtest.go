@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/ring"
@@ -178,9 +179,15 @@ func startTogether(n int) func() {
 }
 
 // gosched yields every so often in a busy loop, so that the other goroutine
-// of a test progresses even on one CPU.
+// of a test progresses even on one CPU, and sleeps a little when the loop
+// spins for long, so that a loaded machine can run the other goroutine's
+// thread.
 func gosched(i *int) {
-	if *i++; *i%16 == 0 {
+	*i++
+	switch {
+	case *i%1024 == 0:
+		time.Sleep(20 * time.Microsecond)
+	case *i%16 == 0:
 		runtime.Gosched()
 	}
 }
