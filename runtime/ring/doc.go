@@ -81,14 +81,18 @@
 // write position can only underestimate how many elements are ready. The
 // consumer also keeps its own read position locally and learns that the
 // producer moved it when its compare-and-swap fails. In the common case a Push
-// is two atomic stores (the cell, then the write position) and a Pop is one
-// atomic load of the cell and one compare-and-swap of the read position, on a
-// line that the producer touches only when it evicts.
+// is a load of the producer's own write position and two atomic stores (the
+// cell, then the write position), and a Pop is one atomic load of the cell and
+// one compare-and-swap of the read position, on a line that the producer
+// touches only when it evicts or finds the queue full. A Pop on an empty queue
+// is one load of the write position, which stays in the consumer's cache
+// until the producer writes it: cheap to poll.
 //
 // A handle's local copies are hints that are always safe: several handles may
-// be used for the same role one after the other (a restarted producer simply
-// attaches again), as long as one role is never used by two goroutines at the
-// same time.
+// be used for the same role one after the other, as long as one role is never
+// used by two parties at the same time. A restarted producer simply attaches
+// again; once a consumer is known to be gone (its process died), the producer
+// may take its role and Pop what is left, to reclaim it.
 //
 // # Memory model
 //
