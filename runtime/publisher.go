@@ -119,7 +119,7 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*publisher, error) {
 			Detail: fmt.Sprintf("the service supports %d", q.MaxPublishers)}
 	}
 	n := uint64(q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans)
-	p.layout = newDataLayout(svc.payload.Size, svc.payload.Align, p.maxSlice, n)
+	p.layout = newDataLayout(svc.payload.Size, svc.payload.Align, p.maxSlice, n, svc.header)
 	seg, err := node.shm.Create(cfg.dataName(p.id), p.layout.size)
 	if err != nil {
 		release(&d.pubs[p.slot], node.id)
@@ -131,7 +131,8 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*publisher, error) {
 	h := dataHeaderOf(b)
 	l := &p.layout
 	*h = dataHeader{chunkStride: l.stride, numChunks: l.numChunks, chunksOffset: l.chunksOff, payloadOff: l.payloadOff,
-		payloadSize: l.payloadSize, elemSize: l.elemSize, poolOffset: l.poolOff, publisher: uint64(p.id)}
+		payloadSize: l.payloadSize, elemSize: l.elemSize, poolOffset: l.poolOff, publisher: uint64(p.id),
+		headerOff: l.headerOff, headerSize: l.headerSize}
 	p.pool, err = ring.NewPool(b[l.poolOff:l.chunksOff], uint32(n), true)
 	if err != nil {
 		p.removeFiles()
@@ -165,6 +166,10 @@ func (p *publisher) chunk(i uint32) *ChunkHeader {
 
 func (p *publisher) payload(i uint32) unsafe.Pointer {
 	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.payloadOff)
+}
+
+func (p *publisher) userHeader(i uint32) unsafe.Pointer {
+	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.headerOff)
 }
 
 // loan takes a free chunk. Must be called with p.mu held.

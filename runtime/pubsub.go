@@ -10,6 +10,8 @@ type pubSubCore struct {
 	core    *serviceCore
 	qos     PubSubQoS // as stored in the static config
 	payload TypeInfo
+	slice   bool     // payload variant dynamic
+	header  TypeInfo // user header; Size 0 when none
 }
 
 // PublishSubscribeService is an open publish-subscribe service with payload
@@ -21,6 +23,9 @@ type PublishSubscribeService[T any] struct {
 
 func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, error) {
 	ti, err := typeInfoOf[T]()
+	if err == nil {
+		err = b.err
+	}
 	if err != nil {
 		return nil, ti, &ServiceError{Op: op, Service: b.name, Err: ErrInvalidType, Detail: err.Error()}
 	}
@@ -37,6 +42,8 @@ func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, er
 		newStatic: func(sc *StaticConfig) {
 			sc.PublishSubscribe = &PubSubStatic{
 				Payload:                      ti,
+				PayloadVariant:               variant(b.slice),
+				UserHeader:                   b.header,
 				MaxPublishers:                q.MaxPublishers,
 				MaxSubscribers:               q.MaxSubscribers,
 				MaxNodes:                     q.MaxNodes,
@@ -49,6 +56,18 @@ func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, er
 		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) },
 	}
 	return spec, ti, nil
+}
+
+const (
+	variantFixed   = "fixed"
+	variantDynamic = "dynamic"
+)
+
+func variant(slice bool) string {
+	if slice {
+		return variantDynamic
+	}
+	return variantFixed
 }
 
 func (q *PubSubQoS) validate() error {
@@ -86,6 +105,19 @@ func (b *PublishSubscribeBuilder[T]) verify(sc *StaticConfig, ti *TypeInfo) (err
 	}
 	if d := typeMismatch(ti, &ps.Payload); d != "" {
 		return ErrIncompatibleTypes, d
+	}
+	if v := variant(b.slice); v != ps.PayloadVariant {
+		return ErrIncompatibleTypes, fmt.Sprintf("requested a %s payload of %s, service has a %s payload", v, ti.Name, ps.PayloadVariant)
+	}
+	switch {
+	case b.header == nil && ps.UserHeader != nil:
+		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", ps.UserHeader.describe())
+	case b.header != nil && ps.UserHeader == nil:
+		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", b.header.describe())
+	case b.header != nil:
+		if d := typeMismatch(b.header, ps.UserHeader); d != "" {
+			return ErrIncompatibleTypes, "user header: " + d
+		}
 	}
 	q, s := &b.qos, &b.set
 	for _, c := range []struct {
@@ -152,7 +184,11 @@ func (b *PublishSubscribeBuilder[T]) open(mode openMode) (*PublishSubscribeServi
 		core.close()
 		return nil, &ServiceError{Op: mode.String(), Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
 	}
-	return &PublishSubscribeService[T]{ps: &pubSubCore{core: core, qos: q, payload: ti}}, nil
+	psc := &pubSubCore{core: core, qos: q, payload: ti, slice: ps.PayloadVariant == variantDynamic}
+	if ps.UserHeader != nil {
+		psc.header = *ps.UserHeader
+	}
+	return &PublishSubscribeService[T]{ps: psc}, nil
 }
 
 // Create creates the service; it fails with ErrServiceExists if it exists.
@@ -236,8 +272,18 @@ func (b *PublisherBuilder[T]) Backpressure(s Backpressure) *PublisherBuilder[T] 
 	return b
 }
 
+// MaxSliceLen sets the largest slice a publisher of a slice service
+// (PublishSubscribeSlice) can loan; its data segment is sized for it.
+// Default 1. It is iceoryx2's initial_max_slice_len with the Static
+// allocation strategy: the segment never grows.
+func (b *PublisherBuilder[T]) MaxSliceLen(n int) *PublisherBuilder[T] { b.opts.maxSlice = n; return b }
+
 // Create creates the publisher.
 func (b *PublisherBuilder[T]) Create() (*Publisher[T], error) {
+	if !b.svc.ps.slice && b.opts.maxSlice != 1 {
+		return nil, &ServiceError{Op: "create publisher", Service: b.svc.ps.core.name, Err: ErrInvalidQoS,
+			Detail: "MaxSliceLen needs a slice service (PublishSubscribeSlice)"}
+	}
 	p, err := newPublisher(b.svc.ps, b.opts)
 	if err != nil {
 		return nil, err
@@ -304,24 +350,39 @@ type Publisher[T any] struct {
 // SampleMut is a loaned sample: memory in the publisher's data segment that
 // the caller writes in place and then sends (or releases).
 type SampleMut[T any] struct {
-	pub   *Publisher[T]
-	chunk uint32
-	data  *T
+	pub    *Publisher[T]
+	chunk  uint32
+	length uint64
+	data   *T
 }
 
 // Loan loans a sample whose payload is zeroed.
-func (p *Publisher[T]) Loan() (*SampleMut[T], error) {
-	s, err := p.LoanUninit()
-	if err != nil {
-		return nil, err
-	}
-	clear(unsafe.Slice((*byte)(unsafe.Pointer(s.data)), unsafe.Sizeof(*s.data)))
-	return s, nil
-}
+func (p *Publisher[T]) Loan() (*SampleMut[T], error) { return p.LoanSlice(1) }
 
 // LoanUninit loans a sample without initializing its payload: it holds
 // whatever an earlier sample left there. Write every field before sending.
-func (p *Publisher[T]) LoanUninit() (*SampleMut[T], error) {
+func (p *Publisher[T]) LoanUninit() (*SampleMut[T], error) { return p.LoanSliceUninit(1) }
+
+// LoanSlice loans a sample of n zeroed elements (see PublishSubscribeSlice);
+// read and write them with PayloadSlice. n may be 0 and at most the
+// publisher's MaxSliceLen.
+func (p *Publisher[T]) LoanSlice(n int) (*SampleMut[T], error) {
+	s, err := p.LoanSliceUninit(n)
+	if err != nil {
+		return nil, err
+	}
+	clear(unsafe.Slice((*byte)(unsafe.Pointer(s.data)), uintptr(n)*unsafe.Sizeof(*s.data)))
+	if h := p.p.layout.headerSize; h > 0 {
+		clear(unsafe.Slice((*byte)(p.p.userHeader(s.chunk)), h))
+	}
+	return s, nil
+}
+
+// LoanSliceUninit is LoanSlice without zeroing.
+func (p *Publisher[T]) LoanSliceUninit(n int) (*SampleMut[T], error) {
+	if n < 0 || uint64(n) > p.p.maxSlice {
+		return nil, fmt.Errorf("%w: requested %d elements, the publisher's maximum is %d", ErrSliceLengthExceedsLimit, n, p.p.maxSlice)
+	}
 	p.p.mu.Lock()
 	i, err := p.p.loan()
 	if err != nil {
@@ -336,6 +397,7 @@ func (p *Publisher[T]) LoanUninit() (*SampleMut[T], error) {
 		}
 	}
 	s.chunk = i
+	s.length = uint64(n)
 	s.data = (*T)(p.p.payload(i))
 	p.p.mu.Unlock()
 	return s, nil
@@ -359,8 +421,25 @@ func (p *Publisher[T]) ID() ID { return p.p.id }
 // subscribers until they release them.
 func (p *Publisher[T]) Close() error { return p.p.closePort() }
 
-// Payload returns the sample's payload, in shared memory.
+// Payload returns the sample's payload, in shared memory (the first
+// element of a slice sample).
 func (s *SampleMut[T]) Payload() *T { return s.data }
+
+// PayloadSlice returns the elements of a slice sample, in shared memory.
+func (s *SampleMut[T]) PayloadSlice() []T {
+	if s.data == nil {
+		return nil
+	}
+	return unsafe.Slice(s.data, s.length)
+}
+
+func (s *SampleMut[T]) userHeader() (unsafe.Pointer, uint64) {
+	p := s.pub.p
+	if s.data == nil || p.layout.headerSize == 0 {
+		return nil, 0
+	}
+	return p.userHeader(s.chunk), p.layout.headerSize
+}
 
 // Send sends the sample to every subscriber and returns how many received
 // it. The sample must not be used afterwards.
@@ -371,7 +450,7 @@ func (s *SampleMut[T]) Send() (int, error) {
 		p.mu.Unlock()
 		return 0, ErrSampleNotOwned
 	}
-	n, err := p.send(s.chunk, 1)
+	n, err := p.send(s.chunk, s.length)
 	s.data = nil
 	p.mu.Unlock()
 	return n, err
@@ -400,10 +479,11 @@ type Subscriber[T any] struct {
 // Sample is a received sample: read-only memory in the publisher's data
 // segment, held until Release.
 type Sample[T any] struct {
-	sub   *Subscriber[T]
-	conn  *subConn
-	chunk uint32
-	data  *T
+	sub    *Subscriber[T]
+	conn   *subConn
+	chunk  uint32
+	length uint64
+	data   *T
 }
 
 // Receive returns the next sample, or nil when there is none. It never
@@ -411,7 +491,7 @@ type Sample[T any] struct {
 // holds SubscriberMaxBorrowedSamples samples.
 func (s *Subscriber[T]) Receive() (*Sample[T], error) {
 	s.s.mu.Lock()
-	c, i, err := s.s.receive()
+	c, i, n, err := s.s.receive()
 	if err != nil || c == nil {
 		s.s.mu.Unlock()
 		return nil, err
@@ -423,7 +503,7 @@ func (s *Subscriber[T]) Receive() (*Sample[T], error) {
 			break
 		}
 	}
-	smp.conn, smp.chunk, smp.data = c, i, (*T)(c.payload(i))
+	smp.conn, smp.chunk, smp.length, smp.data = c, i, n, (*T)(c.payload(i))
 	s.s.mu.Unlock()
 	return smp, nil
 }
@@ -445,6 +525,21 @@ func (s *Subscriber[T]) Close() error { return s.s.closePort() }
 // subscriber maps read-only: writing to it crashes the process.
 func (s *Sample[T]) Payload() *T { return s.data }
 
+// PayloadSlice returns the elements of a slice sample, read-only.
+func (s *Sample[T]) PayloadSlice() []T {
+	if s.data == nil {
+		return nil
+	}
+	return unsafe.Slice(s.data, s.length)
+}
+
+func (s *Sample[T]) userHeader() (unsafe.Pointer, uint64) {
+	if s.data == nil || s.conn.layout.headerSize == 0 {
+		return nil, 0
+	}
+	return s.conn.userHeader(s.chunk), s.conn.layout.headerSize
+}
+
 // Header returns the sample's chunk header (sequence number, publisher).
 func (s *Sample[T]) Header() ChunkHeader { return *s.conn.chunk(s.chunk) }
 
@@ -460,4 +555,17 @@ func (s *Sample[T]) Release() {
 	sub.release(s.conn, s.chunk)
 	s.data, s.conn = nil, nil
 	sub.mu.Unlock()
+}
+
+// UserHeader returns the user header of a sample (received or loaned) of a
+// service made with WithUserHeader[H], or nil if the service has no user
+// header of H's size. Call it as iox2.UserHeader[MyHeader](sample).
+func UserHeader[H any, S interface {
+	userHeader() (unsafe.Pointer, uint64)
+}](s S) *H {
+	p, size := s.userHeader()
+	if p == nil || size != uint64(unsafe.Sizeof(*new(H))) {
+		return nil
+	}
+	return (*H)(p)
 }

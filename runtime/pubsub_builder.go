@@ -1,5 +1,7 @@
 package runtime
 
+import "fmt"
+
 // PublishSubscribeBuilder configures a publish-subscribe service whose
 // payload is T. Obtain one with PublishSubscribe; finish it with Create, Open
 // or OpenOrCreate.
@@ -10,12 +12,15 @@ package runtime
 // defaults of the node's Config when the service is created and are not
 // checked when it is opened.
 type PublishSubscribeBuilder[T any] struct {
-	node  *Node
-	name  string
-	qos   PubSubQoS
-	set   pubSubSet
-	attrs []Attribute
-	reqs  []Attribute
+	node   *Node
+	name   string
+	qos    PubSubQoS
+	set    pubSubSet
+	attrs  []Attribute
+	reqs   []Attribute
+	slice  bool      // payload is a slice of T
+	header *TypeInfo // user header type, nil for none
+	err    error     // deferred to Create/Open
 }
 
 type pubSubSet struct {
@@ -33,6 +38,30 @@ func PublishSubscribe[T any](node *Node, name string) *PublishSubscribeBuilder[T
 	} else {
 		b.qos = DefaultPubSubQoS()
 	}
+	return b
+}
+
+// PublishSubscribeSlice starts building a publish-subscribe service whose
+// payload is a slice of T: each sample holds as many elements as its
+// publisher loans with LoanSlice, up to the publisher's MaxSliceLen. It is
+// iceoryx2's publish_subscribe::<[T]>(), and the way to send a bounded
+// sequence of any fixed-layout element type.
+func PublishSubscribeSlice[T any](node *Node, name string) *PublishSubscribeBuilder[T] {
+	b := PublishSubscribe[T](node, name)
+	b.slice = true
+	return b
+}
+
+// WithUserHeader makes every sample of the service carry a user header of
+// type H next to its payload, as iceoryx2's user_header::<H>(). Read and
+// write it with UserHeader. Openers must declare the same header type.
+func WithUserHeader[H, T any](b *PublishSubscribeBuilder[T]) *PublishSubscribeBuilder[T] {
+	ti, err := typeInfoOf[H]()
+	if err != nil {
+		b.err = fmt.Errorf("user header: %w", err)
+		return b
+	}
+	b.header = &ti
 	return b
 }
 

@@ -20,7 +20,9 @@ type dataHeader struct {
 	elemSize     uint64 // size of one payload element (the type's size)
 	poolOffset   uint64 // offset of the free list from the start of the segment
 	publisher    uint64 // the publisher's port ID
-	_            [64]byte
+	headerOff    uint64 // offset of the user header within a chunk (0: none)
+	headerSize   uint64 // size of the user header
+	_            [48]byte
 }
 
 // ChunkHeader precedes every payload in a data segment. The publisher
@@ -37,15 +39,25 @@ const chunkHeaderSize = uint64(unsafe.Sizeof(ChunkHeader{}))
 // dataLayout is the geometry of a data segment.
 type dataLayout struct {
 	stride, numChunks, chunksOff, payloadOff, payloadSize, elemSize, poolOff uint64
+	headerOff, headerSize                                                    uint64
 	size                                                                     int
 }
 
-func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64) dataLayout {
-	a := max(elemAlign, 8)
+// newDataLayout computes the geometry of a data segment: numChunks chunks,
+// each a ChunkHeader, then the user header (if hdr.Size > 0) at its
+// alignment, then room for maxLen payload elements at theirs.
+func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo) dataLayout {
+	a := max(elemAlign, 8, hdr.Align)
 	var l dataLayout
 	l.elemSize = elemSize
 	l.payloadSize = elemSize * maxLen
-	l.payloadOff = alignU(chunkHeaderSize, a)
+	end := chunkHeaderSize
+	if hdr.Size > 0 {
+		l.headerOff = alignU(chunkHeaderSize, max(hdr.Align, 1))
+		l.headerSize = hdr.Size
+		end = l.headerOff + hdr.Size
+	}
+	l.payloadOff = alignU(end, max(elemAlign, 8))
 	l.stride = alignU(l.payloadOff+max(l.payloadSize, 1), max(a, 64))
 	l.numChunks = numChunks
 	l.poolOff = uint64(shm.HeaderSize) + uint64(unsafe.Sizeof(dataHeader{}))
@@ -62,15 +74,18 @@ func dataHeaderOf(b []byte) *dataHeader {
 
 // readDataLayout copies and validates the geometry of a mapped data
 // segment: nothing in it may point outside the mapping.
-func readDataLayout(seg shm.Segment, wantElem uint64) (dataLayout, error) {
+func readDataLayout(seg shm.Segment, wantElem, wantHeader uint64) (dataLayout, error) {
 	b := seg.Bytes()
 	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(dataHeader{})) {
 		return dataLayout{}, fmt.Errorf("%w: data segment %s is too small", ErrConnectionCorrupted, seg.Name())
 	}
 	h := dataHeaderOf(b)
 	l := dataLayout{stride: h.chunkStride, numChunks: h.numChunks, chunksOff: h.chunksOffset,
-		payloadOff: h.payloadOff, payloadSize: h.payloadSize, elemSize: h.elemSize, poolOff: h.poolOffset, size: len(b)}
-	ok := l.elemSize == wantElem && l.stride%8 == 0 && l.stride > 0 && l.numChunks > 0 && l.numChunks <= 1<<24 &&
+		payloadOff: h.payloadOff, payloadSize: h.payloadSize, elemSize: h.elemSize, poolOff: h.poolOffset,
+		headerOff: h.headerOff, headerSize: h.headerSize, size: len(b)}
+	ok := l.elemSize == wantElem && l.headerSize == wantHeader &&
+		(l.headerSize == 0 || l.headerOff >= chunkHeaderSize && l.headerOff+l.headerSize <= l.payloadOff) &&
+		l.stride%8 == 0 && l.stride > 0 && l.numChunks > 0 && l.numChunks <= 1<<24 &&
 		l.payloadOff >= chunkHeaderSize && l.payloadOff%8 == 0 &&
 		l.payloadOff+l.payloadSize <= l.stride && l.payloadSize >= l.elemSize &&
 		l.chunksOff%8 == 0 && l.chunksOff <= uint64(len(b)) &&

@@ -58,14 +58,18 @@ type StaticConfig struct {
 
 // PubSubStatic is the publish-subscribe part of a StaticConfig.
 type PubSubStatic struct {
-	Payload                      TypeInfo `json:"payload"`
-	MaxPublishers                int      `json:"max_publishers"`
-	MaxSubscribers               int      `json:"max_subscribers"`
-	MaxNodes                     int      `json:"max_nodes"`
-	HistorySize                  int      `json:"history_size"`
-	SubscriberMaxBufferSize      int      `json:"subscriber_max_buffer_size"`
-	SubscriberMaxBorrowedSamples int      `json:"subscriber_max_borrowed_samples"`
-	EnableSafeOverflow           bool     `json:"enable_safe_overflow"`
+	Payload TypeInfo `json:"payload"`
+	// PayloadVariant is "fixed" (one T per sample) or "dynamic" (a slice
+	// of T whose length the publisher chooses per sample).
+	PayloadVariant               string    `json:"payload_variant"`
+	UserHeader                   *TypeInfo `json:"user_header,omitempty"`
+	MaxPublishers                int       `json:"max_publishers"`
+	MaxSubscribers               int       `json:"max_subscribers"`
+	MaxNodes                     int       `json:"max_nodes"`
+	HistorySize                  int       `json:"history_size"`
+	SubscriberMaxBufferSize      int       `json:"subscriber_max_buffer_size"`
+	SubscriberMaxBorrowedSamples int       `json:"subscriber_max_borrowed_samples"`
+	EnableSafeOverflow           bool      `json:"enable_safe_overflow"`
 }
 
 func (c *Config) servicesDir() string { return filepath.Join(c.Root, "services") }

@@ -131,7 +131,7 @@ func (s *subscriber) connect(pi portInfo) *subConn {
 		conn.seg.Close()
 		return nil
 	}
-	dl, err := readDataLayout(data, s.svc.payload.Size)
+	dl, err := readDataLayout(data, s.svc.payload.Size, s.svc.header.Size)
 	if err != nil || dl.payloadOff%s.svc.payload.Align != 0 {
 		conn.seg.Close()
 		data.Close()
@@ -155,20 +155,21 @@ func (c *subConn) close() {
 	c.data.Close()
 }
 
-// receive takes the next sample. It returns the connection and chunk, or
-// a nil connection when there is none. Must be called with s.mu held.
-func (s *subscriber) receive() (*subConn, uint32, error) {
+// receive takes the next sample. It returns the connection, chunk and
+// number of payload elements, or a nil connection when there is none. Must
+// be called with s.mu held.
+func (s *subscriber) receive() (*subConn, uint32, uint64, error) {
 	if s.closed {
-		return nil, 0, ErrClosed
+		return nil, 0, 0, ErrClosed
 	}
 	if s.borrowed >= s.maxBorrowed {
-		return nil, 0, ErrExceedsMaxBorrows
+		return nil, 0, 0, ErrExceedsMaxBorrows
 	}
 	s.update()
 	for k := 0; k < len(s.expired); k++ {
 		c := s.expired[k]
-		if i, ok := s.pop(c); ok {
-			return c, i, nil
+		if i, n, ok := s.pop(c); ok {
+			return c, i, n, nil
 		}
 		if c.nBorrowed == 0 {
 			c.close()
@@ -183,32 +184,45 @@ func (s *subscriber) receive() (*subConn, uint32, error) {
 		if c == nil {
 			continue
 		}
-		if i, ok := s.pop(c); ok {
+		if i, k, ok := s.pop(c); ok {
 			s.next = (j + 1) % n
-			return c, i, nil
+			return c, i, k, nil
 		}
 	}
-	return nil, 0, nil
+	return nil, 0, 0, nil
 }
 
 // pop takes the next valid chunk from c's queue. Values that name no chunk,
 // or a chunk we already hold, come from a buggy or hostile process: they
 // are counted and dropped.
-func (s *subscriber) pop(c *subConn) (uint32, bool) {
+//
+// The number of elements of a slice sample is read once, here, and checked
+// against the publisher's segment: a later write by the publisher cannot
+// make a Sample reach past its chunk.
+func (s *subscriber) pop(c *subConn) (uint32, uint64, bool) {
 	for {
 		v, ok := c.conn.submission.Pop()
 		if !ok {
-			return 0, false
+			return 0, 0, false
 		}
 		i, ok := c.layout.decode(v)
 		if !ok || c.has(i) {
 			s.dropped++
 			continue
 		}
+		n := uint64(1)
+		if s.svc.slice {
+			n = c.chunk(i).Length
+			if n > c.layout.payloadSize/c.layout.elemSize {
+				s.dropped++
+				c.conn.completion.Push(v) // not ours to keep
+				continue
+			}
+		}
 		c.borrowed[i>>6] |= 1 << (i & 63)
 		c.nBorrowed++
 		s.borrowed++
-		return i, true
+		return i, n, true
 	}
 }
 
@@ -252,6 +266,10 @@ func (c *subConn) chunk(i uint32) *ChunkHeader {
 
 func (c *subConn) payload(i uint32) unsafe.Pointer {
 	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.payloadOff)
+}
+
+func (c *subConn) userHeader(i uint32) unsafe.Pointer {
+	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.headerOff)
 }
 
 func (s *subscriber) maintain() {
