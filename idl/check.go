@@ -527,7 +527,7 @@ func layout(fields []*Field, minAlign uint64, tailPos lexer.Position) ([]*Field,
 }
 
 var (
-	u8Type  = &Type{Kind: KindPrimitive, Prim: Uint8, Size: 1, Align: 1}
+	u8Type  = &Type{Kind: KindPrimitive, Prim: Char, Size: 1, Align: 1}
 	u64Type = &Type{Kind: KindPrimitive, Prim: Uint64, Size: 8, Align: 8}
 )
 

@@ -1,0 +1,243 @@
+package templates
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/iox2go/iox2go/idl"
+)
+
+// cFile is the data of the C templates.
+type cFile struct {
+	header
+	*idl.File
+	Guard string // include guard macro
+}
+
+// C returns the C header generated for f: "<file>.iox2.h". It compiles as
+// C11 and as C++11 and later.
+func C(f *idl.File, opts Options) ([]byte, error) {
+	h := newHeader(f, opts)
+	base := strings.TrimSuffix(h.SourceBase, ".idl")
+	return execute("c/file", &cFile{header: h, File: f, Guard: "IOX2GEN_" + cMacroName(base) + "_IOX2_H"})
+}
+
+// cMacroName upper-cases s and replaces what a macro name cannot hold.
+func cMacroName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if r < 128 && (r == '_' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// cReserved holds the keywords of C and C++ (and a few macros of the
+// headers the file includes): a member with such a name gets a trailing
+// underscore in C.
+var cReserved = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`alignas alignof and and_eq asm auto bitand bitor bool break
+		case catch char char8_t char16_t char32_t class compl concept const consteval constexpr
+		constinit const_cast continue co_await co_return co_yield decltype default delete do
+		double dynamic_cast else enum explicit export extern false float for friend goto if
+		inline int long mutable namespace new noexcept not not_eq nullptr operator or or_eq
+		private protected public register reinterpret_cast requires restrict return short
+		signed sizeof static static_assert static_cast struct switch template this
+		thread_local throw true try typedef typeid typename union unsigned using virtual void
+		volatile wchar_t while xor xor_eq offsetof errno`) {
+		cReserved[k] = true
+	}
+}
+
+// cIdent makes an IDL name safe as a C identifier.
+func cIdent(name string) string {
+	if cReserved[name] {
+		return name + "_"
+	}
+	return name
+}
+
+// cScoped is the C name of a declaration: its modules and name joined with
+// underscores (robot_Imu).
+func cScoped(scope []string, name string) string {
+	if len(scope) == 0 {
+		return cIdent(name)
+	}
+	return strings.Join(scope, "_") + "_" + name
+}
+
+func cNamed(n *idl.Named) string { return cScoped(n.Scope, n.Name) }
+
+var cPrims = map[idl.Prim]string{
+	idl.Boolean: "bool", idl.Octet: "uint8_t", idl.Char: "char",
+	idl.Int8: "int8_t", idl.Uint8: "uint8_t", idl.Int16: "int16_t", idl.Uint16: "uint16_t",
+	idl.Int32: "int32_t", idl.Uint32: "uint32_t", idl.Int64: "int64_t", idl.Uint64: "uint64_t",
+	idl.Float: "float", idl.Double: "double",
+}
+
+// cMangle names a type inside the C name of a sequence type.
+func cMangle(t *idl.Type) string {
+	t = t.Resolved()
+	switch t.Kind {
+	case idl.KindPrimitive:
+		return t.Prim.String()
+	case idl.KindEnum:
+		return cNamed(&t.Enum.Named)
+	case idl.KindStruct:
+		return cNamed(&t.Struct.Named)
+	case idl.KindString:
+		return "String_" + strconv.FormatUint(t.Str.Cap, 10)
+	case idl.KindSequence:
+		return "Seq_" + cMangle(t.Seq.Elem) + "_" + strconv.FormatUint(t.Seq.Cap, 10)
+	case idl.KindArray:
+		return "Arr" + strconv.FormatUint(t.Len, 10) + "_" + cMangle(t.Elem)
+	}
+	return "?"
+}
+
+// cStringName and cSeqName are the C names of the shared string and
+// sequence types. They are the same in every generated header, which
+// defines each under its own guard, so that headers can be combined.
+func cStringName(s *idl.StringType) string { return "iox2_String_" + strconv.FormatUint(s.Cap, 10) }
+func cSeqName(s *idl.SequenceType) string {
+	return "iox2_Seq_" + cMangle(s.Elem) + "_" + strconv.FormatUint(s.Cap, 10)
+}
+
+// cTypeName spells the element part of t (without array dimensions).
+func cTypeName(t *idl.Type) string {
+	switch t.Kind {
+	case idl.KindPrimitive:
+		return cPrims[t.Prim]
+	case idl.KindEnum:
+		return cNamed(&t.Enum.Named)
+	case idl.KindStruct:
+		return cNamed(&t.Struct.Named)
+	case idl.KindTypedef:
+		return cNamed(&t.Typedef.Named)
+	case idl.KindString:
+		return cStringName(t.Str)
+	case idl.KindSequence:
+		return cSeqName(t.Seq)
+	}
+	panic(fmt.Sprintf("templates: no C name for type kind %d", t.Kind))
+}
+
+// cDecl declares name with type t: "int16_t raw[2][4]".
+func cDecl(t *idl.Type, name string) string {
+	dims := ""
+	for t.Kind == idl.KindArray {
+		dims += "[" + strconv.FormatUint(t.Len, 10) + "]"
+		t = t.Elem
+	}
+	return cTypeName(t) + " " + name + dims
+}
+
+// cInt writes an integer constant of type p as a C expression.
+func cInt(p idl.Prim, v string) string {
+	switch p {
+	case idl.Int64:
+		if v == "-9223372036854775808" {
+			return "(-INT64_C(9223372036854775807) - 1)"
+		}
+		return "INT64_C(" + v + ")"
+	case idl.Uint64:
+		return "UINT64_C(" + v + ")"
+	case idl.Int32:
+		if v == "-2147483648" {
+			return "(-INT32_C(2147483647) - 1)"
+		}
+		return "INT32_C(" + v + ")"
+	case idl.Uint32:
+		return "UINT32_C(" + v + ")"
+	case idl.Int16, idl.Int8:
+		return "((" + cPrims[p] + ")" + v + ")"
+	}
+	return "((" + cPrims[p] + ")" + v + "u)"
+}
+
+// cString writes s as a C string literal.
+func cString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '?':
+			b.WriteString(`\?`) // no trigraphs
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, `\%03o`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// cFields are the fields of a struct as C members: padding members are
+// named _pad0, _pad1, ... (IDL names never start with an underscore).
+type cField struct {
+	Decl   string // the member declaration without ';'
+	Name   string // the C member name ("" for padding)
+	Offset uint64
+	Pad    bool
+}
+
+func cFields(fs []*idl.Field) []cField {
+	var out []cField
+	pads := 0
+	for _, f := range fs {
+		if f.Pad {
+			name := "_pad" + strconv.Itoa(pads)
+			pads++
+			out = append(out, cField{Decl: "uint8_t " + name + "[" + strconv.FormatUint(f.Size, 10) + "]", Offset: f.Offset, Pad: true})
+			continue
+		}
+		name := cIdent(f.Name)
+		out = append(out, cField{Decl: cDecl(f.Type, name), Name: name, Offset: f.Offset})
+	}
+	return out
+}
+
+var cFuncs = template.FuncMap{
+	"cNamed":      cNamed,
+	"cScoped":     cScoped,
+	"cTypeName":   cTypeName,
+	"cStringName": cStringName,
+	"cSeqName":    cSeqName,
+	"cFields":     cFields,
+	"cString":     cString,
+	"cDecl":       cDecl,
+	"cComment":    func(s string) string { return strings.ReplaceAll(s, "*/", "*\\/") },
+	"cMacro":      cMacroName,
+	"cConst": func(k *idl.Const) string {
+		return cInt(k.Type.Resolved().Prim, k.Value.String())
+	},
+	"cEnumValue": func(e *idl.Enum, v uint64) string {
+		lit := strconv.FormatUint(v, 10) + "u"
+		if e.Bits == 64 {
+			lit = "UINT64_C(" + strconv.FormatUint(v, 10) + ")"
+		}
+		return "((" + cNamed(&e.Named) + ")" + lit + ")"
+	},
+	"cPrim":  func(p idl.Prim) string { return cPrims[p] },
+	"cQoS":   func(q idl.QoS) string { return cQoSValue(q) },
+	"decls":  func(f *idl.File) []idl.Decl { return f.Decls },
+	"isPrim": func(t *idl.Type) bool { return t.Resolved().Kind == idl.KindPrimitive },
+}
+
+func cQoSValue(q idl.QoS) string {
+	if q.IsBool {
+		return strconv.FormatBool(q.Bool)
+	}
+	return strconv.Itoa(q.Value)
+}

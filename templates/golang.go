@@ -1,0 +1,170 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/token"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/iox2go/iox2go/idl"
+)
+
+// RuntimeImportPath is the import path of the runtime that generated Go
+// code uses, imported as iox2.
+const RuntimeImportPath = "github.com/iox2go/iox2go/runtime"
+
+// goFile is the data of the Go templates.
+type goFile struct {
+	header
+	Package string
+	*idl.File
+	imports map[string]string // import path -> package name
+}
+
+// Q records that the file uses the package at importPath and returns the
+// name to qualify its identifiers with. The runtime is imported as iox2;
+// standard packages by their last path element. Generated package-level
+// names are exported, so these lower-case names never clash with them.
+func (g *goFile) Q(importPath string) string {
+	name := importPath[strings.LastIndex(importPath, "/")+1:]
+	if importPath == RuntimeImportPath {
+		name = "iox2"
+	}
+	g.imports[importPath] = name
+	return name
+}
+
+// Imports returns the import specs, sorted: standard library first, then
+// the rest (as gofmt groups them).
+func (g *goFile) Imports() [][]string {
+	var std, other []string
+	for p, name := range g.imports {
+		spec := strconv.Quote(p)
+		if name != p[strings.LastIndex(p, "/")+1:] {
+			spec = name + " " + spec
+		}
+		if strings.Contains(p, ".") {
+			other = append(other, spec)
+		} else {
+			std = append(std, spec)
+		}
+	}
+	sort.Strings(std)
+	sort.Strings(other)
+	var groups [][]string
+	for _, g := range [][]string{std, other} {
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// Go returns the Go source generated for f: "<file>.iox2.go".
+func Go(f *idl.File, opts Options) ([]byte, error) {
+	pkg := opts.Package
+	if pkg == "" {
+		pkg = f.Package
+	}
+	if pkg == "" {
+		return nil, fmt.Errorf("iox2gen: %s declares no module: give the Go package name", f.Name)
+	}
+	if !token.IsIdentifier(pkg) || pkg == "_" {
+		return nil, fmt.Errorf("iox2gen: %q is not a valid Go package name", pkg)
+	}
+	g := &goFile{header: newHeader(f, opts), Package: pkg, File: f, imports: map[string]string{}}
+	body, err := execute("go/body", g)
+	if err != nil {
+		return nil, err
+	}
+	head, err := execute("go/head", g)
+	if err != nil {
+		return nil, err
+	}
+	return FormatGo(append(head, body...))
+}
+
+// FormatGo is the one formatting step of all generated Go: go/format. If
+// the source does not parse, the error holds the source with line numbers.
+func FormatGo(src []byte) ([]byte, error) {
+	out, err := format.Source(src)
+	if err != nil {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "iox2gen: generated Go does not parse: %v\n", err)
+		for i, line := range strings.Split(string(src), "\n") {
+			fmt.Fprintf(&b, "%5d  %s\n", i+1, line)
+		}
+		return nil, fmt.Errorf("%s", b.String())
+	}
+	return out, nil
+}
+
+var goPrims = map[idl.Prim]string{
+	idl.Boolean: "bool", idl.Octet: "byte", idl.Char: "byte",
+	idl.Int8: "int8", idl.Uint8: "uint8", idl.Int16: "int16", idl.Uint16: "uint16",
+	idl.Int32: "int32", idl.Uint32: "uint32", idl.Int64: "int64", idl.Uint64: "uint64",
+	idl.Float: "float32", idl.Double: "float64",
+}
+
+// goType spells t in Go. Typedefs keep their names (they are aliases).
+func goType(t *idl.Type) string {
+	switch t.Kind {
+	case idl.KindPrimitive:
+		return goPrims[t.Prim]
+	case idl.KindEnum:
+		return t.Enum.GoName
+	case idl.KindStruct:
+		return t.Struct.GoName
+	case idl.KindTypedef:
+		return t.Typedef.GoName
+	case idl.KindString:
+		return t.Str.GoName
+	case idl.KindSequence:
+		return t.Seq.GoName
+	case idl.KindArray:
+		return "[" + strconv.FormatUint(t.Len, 10) + "]" + goType(t.Elem)
+	}
+	panic(fmt.Sprintf("templates: unknown type kind %d", t.Kind))
+}
+
+// lines splits text into lines that keep their "\n".
+func lines(text string) []string {
+	l := strings.SplitAfter(text, "\n")
+	if l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
+}
+
+var goFuncs = template.FuncMap{
+	"goType":  goType,
+	"quote":   strconv.Quote,
+	"lines":   lines,
+	"minus":   func(n uint64) string { return minus(n) },
+	"typeStr": func(t *idl.Type) string { return t.String() },
+	"goStructs": func(f *idl.File) []*idl.Struct {
+		return decls[*idl.Struct](f)
+	},
+	"goEnums":     func(f *idl.File) []*idl.Enum { return decls[*idl.Enum](f) },
+	"goTypedefs":  func(f *idl.File) []*idl.Typedef { return decls[*idl.Typedef](f) },
+	"goStrings":   func(f *idl.File) []*idl.StringType { return decls[*idl.StringType](f) },
+	"goSequences": func(f *idl.File) []*idl.SequenceType { return decls[*idl.SequenceType](f) },
+	"goMethod":    idl.GoCamel,
+	"goQoSValue": func(q idl.QoS) string {
+		if q.IsBool {
+			return strconv.FormatBool(q.Bool)
+		}
+		return strconv.Itoa(q.Value)
+	},
+}
+
+func minus(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return "-" + strconv.FormatUint(n, 10)
+}

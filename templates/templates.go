@@ -1,0 +1,123 @@
+// Package templates emits Go, C and Rust from a checked IDL model
+// (package idl). It works from the model only: every name, type and
+// layout comes from an *idl.File, and the text comes from the
+// text/template files embedded from go/, c/ and rust/, one file per
+// concern (the file frame, payload types, publish-subscribe services).
+//
+// Output is deterministic: it depends only on the model and the Options,
+// never on the machine, the clock or map iteration order.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"path"
+	"strings"
+	"text/template"
+
+	"github.com/iox2go/iox2go/idl"
+)
+
+// Version is the version of iox2gen.
+const Version = "v0.1.0"
+
+// GenVersion is the version of the generated Go code's contract with the
+// runtime. Generated code checks it at compile time against
+// iox2.GenVersion and iox2.MinGenVersion.
+const GenVersion = 1
+
+// Options control the output.
+type Options struct {
+	// Package is the Go package name. Default: the IDL file's package
+	// (its first top-level module in lower case).
+	Package string
+	// Source is the path of the IDL file written in the header, as given
+	// on the command line (relative, with forward slashes). Default:
+	// the file name in the model.
+	Source string
+	// VersionMarkers adds a line with the generator's version to the
+	// header. Golden tests turn it off, so that a release does not change
+	// them.
+	VersionMarkers bool
+}
+
+//go:embed go/*.tmpl c/*.tmpl rust/*.tmpl
+var files embed.FS
+
+var tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "go/*.tmpl", "c/*.tmpl", "rust/*.tmpl"))
+
+var funcs = merge(commonFuncs, goFuncs, cFuncs, rustFuncs)
+
+func merge(maps ...template.FuncMap) template.FuncMap {
+	out := template.FuncMap{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var commonFuncs = template.FuncMap{
+	// dict builds a map from key/value pairs, to pass several values to
+	// a sub-template.
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"asStruct":  func(d idl.Decl) *idl.Struct { x, _ := d.(*idl.Struct); return x },
+	"asEnum":    func(d idl.Decl) *idl.Enum { x, _ := d.(*idl.Enum); return x },
+	"asTypedef": func(d idl.Decl) *idl.Typedef { x, _ := d.(*idl.Typedef); return x },
+	"asString":  func(d idl.Decl) *idl.StringType { x, _ := d.(*idl.StringType); return x },
+	"asSeq":     func(d idl.Decl) *idl.SequenceType { x, _ := d.(*idl.SequenceType); return x },
+	"primType": func(p idl.Prim) *idl.Type {
+		return &idl.Type{Kind: idl.KindPrimitive, Prim: p, Size: p.Size(), Align: p.Size()}
+	},
+	"seqType": func(s *idl.SequenceType) *idl.Type {
+		return &idl.Type{Kind: idl.KindSequence, Seq: s, Size: s.Size, Align: s.Align}
+	},
+}
+
+// header holds what the header of every output file says.
+type header struct {
+	Source     string // IDL path as given
+	SourceBase string // its base name
+	Version    string // "" without version markers
+	GenVersion int
+}
+
+func newHeader(f *idl.File, opts Options) header {
+	src := opts.Source
+	if src == "" {
+		src = f.Name
+	}
+	src = strings.ReplaceAll(src, "\\", "/")
+	h := header{Source: src, SourceBase: path.Base(src), GenVersion: GenVersion}
+	if opts.VersionMarkers {
+		h.Version = Version
+	}
+	return h
+}
+
+func execute(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("iox2gen: template %s: %v", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// decls returns the declarations of f of type T, in dependency order.
+func decls[T any](f *idl.File) []T {
+	var out []T
+	for _, d := range f.Decls {
+		if x, ok := d.(T); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
