@@ -12,13 +12,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 func main() {
 	var err error
+	who := "bench"
 	if os.Getenv(envRole) == "B" {
+		who = "bench (process B)"
 		err = runB()
 	} else {
 		err = runA(os.Args[1:], os.Stdout, os.Stderr)
@@ -29,13 +32,20 @@ func main() {
 	if errors.Is(err, errUsage) {
 		os.Exit(2)
 	}
+	if err != nil && stopping.Load() {
+		select {} // the error comes from the signal's clean-up, which exits
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", who, err)
 		os.Exit(1)
 	}
 }
 
 var errUsage = errors.New("usage")
+
+// stopping is set when a signal stops the run: its handler cleans up and
+// exits, and the failures that this causes elsewhere are not reported.
+var stopping atomic.Bool
 
 // options are the command line of process A.
 type options struct {
@@ -70,7 +80,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.StringVar(&sizes, "sizes", defaultSizes, "payload sizes, comma-separated, in bytes with an optional K or M (KiB, MiB) suffix")
 	fs.StringVar(&mechs, "mechanisms", "all", "mechanisms to measure, comma-separated, or all (see -list); the floor is always measured")
 	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf("smoke mode: -iters %d -budget %v -sizes %s, unless given", quickIters, quickBudget, quickSizes))
-	fs.StringVar(&cpus, "cpus", "", "`a,b`: the CPUs of process A and process B (default: the first two this process may use)")
+	fs.StringVar(&cpus, "cpus", "", "the CPUs of process A and process B, as `a,b` (default: the first two this process may use)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
 	fs.Usage = func() {
@@ -126,7 +136,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// parseSizes parses "64,1K,4M" into sorted, distinct sizes of at least 8 B.
+// parseSizes parses "64,1K,4M" into sorted, distinct sizes of at least 9 B.
 func parseSizes(s string) ([]int, error) {
 	var sizes []int
 	for _, f := range strings.Split(s, ",") {
@@ -142,8 +152,8 @@ func parseSizes(s string) ([]int, error) {
 		if err != nil || n < 1 || n > 1<<30/mult {
 			return nil, fmt.Errorf("bad size %q", f)
 		}
-		if n*mult < 8 {
-			return nil, fmt.Errorf("size %d is below 8 bytes (the seq)", n*mult)
+		if n*mult < 9 {
+			return nil, fmt.Errorf("size %d is below 9 bytes (the seq and a last byte)", n*mult)
 		}
 		sizes = append(sizes, n*mult)
 	}
@@ -226,10 +236,8 @@ func runA(args []string, stdout, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
+		s := <-sigs
+		stopping.Store(true)
 		r.cleanup()
 		fmt.Fprintf(stderr, "bench: %v: stopped, cleaned up\n", s)
 		os.Exit(1)

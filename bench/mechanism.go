@@ -72,7 +72,7 @@ type Config struct {
 	// Dir is a private directory of this run for file-system resources
 	// (sockets, FIFOs); the harness removes it at the end.
 	Dir string
-	// Size is the payload size in bytes, at least 8.
+	// Size is the payload size in bytes, at least 9: the seq and a last byte.
 	Size int
 	// Timeout bounds every wait for the peer: in Setup, and in a Receive
 	// that sees nothing arrive.
@@ -103,11 +103,11 @@ func Check(payload []byte) (uint64, error) {
 
 var (
 	// ErrCorrupt reports a payload whose last byte does not match its seq.
-	ErrCorrupt = errors.New("bench: corrupt payload")
+	ErrCorrupt = errors.New("corrupt payload")
 	// ErrStalled reports a wait that saw no message for Config.Timeout.
-	ErrStalled = errors.New("bench: peer stalled")
+	ErrStalled = errors.New("peer stalled")
 	// ErrPeerGone reports that the other process ended or failed.
-	ErrPeerGone = errors.New("bench: peer gone")
+	ErrPeerGone = errors.New("peer gone")
 )
 
 // peerGone is set by the control channel's reader when the other process

@@ -56,7 +56,7 @@ func newReport(o *options, peerNote string) *Report {
 			CPU:         cpuModel(),
 			Kernel:      kernel(),
 			Pinning:     o.cpuNote,
-			Command:     strings.TrimSpace("bench " + strings.Join(o.args, " ")),
+			Command:     strings.TrimSpace("go run ./bench " + strings.Join(o.args, " ")),
 			Iterations:  o.iters,
 			BudgetNs:    int64(o.budget),
 			TimestampNs: timestampCost(),

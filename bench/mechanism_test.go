@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pair sets up mechanism name in both roles in this process: A on the
+// test's goroutine, B on its own locked thread, concurrently as the harness
+// does. It returns A's side and B's; cleanup closes both and checks that
+// nothing is left.
+func pair(t *testing.T, name string, size int) (a, b Mechanism) {
+	t.Helper()
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("busy-waiting peers in one process need GOMAXPROCS >= 2")
+	}
+	dir := t.TempDir()
+	cfg := Config{Prefix: fmt.Sprintf("iox2go-bench-test-%d-%s-%d", os.Getpid(), name, size), Dir: dir, Size: size, Timeout: 5 * time.Second}
+	a, b = registry[name].new(), registry[name].new()
+	errB := make(chan error, 1)
+	go func() {
+		cfgB := cfg
+		cfgB.Role = RoleB
+		errB <- b.Setup(cfgB)
+	}()
+	cfgA := cfg
+	cfgA.Role = RoleA
+	err := a.Setup(cfgA)
+	if e := <-errB; err == nil {
+		err = e
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close B: %v", err)
+		}
+		if err := a.Close(); err != nil {
+			t.Errorf("close A: %v", err)
+		}
+		left, _ := filepath.Glob("/dev/shm/" + cfg.Prefix + "*")
+		if ents, _ := os.ReadDir(dir); len(left)+len(ents) > 0 {
+			t.Errorf("left behind: %v %v", left, ents)
+		}
+	})
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	return a, b
+}
+
+// echoing runs B's echo loop on its own locked thread until seq 0.
+func echoing(b Mechanism) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		done <- echo(b)
+	}()
+	return done
+}
+
+// TestMechanisms is the conformance test of every registered mechanism: a
+// short ping-pong at sizes from the smallest to above a pipe's capacity and
+// odd, with the payload checked at both ends.
+func TestMechanisms(t *testing.T) {
+	for _, name := range mechanismNames() {
+		for _, size := range []int{9, 64, 64<<10 + 3, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
+				a, b := pair(t, name, size)
+				done := echoing(b)
+				rtts := make([]int64, 50)
+				n, err := pingPong(a, plan{warmIters: 5, warmBudget: time.Second, iters: len(rtts), budget: 10 * time.Second}, rtts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != len(rtts) {
+					t.Errorf("%d round trips, want %d", n, len(rtts))
+				}
+				if err := <-done; err != nil {
+					t.Errorf("B: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// TestNoAllocations checks that the timed loop allocates nothing with the
+// floor and the futex mechanism. (testing.AllocsPerRun does not fit: it sets
+// GOMAXPROCS to 1, where two busy-waiting goroutines take turns at the
+// scheduler's pace.)
+func TestNoAllocations(t *testing.T) {
+	const runs, iters = 5, 1000
+	for _, name := range []string{floorName, "futex"} {
+		t.Run(name, func(t *testing.T) {
+			a, b := pair(t, name, 64)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			// One B for all runs: echo returns at each end of run.
+			var stop atomic.Bool
+			done := make(chan error, 1)
+			go func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				var err error
+				for err == nil && !stop.Load() {
+					err = echo(b)
+				}
+				done <- err
+			}()
+			rtts := make([]int64, iters)
+			p := plan{warmIters: 10, warmBudget: time.Second, iters: iters, budget: 10 * time.Second}
+			var before, after runtime.MemStats
+			for i := 0; i <= runs; i++ {
+				if i == 1 { // the first run warms up
+					runtime.ReadMemStats(&before)
+				}
+				if _, err := pingPong(a, p, rtts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			stop.Store(true)
+			a.Send(0)
+			if err := <-done; err != nil {
+				t.Fatalf("B: %v", err)
+			}
+			// The Go runtime allocates now and then for itself (a thread
+			// for a locked goroutine, a timer heap): a handful, whereas an
+			// allocation in the loop would count runs*iters.
+			if n := after.Mallocs - before.Mallocs; n >= runs*2 {
+				t.Errorf("%d allocations in %d runs of %d round trips", n, runs, iters)
+			}
+		})
+	}
+}
+
+// TestDatagramChunks sends payloads larger than the datagram size over a
+// SOCK_SEQPACKET pair, as uds-seqpacket does where net.core.wmem_max is
+// small, and checks that a record longer than expected is an error.
+func TestDatagramChunks(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	const size = 10000
+	tx, rx := newFdPair(size), newFdPair(size)
+	tx.wfd, tx.chunk = fds[0], 3000 // 4 datagrams: 3000, 3000, 3000, 1000
+	rx.rfd, rx.records = fds[1], true
+	for seq := uint64(1); seq <= 3; seq++ {
+		if err := tx.send(seq); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rx.receive(); err != nil || got != seq {
+			t.Fatalf("receive = %d, %v; want %d", got, err, seq)
+		}
+	}
+	// A receiver that expects less than a record holds.
+	small := newFdPair(2000)
+	small.rfd, small.records = fds[1], true
+	if err := tx.send(9); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.receive(); err == nil {
+		t.Error("a 3000-byte record was taken for a 2000-byte payload")
+	}
+}
