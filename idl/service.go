@@ -215,30 +215,29 @@ func stringArg(e *ast.Expr) (string, bool) {
 	return "", false
 }
 
-// goIdent is a package-level Go identifier that the generated code
+// GoDecl is a package-level Go identifier that the generated Go code
 // declares, with what declares it.
-type goIdent struct {
-	name string
-	what string
-	pos  lexer.Position
+type GoDecl struct {
+	Name string         // the Go identifier
+	What string         // what declares it, e.g. "struct robot::Imu"
+	Pos  lexer.Position // where
 }
 
-// checkGoNames reports Go identifiers that the generated code would
-// declare twice, at the declaration that comes later in the file.
-func (c *checker) checkGoNames() {
-	var ids []goIdent
+// GoDecls lists the package-level Go identifiers that the generated Go
+// code for f declares, in the order of their positions in the file.
+func (f *File) GoDecls() []GoDecl {
+	var ids []GoDecl
 	add := func(name, what string, pos lexer.Position) {
-		ids = append(ids, goIdent{name, what, pos})
+		ids = append(ids, GoDecl{name, what, pos})
 	}
-	for _, k := range c.file.Consts {
+	for _, k := range f.Consts {
 		add(k.GoName, "constant "+k.ScopedName(), k.Pos)
 	}
-	for _, d := range c.file.Decls {
+	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *Struct:
 			add(d.GoName, "struct "+d.ScopedName(), d.Pos)
 			add(d.GoName+"TypeInfo", "the type info of struct "+d.ScopedName(), d.Pos)
-			c.checkFieldNames(d)
 		case *Enum:
 			add(d.GoName, "enum "+d.ScopedName(), d.Pos)
 			for _, e := range d.Enumerators {
@@ -249,31 +248,48 @@ func (c *checker) checkGoNames() {
 		case *StringType:
 			add(d.GoName, "the Go type of string<"+strconv.FormatUint(d.Cap, 10)+">", d.Pos)
 		case *SequenceType:
-			add(d.GoName, "the Go type of "+typeString(&Type{Kind: KindSequence, Seq: d}), d.Pos)
+			add(d.GoName, "the Go type of "+(&Type{Kind: KindSequence, Seq: d}).String(), d.Pos)
 		}
 	}
-	for _, s := range c.file.Services {
+	for _, s := range f.Services {
 		what := fmt.Sprintf("service %q", s.Name)
 		for _, n := range []string{s.GoName + "ServiceName", s.GoName + "Service", "Create" + s.GoName, "Open" + s.GoName, "OpenOrCreate" + s.GoName} {
 			add(n, what, s.Pos)
 		}
 	}
-	sort.SliceStable(ids, func(i, j int) bool { return posLess(ids[i].pos, ids[j].pos) })
-	first := map[string]goIdent{}
+	sort.SliceStable(ids, func(i, j int) bool { return posLess(ids[i].Pos, ids[j].Pos) })
+	return ids
+}
+
+// GoNameClashes returns an error for each identifier of ids declared more
+// than once, at the later declaration (one per pair of declarations).
+func GoNameClashes(ids []GoDecl) ErrorList {
+	var errs ErrorList
+	first := map[string]GoDecl{}
 	reported := map[string]bool{}
 	for _, id := range ids {
-		prev, dup := first[id.name]
+		prev, dup := first[id.Name]
 		if !dup {
-			first[id.name] = id
+			first[id.Name] = id
 			continue
 		}
-		key := id.what + "\x00" + prev.what
+		key := id.What + "\x00" + prev.What
 		if reported[key] {
 			continue
 		}
 		reported[key] = true
-		c.errorf(id.pos, "Go name %s of %s clashes with %s at %s", id.name, id.what, prev.what, posString(prev.pos))
+		errs.Add(id.Pos, fmt.Sprintf("Go name %s of %s clashes with %s at %s", id.Name, id.What, prev.What, posString(prev.Pos)))
 	}
+	return errs
+}
+
+// checkGoNames reports Go identifiers that the generated code would
+// declare twice, at the declaration that comes later in the file.
+func (c *checker) checkGoNames() {
+	for _, s := range c.file.Structs() {
+		c.checkFieldNames(s)
+	}
+	c.errs = append(c.errs, GoNameClashes(c.file.GoDecls())...)
 }
 
 func (c *checker) checkFieldNames(s *Struct) {

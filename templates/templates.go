@@ -13,6 +13,7 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 	"text/template"
 
@@ -120,4 +121,54 @@ func decls[T any](f *idl.File) []T {
 		}
 	}
 	return out
+}
+
+// Languages lists the languages Generate knows, in the order iox2gen
+// writes them.
+var Languages = []string{"go", "c", "rust"}
+
+// OutputName returns the name of the file generated in language lang for
+// the IDL file input: robot.idl gives robot.iox2.go, robot.iox2.h and
+// robot.iox2.rs.
+func OutputName(input, lang string) string {
+	base := strings.TrimSuffix(path.Base(strings.ReplaceAll(input, "\\", "/")), ".idl")
+	switch lang {
+	case "go":
+		return base + ".iox2.go"
+	case "c":
+		return base + ".iox2.h"
+	case "rust":
+		return base + ".iox2.rs"
+	}
+	return base + ".iox2." + lang
+}
+
+// Generate returns the code for f in language lang: "go", "c" or "rust".
+func Generate(f *idl.File, lang string, opts Options) ([]byte, error) {
+	switch lang {
+	case "go":
+		return Go(f, opts)
+	case "c":
+		return C(f, opts)
+	case "rust":
+		return Rust(f, opts)
+	}
+	return nil, fmt.Errorf("iox2gen: unknown language %q", lang)
+}
+
+// SourcePath is the IDL path that iox2gen writes in the header of the
+// files generated from input into outDir: input as given when it is
+// relative, else relative to outDir (or its base name), always with
+// forward slashes, so that nothing absolute gets into the output.
+func SourcePath(input, outDir string) string {
+	if filepath.IsAbs(input) {
+		rel := filepath.Base(input)
+		if absOut, err := filepath.Abs(outDir); err == nil {
+			if r, err := filepath.Rel(absOut, input); err == nil {
+				rel = r
+			}
+		}
+		input = rel
+	}
+	return filepath.ToSlash(input)
 }

@@ -1,0 +1,9 @@
+// Package robot is the code iox2gen generates from examples/idl/robot.idl:
+// the payload types of a robot's IMU stream (Imu, Vec3, Mode, ...) and the
+// publish-subscribe service "robot/imu" (OpenOrCreateImu and friends).
+// robot.iox2.h and robot.iox2.rs describe the same payload for C and Rust.
+//
+// Do not edit the generated files; change the IDL and run make generate.
+package robot
+
+//go:generate go run github.com/iox2go/iox2go/cmd/iox2gen -out . -package robot ../../idl/robot.idl
