@@ -232,9 +232,18 @@ func runA(args []string, stdout, stderr io.Writer) error {
 		stdout: stdout,
 	}
 	defer r.cleanup()
+	// A closed standard output must not end the run before its clean-up.
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+
+	r.peer, err = startPeer(cpuB, dir, o.timeout)
+	if err != nil {
+		return err
+	}
+	// From here on a signal (also one that came during startPeer) kills B
+	// and removes the run's resources.
 	go func() {
 		s := <-sigs
 		stopping.Store(true)
@@ -242,11 +251,6 @@ func runA(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bench: %v: stopped, cleaned up\n", s)
 		os.Exit(1)
 	}()
-
-	r.peer, err = startPeer(cpuB, dir, o.timeout)
-	if err != nil {
-		return err
-	}
 	rep, err := r.run()
 	if err != nil {
 		return err
@@ -283,7 +287,7 @@ func (r *runner) cleanup() {
 }
 
 func (r *runner) run() (*Report, error) {
-	rep := newReport(r.opts, r.peer.hello)
+	rep := newReport(r.opts)
 	fmt.Fprintf(r.stdout, "bench: B is process %d, %s\n", r.peer.pid, r.peer.hello)
 	fmt.Fprintf(r.stdout, "bench: %d iterations or %v per measurement, timestamp %.1f ns\n", r.opts.iters, r.opts.budget, rep.Meta.TimestampNs)
 	tw := newTableWriter(r.stdout)

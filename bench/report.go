@@ -48,7 +48,7 @@ type Result struct {
 	Note       string   `json:"note,omitempty"`
 }
 
-func newReport(o *options, peerNote string) *Report {
+func newReport(o *options) *Report {
 	return &Report{
 		Meta: Meta{
 			Date:        time.Now().UTC().Format("2006-01-02 15:04 UTC"),
