@@ -290,7 +290,6 @@ func (r *runner) run() (*Report, error) {
 	rep := newReport(r.opts)
 	fmt.Fprintf(r.stdout, "bench: B is process %d, %s\n", r.peer.pid, r.peer.hello)
 	fmt.Fprintf(r.stdout, "bench: %d iterations or %v per measurement, timestamp %.1f ns\n", r.opts.iters, r.opts.budget, rep.Meta.TimestampNs)
-	tw := newTableWriter(r.stdout)
 	add := func(name string, size int, note string) error {
 		res, err := r.measure(name, size)
 		if err != nil {
@@ -301,10 +300,10 @@ func (r *runner) run() (*Report, error) {
 		}
 		res.Note = note + res.Note
 		rep.Results = append(rep.Results, res)
-		tw.row(rep, res)
+		progress(r.stdout, &res, rep.Results[0].Median)
 		return nil
 	}
-	tw.header()
+	progress(r.stdout, nil, 0)
 	if err := add(floorName, 8, "start"); err != nil {
 		return nil, err
 	}

@@ -177,25 +177,17 @@ func row(res Result) []string {
 	}
 }
 
-// tableWriter prints each result as it comes, aligned; the ratios other
-// than to the floor come with the final table.
-type tableWriter struct{ w io.Writer }
-
-func newTableWriter(w io.Writer) tableWriter { return tableWriter{w} }
-
-// line prints one row; fmt pads by runes, so µ and × keep the columns.
-func (t tableWriter) line(mech, size, n, med, p99, max, ratio, note string) {
-	fmt.Fprintf(t.w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", mech, size, n, med, p99, max, ratio, note)
-}
-
-func (t tableWriter) header() {
-	t.line("mechanism", "size", "n", "median", "p99", "max", "× floor", "note")
-}
-
-func (t tableWriter) row(r *Report, res Result) {
-	floor := r.Results[0].Median
-	c := row(res)
-	t.line(c[0], c[1], c[2], c[3], c[4], c[5], fmtRatio(res.Median/floor), res.Note)
+// progress prints one row of the table that A prints as results come: the
+// cells of row, with the ratio to the floor computed from floorNs (the
+// other ratios come with the final table). With res nil it prints the
+// header. fmt pads by runes, so µ and × keep the columns.
+func progress(w io.Writer, res *Result, floorNs float64) {
+	c := []string{"mechanism", "size", "n", "median", "p99", "max", "× floor", "note"}
+	if res != nil {
+		r := row(*res)
+		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), res.Note}
+	}
+	fmt.Fprintf(w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
 }
 
 // sizeLabel writes a payload size as 64 B, 1 KiB, 4 MiB.
