@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors, one per condition. Functions return them wrapped with
@@ -56,8 +57,8 @@ type ServiceError struct {
 
 func (e *ServiceError) Error() string {
 	s := fmt.Sprintf("%s service %q: %v", e.Op, e.Service, e.Err)
-	if e.Detail != "" {
-		s += ": " + e.Detail
+	if d := strings.TrimPrefix(e.Detail, e.Err.Error()+": "); d != "" {
+		s += ": " + d
 	}
 	return s
 }

@@ -167,8 +167,9 @@ func (n *Node) ID() ID { return n.id }
 // Config returns the node's configuration. Do not modify it.
 func (n *Node) Config() *Config { return n.config }
 
-// Close closes every service and port created through the node, then
-// removes the node's files. It is idempotent.
+// Close closes every service and port created through the node, removes
+// the node's files, then cleans up after dead nodes of the domain. It is
+// idempotent.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -186,6 +187,9 @@ func (n *Node) Close() error {
 		errs = append(errs, s.close())
 	}
 	errs = append(errs, n.removeFiles())
+	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
+	// tidier than we found it.
+	CleanupDeadNodes(n.config)
 	return errors.Join(errs...)
 }
 
