@@ -64,9 +64,10 @@ type symbol struct {
 	enumer *ast.Enumerator
 	owner  *symbol // enumerator: its enum
 
-	state state
-	typ   *Type    // struct, enum, typedef: nil after an error
-	val   *big.Int // const: nil after an error
+	state  state
+	typ    *Type    // struct, enum, typedef: nil after an error
+	val    *big.Int // const: nil after an error
+	mconst *Const   // const: the model
 }
 
 func (s *symbol) scoped() string {
@@ -127,6 +128,11 @@ func (c *checker) check(f *ast.File) {
 			c.resolveSym(s, s.pos)
 		case symConst:
 			c.constValue(s, s.pos)
+		}
+	}
+	for _, s := range c.order {
+		if s.mconst != nil {
+			c.file.Consts = append(c.file.Consts, s.mconst) // in source order
 		}
 	}
 	for _, sd := range c.services {
@@ -793,7 +799,7 @@ func (c *checker) resolveConst(s *symbol) *big.Int {
 		c.errorf(d.Value.Pos, "constant %s overflows %s (%s..%s)", v, r.Prim, lo, hi)
 		return nil
 	}
-	c.file.Consts = append(c.file.Consts, &Const{Named: c.named(s), Type: t, Value: v})
+	s.mconst = &Const{Named: c.named(s), Type: t, Value: v}
 	return v
 }
 

@@ -104,8 +104,8 @@ func syntaxError(filename string, err error) (lexer.Position, string) {
 			return pos, "expected " + humanize(m[1]) + ", found " + ast.Describe(tok)
 		}
 		return pos, "unexpected " + ast.Describe(tok)
-	case strings.HasPrefix(msg, "invalid input text "):
-		text, _ := strconv.Unquote(strings.TrimPrefix(msg, "invalid input text "))
+	case strings.HasPrefix(strings.TrimPrefix(msg, "lexer: "), "invalid input text "):
+		text, _ := strconv.Unquote(strings.TrimPrefix(strings.TrimPrefix(msg, "lexer: "), "invalid input text "))
 		r, _ := utf8First(text)
 		return pos, "invalid character " + strconv.QuoteRune(r)
 	case strings.HasPrefix(msg, "invalid quoted string "):

@@ -273,7 +273,7 @@ func GoNameClashes(ids []GoDecl) ErrorList {
 			first[id.Name] = id
 			continue
 		}
-		key := id.What + "\x00" + prev.What
+		key := posString(id.Pos) + " " + posString(prev.Pos)
 		if reported[key] {
 			continue
 		}

@@ -200,8 +200,8 @@ type NamedType struct {
 // ScopedName is `a::b::C` or `::a::C`.
 type ScopedName struct {
 	Pos      lexer.Position
-	Absolute bool     `parser:"( @'::' @Ident"`
-	Parts    []string `parser:"  | @Ident ) ( '::' @Ident )*"`
+	Absolute bool     `parser:"( @'::'"`
+	Parts    []string `parser:"  @Ident | @Ident ) ( '::' @Ident )*"`
 }
 
 // Ident is an identifier with its position.

@@ -1,6 +1,8 @@
 package ast
 
 import (
+	"strconv"
+
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -51,12 +53,23 @@ func build(lookahead int) *participle.Parser[File] {
 		participle.UseLookahead(lookahead),
 		participle.Lexer(Lexer),
 		participle.Elide("Comment", "Whitespace"),
-		participle.Unquote("String"),
+		participle.Map(unquote, "String"),
 		participle.Union[Decl](&Module{}, &Struct{}, &Enum{}, &Typedef{}, &Const{}, &Service{}, &Unsupported{}),
-		participle.Union[Pattern](&PublishSubscribe{}, &RequestResponse{}, &Event{}),
+		participle.Union[Pattern](&PublishSubscribe{}, &RequestResponse{}, &Event{}, &unknownPattern{}),
 		participle.Union[TypeSpec](&SequenceType{}, &StringType{}, &MapType{}, &PrimitiveType{}, &NamedType{}),
 		participle.Union[Primary](&IntLit{}, &FloatLit{}, &StringLit{}, &BoolLit{}, &NameRef{}, &Paren{}),
 	)
+}
+
+// unquote replaces a string literal by its value. Escapes are Go's (a
+// superset of IDL's common ones); \xhh is a byte, as in IDL and C.
+func unquote(t lexer.Token) (lexer.Token, error) {
+	v, err := strconv.Unquote(t.Value)
+	if err != nil {
+		return t, participle.Errorf(t.Pos, "invalid escape sequence in string literal")
+	}
+	t.Value = v
+	return t, nil
 }
 
 // Parse parses one IDL file. filename is used in positions only. The error,
@@ -218,4 +231,20 @@ func quote(s string) string {
 		}
 	}
 	return string(append(b, '"'))
+}
+
+// unknownPattern turns an identifier where a messaging pattern belongs
+// into an error that names the patterns (participle would only say that
+// it expected "}"). It never produces a node.
+type unknownPattern struct{}
+
+func (*unknownPattern) pattern() {}
+
+// Parse implements participle.Parseable.
+func (*unknownPattern) Parse(lex *lexer.PeekingLexer) error {
+	if t := *lex.Peek(); t.Type == IdentToken {
+		lex.Next() // consumed, so that this error wins over `expected "}"`
+		return participle.Errorf(t.Pos, "expected publish_subscribe, request_response or event, found %s", Describe(t))
+	}
+	return participle.NextMatch
 }
