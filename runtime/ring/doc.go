@@ -22,9 +22,13 @@
 //
 //	offset  Queue                    Pool                     BitSet
 //	0       header                   header                   header
-//	128     write position           head (index|count|tag)   words[(n+63)/64]
-//	256     read position            links[n]
-//	384     cells[2^k]
+//	128     read position            head (index|count|tag)   words[(n+63)/64]
+//	256     write position           links[n]
+//	264     cells[2^k]
+//
+// The cells of the Queue follow the write position directly: both are written
+// only by the producer, and a consumer that sees a new write position has then
+// usually fetched the new cell in the same cache line.
 //
 // The header holds one word, magic<<32 | capacity. The creator (New*)
 // initializes everything else first and stores the header word last; an
@@ -85,8 +89,9 @@
 // cell, then the write position), and a Pop is one atomic load of the cell and
 // one compare-and-swap of the read position, on a line that the producer
 // touches only when it evicts or finds the queue full. A Pop on an empty queue
-// is one load of the write position, which stays in the consumer's cache
-// until the producer writes it: cheap to poll.
+// loads the write position and, at the same time, the next cell (so that both
+// arrive together once the producer writes them); both stay in the consumer's
+// cache until the producer writes them, so Pop is cheap to poll.
 //
 // A handle's local copies are hints that are always safe: several handles may
 // be used for the same role one after the other, as long as one role is never

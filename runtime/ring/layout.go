@@ -91,14 +91,17 @@ func words(mem []byte, off, n int) []atomic.Uint64 {
 	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(&mem[off])), n)
 }
 
-// NewHeapMemory returns size bytes of zeroed heap memory whose first byte is
-// 8-byte aligned, for structures used within one process.
+// NewHeapMemory returns size bytes of zeroed heap memory for structures used
+// within one process. Its first byte is 128-byte aligned, like a mapping, so
+// that the words of different parties are on different lines.
 func NewHeapMemory(size int) []byte {
 	if size <= 0 {
 		return nil
 	}
-	w := make([]uint64, (size+7)/8)
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), size)
+	w := make([]uint64, (size+lineSize-8+7)/8)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w)*8)
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (lineSize - 1))
+	return b[off : off+size : off+size]
 }
 
 // Compile-time checks of the cross-process layout: a compile error here means
@@ -106,10 +109,10 @@ func NewHeapMemory(size int) []byte {
 // processes, so bump the magic's version byte as well.
 var (
 	_ = [1]struct{}{}[unsafe.Sizeof(header{})-lineSize]
-	_ = [1]struct{}{}[unsafe.Sizeof(queueShared{})-3*lineSize]
+	_ = [1]struct{}{}[unsafe.Sizeof(queueShared{})-2*lineSize-8]
 	_ = [1]struct{}{}[unsafe.Sizeof(poolShared{})-2*lineSize]
 	_ = [1]struct{}{}[unsafe.Sizeof(bitSetShared{})-lineSize]
-	_ = [1]struct{}{}[unsafe.Offsetof(queueShared{}.write)-lineSize]
-	_ = [1]struct{}{}[unsafe.Offsetof(queueShared{}.read)-2*lineSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(queueShared{}.write)-2*lineSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(queueShared{}.read)-lineSize]
 	_ = [1]struct{}{}[unsafe.Offsetof(poolShared{}.head)-lineSize]
 )

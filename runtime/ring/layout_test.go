@@ -15,10 +15,10 @@ func TestSharedLayout(t *testing.T) {
 		{"Sizeof(header)", unsafe.Sizeof(header{}), 128},
 		{"Offsetof(header.word)", unsafe.Offsetof(header{}.word), 0},
 
-		{"Sizeof(queueShared)", unsafe.Sizeof(queueShared{}), 384},
+		{"Sizeof(queueShared)", unsafe.Sizeof(queueShared{}), 264},
 		{"Offsetof(queueShared.hdr)", unsafe.Offsetof(queueShared{}.hdr), 0},
-		{"Offsetof(queueShared.write)", unsafe.Offsetof(queueShared{}.write), 128},
-		{"Offsetof(queueShared.read)", unsafe.Offsetof(queueShared{}.read), 256},
+		{"Offsetof(queueShared.read)", unsafe.Offsetof(queueShared{}.read), 128},
+		{"Offsetof(queueShared.write)", unsafe.Offsetof(queueShared{}.write), 256},
 
 		{"Sizeof(poolShared)", unsafe.Sizeof(poolShared{}), 256},
 		{"Offsetof(poolShared.hdr)", unsafe.Offsetof(poolShared{}.hdr), 0},
@@ -39,14 +39,14 @@ func TestMemorySizes(t *testing.T) {
 		queue, pool, bits  int
 		queueCellsExpected int
 	}{
-		{1, 384 + 2*8, 256 + 1*8, 128 + 8, 2},
-		{2, 384 + 4*8, 256 + 2*8, 128 + 8, 4},
-		{3, 384 + 4*8, 256 + 3*8, 128 + 8, 4},
-		{4, 384 + 8*8, 256 + 4*8, 128 + 8, 8},
-		{7, 384 + 8*8, 256 + 7*8, 128 + 8, 8},
-		{64, 384 + 128*8, 256 + 64*8, 128 + 8, 128},
-		{65, 384 + 128*8, 256 + 65*8, 128 + 16, 128},
-		{MaxCapacity, 384 + (1<<24)*8, 256 + MaxCapacity*8, 128 + (1<<18)*8, 1 << 24},
+		{1, 264 + 2*8, 256 + 1*8, 128 + 8, 2},
+		{2, 264 + 4*8, 256 + 2*8, 128 + 8, 4},
+		{3, 264 + 4*8, 256 + 3*8, 128 + 8, 4},
+		{4, 264 + 8*8, 256 + 4*8, 128 + 8, 8},
+		{7, 264 + 8*8, 256 + 7*8, 128 + 8, 8},
+		{64, 264 + 128*8, 256 + 64*8, 128 + 8, 128},
+		{65, 264 + 128*8, 256 + 65*8, 128 + 16, 128},
+		{MaxCapacity, 264 + (1<<24)*8, 256 + MaxCapacity*8, 128 + (1<<18)*8, 1 << 24},
 	} {
 		if got := QueueMemorySize(c.capacity); got != c.queue {
 			t.Errorf("QueueMemorySize(%d) = %d, want %d", c.capacity, got, c.queue)
@@ -123,9 +123,9 @@ func TestHeaderWordFieldsDoNotOverlap(t *testing.T) {
 }
 
 func TestNewHeapMemoryIsAligned(t *testing.T) {
-	for size := 1; size < 100; size++ {
+	for size := 1; size < 1000; size++ {
 		m := NewHeapMemory(size)
-		if len(m) != size || uintptr(unsafe.Pointer(&m[0]))%8 != 0 {
+		if len(m) != size || cap(m) != size || uintptr(unsafe.Pointer(&m[0]))%lineSize != 0 {
 			t.Fatalf("NewHeapMemory(%d): len %d at %p", size, len(m), &m[0])
 		}
 	}

@@ -7,23 +7,27 @@ import (
 )
 
 // queueShared is the fixed part of a Queue in shared memory; the cells
-// follow it. The write and read positions are free-running counters; the
-// value at position p is in cell p & (cells-1).
+// follow it directly, on the producer's line. The write and read positions
+// are free-running counters; the value at position p is in cell
+// p & (cells-1).
 type queueShared struct {
 	hdr header // offset 0: written once by the creator
-
-	// write is the position of the next Push. Written only by the producer;
-	// read by the consumer (and by Len and IsEmpty).
-	write atomic.Uint64 // offset 128
-	// Padding keeps the producer's and the consumer's words on different
-	// lines, to avoid false sharing.
-	_ [lineSize - 8]byte
 
 	// read is the position of the oldest element. Advanced by compare-and-
 	// swap, by the consumer (Pop) and by the producer (eviction in
 	// PushOverflow); read by both.
-	read atomic.Uint64 // offset 256
-	_    [lineSize - 8]byte
+	read atomic.Uint64 // offset 128
+	// Padding keeps the consumer's word and the producer's words on
+	// different lines, to avoid false sharing.
+	_ [lineSize - 8]byte
+
+	// write is the position of the next Push. Written only by the producer;
+	// read by the consumer (and by Len and IsEmpty). The cells, also
+	// written only by the producer, start right after it: the first ones
+	// share its cache line, so that a consumer that sees a new write
+	// position has usually fetched the new cell with it, and a Push of the
+	// producer writes one line instead of two.
+	write atomic.Uint64 // offset 256
 }
 
 // popRetries bounds the compare-and-swap attempts of one Pop. Every failed
@@ -196,10 +200,16 @@ func (q *Queue) Pop() (uint64, bool) {
 	r := q.readGuess
 	limit := q.capacity + 1 // most elements a valid state holds (overflow)
 	for range popRetries {
+		var v uint64
 		if n := q.writeCache - r; n-1 >= limit { // n == 0 or n > limit
 			// SYNC POINT Q6 consume: paired with Q2; makes the cells below
 			// the loaded position visible.
 			q.writeCache = q.shm.write.Load()
+			// The cell is loaded right away, before the checks, so that
+			// the processor fetches both lines at once when the producer
+			// has just written them. The value is used only if the checks
+			// pass: then the cell's store (Q2a) happened before Q6.
+			v = q.cells[r&q.mask].Load() // SYNC POINT Q2a cell: ordered by Q6.
 			n = q.writeCache - r
 			if n == 0 {
 				// r never exceeds the shared read position (it only grows,
@@ -218,8 +228,9 @@ func (q *Queue) Pop() (uint64, bool) {
 				r = rr
 				continue
 			}
+		} else {
+			v = q.cells[r&q.mask].Load() // SYNC POINT Q2a cell: ordered by an earlier Q6.
 		}
-		v := q.cells[r&q.mask].Load() // SYNC POINT Q2a cell: ordered by Q6.
 		// SYNC POINT Q4 take: races with the eviction of PushOverflow for
 		// position r, exactly one of them succeeds. Success passes the
 		// element to the consumer and its cell back to the producer (Q3).
