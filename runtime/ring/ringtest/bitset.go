@@ -139,20 +139,20 @@ func runBitSet(t *testing.T, mem MemoryFactory) {
 		bgWG.Go(func() { // a clearer, competing with Drain
 			start()
 			rng := rand.New(rand.NewPCG(14, 15))
-			spins := 0
+			var bo backoff
 			for !done.Load() {
 				if i := uint32(rng.IntN(n)); o.Clear(i) {
 					cleared[i]++
 				}
-				gosched(&spins)
+				bo.wait()
 			}
 		})
 		bgWG.Go(func() {
 			start()
-			spins := 0
+			var bo backoff
 			for !done.Load() {
 				o.Drain(func(i uint32) { drained[i]++ })
-				gosched(&spins)
+				bo.wait()
 			}
 		})
 		setWG.Wait()

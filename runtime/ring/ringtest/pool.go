@@ -264,15 +264,16 @@ func poolConcurrent(t *testing.T, mem MemoryFactory, n uint32, goroutines, itera
 		wg.Go(func() {
 			start()
 			var held [3]uint32
-			spins := 0
+			var bo backoff
 			for it := range iterations {
 				k := 0
 				for range it%3 + 1 {
 					i, ok := p.Get()
 					if !ok {
-						gosched(&spins)
+						bo.wait()
 						continue
 					}
+					bo.reset()
 					if i >= n {
 						fail("Get() = %d on a pool of %d", i, n)
 						return

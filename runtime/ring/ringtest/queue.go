@@ -362,10 +362,11 @@ func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mo
 	var wg sync.WaitGroup
 	wg.Go(func() { // the producer
 		start()
-		spins := 0
+		var bo backoff
+		state := uint64(0)
 		v := uint64(1)
 		for ; v <= uint64(n) || (consumed.Load() < int64(n/4) && v <= 20*uint64(n)); v++ {
-			jitter(v)
+			jitter(&state, v)
 			if mode == overflowOnly || (mode == mixed && v%2 == 0) {
 				if e, ok := p.PushOverflow(v); ok {
 					evicted = append(evicted, e)
@@ -373,29 +374,34 @@ func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mo
 				continue
 			}
 			for !p.Push(v) {
-				gosched(&spins)
+				bo.wait()
 			}
+			bo.reset()
 		}
 		total = int(v - 1)
+		sink.Add(state)
 		done.Store(true)
 	})
 	wg.Go(func() { // the consumer
 		start()
-		spins := 0
+		var bo backoff
+		state := uint64(0)
 		for {
 			if v, ok := q.Pop(); ok {
 				popped = append(popped, v)
 				consumed.Store(int64(len(popped)))
-				jitter(v * 3)
+				bo.reset()
+				jitter(&state, v*3)
 				continue
 			}
 			if done.Load() { // every push happened before: drain and stop
+				sink.Add(state)
 				for v, ok := q.Pop(); ok; v, ok = q.Pop() {
 					popped = append(popped, v)
 				}
 				return
 			}
-			gosched(&spins)
+			bo.wait()
 		}
 	})
 	wg.Wait()
@@ -405,17 +411,19 @@ func queueConcurrent(t *testing.T, mem MemoryFactory, capacity uint32, n int, mo
 
 // jitter delays a goroutine now and then by a varying amount, so that the
 // producer and the consumer of a test take turns being the faster one and
-// the eviction race of PushOverflow and Pop happens often.
-func jitter(x uint64) {
+// the eviction race of PushOverflow and Pop happens often. It works on the
+// goroutine's own state, so that it adds no contention of its own.
+func jitter(state *uint64, x uint64) {
 	x *= 0x9e3779b97f4a7c15
 	if x>>60 != 0 { // 1 in 16
 		return
 	}
 	for i := range x >> 54 & 63 {
-		sink.Add(i)
+		*state = *state*31 + i
 	}
 }
 
+// sink keeps the work of jitter from being optimized away.
 var sink atomic.Uint64
 
 // hostileConcurrently runs the given loops while another goroutine scribbles

@@ -178,16 +178,22 @@ func startTogether(n int) func() {
 	}
 }
 
-// gosched yields every so often in a busy loop, so that the other goroutine
-// of a test progresses even on one CPU, and sleeps a little when the loop
-// spins for long, so that a loaded machine can run the other goroutine's
-// thread.
-func gosched(i *int) {
-	*i++
+// backoff counts the consecutive failed attempts of a busy loop. It yields
+// every so often, so that the other goroutine of a test progresses even on
+// one CPU, and sleeps a little once the loop has spun for long, so that a
+// loaded machine can run the other goroutine's thread.
+type backoff int
+
+// wait is called after each failed attempt.
+func (b *backoff) wait() {
+	*b++
 	switch {
-	case *i%1024 == 0:
+	case *b >= 1<<12 && *b%256 == 0:
 		time.Sleep(20 * time.Microsecond)
-	case *i%16 == 0:
+	case *b%16 == 0:
 		runtime.Gosched()
 	}
 }
+
+// reset is called after each successful attempt.
+func (b *backoff) reset() { *b = 0 }
