@@ -7,8 +7,9 @@ import (
 )
 
 // bitSetShared is the fixed part of a BitSet in shared memory; the words
-// follow it: bit i is bit i%64 of word i/64. Bits at n and above in the last
-// word are never set by this package and ignored when read.
+// follow it: bit i is bit i%64 of word i/64, set by Set and taken by Clear
+// and Drain, of any party; read by Test, Any and Drain. Bits at n and above
+// in the last word are never set by this package and ignored when read.
 type bitSetShared struct {
 	hdr header // offset 0: written once by the creator
 }

@@ -56,7 +56,8 @@ func (h poolHead) tag() uint16   { return uint16(h >> poolTagShift) }
 
 // poolShared is the fixed part of a Pool in shared memory; the links follow
 // it: links[i] is the index of the entry below i in the free list (nilIndex
-// at the bottom), meaningful only while i is free.
+// at the bottom), meaningful only while i is free. links[i] is written by
+// the Put of i (by whoever owns i), and read by the Get that takes i.
 type poolShared struct {
 	hdr header // offset 0: written once by the creator
 
