@@ -16,13 +16,13 @@ type bitSetShared struct {
 
 func bitSetWords(n uint32) int { return int((n + 63) / 64) }
 
-// BitSetMemorySize returns the number of bytes a BitSet of n bits needs, or
-// 0 when n is 0 or larger than MaxCapacity.
+// BitSetMemorySize returns the number of bytes a BitSet of n bits needs, a
+// multiple of 128, or 0 when n is 0 or larger than MaxCapacity.
 func BitSetMemorySize(n uint32) int {
 	if n == 0 || n > MaxCapacity {
 		return 0
 	}
-	return int(unsafe.Sizeof(bitSetShared{})) + bitSetWords(n)*cellSize
+	return roundUp(int(unsafe.Sizeof(bitSetShared{})) + bitSetWords(n)*cellSize)
 }
 
 // BitSet is a lock-free multi-producer multi-consumer set of n bits (event

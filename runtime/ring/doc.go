@@ -10,8 +10,10 @@
 // with other processes, or heap memory (see NewHeapMemory). The slice must
 // start at an 8-byte-aligned address (ErrMisaligned otherwise) and hold at
 // least QueueMemorySize, PoolMemorySize or BitSetMemorySize bytes
-// (ErrTooSmall otherwise). Nothing in the memory is a Go pointer, so two
-// processes may map it at different addresses.
+// (ErrTooSmall otherwise). The sizes are multiples of 128, so that structures
+// laid out one after the other in a segment stay on separate lines. Nothing in
+// the memory is a Go pointer, so two processes may map it at different
+// addresses.
 //
 // The layout is a cross-process contract. Each structure is a declared Go
 // struct with fixed-size fields (queueShared, poolShared, bitSetShared) laid

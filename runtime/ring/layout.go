@@ -70,6 +70,11 @@ func (h *header) check(what string, magic, capacity uint32) error {
 	return nil
 }
 
+// roundUp rounds a memory size up to a multiple of lineSize, so that
+// structures laid out one after the other in a segment keep the words of
+// different parties on different lines.
+func roundUp(size int) int { return (size + lineSize - 1) &^ (lineSize - 1) }
+
 // checkMem validates a capacity (1..MaxCapacity) and the memory that must
 // hold size bytes for it.
 func checkMem(what string, mem []byte, capacity uint32, size int) error {

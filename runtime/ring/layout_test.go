@@ -34,20 +34,24 @@ func TestSharedLayout(t *testing.T) {
 }
 
 func TestMemorySizes(t *testing.T) {
+	up := func(n int) int { return (n + 127) / 128 * 128 }
 	for _, c := range []struct {
 		capacity           uint32
 		queue, pool, bits  int
 		queueCellsExpected int
 	}{
-		{1, 264 + 2*8, 256 + 1*8, 128 + 8, 2},
-		{2, 264 + 4*8, 256 + 2*8, 128 + 8, 4},
-		{3, 264 + 4*8, 256 + 3*8, 128 + 8, 4},
-		{4, 264 + 8*8, 256 + 4*8, 128 + 8, 8},
-		{7, 264 + 8*8, 256 + 7*8, 128 + 8, 8},
-		{64, 264 + 128*8, 256 + 64*8, 128 + 8, 128},
-		{65, 264 + 128*8, 256 + 65*8, 128 + 16, 128},
-		{MaxCapacity, 264 + (1<<24)*8, 256 + MaxCapacity*8, 128 + (1<<18)*8, 1 << 24},
+		{1, up(264 + 2*8), up(256 + 1*8), up(128 + 8), 2},
+		{2, up(264 + 4*8), up(256 + 2*8), up(128 + 8), 4},
+		{3, up(264 + 4*8), up(256 + 3*8), up(128 + 8), 4},
+		{4, up(264 + 8*8), up(256 + 4*8), up(128 + 8), 8},
+		{7, up(264 + 8*8), up(256 + 7*8), up(128 + 8), 8},
+		{64, up(264 + 128*8), up(256 + 64*8), up(128 + 8), 128},
+		{65, up(264 + 128*8), up(256 + 65*8), up(128 + 16), 128},
+		{MaxCapacity, up(264 + (1<<24)*8), up(256 + MaxCapacity*8), up(128 + (1<<18)*8), 1 << 24},
 	} {
+		if s := QueueMemorySize(c.capacity); s%128 != 0 || PoolMemorySize(c.capacity)%128 != 0 || BitSetMemorySize(c.capacity)%128 != 0 {
+			t.Errorf("capacity %d: a size is not a multiple of 128", c.capacity)
+		}
 		if got := QueueMemorySize(c.capacity); got != c.queue {
 			t.Errorf("QueueMemorySize(%d) = %d, want %d", c.capacity, got, c.queue)
 		}

@@ -66,13 +66,13 @@ type poolShared struct {
 	_    [lineSize - 8]byte
 }
 
-// PoolMemorySize returns the number of bytes a Pool of n indices needs, or
-// 0 when n is 0 or larger than MaxCapacity.
+// PoolMemorySize returns the number of bytes a Pool of n indices needs, a
+// multiple of 128, or 0 when n is 0 or larger than MaxCapacity.
 func PoolMemorySize(n uint32) int {
 	if n == 0 || n > MaxCapacity {
 		return 0
 	}
-	return int(unsafe.Sizeof(poolShared{})) + int(n)*cellSize
+	return roundUp(int(unsafe.Sizeof(poolShared{})) + int(n)*cellSize)
 }
 
 // Pool is a lock-free multi-producer multi-consumer free list of the indices

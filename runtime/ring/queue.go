@@ -46,12 +46,13 @@ func queueCells(capacity uint32) int {
 }
 
 // QueueMemorySize returns the number of bytes a Queue of the given capacity
-// needs, or 0 when the capacity is 0 or larger than MaxCapacity.
+// needs, a multiple of 128, or 0 when the capacity is 0 or larger than
+// MaxCapacity.
 func QueueMemorySize(capacity uint32) int {
 	if capacity == 0 || capacity > MaxCapacity {
 		return 0
 	}
-	return int(unsafe.Sizeof(queueShared{})) + queueCells(capacity)*cellSize
+	return roundUp(int(unsafe.Sizeof(queueShared{})) + queueCells(capacity)*cellSize)
 }
 
 // Queue is a lock-free single-producer single-consumer queue of uint64
