@@ -326,6 +326,7 @@ func (c *checker) use(n *ast.ScopedName, sc *scope) *symbol {
 	last := strings.TrimPrefix(n.Parts[len(n.Parts)-1], "_")
 	if last != sym.name {
 		c.errorf(n.Pos, "%s must be spelled %s, as declared at %s", last, sym.name, posString(sym.pos))
+		return nil
 	}
 	return sym
 }
