@@ -18,9 +18,14 @@ import (
 
 const generator = "github.com/iox2go/iox2go/cmd/iox2gen"
 
+// update makes CheckUpToDate rewrite stale files (go test ./... -update),
+// as go generate would.
+var update = flag.Bool("update", false, "rewrite the generated files")
+
 // CheckUpToDate regenerates, in memory, the files of every iox2gen
 // go:generate directive in doc.go of the current directory (the package
-// under test) and fails with a diff when a committed file differs.
+// under test) and fails with a diff when a committed file differs. With
+// -update it writes the files instead.
 func CheckUpToDate(t *testing.T) {
 	t.Helper()
 	directives := goGenerateArgs(t, "doc.go")
@@ -60,6 +65,11 @@ func CheckUpToDate(t *testing.T) {
 					t.Fatal(err)
 				}
 				name := filepath.Join(*out, templates.OutputName(f.Name, lang))
+				if *update {
+					if err := os.WriteFile(name, want, 0o666); err != nil {
+						t.Fatal(err)
+					}
+				}
 				got, err := os.ReadFile(name)
 				if err != nil {
 					t.Errorf("stale generated files: run make generate\n%v", err)
