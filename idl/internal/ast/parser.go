@@ -55,7 +55,7 @@ func build(lookahead int) *participle.Parser[File] {
 		participle.Elide("Comment", "Whitespace"),
 		participle.Map(unquote, "String"),
 		participle.Union[Decl](&Module{}, &Struct{}, &Enum{}, &Typedef{}, &Const{}, &Service{}, &Unsupported{}),
-		participle.Union[Pattern](&PublishSubscribe{}, &RequestResponse{}, &Event{}, &unknownPattern{}),
+		participle.Union[Pattern](&PublishSubscribe{}, &RequestResponse{}, &Event{}, &BadPattern{}),
 		participle.Union[TypeSpec](&SequenceType{}, &StringType{}, &MapType{}, &PrimitiveType{}, &NamedType{}),
 		participle.Union[Primary](&IntLit{}, &FloatLit{}, &StringLit{}, &BoolLit{}, &NameRef{}, &Paren{}),
 	)
@@ -233,15 +233,15 @@ func quote(s string) string {
 	return string(append(b, '"'))
 }
 
-// unknownPattern turns an identifier where a messaging pattern belongs
+// BadPattern turns an identifier where a messaging pattern belongs
 // into an error that names the patterns (participle would only say that
 // it expected "}"). It never produces a node.
-type unknownPattern struct{}
+type BadPattern struct{}
 
-func (*unknownPattern) pattern() {}
+func (*BadPattern) pattern() {}
 
 // Parse implements participle.Parseable.
-func (*unknownPattern) Parse(lex *lexer.PeekingLexer) error {
+func (*BadPattern) Parse(lex *lexer.PeekingLexer) error {
 	if t := *lex.Peek(); t.Type == IdentToken {
 		lex.Next() // consumed, so that this error wins over `expected "}"`
 		return participle.Errorf(t.Pos, "expected publish_subscribe, request_response or event, found %s", Describe(t))
