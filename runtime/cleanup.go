@@ -195,7 +195,10 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 		return true
 	}
 	defer d.close()
-	removePortsOf(cfg, p, d, id)
+	deadPubs := removePortsOf(cfg, p, d, id)
+	if d.hdr.pattern == uint32(PatternEvent) {
+		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
+	}
 	if d.leave(id) {
 		destroyService(cfg, p, hash, uid)
 	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
@@ -205,17 +208,23 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 }
 
 // removePortsOf frees node id's port slots and deletes their files. Live
-// ports of the other nodes see the change and drop their connections.
-func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) {
+// ports of the other nodes see the change and drop their connections. It
+// returns the number of publishers (notifiers, for an event service) it
+// removed.
+func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
+	event := d.hdr.pattern == uint32(PatternEvent)
 	changed := false
 	for i := range d.pubs {
 		s := &d.pubs[i]
 		if s.node.Load() != uint64(id) {
 			continue
 		}
-		if pid := ID(s.id.Load()); pid != 0 {
+		if pid := ID(s.id.Load()); pid != 0 && !event {
 			p.Remove(cfg.dataName(pid))
 			removeConnections(cfg, p, pid, 0)
+		}
+		if s.state.Load() == slotActive {
+			pubs++
 		}
 		release(s, id)
 		changed = true
@@ -226,7 +235,11 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) {
 			continue
 		}
 		if sid := ID(s.id.Load()); sid != 0 {
-			removeConnections(cfg, p, 0, sid)
+			if event {
+				p.Remove(cfg.eventName(sid)) // a listener's event segment
+			} else {
+				removeConnections(cfg, p, 0, sid)
+			}
 		}
 		release(s, id)
 		changed = true
@@ -234,6 +247,7 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) {
 	if changed {
 		d.bump()
 	}
+	return pubs
 }
 
 // removeConnections deletes the connection segments from sender `from` (if

@@ -49,6 +49,7 @@ type Config struct {
 // Defaults is the QoS of new services, per messaging pattern.
 type Defaults struct {
 	PublishSubscribe PubSubQoS
+	Event            EventQoS
 }
 
 // PubSubQoS is the quality of service of a publish-subscribe service and the
@@ -87,7 +88,7 @@ func DefaultConfig() *Config {
 		FileMode:          0o600,
 		CreationTimeout:   500 * time.Millisecond,
 		DiscoveryInterval: 50 * time.Millisecond,
-		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS()},
+		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS()},
 	}
 }
 

@@ -16,7 +16,8 @@ const (
 	kindDynamic    uint32 = 1
 	kindData       uint32 = 2
 	kindConnection uint32 = 3
-	layoutVersion  uint32 = 1
+	kindEvent      uint32 = 4
+	layoutVersion  uint32 = 2
 )
 
 // dynHeader follows the shm.Header of a service's dynamic config segment.
@@ -37,6 +38,14 @@ type dynHeader struct {
 	// Written by any port (Add), read by every port on every loan/send/receive.
 	changes atomic.Uint32
 	_       [124]byte // own cache line: read on the hot path
+
+	// lastNotification is the CLOCK_MONOTONIC time, in nanoseconds, of the
+	// latest notification of an event service that has a deadline (set to
+	// the time the service was first opened, as iceoryx2 starts from the
+	// service's creation time). Swapped by every Notify of every notifier
+	// of the service; unused by other patterns.
+	lastNotification atomic.Int64
+	_                [120]byte // own cache line: written on notify
 
 	// Capacities, written by the creator before the segment is published and
 	// never changed. Openers compare them with the static config.

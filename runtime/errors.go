@@ -43,6 +43,19 @@ var (
 	ErrConnectionCorrupted     = errors.New("iox2: connection is corrupted")
 	ErrConnectionNotReady      = errors.New("iox2: connection is not ready yet")
 	ErrSliceLengthExceedsLimit = errors.New("iox2: slice length exceeds the publisher's maximum")
+
+	// Events.
+	ErrExceedsMaxNotifiers = errors.New("iox2: service already has its maximum number of notifiers")
+	ErrExceedsMaxListeners = errors.New("iox2: service already has its maximum number of listeners")
+	ErrEventIDOutOfBounds  = errors.New("iox2: event id exceeds the service's event id max value")
+	ErrMissedDeadline      = errors.New("iox2: notification delivered, but later than the service's deadline after the previous one")
+	ErrWaitUnsupported     = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
+
+	// WaitSet.
+	ErrNoAttachments   = errors.New("iox2: waitset has no attachments")
+	ErrAlreadyAttached = errors.New("iox2: listener is already attached to the waitset")
+	ErrWaitSetFull     = errors.New("iox2: waitset has reached its capacity")
+	ErrInvalidInterval = errors.New("iox2: waitset deadline or interval must be positive")
 )
 
 // ServiceError describes a failed operation on a service: which operation,

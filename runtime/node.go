@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iox2go/iox2go/runtime/internal/futex"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -254,6 +255,10 @@ var (
 	signalOnce    sync.Once
 	lastSignal    atomic.Int32
 	signalArrived = make(chan struct{})
+	// signalWord is a process-local futex word that the watcher bumps and
+	// wakes after every signal, so that blocking waits sleeping in
+	// futex_waitv (listeners, WaitSets) wake up and return.
+	signalWord atomic.Uint32
 )
 
 func watchSignals() {
@@ -264,6 +269,11 @@ func watchSignals() {
 			first := true
 			for s := range c {
 				lastSignal.Store(int32(s.(syscall.Signal)))
+				// SYNC POINT signal-word: after the store of lastSignal;
+				// paired with the waiters' load of signalWord before their
+				// pendingSignal check.
+				signalWord.Add(1)
+				futex.WakePrivate(&signalWord)
 				if first {
 					close(signalArrived)
 					first = false

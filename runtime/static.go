@@ -54,6 +54,7 @@ type StaticConfig struct {
 	Attributes []Attribute `json:"attributes"`
 
 	PublishSubscribe *PubSubStatic `json:"publish_subscribe,omitempty"`
+	Event            *EventStatic  `json:"event,omitempty"`
 }
 
 // PubSubStatic is the publish-subscribe part of a StaticConfig.

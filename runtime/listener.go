@@ -1,0 +1,372 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iox2go/iox2go/runtime/internal/futex"
+)
+
+// ListenerBuilder configures a listener.
+type ListenerBuilder struct {
+	svc *EventService
+}
+
+// ListenerBuilder starts building a listener.
+func (s *EventService) ListenerBuilder() *ListenerBuilder { return &ListenerBuilder{svc: s} }
+
+// Listener creates a listener with the default settings.
+func (s *EventService) Listener() (*Listener, error) { return s.ListenerBuilder().Create() }
+
+// Listener waits for the notifications of an event service. Its pending
+// events live in its event segment, where every notifier of the service
+// writes them; waiting for them never spins. It is safe for concurrent
+// use: concurrent waits share the events (each is reported once).
+type Listener struct {
+	ev   *eventCore
+	id   ID
+	slot int
+	seg  *eventSeg
+
+	// refs counts the users of the mapping: 1 for the listener until Close,
+	// plus one per wait or WaitSet round in progress. The last to leave
+	// unmaps it, so Close never pulls the memory from under a sleeper.
+	refs   atomic.Int32
+	closed atomic.Bool
+
+	// cancel is a process-local futex word that context cancellation bumps
+	// (and wakes), ending a blocking wait.
+	cancel atomic.Uint32
+
+	// The *One methods report one id per call: a drain's ids wait here.
+	oneMu   sync.Mutex
+	one     []EventActivation // guarded by oneMu; capacity numIDs, made on first use
+	oneHead int               // guarded by oneMu
+	oneLen  atomic.Int32      // len(one) - oneHead: lets the others skip the lock
+}
+
+// Create creates the listener: its event segment, then its port slot.
+// From the moment Create returns, every Notify of every notifier of the
+// service reaches it.
+func (b *ListenerBuilder) Create() (*Listener, error) {
+	ev := b.svc.ev
+	op := "create listener"
+	node := ev.core.node
+	d := ev.core.dyn
+	l := &Listener{ev: ev, id: newID()}
+	l.slot = claim(d.subs, l.id, node.id)
+	if l.slot < 0 {
+		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: ErrExceedsMaxListeners,
+			Detail: fmt.Sprintf("the service supports %d", ev.qos.MaxListeners)}
+	}
+	seg, err := createEventSegment(node.shm, node.config.eventName(l.id), l.id, ev.numIDs)
+	if err != nil {
+		release(&d.subs[l.slot], node.id)
+		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
+	}
+	l.seg = seg
+	l.refs.Store(1)
+	activate(&d.subs[l.slot])
+	d.bump()
+	if err := ev.core.addPort(l); err != nil {
+		l.closePort()
+		return nil, err
+	}
+	return l, nil
+}
+
+// ID returns the listener's port ID.
+func (l *Listener) ID() ID { return l.id }
+
+// Deadline returns the service's deadline, if it has one: attach the
+// listener to a WaitSet with it (AttachDeadline) to learn of missed ones.
+func (l *Listener) Deadline() (time.Duration, bool) {
+	return time.Duration(l.ev.deadline), l.ev.deadline > 0
+}
+
+// Close closes the listener: notifiers stop reaching it, and blocking waits
+// on it return ErrClosed.
+func (l *Listener) Close() error { return l.closePort() }
+
+func (l *Listener) maintain() {}
+
+func (l *Listener) closePort() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	core := l.ev.core
+	node := core.node
+	d := core.dyn
+	release(&d.subs[l.slot], node.id)
+	d.bump()
+	// The file goes now; the memory stays mapped, by us until the last
+	// wait leaves and by notifiers until they see the slot go.
+	node.shm.Remove(node.config.eventName(l.id))
+	// SYNC POINT close: after the store of closed; wakes every sleeper on
+	// the epoch (blocking waits return ErrClosed, WaitSets skip us).
+	l.seg.hdr.epoch.Add(1)
+	futex.WakeAll(&l.seg.hdr.epoch)
+	l.unpin()
+	core.removePort(l)
+	return nil
+}
+
+// pin keeps the mapping alive for a wait; it fails once the listener is
+// closed.
+func (l *Listener) pin() bool {
+	for {
+		r := l.refs.Load()
+		if r <= 0 || l.closed.Load() {
+			return false
+		}
+		if l.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+func (l *Listener) unpin() {
+	if l.refs.Add(-1) == 0 {
+		l.seg.close()
+	}
+}
+
+// pending reports whether a wait would find something; may be stale under
+// concurrency. The caller holds a pin.
+func (l *Listener) pending() bool { return l.oneLen.Load() > 0 || l.seg.pending() }
+
+// take reports what is pending to fn: first the ids that the *One methods
+// drained and did not return yet, then the segment's. It returns the
+// number of ids and of notifications reported. The caller holds a pin.
+func (l *Listener) take(fn func(EventActivation)) (ids, total int) {
+	for l.oneLen.Load() > 0 {
+		a, ok := l.popOne()
+		if !ok {
+			break
+		}
+		ids++
+		total += int(a.Count)
+		fn(a)
+	}
+	i, t := l.seg.drain(fn)
+	return ids + i, total + t
+}
+
+func (l *Listener) popOne() (EventActivation, bool) {
+	l.oneMu.Lock()
+	defer l.oneMu.Unlock()
+	if l.oneHead >= len(l.one) {
+		return EventActivation{}, false
+	}
+	a := l.one[l.oneHead]
+	l.oneHead++
+	l.oneLen.Add(-1)
+	return a, true
+}
+
+// takeOne returns one pending id: the next that an earlier drain buffered,
+// or the first of a new drain, whose other ids it buffers.
+func (l *Listener) takeOne() (EventActivation, bool) {
+	l.oneMu.Lock()
+	defer l.oneMu.Unlock()
+	if l.oneHead >= len(l.one) {
+		if l.one == nil {
+			l.one = make([]EventActivation, 0, l.ev.numIDs)
+		}
+		l.one, l.oneHead = l.one[:0], 0
+		l.seg.drain(func(a EventActivation) { l.one = append(l.one, a) })
+		l.oneLen.Store(int32(len(l.one)))
+		if len(l.one) == 0 {
+			return EventActivation{}, false
+		}
+	}
+	a := l.one[l.oneHead]
+	l.oneHead++
+	l.oneLen.Add(-1)
+	return a, true
+}
+
+// Wait modes: a deadline of tryOnce takes what is there, noDeadline blocks
+// until something arrives, anything else is a CLOCK_MONOTONIC deadline.
+const (
+	tryOnce    int64 = 0
+	noDeadline int64 = futex.NoDeadline
+)
+
+func deadlineAfter(d time.Duration) int64 {
+	if d <= 0 {
+		return tryOnce
+	}
+	return futex.Now() + int64(d)
+}
+
+// wait calls try until it reports success, sleeping between attempts until
+// deadline (see tryOnce, noDeadline), ctx ends (nil: never) or a handled
+// signal arrives.
+func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) error {
+	if !l.pin() {
+		return ErrClosed
+	}
+	defer l.unpin()
+	var stop func() bool
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for {
+		if try() {
+			return nil
+		}
+		if deadline == tryOnce || deadline > 0 && futex.Now() >= deadline {
+			return nil
+		}
+		if stop == nil && ctx != nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, l.wakeCancel)
+		}
+		if err := l.sleep(ctx, deadline); err != nil {
+			return err
+		}
+	}
+}
+
+// wakeCancel ends the blocking waits of this listener's process (they
+// re-check their contexts).
+func (l *Listener) wakeCancel() {
+	// SYNC POINT cancel-word: after the context is done; paired with
+	// sleep's load of cancel before its ctx.Err check.
+	l.cancel.Add(1)
+	futex.WakePrivate(&l.cancel)
+}
+
+// sleep waits once for a notification, a wake-up of cancel (context
+// cancellation), a signal or the deadline. It returns an error only when
+// the wait must end. The caller holds a pin.
+func (l *Listener) sleep(ctx context.Context, deadline int64) error {
+	if futex.Supported() != nil {
+		return ErrWaitUnsupported
+	}
+	handleSignals := l.ev.core.node.signal
+	// Load the wake words first, then check the conditions they signal:
+	// a change after the check makes futex_waitv return at once.
+	cw := l.cancel.Load()
+	sw := signalWord.Load() // SYNC POINT signal-word: paired with the signal watcher.
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if handleSignals {
+		if err := pendingSignal(); err != nil {
+			return err
+		}
+	}
+	h := l.seg.hdr
+	// SYNC POINT sleep-announce (Dekker with notify's sleep-check): the
+	// Add comes before the pending check below.
+	h.sleeping.Add(1)
+	defer h.sleeping.Add(^uint32(0))
+	e := h.epoch.Load() // SYNC POINT epoch: paired with notify's Add.
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if l.pending() {
+		return nil
+	}
+	words := [3]futex.Word{futex.Shared(&h.epoch, e), futex.Private(&l.cancel, cw), futex.Private(&signalWord, sw)}
+	n := 2
+	if handleSignals {
+		n = 3
+	}
+	if _, err := futex.WaitV(words[:n], deadline); err != nil {
+		return fmt.Errorf("iox2: listener wait: %w", err)
+	}
+	return nil
+}
+
+// TryWait reports every pending event to fn, once per id with the number
+// of notifications of that id (iceoryx2's try_wait with EventActivation),
+// and returns the number of notifications. It never blocks.
+func (l *Listener) TryWait(fn func(EventActivation)) (int, error) {
+	return l.waitAct(nil, tryOnce, fn)
+}
+
+// TimedWait is TryWait that first waits up to d for an event.
+func (l *Listener) TimedWait(fn func(EventActivation), d time.Duration) (int, error) {
+	return l.waitAct(nil, deadlineAfter(d), fn)
+}
+
+// BlockingWait is TryWait that first waits until an event arrives. It
+// returns ctx.Err() when ctx ends, and ErrNodeInterrupted or
+// ErrNodeTerminationRequest on SIGINT or SIGTERM when the node handles
+// signals.
+func (l *Listener) BlockingWait(ctx context.Context, fn func(EventActivation)) (int, error) {
+	return l.waitAct(ctx, noDeadline, fn)
+}
+
+func (l *Listener) waitAct(ctx context.Context, deadline int64, fn func(EventActivation)) (int, error) {
+	var total int
+	err := l.wait(ctx, deadline, func() bool {
+		_, total = l.take(fn)
+		return total > 0
+	})
+	return total, err
+}
+
+// TryWaitAll calls fn once for every event id that was notified since the
+// last wait (iceoryx2 v0.9.3's try_wait_all; several notifications of one
+// id are reported once: TryWait gives their number) and returns the
+// number of ids. It never blocks.
+func (l *Listener) TryWaitAll(fn func(EventID)) (int, error) {
+	return l.waitAll(nil, tryOnce, fn)
+}
+
+// TimedWaitAll is TryWaitAll that first waits up to d for an event.
+func (l *Listener) TimedWaitAll(fn func(EventID), d time.Duration) (int, error) {
+	return l.waitAll(nil, deadlineAfter(d), fn)
+}
+
+// BlockingWaitAll is TryWaitAll that first waits until an event arrives;
+// see BlockingWait for how it ends otherwise.
+func (l *Listener) BlockingWaitAll(ctx context.Context, fn func(EventID)) (int, error) {
+	return l.waitAll(ctx, noDeadline, fn)
+}
+
+func (l *Listener) waitAll(ctx context.Context, deadline int64, fn func(EventID)) (int, error) {
+	var ids int
+	err := l.wait(ctx, deadline, func() bool {
+		ids, _ = l.take(func(a EventActivation) { fn(a.ID) })
+		return ids > 0
+	})
+	return ids, err
+}
+
+// TryWaitOne returns one event id that was notified since it was last
+// returned, and false when there is none. It never blocks. Ids are
+// coalesced as in TryWaitAll.
+func (l *Listener) TryWaitOne() (EventID, bool, error) { return l.waitOne(nil, tryOnce) }
+
+// TimedWaitOne is TryWaitOne that first waits up to d for an event.
+func (l *Listener) TimedWaitOne(d time.Duration) (EventID, bool, error) {
+	return l.waitOne(nil, deadlineAfter(d))
+}
+
+// BlockingWaitOne waits until an event arrives and returns its id; see
+// BlockingWait for how it ends otherwise.
+func (l *Listener) BlockingWaitOne(ctx context.Context) (EventID, error) {
+	id, _, err := l.waitOne(ctx, noDeadline)
+	return id, err
+}
+
+func (l *Listener) waitOne(ctx context.Context, deadline int64) (EventID, bool, error) {
+	var a EventActivation
+	var ok bool
+	err := l.wait(ctx, deadline, func() bool {
+		a, ok = l.takeOne()
+		return ok
+	})
+	return a.ID, ok, err
+}
