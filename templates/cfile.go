@@ -211,7 +211,6 @@ func cFields(fs []*idl.Field) []cField {
 var cFuncs = template.FuncMap{
 	"cNamed":      cNamed,
 	"cScoped":     cScoped,
-	"cTypeName":   cTypeName,
 	"cStringName": cStringName,
 	"cSeqName":    cSeqName,
 	"cFields":     cFields,
@@ -229,10 +228,9 @@ var cFuncs = template.FuncMap{
 		}
 		return "((" + cNamed(&e.Named) + ")" + lit + ")"
 	},
-	"cPrim":  func(p idl.Prim) string { return cPrims[p] },
-	"cQoS":   func(q idl.QoS) string { return cQoSValue(q) },
-	"decls":  func(f *idl.File) []idl.Decl { return f.Decls },
-	"isPrim": func(t *idl.Type) bool { return t.Resolved().Kind == idl.KindPrimitive },
+	"cPrim": func(p idl.Prim) string { return cPrims[p] },
+	"cQoS":  func(q idl.QoS) string { return cQoSValue(q) },
+	"decls": func(f *idl.File) []idl.Decl { return f.Decls },
 }
 
 func cQoSValue(q idl.QoS) string {

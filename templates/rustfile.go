@@ -281,9 +281,6 @@ var rustFuncs = template.FuncMap{
 		return append(append([]string(nil), scope...), name)
 	},
 	"upper": strings.ToUpper,
-	"indent": func(depth int) string {
-		return strings.Repeat("    ", depth)
-	},
 	"anyLower": func(fs []*idl.Field) bool {
 		for _, f := range fs {
 			if !f.Pad && hasUpper(f.Name) {
