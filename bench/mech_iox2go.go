@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -16,6 +17,7 @@ func init() {
 // a user would use it: slice services of bytes, one publisher and one
 // subscriber per process.
 type iox2PubSub struct {
+	root   string
 	node   *iox2.Node
 	pub    *iox2.Publisher[byte]
 	sub    *iox2.Subscriber[byte]
@@ -26,6 +28,7 @@ type iox2PubSub struct {
 func (m *iox2PubSub) Setup(cfg Config) error {
 	c := iox2.DefaultConfig()
 	c.Root = filepath.Join(cfg.Dir, "iox2go")
+	m.root = c.Root
 	c.Prefix = cfg.Prefix + "_"
 	node, err := iox2.NewNodeBuilder().Name("bench-" + cfg.Role.String()).Config(c).SignalHandling(false).Create()
 	if err != nil {
@@ -94,8 +97,13 @@ func (m *iox2PubSub) Receive() (uint64, error) {
 }
 
 func (m *iox2PubSub) Close() error {
-	if m.node == nil {
-		return nil
+	var err error
+	if m.node != nil {
+		err = m.node.Close()
 	}
-	return m.node.Close()
+	// The domain's directories, once both sides have left them empty.
+	for _, d := range []string{"nodes", "services", ""} {
+		os.Remove(filepath.Join(m.root, d))
+	}
+	return err
 }
