@@ -175,7 +175,7 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
+	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
 	if len(rows) != len(rep.Results) {
 		t.Errorf("results.md has %d result rows, want %d:\n%s", len(rows), len(rep.Results), md)
 	}
