@@ -30,6 +30,11 @@ var patterns = []pattern{
 		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5", "-cycle", "100ms"}},
 		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
 	}},
+	{"event: examples/event", []proc{
+		{"listener", "./examples/event/listener", []string{"-n", "5", "-cycle", "1s"}},
+		{"listener_all", "./examples/event/listener_all", []string{"-n", "5", "-cycle", "1s"}},
+		{"notifier", "./examples/event/notifier", []string{"-n", "5", "-cycle", "200ms"}},
+	}},
 }
 
 func main() {

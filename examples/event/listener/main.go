@@ -1,0 +1,58 @@
+// Command listener is the event example of iceoryx2's README, in Go: it
+// waits for notifications of the event service "MyEventName", one event id
+// at a time, and prints each, until it is interrupted (or has received -n
+// events).
+//
+// Notifications of one id that arrive before the listener looks are
+// reported once (iceoryx2 coalesces them too); Listener.TimedWait reports
+// how many there were.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func main() {
+	n := flag.Int("n", 0, "stop after this many events (0: run until interrupted)")
+	cycle := flag.Duration("cycle", time.Second, "longest wait for an event")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("listener: ")
+
+	node, err := iox2.NewNodeBuilder().Name("listener").Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+
+	event, err := iox2.Event(node, "MyEventName").OpenOrCreate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	listener, err := event.ListenerBuilder().Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listener ready to receive events!")
+
+	for received := 0; (*n == 0 || received < *n) && node.Wait(0) == nil; {
+		id, ok, err := listener.TimedWaitOne(*cycle)
+		if errors.Is(err, iox2.ErrNodeInterrupted) || errors.Is(err, iox2.ErrNodeTerminationRequest) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		if ok {
+			fmt.Printf("event was triggered with id: %d\n", id)
+			received++
+		}
+	}
+	fmt.Println("exit")
+}

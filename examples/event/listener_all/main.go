@@ -1,0 +1,53 @@
+// Command listener_all is the event example of iceoryx2's README that grabs
+// all pending events at once, in Go: every cycle it reports each event id
+// notified on "MyEventName" since the last look, until it is interrupted
+// (or has received -n events).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func main() {
+	n := flag.Int("n", 0, "stop after this many events (0: run until interrupted)")
+	cycle := flag.Duration("cycle", time.Second, "longest wait for events")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("listener_all: ")
+
+	node, err := iox2.NewNodeBuilder().Name("listener_all").Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+
+	event, err := iox2.Event(node, "MyEventName").OpenOrCreate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	listener, err := event.ListenerBuilder().Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listener ready to receive events!")
+
+	for received := 0; (*n == 0 || received < *n) && node.Wait(0) == nil; {
+		k, err := listener.TimedWaitAll(func(id iox2.EventID) {
+			fmt.Printf("event was triggered with id: %d\n", id)
+		}, *cycle)
+		if errors.Is(err, iox2.ErrNodeInterrupted) || errors.Is(err, iox2.ErrNodeTerminationRequest) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		received += k
+	}
+	fmt.Println("exit")
+}

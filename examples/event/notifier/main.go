@@ -1,0 +1,47 @@
+// Command notifier is the event example of iceoryx2's README, in Go: it
+// notifies the listeners of the event service "MyEventName" with event id
+// 12 every cycle, until it is interrupted (or has sent -n notifications).
+//
+// Run it next to examples/event/listener or examples/event/listener_all.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func main() {
+	n := flag.Int("n", 0, "stop after this many notifications (0: run until interrupted)")
+	cycle := flag.Duration("cycle", time.Second, "time between two notifications")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("notifier: ")
+
+	node, err := iox2.NewNodeBuilder().Name("notifier").Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+
+	event, err := iox2.Event(node, "MyEventName").OpenOrCreate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	notifier, err := event.NotifierBuilder().Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	const id = iox2.EventID(12)
+	for sent := 0; (*n == 0 || sent < *n) && node.Wait(*cycle) == nil; sent++ {
+		if _, err := notifier.NotifyWithCustomEventID(id); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("Trigger event with id %d ...\n", id)
+	}
+	fmt.Println("exit")
+}
