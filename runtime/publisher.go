@@ -451,8 +451,10 @@ func (p *publisher) closePort() error {
 	p.closed = true
 	d := p.svc.core.dyn
 	node := p.svc.core.node
-	release(&d.pubs[p.slot], node.id)
-	d.bump()
+	// Files first, slot last: if we die in between, the slot still names
+	// the port, and the cleanup of our dead node finds what is left.
+	// Subscribers keep their mappings of both, so the samples they hold or
+	// have queued stay readable.
 	for i, c := range p.conns {
 		if c != nil {
 			p.conns[i] = nil
@@ -461,6 +463,8 @@ func (p *publisher) closePort() error {
 		}
 	}
 	p.removeFiles()
+	release(&d.pubs[p.slot], node.id)
+	d.bump()
 	p.mu.Unlock()
 	p.svc.core.removePort(p)
 	return nil
