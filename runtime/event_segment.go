@@ -126,15 +126,25 @@ func openEventSegment(p shm.Provider, name string, id ID, numIDs uint32, timeout
 	if err != nil {
 		return nil, err
 	}
+	s, err := attachEventSegment(seg, id, numIDs)
+	if err != nil {
+		seg.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// attachEventSegment validates a mapped event segment that another process
+// wrote: its size, owner and capacity must be what the caller expects.
+func attachEventSegment(seg shm.Segment, id ID, numIDs uint32) (*eventSeg, error) {
 	s, l, err := layEventSegment(seg, numIDs)
 	if err == nil && (s.hdr.listener != uint64(id) || s.hdr.numIDs != uint64(numIDs)) {
-		err = fmt.Errorf("%w: event segment %s belongs to listener %x with %d ids", ErrConnectionCorrupted, name, s.hdr.listener, s.hdr.numIDs)
+		err = fmt.Errorf("%w: event segment %s belongs to listener %x with %d ids", ErrConnectionCorrupted, seg.Name(), s.hdr.listener, s.hdr.numIDs)
 	}
 	if err == nil {
 		s.bits, err = ring.AttachBitSet(seg.Bytes()[l.bitsOff:l.countersOff], numIDs)
 	}
 	if err != nil {
-		seg.Close()
 		return nil, err
 	}
 	return s, nil

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/iox2go/iox2go/runtime/ring"
 )
 
 func openEvent(t *testing.T, node *Node, name string, f func(*EventBuilder)) *EventService {
@@ -512,4 +515,80 @@ func TestEventInProcessTransport(t *testing.T) {
 	} {
 		t.Run(tc.name, tc.f)
 	}
+}
+
+func TestEventLayouts(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"eventHeader", unsafe.Sizeof(eventHeader{}), 384},
+		{"eventHeader.epoch", unsafe.Offsetof(eventHeader{}.epoch), 0},
+		{"eventHeader.sleeping", unsafe.Offsetof(eventHeader{}.sleeping), 128},
+		{"eventHeader.listener", unsafe.Offsetof(eventHeader{}.listener), 256},
+		{"eventHeader.numIDs", unsafe.Offsetof(eventHeader{}.numIDs), 264},
+		{"dynHeader.changes", unsafe.Offsetof(dynHeader{}.changes), 128},
+		{"dynHeader.lastNotification", unsafe.Offsetof(dynHeader{}.lastNotification), 256},
+		{"dynHeader.maxNodes", unsafe.Offsetof(dynHeader{}.maxNodes), 384},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	for _, n := range []uint32{1, 64, 256, 65536} {
+		l := newEventLayout(n)
+		if l.bitsOff%128 != 0 || l.countersOff%128 != 0 || l.size%128 != 0 || l.size-l.countersOff < int(n)*8 {
+			t.Errorf("layout for %d ids: %+v", n, l)
+		}
+	}
+}
+
+// FuzzEventSegment attaches to an event segment full of whatever another
+// process may have written, notifies and drains it: nothing may panic or
+// report an id out of range.
+func FuzzEventSegment(f *testing.F) {
+	for _, n := range []uint32{1, 70, 256} {
+		seed := make([]byte, newEventLayout(n).size)
+		seg := fakeSegment{b: seed}
+		if _, err := createEventSegmentIn(seg, 7, n); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(seed, uint16(n), uint16(3))
+	}
+	f.Add(make([]byte, 64), uint16(1), uint16(0))
+	f.Fuzz(func(t *testing.T, b []byte, n, id uint16) {
+		if n == 0 {
+			return
+		}
+		mem := make([]uint64, (len(b)+7)/8+1)
+		buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(b))
+		copy(buf, b)
+		s, err := attachEventSegment(fakeSegment{b: buf}, 7, uint32(n))
+		if err != nil {
+			return
+		}
+		if uint32(id) < uint32(n) {
+			s.notify(uint32(id))
+		}
+		s.pending()
+		s.drain(func(a EventActivation) {
+			if a.ID >= EventID(n) || a.Count == 0 {
+				t.Fatalf("drain reported %+v of a segment with %d ids", a, n)
+			}
+		})
+	})
+}
+
+// createEventSegmentIn initializes seg as createEventSegment does, without
+// a provider (for the fuzz seeds).
+func createEventSegmentIn(seg fakeSegment, id ID, n uint32) (*eventSeg, error) {
+	s, l, err := layEventSegment(seg, n)
+	if err != nil {
+		return nil, err
+	}
+	if s.bits, err = ring.NewBitSet(seg.b[l.bitsOff:l.countersOff], n); err != nil {
+		return nil, err
+	}
+	s.hdr.listener, s.hdr.numIDs = uint64(id), uint64(n)
+	return s, nil
 }
