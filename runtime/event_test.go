@@ -237,7 +237,7 @@ func TestNotifierCreatedAndDroppedEvents(t *testing.T) {
 
 func TestEventDeadline(t *testing.T) {
 	node := testNode(t, testConfig(t))
-	const dl = 150 * time.Millisecond
+	const dl = 250 * time.Millisecond
 	svc := openEvent(t, node, "deadline", func(b *EventBuilder) { b.Deadline(dl) })
 	l := must[*Listener](t)(svc.Listener())
 	nt := must[*Notifier](t)(svc.Notifier())

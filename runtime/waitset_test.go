@@ -205,12 +205,14 @@ func TestWaitSetIntervalAndDeadline(t *testing.T) {
 	t.Logf("ticks %v, missed deadlines %v, events %d", ticks, missed, events)
 	// Ticks every 25ms; the deadline missed at 80ms, then restarted by the
 	// event at the 4th tick (100ms) and missed again 80ms later (180ms).
-	if len(ticks) < 5 || ticks[0] < 20*time.Millisecond {
-		t.Errorf("ticks at %v", ticks)
+	if len(ticks) < 4 {
+		t.Fatalf("ticks at %v", ticks)
 	}
-	for i := 1; i < len(ticks); i++ {
-		if d := ticks[i] - ticks[i-1]; d < 10*time.Millisecond {
-			t.Errorf("ticks %d and %d only %v apart", i-1, i, d)
+	for i, at := range ticks {
+		// Ticks are due on a grid of 25ms from the attachment (a late one
+		// skips the missed ones); none comes early.
+		if at < time.Duration(i+1)*tick-2*time.Millisecond {
+			t.Errorf("tick %d at %v, before %v", i, at, time.Duration(i+1)*tick)
 		}
 	}
 	if events != 1 {
