@@ -20,6 +20,12 @@ const (
 	MaxQoS = 1 << 20
 	// MaxServiceNameLength is iceoryx2's limit on service names, in bytes.
 	MaxServiceNameLength = 255
+	// MaxAttributes is iceoryx2's limit on the attributes of a service.
+	MaxAttributes = 8
+	// MaxAttributeKeyLength and MaxAttributeValueLength are iceoryx2's
+	// limits on attribute keys and values, in bytes.
+	MaxAttributeKeyLength   = 64
+	MaxAttributeValueLength = 256
 	// maxConstBits bounds intermediate values of constant expressions.
 	maxConstBits = 512
 )
@@ -413,7 +419,7 @@ func (c *checker) typeSpec(ts ast.TypeSpec, sc *scope) *Type {
 	case *ast.SequenceType:
 		elem := c.typeSpec(t.Elem, sc)
 		if t.Bound == nil {
-			c.errorf(t.Pos, "unbounded sequence is not supported: it has no fixed size; give it a capacity, e.g. sequence<T, 16>")
+			c.errorf(t.Pos, "unbounded sequence is not supported: it has no fixed size; give it a capacity, e.g. sequence<T, 16> (only a publish_subscribe payload may be a sequence<T>: a slice)")
 			return nil
 		}
 		n, ok := c.bound(t.Bound, sc, "sequence capacity")
@@ -994,8 +1000,13 @@ var (
 	serviceAnnotations    = map[string]bool{
 		"history_size": true, "subscriber_max_buffer_size": true, "subscriber_max_borrowed_samples": true,
 		"max_publishers": true, "max_subscribers": true, "max_nodes": true, "enable_safe_overflow": true,
-		"go_name": true,
+		"go_name": true, "user_header": true, "attribute": true, "require_attribute": true,
+		"publisher_max_loaned_samples": true, "backpressure": true, "max_slice_len": true,
+		"subscriber_buffer_size": true, "subscriber_history_request": true,
 	}
+	// repeatable are the annotations that a declaration may carry more
+	// than once.
+	repeatable = map[string]bool{"attribute": true, "require_attribute": true}
 	// rejected explains the annotations that exist in IDL (or in iceoryx2)
 	// but cannot be honoured.
 	rejected = map[string]string{
@@ -1006,6 +1017,12 @@ var (
 		"extensibility": "@extensibility is not supported: only @final types (a fixed layout) can be shared",
 		"key":           "@key is not supported: iox2 services have no keyed instances",
 		"history":       "unknown annotation @history: did you mean @history_size?",
+		// iceoryx2's builder methods whose annotations are named otherwise.
+		"max_loaned_samples":    "unknown annotation @max_loaned_samples: did you mean @publisher_max_loaned_samples?",
+		"backpressure_strategy": "unknown annotation @backpressure_strategy: did you mean @backpressure?",
+		"initial_max_slice_len": "unknown annotation @initial_max_slice_len: did you mean @max_slice_len?",
+		"buffer_size":           "unknown annotation @buffer_size: did you mean @subscriber_buffer_size?",
+		"history_request":       "unknown annotation @history_request: did you mean @subscriber_history_request?",
 	}
 	// where tells, for a misplaced annotation, where it belongs.
 	where = map[string]string{
@@ -1028,7 +1045,9 @@ func (c *checker) annotations(list []*ast.Annotation, on string, allowed map[str
 		switch {
 		case allowed[name]:
 			if prev := found[name]; prev != nil {
-				c.errorf(a.Pos, "duplicate annotation @%s (previous at %s)", name, posString(prev.Pos))
+				if !repeatable[name] {
+					c.errorf(a.Pos, "duplicate annotation @%s (previous at %s)", name, posString(prev.Pos))
+				}
 				continue
 			}
 			found[name] = a

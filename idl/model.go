@@ -274,18 +274,48 @@ type Service struct {
 	GoName  string   // e.g. "Imu"
 	Scope   []string // enclosing modules
 	Pattern Pattern
-	Payload *Struct // PublishSubscribe: the payload (typedefs resolved)
-	QoS     []QoS   // the QoS the IDL states, in the order of QoSNames
-	Pos     lexer.Position
+	// Payload is the payload struct (typedefs resolved) or, for a slice
+	// service, the element struct; nil for a slice of a primitive type.
+	Payload *Struct
+	// PayloadType is the payload type or, for a slice service, the
+	// element type, with typedefs resolved: a struct, or (slices only) a
+	// primitive.
+	PayloadType *Type
+	// Slice reports a slice payload (publish_subscribe sequence<T>): each
+	// sample holds as many elements of PayloadType as its publisher loans,
+	// up to the publisher's max_slice_len.
+	Slice bool
+	// UserHeader is the struct of @user_header (typedefs resolved), nil
+	// without one.
+	UserHeader *Struct
+	QoS        []QoS // the service QoS the IDL states, in the order of QoSNames
+	// Attributes are the @attribute key-value pairs, which the service is
+	// created with, in declaration order.
+	Attributes []Attribute
+	// RequiredAttributes are the @require_attribute pairs, which an
+	// existing service must have to be opened; Value "" requires the key
+	// only.
+	RequiredAttributes []Attribute
+	Publisher          []QoS // the publisher defaults the IDL states, in the order of PublisherSettingNames
+	Subscriber         []QoS // the subscriber defaults the IDL states, in the order of SubscriberSettingNames
+	Pos                lexer.Position
 }
 
-// QoS is one quality-of-service setting of a service, named after the
-// iceoryx2 builder method (snake case, as in the IDL annotation).
+// Attribute is a key-value attribute of a service.
+type Attribute struct {
+	Key, Value string
+	Pos        lexer.Position // the annotation
+}
+
+// QoS is one quality-of-service setting of a service, publisher or
+// subscriber, named as its IDL annotation (snake case, after the iceoryx2
+// builder method).
 type QoS struct {
 	Name   string // e.g. "history_size"
 	Value  int    // for counts
 	Bool   bool   // for enable_safe_overflow
 	IsBool bool
+	Enum   string // for backpressure: one of BackpressureValues
 	Pos    lexer.Position
 }
 
@@ -300,3 +330,22 @@ var QoSNames = []string{
 	"max_nodes",
 	"enable_safe_overflow",
 }
+
+// PublisherSettingNames lists the annotations that preset the publisher
+// builder, in the order in which Service.Publisher holds them.
+var PublisherSettingNames = []string{
+	"publisher_max_loaned_samples",
+	"backpressure",
+	"max_slice_len",
+}
+
+// SubscriberSettingNames lists the annotations that preset the subscriber
+// builder, in the order in which Service.Subscriber holds them.
+var SubscriberSettingNames = []string{
+	"subscriber_buffer_size",
+	"subscriber_history_request",
+}
+
+// BackpressureValues are the arguments of @backpressure, iceoryx2's
+// backpressure strategies.
+var BackpressureValues = []string{"RETRY_UNTIL_DELIVERED", "DISCARD_DATA"}
