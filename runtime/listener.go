@@ -100,11 +100,13 @@ func (l *Listener) closePort() error {
 	core := l.ev.core
 	node := core.node
 	d := core.dyn
+	// The file goes first, while the slot still names it, so that dying in
+	// between leaks nothing (the cleanup of dead nodes removes it by the
+	// slot's port id). The memory stays mapped, by us until the last wait
+	// leaves and by notifiers until they see the slot go.
+	node.shm.Remove(node.config.eventName(l.id))
 	release(&d.subs[l.slot], node.id)
 	d.bump()
-	// The file goes now; the memory stays mapped, by us until the last
-	// wait leaves and by notifiers until they see the slot go.
-	node.shm.Remove(node.config.eventName(l.id))
 	// SYNC POINT close: after the store of closed; wakes every sleeper on
 	// the epoch (blocking waits return ErrClosed, WaitSets skip us).
 	l.seg.hdr.epoch.Add(1)
