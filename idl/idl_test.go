@@ -304,6 +304,73 @@ func TestServiceModel(t *testing.T) {
 	}
 }
 
+func TestServiceOptionsModel(t *testing.T) {
+	f := parse(t, `module robot {
+		struct Stamp { uint64 ns; };
+		struct Vec3 { float x; float y; float z; };
+		typedef Stamp Header;
+		typedef float Sample;
+		@subscriber_history_request(1) @subscriber_buffer_size(2) @history_size(1)
+		@backpressure(DISCARD_DATA) @publisher_max_loaned_samples(3) @max_slice_len(64) @enable_safe_overflow(FALSE)
+		@require_attribute("b") @attribute("b", "2") @attribute("a", "1") @require_attribute("a", "1")
+		@user_header(Header)
+		service "robot/points" { publish_subscribe sequence<Vec3>; };
+		service "robot/samples" { publish_subscribe sequence<Sample>; };
+	};`)
+	s := f.Services[0]
+	if !s.Slice || s.Payload == nil || s.Payload.Name != "Vec3" || s.PayloadType.Kind != KindStruct {
+		t.Errorf("slice of a struct: Slice %v, Payload %v, PayloadType %+v", s.Slice, s.Payload, s.PayloadType)
+	}
+	if s.UserHeader == nil || s.UserHeader.Name != "Stamp" {
+		t.Errorf("UserHeader = %v, want the struct Stamp (the typedef resolved)", s.UserHeader)
+	}
+	str := func(qs []QoS) []string {
+		var out []string
+		for _, q := range qs {
+			v := q.Enum
+			if v == "" {
+				v = big.NewInt(int64(q.Value)).String()
+			}
+			out = append(out, q.Name+"="+v)
+		}
+		return out
+	}
+	if d := cmp.Diff([]string{"publisher_max_loaned_samples=3", "backpressure=DISCARD_DATA", "max_slice_len=64"}, str(s.Publisher)); d != "" {
+		t.Errorf("publisher settings in canonical order (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"subscriber_buffer_size=2", "subscriber_history_request=1"}, str(s.Subscriber)); d != "" {
+		t.Errorf("subscriber settings in canonical order (-want +got):\n%s", d)
+	}
+	attrs := func(as []Attribute) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Key+"="+a.Value)
+		}
+		return out
+	}
+	if d := cmp.Diff([]string{"b=2", "a=1"}, attrs(s.Attributes)); d != "" {
+		t.Errorf("attributes in declaration order (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"b=", "a=1"}, attrs(s.RequiredAttributes)); d != "" {
+		t.Errorf("required attributes in declaration order (-want +got):\n%s", d)
+	}
+	p := f.Services[1]
+	if !p.Slice || p.Payload != nil || p.PayloadType.Kind != KindPrimitive || p.PayloadType.Prim != Float ||
+		p.UserHeader != nil || p.QoS != nil || p.Publisher != nil || p.Subscriber != nil || p.Attributes != nil {
+		t.Errorf("slice of a primitive without settings: %+v", p)
+	}
+	var names []string
+	for _, d := range f.GoDecls() {
+		if d.What == `service "robot/samples"` {
+			names = append(names, d.Name)
+		}
+	}
+	want := []string{"SamplesServiceName", "SamplesService", "CreateSamples", "OpenSamples", "OpenOrCreateSamples", "SamplesPublisher", "SamplesSubscriber"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("Go names of a service (-want +got):\n%s", d)
+	}
+}
+
 func TestTooManyErrors(t *testing.T) {
 	src := "module m { struct S {\n" + strings.Repeat("Unknown x;\n", 12) + "}; };"
 	_, err := Parse("t.idl", []byte(src), nil)

@@ -231,11 +231,29 @@ var cFuncs = template.FuncMap{
 	"cPrim": func(p idl.Prim) string { return cPrims[p] },
 	"cQoS":  func(q idl.QoS) string { return cQoSValue(q) },
 	"decls": func(f *idl.File) []idl.Decl { return f.Decls },
+	// cPayload describes the payload of a service for a comment.
+	"cPayload": func(s *idl.Service) string {
+		if s.Slice {
+			return "a slice of " + cTypeName(s.PayloadType)
+		}
+		return cTypeName(s.PayloadType)
+	},
+	// cPayloadTypeName is the type name a service stores: the macro of a
+	// struct, or the runtime's name of a primitive slice element.
+	"cPayloadTypeName": func(s *idl.Service) string {
+		if s.Payload != nil {
+			return cNamed(&s.Payload.Named) + "_TYPE_NAME"
+		}
+		return cString(identityPrims[s.PayloadType.Prim])
+	},
 }
 
 func cQoSValue(q idl.QoS) string {
-	if q.IsBool {
+	switch {
+	case q.IsBool:
 		return strconv.FormatBool(q.Bool)
+	case q.Enum != "":
+		return cString(q.Enum)
 	}
 	return strconv.Itoa(q.Value)
 }

@@ -103,6 +103,74 @@ func FormatGo(src []byte) ([]byte, error) {
 	return out, nil
 }
 
+// goSettingMethods are the runtime builder methods that the publisher and
+// subscriber settings of a service call (the service QoS call the method
+// GoCamel(name) of iox2.PublishSubscribeBuilder).
+var goSettingMethods = map[string]string{
+	"publisher_max_loaned_samples": "MaxLoanedSamples",
+	"backpressure":                 "Backpressure",
+	"max_slice_len":                "MaxSliceLen",
+	"subscriber_buffer_size":       "BufferSize",
+	"subscriber_history_request":   "HistoryRequest",
+}
+
+// goCall spells the builder call that applies setting q: method(argument).
+func (g *goFile) goCall(method string, q idl.QoS) string {
+	arg := strconv.Itoa(q.Value)
+	switch {
+	case q.IsBool:
+		arg = strconv.FormatBool(q.Bool)
+	case q.Enum != "":
+		arg = g.Q(RuntimeImportPath) + "." + idl.GoCamel(q.Enum) // RETRY_UNTIL_DELIVERED -> iox2.RetryUntilDelivered
+	}
+	return method + "(" + arg + ")"
+}
+
+// ServiceBuilder returns the expression that starts the builder of
+// service s: the payload (or slice) builder, wrapped for a user header.
+func (g *goFile) ServiceBuilder(s *idl.Service) string {
+	iox2 := g.Q(RuntimeImportPath)
+	fn := "PublishSubscribe"
+	if s.Slice {
+		fn = "PublishSubscribeSlice"
+	}
+	b := fmt.Sprintf("%s.%s[%s](node, %sServiceName)", iox2, fn, goType(s.PayloadType), s.GoName)
+	if s.UserHeader != nil {
+		b = fmt.Sprintf("%s.WithUserHeader[%s](%s)", iox2, s.UserHeader.GoName, b)
+	}
+	return b
+}
+
+// ServiceCalls returns the builder calls that apply the service settings
+// of s: QoS, attributes and required attributes, in that order.
+func (g *goFile) ServiceCalls(s *idl.Service) []string {
+	var calls []string
+	for _, q := range s.QoS {
+		calls = append(calls, g.goCall(idl.GoCamel(q.Name), q))
+	}
+	for _, a := range s.Attributes {
+		calls = append(calls, "Attribute("+strconv.Quote(a.Key)+", "+strconv.Quote(a.Value)+")")
+	}
+	for _, a := range s.RequiredAttributes {
+		calls = append(calls, "RequireAttribute("+strconv.Quote(a.Key)+", "+strconv.Quote(a.Value)+")")
+	}
+	return calls
+}
+
+// PortCalls returns the builder calls that apply settings, the publisher
+// or subscriber settings of a service.
+func (g *goFile) PortCalls(settings []idl.QoS) ([]string, error) {
+	var calls []string
+	for _, q := range settings {
+		m, ok := goSettingMethods[q.Name]
+		if !ok {
+			return nil, fmt.Errorf("no Go builder method for setting %s", q.Name)
+		}
+		calls = append(calls, g.goCall(m, q))
+	}
+	return calls, nil
+}
+
 var goPrims = map[idl.Prim]string{
 	idl.Boolean: "bool", idl.Octet: "byte", idl.Char: "byte",
 	idl.Int8: "int8", idl.Uint8: "uint8", idl.Int16: "int16", idl.Uint16: "uint16",
@@ -153,13 +221,6 @@ var goFuncs = template.FuncMap{
 	"goTypedefs":  func(f *idl.File) []*idl.Typedef { return decls[*idl.Typedef](f) },
 	"goStrings":   func(f *idl.File) []*idl.StringType { return decls[*idl.StringType](f) },
 	"goSequences": func(f *idl.File) []*idl.SequenceType { return decls[*idl.SequenceType](f) },
-	"goMethod":    idl.GoCamel,
-	"goQoSValue": func(q idl.QoS) string {
-		if q.IsBool {
-			return strconv.FormatBool(q.Bool)
-		}
-		return strconv.Itoa(q.Value)
-	},
 }
 
 func minus(n uint64) string {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -159,5 +160,24 @@ func TestOutputName(t *testing.T) {
 	}
 	if OutputName("r.idl", "c") != "r.iox2.h" || OutputName("r.idl", "rust") != "r.iox2.rs" {
 		t.Error("C or Rust output names")
+	}
+}
+
+// TestIdentityPrims checks the type names that C and Rust get for a slice
+// of a primitive against the names the runtime derives from the Go types
+// (reflect's String), which are what a service stores.
+func TestIdentityPrims(t *testing.T) {
+	goTypes := map[string]reflect.Type{
+		"bool": reflect.TypeFor[bool](), "byte": reflect.TypeFor[byte](),
+		"int8": reflect.TypeFor[int8](), "uint8": reflect.TypeFor[uint8](),
+		"int16": reflect.TypeFor[int16](), "uint16": reflect.TypeFor[uint16](),
+		"int32": reflect.TypeFor[int32](), "uint32": reflect.TypeFor[uint32](),
+		"int64": reflect.TypeFor[int64](), "uint64": reflect.TypeFor[uint64](),
+		"float32": reflect.TypeFor[float32](), "float64": reflect.TypeFor[float64](),
+	}
+	for p, g := range goPrims {
+		if got, want := identityPrims[p], goTypes[g].String(); got != want {
+			t.Errorf("%s: identity name %q, the runtime stores %q", p, got, want)
+		}
 	}
 }

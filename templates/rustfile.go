@@ -298,9 +298,29 @@ var rustFuncs = template.FuncMap{
 		return false
 	},
 	"rustQoS": func(q idl.QoS) string {
-		if q.IsBool {
+		switch {
+		case q.IsBool:
 			return "bool = " + strconv.FormatBool(q.Bool)
+		case q.Enum != "":
+			return "&str = " + rustString(q.Enum)
 		}
 		return "usize = " + strconv.Itoa(q.Value)
+	},
+	// rustPayload is the payload type of service s seen from module
+	// from: the struct, or a slice [T] as iceoryx2 declares slice
+	// payloads.
+	"rustPayload": func(s *idl.Service, from []string) string {
+		t := rustType(s.PayloadType, from)
+		if s.Slice {
+			return "[" + t + "]"
+		}
+		return t
+	},
+	// rustPayloadTypeName is the type name a service stores.
+	"rustPayloadTypeName": func(s *idl.Service, from []string) string {
+		if s.Payload != nil {
+			return rustType(s.PayloadType, from) + "::TYPE_NAME"
+		}
+		return rustString(identityPrims[s.PayloadType.Prim])
 	},
 }

@@ -83,6 +83,16 @@ var commonFuncs = template.FuncMap{
 	},
 }
 
+// identityPrims are the type names that the runtime stores as the
+// identity of a primitive slice element: those of the Go types, derived
+// with reflection (byte is uint8).
+var identityPrims = map[idl.Prim]string{
+	idl.Boolean: "bool", idl.Octet: "uint8", idl.Char: "uint8",
+	idl.Int8: "int8", idl.Uint8: "uint8", idl.Int16: "int16", idl.Uint16: "uint16",
+	idl.Int32: "int32", idl.Uint32: "uint32", idl.Int64: "int64", idl.Uint64: "uint64",
+	idl.Float: "float32", idl.Double: "float64",
+}
+
 // header holds what the header of every output file says.
 type header struct {
 	Source     string // IDL path as given
