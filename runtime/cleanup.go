@@ -157,7 +157,8 @@ func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 	tags, _ := filepath.Glob(filepath.Join(dir, "*.svc"))
 	ok := true
 	for _, t := range tags {
-		hash, uid, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), ".svc"), "_")
+		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), ".svc"), "_")
+		uid, _, _ := strings.Cut(rest, "_")
 		if !found {
 			os.Remove(t)
 			continue
@@ -199,7 +200,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 	if d.hdr.pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
 	}
-	if d.leave(id) {
+	if d.leave(id, true) {
 		destroyService(cfg, p, hash, uid)
 	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
 		destroyService(cfg, p, hash, uid)
@@ -272,9 +273,16 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 }
 
 // cleanupDeadNodesOf cleans up after the dead nodes registered in d.
+//
+// A registered node that has no files at all any more was cleaned up
+// without this service (its tag lost): its ports and registration here are
+// removed directly.
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 	for _, id := range d.nodeIDs() {
-		cleanupNode(cfg, p, id)
+		if cleanupNode(cfg, p, id) == notDead && nodeState(cfg, id) == NodeMissing {
+			removePortsOf(cfg, p, d, id)
+			d.leave(id, true) // never the last: the caller is registered
+		}
 	}
 }
 

@@ -204,18 +204,21 @@ func (d *dynamic) join(id ID) error {
 	// before this load; leave's CAS of destroyer happens before its rescan.
 	// So either we see the destroyer or the destroyer sees our slot.
 	if who := d.hdr.destroyer.Load(); who != 0 {
-		d.leave(id) // may finish the removal ourselves
+		d.leave(id, false) // may finish the removal ourselves
 		return errDestroying{ID(who)}
 	}
 	return nil
 }
 
-// leave removes node id (idempotent, so a cleaner can resume it) and reports
+// leave removes one registration of node id (all of them with all, as a
+// cleaner does; idempotent, so that a cleaner can resume it) and reports
 // whether it was the last node, in which case the caller must delete the
 // service's files and then the dynamic segment.
-func (d *dynamic) leave(id ID) (last bool) {
+func (d *dynamic) leave(id ID, all bool) (last bool) {
 	for i := range d.nodes {
-		d.nodes[i].id.CompareAndSwap(uint64(id), 0)
+		if d.nodes[i].id.CompareAndSwap(uint64(id), 0) && !all {
+			break
+		}
 	}
 	if !d.empty() {
 		return false

@@ -276,14 +276,9 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 			}
 		},
 	}
-	spec.verify = func(sc *StaticConfig) (error, string) {
-		err, detail := b.verify(sc)
-		if err == nil {
-			// Requirements are minimums: the dynamic config has the
-			// service's capacities, not the opener's.
-			spec.caps = dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
-		}
-		return err, detail
+	spec.verify = b.verify
+	spec.capsOf = func(sc *StaticConfig) dynCaps {
+		return dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
 	}
 	core, err := openService(b.node, spec, mode)
 	if err != nil {

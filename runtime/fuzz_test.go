@@ -109,7 +109,7 @@ func FuzzDynamicConfig(f *testing.F) {
 		}
 		d.nodeIDs()
 		d.join(ID(12345))
-		d.leave(ID(12345))
+		d.leave(ID(12345), true)
 	})
 }
 

@@ -227,8 +227,10 @@ func (n *Node) removeService(s *serviceCore) {
 
 // tagPath is the crash journal entry that says the node has (or is
 // creating) incarnation uid of the service with hash.
+// Each open handle has a tag of its own (a node may open a service more
+// than once), named <hash>_<uid>_<handle>.svc.
 func (n *Node) tagPath(hash, uid string) string {
-	return filepath.Join(n.dir, hash+"_"+uid+".svc")
+	return filepath.Join(n.dir, hash+"_"+uid+"_"+newID().String()+".svc")
 }
 
 // Wait sleeps for d. It returns ErrNodeInterrupted after SIGINT and

@@ -54,6 +54,10 @@ func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, er
 			}
 		},
 		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) },
+		capsOf: func(sc *StaticConfig) dynCaps {
+			ps := sc.PublishSubscribe
+			return dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+		},
 	}
 	return spec, ti, nil
 }

@@ -290,6 +290,10 @@ func TestOpenChecksTypesQoSAndAttributes(t *testing.T) {
 	if _, err := PublishSubscribe[msg](n2, "checked").RequireAttribute("camera", "rear").Open(); !errors.Is(err, ErrIncompatibleAttributes) {
 		t.Fatalf("Open requiring another attribute = %v, want ErrIncompatibleAttributes", err)
 	}
+	// Requirements below what the service offers are met.
+	if _, err := PublishSubscribe[msg](n2, "checked").MaxPublishers(1).MaxSubscribers(1).MaxNodes(3).Open(); err != nil {
+		t.Fatalf("Open requiring less than the service offers: %v", err)
+	}
 	svc, err := PublishSubscribe[msg](n2, "checked").HistorySize(1).RequireAttribute("camera", "").Open()
 	if err != nil {
 		t.Fatalf("compatible Open: %v", err)
@@ -434,5 +438,28 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("SendCopy+receive allocates %v times", allocs)
+	}
+}
+
+// TestNodeOpensServiceTwice opens one service twice through one node:
+// closing one handle leaves the other working, and the service goes when
+// both are closed.
+func TestNodeOpensServiceTwice(t *testing.T) {
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	a := openMsg(t, node, "twice", nil)
+	b := openMsg(t, node, "twice", nil)
+	sub := must[*Subscriber[msg]](t)(b.Subscriber())
+	a.Close()
+	pub := must[*Publisher[msg]](t)(b.Publisher())
+	if n := send(t, pub, 7); n != 1 {
+		t.Fatalf("send after closing the other handle reached %d", n)
+	}
+	if got := receiveAll(t, sub); !eq(got, []uint64{7}) {
+		t.Fatalf("received %v", got)
+	}
+	b.Close()
+	if svcs, _ := ListServices(cfg); len(svcs) != 0 {
+		t.Fatalf("services left: %+v", svcs)
 	}
 }

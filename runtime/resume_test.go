@@ -32,7 +32,7 @@ func TestInterruptedCleanupResumes(t *testing.T) {
 		}},
 		{"left the service, tag left", func(cfg *Config, d *dynamic, dead ID) {
 			removePortsOf(cfg, cfg.provider(), d, dead)
-			d.leave(dead)
+			d.leave(dead, true)
 		}},
 		{"marked the service for removal, then died", func(cfg *Config, d *dynamic, dead ID) {
 			removePortsOf(cfg, cfg.provider(), d, dead)

@@ -28,7 +28,10 @@ func (m openMode) String() string {
 type serviceSpec struct {
 	name    string
 	pattern Pattern
-	caps    dynCaps
+	caps    dynCaps // of a service this spec creates
+	// capsOf returns the capacities of an existing service, from its
+	// static config: the builder's values are only minimums when opening.
+	capsOf func(sc *StaticConfig) dynCaps
 	attrs   []Attribute // defined on create
 	reqs    []Attribute // required on open
 	// newStatic fills the pattern-specific part of a new static config.
@@ -237,7 +240,7 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
 		return nil, err
 	}
-	d, err := openDynamic(node.shm, cfg.dynamicName(sc.Hash, sc.UID), spec.caps, spec.pattern, cfg.CreationTimeout)
+	d, err := openDynamic(node.shm, cfg.dynamicName(sc.Hash, sc.UID), spec.capsOf(sc), spec.pattern, cfg.CreationTimeout)
 	if err != nil {
 		os.Remove(tag)
 		return nil, err
@@ -341,7 +344,7 @@ func (s *serviceCore) close() error {
 
 func (s *serviceCore) leave() {
 	cfg := s.node.config
-	if s.dyn.leave(s.node.id) {
+	if s.dyn.leave(s.node.id, false) {
 		destroyService(cfg, s.node.shm, s.hash, s.static.UID)
 	}
 	s.dyn.close()
