@@ -32,8 +32,8 @@ type serviceSpec struct {
 	// capsOf returns the capacities of an existing service, from its
 	// static config: the builder's values are only minimums when opening.
 	capsOf func(sc *StaticConfig) dynCaps
-	attrs   []Attribute // defined on create
-	reqs    []Attribute // required on open
+	attrs  []Attribute // defined on create
+	reqs   []Attribute // required on open
 	// newStatic fills the pattern-specific part of a new static config.
 	newStatic func(sc *StaticConfig)
 	// verify checks an existing service against the builder; it returns a
