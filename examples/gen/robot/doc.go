@@ -1,6 +1,8 @@
 // Package robot is the code iox2gen generates from examples/idl/robot.idl:
 // the payload types of a robot's IMU stream (Imu, Vec3, Mode, ...) and the
-// publish-subscribe service "robot/imu" (OpenOrCreateImu and friends).
+// publish-subscribe services "robot/imu" (OpenOrCreateImu and friends,
+// ImuPublisher and ImuSubscriber) and "robot/points" (slices of Vec3 with
+// a Stamp user header).
 // robot.iox2.h and robot.iox2.rs describe the same payload for C and Rust.
 //
 // Do not edit the generated files; change the IDL and run make generate.

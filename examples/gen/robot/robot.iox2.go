@@ -200,6 +200,31 @@ var ImuTypeInfo = iox2.TypeInfo{
 // IOX2TypeInfo implements iox2.TypedPayload.
 func (*Imu) IOX2TypeInfo() *iox2.TypeInfo { return &ImuTypeInfo }
 
+// Stamp is the struct robot::Stamp (16 bytes, alignment 8).
+type Stamp struct {
+	StampNs  uint64 // stamp_ns, offset 0
+	Seq      uint32 // seq, offset 8
+	SensorId uint32 // sensor_id, offset 12
+}
+
+// StampTypeInfo is the type identity of Stamp: a service stores it
+// when it is created, and opening the service with another identity fails.
+var StampTypeInfo = iox2.TypeInfo{
+	Name:       "robot::Stamp",
+	Size:       16,
+	Align:      8,
+	LayoutHash: "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065",
+	Layout: "iox2-layout/1\n" +
+		"struct robot::Stamp size=16 align=8\n" +
+		"field stamp_ns offset=0 size=8 type=uint64\n" +
+		"field seq offset=8 size=4 type=uint32\n" +
+		"field sensor_id offset=12 size=4 type=uint32\n" +
+		"end\n",
+}
+
+// IOX2TypeInfo implements iox2.TypedPayload.
+func (*Stamp) IOX2TypeInfo() *iox2.TypeInfo { return &StampTypeInfo }
+
 // Layout assertions: every size, alignment and offset is the one the IDL
 // checker computed (the C layout). Alignments are capped at the largest
 // alignment of the architecture (4 on 386 and arm).
@@ -223,6 +248,11 @@ func _() {
 	_ = x[unsafe.Offsetof(Imu{}.Status)-128]
 	_ = x[unsafe.Offsetof(Imu{}.Temperature)-136]
 	_ = x[unsafe.Offsetof(Imu{}.Points)-144]
+	_ = x[unsafe.Sizeof(Stamp{})-16]
+	_ = x[unsafe.Alignof(Stamp{})-min(8, unsafe.Alignof(uint64(0)))]
+	_ = x[unsafe.Offsetof(Stamp{}.StampNs)]
+	_ = x[unsafe.Offsetof(Stamp{}.Seq)-8]
+	_ = x[unsafe.Offsetof(Stamp{}.SensorId)-12]
 	_ = x[unsafe.Sizeof(String_32{})-48]
 	_ = x[unsafe.Alignof(String_32{})-min(8, unsafe.Alignof(uint64(0)))]
 	_ = x[unsafe.Offsetof(String_32{}.data)]
@@ -237,9 +267,14 @@ func _() {
 // ImuServiceName is the name of service "robot/imu".
 const ImuServiceName = "robot/imu"
 
-// ImuService returns a builder for "robot/imu" preset with the QoS declared in robot.idl.
+// ImuService returns a builder for service "robot/imu", preset with
+// the service settings declared in robot.idl.
 func ImuService(node *iox2.Node) *iox2.PublishSubscribeBuilder[Imu] {
-	return iox2.PublishSubscribe[Imu](node, ImuServiceName).HistorySize(4).SubscriberMaxBufferSize(16)
+	return iox2.PublishSubscribe[Imu](node, ImuServiceName).
+		HistorySize(4).
+		SubscriberMaxBufferSize(16).
+		Attribute("rate_hz", "200").
+		Attribute("frame", "base_link")
 }
 
 // CreateImu creates service "robot/imu"; it fails if the service exists.
@@ -256,4 +291,64 @@ func OpenImu(node *iox2.Node) (*iox2.PublishSubscribeService[Imu], error) {
 // OpenOrCreateImu opens service "robot/imu", creating it if it does not exist.
 func OpenOrCreateImu(node *iox2.Node) (*iox2.PublishSubscribeService[Imu], error) {
 	return ImuService(node).OpenOrCreate()
+}
+
+// ImuPublisher returns a publisher builder for service "robot/imu" preset
+// with the publisher settings declared in robot.idl.
+func ImuPublisher(svc *iox2.PublishSubscribeService[Imu]) *iox2.PublisherBuilder[Imu] {
+	return svc.PublisherBuilder().
+		MaxLoanedSamples(4)
+}
+
+// ImuSubscriber returns a subscriber builder for service "robot/imu" preset
+// with the subscriber settings declared in robot.idl.
+func ImuSubscriber(svc *iox2.PublishSubscribeService[Imu]) *iox2.SubscriberBuilder[Imu] {
+	return svc.SubscriberBuilder().
+		BufferSize(8).
+		HistoryRequest(2)
+}
+
+// PointsServiceName is the name of service "robot/points".
+const PointsServiceName = "robot/points"
+
+// PointsService returns a builder for service "robot/points", preset with
+// the service settings declared in robot.idl.
+// Each sample is a slice of Vec3, of up to the MaxSliceLen of its publisher
+// (see PointsPublisher).
+// Each sample carries a user header of type Stamp: iox2.UserHeader[Stamp](sample).
+func PointsService(node *iox2.Node) *iox2.PublishSubscribeBuilder[Vec3] {
+	return iox2.WithUserHeader[Stamp](iox2.PublishSubscribeSlice[Vec3](node, PointsServiceName)).
+		SubscriberMaxBufferSize(4).
+		EnableSafeOverflow(false).
+		Attribute("frame", "lidar")
+}
+
+// CreatePoints creates service "robot/points"; it fails if the service exists.
+func CreatePoints(node *iox2.Node) (*iox2.PublishSubscribeService[Vec3], error) {
+	return PointsService(node).Create()
+}
+
+// OpenPoints opens service "robot/points"; it fails if the service does not exist
+// or is incompatible.
+func OpenPoints(node *iox2.Node) (*iox2.PublishSubscribeService[Vec3], error) {
+	return PointsService(node).Open()
+}
+
+// OpenOrCreatePoints opens service "robot/points", creating it if it does not exist.
+func OpenOrCreatePoints(node *iox2.Node) (*iox2.PublishSubscribeService[Vec3], error) {
+	return PointsService(node).OpenOrCreate()
+}
+
+// PointsPublisher returns a publisher builder for service "robot/points" preset
+// with the publisher settings declared in robot.idl.
+func PointsPublisher(svc *iox2.PublishSubscribeService[Vec3]) *iox2.PublisherBuilder[Vec3] {
+	return svc.PublisherBuilder().
+		Backpressure(iox2.DiscardData).
+		MaxSliceLen(1024)
+}
+
+// PointsSubscriber returns a subscriber builder for service "robot/points" preset
+// with the subscriber settings declared in robot.idl.
+func PointsSubscriber(svc *iox2.PublishSubscribeService[Vec3]) *iox2.SubscriberBuilder[Vec3] {
+	return svc.SubscriberBuilder()
 }

@@ -116,10 +116,48 @@ IOX2_STATIC_ASSERT(offsetof(robot_Imu, points) == 144, "robot_Imu.points: offset
 #define robot_Imu_ALIGN 8
 #define robot_Imu_LAYOUT_HASH "d2dc1aec3d1d36a2e6b9c0b7e480fca50f08c229ec0abddf90cf3f14dbc19438"
 
+/* struct robot::Stamp (16 bytes, alignment 8). */
+typedef struct robot_Stamp {
+	IOX2_ALIGNAS(8) uint64_t stamp_ns;
+	uint32_t seq;
+	uint32_t sensor_id;
+} robot_Stamp;
+/* A compile error here means the layout or runtime changed; re-run iox2gen. */
+IOX2_STATIC_ASSERT(sizeof(robot_Stamp) == 16, "robot_Stamp: size");
+IOX2_STATIC_ASSERT(IOX2_ALIGNOF(robot_Stamp) == 8, "robot_Stamp: alignment");
+IOX2_STATIC_ASSERT(offsetof(robot_Stamp, stamp_ns) == 0, "robot_Stamp.stamp_ns: offset");
+IOX2_STATIC_ASSERT(offsetof(robot_Stamp, seq) == 8, "robot_Stamp.seq: offset");
+IOX2_STATIC_ASSERT(offsetof(robot_Stamp, sensor_id) == 12, "robot_Stamp.sensor_id: offset");
+#define robot_Stamp_TYPE_NAME "robot::Stamp"
+#define robot_Stamp_SIZE 16
+#define robot_Stamp_ALIGN 8
+#define robot_Stamp_LAYOUT_HASH "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065"
+
 /* Service "robot/imu": publish-subscribe, payload robot_Imu. */
 #define robot_Imu_SERVICE_NAME "robot/imu"
 #define robot_Imu_SERVICE_PAYLOAD_TYPE_NAME robot_Imu_TYPE_NAME
 #define robot_Imu_SERVICE_HISTORY_SIZE 4
 #define robot_Imu_SERVICE_SUBSCRIBER_MAX_BUFFER_SIZE 16
+#define robot_Imu_SERVICE_ATTRIBUTE_COUNT 2
+#define robot_Imu_SERVICE_ATTRIBUTE_0_KEY "rate_hz"
+#define robot_Imu_SERVICE_ATTRIBUTE_0_VALUE "200"
+#define robot_Imu_SERVICE_ATTRIBUTE_1_KEY "frame"
+#define robot_Imu_SERVICE_ATTRIBUTE_1_VALUE "base_link"
+#define robot_Imu_SERVICE_PUBLISHER_MAX_LOANED_SAMPLES 4
+#define robot_Imu_SERVICE_SUBSCRIBER_BUFFER_SIZE 8
+#define robot_Imu_SERVICE_SUBSCRIBER_HISTORY_REQUEST 2
+
+/* Service "robot/points": publish-subscribe, payload a slice of robot_Vec3. */
+#define robot_Points_SERVICE_NAME "robot/points"
+#define robot_Points_SERVICE_PAYLOAD_TYPE_NAME robot_Vec3_TYPE_NAME
+#define robot_Points_SERVICE_SLICE true
+#define robot_Points_SERVICE_USER_HEADER_TYPE_NAME robot_Stamp_TYPE_NAME
+#define robot_Points_SERVICE_SUBSCRIBER_MAX_BUFFER_SIZE 4
+#define robot_Points_SERVICE_ENABLE_SAFE_OVERFLOW false
+#define robot_Points_SERVICE_ATTRIBUTE_COUNT 1
+#define robot_Points_SERVICE_ATTRIBUTE_0_KEY "frame"
+#define robot_Points_SERVICE_ATTRIBUTE_0_VALUE "lidar"
+#define robot_Points_SERVICE_BACKPRESSURE "DISCARD_DATA"
+#define robot_Points_SERVICE_MAX_SLICE_LEN 1024
 
 #endif /* IOX2GEN_ROBOT_IOX2_H */

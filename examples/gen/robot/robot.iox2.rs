@@ -154,13 +154,67 @@ pub mod robot {
         pub const LAYOUT_HASH: &'static str = "d2dc1aec3d1d36a2e6b9c0b7e480fca50f08c229ec0abddf90cf3f14dbc19438";
     }
 
+    /// Struct robot::Stamp (16 bytes, alignment 8).
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct Stamp {
+        pub stamp_ns: u64,
+        pub seq: u32,
+        pub sensor_id: u32,
+    }
+
+    // A compile error here means the layout or runtime changed; re-run iox2gen.
+    const _: () = {
+        assert!(core::mem::size_of::<Stamp>() == 16, "Stamp: size");
+        assert!(core::mem::align_of::<Stamp>() == 8, "Stamp: alignment");
+        assert!(core::mem::offset_of!(Stamp, stamp_ns) == 0, "Stamp.stamp_ns: offset");
+        assert!(core::mem::offset_of!(Stamp, seq) == 8, "Stamp.seq: offset");
+        assert!(core::mem::offset_of!(Stamp, sensor_id) == 12, "Stamp.sensor_id: offset");
+    };
+
+    impl Stamp {
+        /// The scoped IDL name: the type name of iceoryx2 services.
+        pub const TYPE_NAME: &'static str = "robot::Stamp";
+        pub const SIZE: usize = 16;
+        pub const ALIGN: usize = 8;
+        /// SHA-256 of the canonical layout description.
+        pub const LAYOUT_HASH: &'static str = "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065";
+    }
+
     /// Service "robot/imu": publish-subscribe.
     pub mod imu_service {
         /// The service name.
         pub const NAME: &str = "robot/imu";
         /// The payload type.
         pub type Payload = super::Imu;
+        /// The type name the service stores.
+        pub const PAYLOAD_TYPE_NAME: &str = super::Imu::TYPE_NAME;
         pub const HISTORY_SIZE: usize = 4;
         pub const SUBSCRIBER_MAX_BUFFER_SIZE: usize = 16;
+        /// The attributes (key, value) the service is created with.
+        pub const ATTRIBUTES: &[(&str, &str)] = &[("rate_hz", "200"), ("frame", "base_link")];
+        pub const PUBLISHER_MAX_LOANED_SAMPLES: usize = 4;
+        pub const SUBSCRIBER_BUFFER_SIZE: usize = 8;
+        pub const SUBSCRIBER_HISTORY_REQUEST: usize = 2;
+    }
+
+    /// Service "robot/points": publish-subscribe.
+    pub mod points_service {
+        /// The service name.
+        pub const NAME: &str = "robot/points";
+        /// The payload type: a slice, whose length each sample sets.
+        pub type Payload = [super::Vec3];
+        /// The type name the service stores.
+        pub const PAYLOAD_TYPE_NAME: &str = super::Vec3::TYPE_NAME;
+        pub const SLICE: bool = true;
+        /// The user header of every sample.
+        pub type UserHeader = super::Stamp;
+        pub const USER_HEADER_TYPE_NAME: &str = UserHeader::TYPE_NAME;
+        pub const SUBSCRIBER_MAX_BUFFER_SIZE: usize = 4;
+        pub const ENABLE_SAFE_OVERFLOW: bool = false;
+        /// The attributes (key, value) the service is created with.
+        pub const ATTRIBUTES: &[(&str, &str)] = &[("frame", "lidar")];
+        pub const BACKPRESSURE: &str = "DISCARD_DATA";
+        pub const MAX_SLICE_LEN: usize = 1024;
     }
 }

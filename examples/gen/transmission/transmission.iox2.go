@@ -56,7 +56,8 @@ func _() {
 // MyFunkServiceNameServiceName is the name of service "My/Funk/ServiceName".
 const MyFunkServiceNameServiceName = "My/Funk/ServiceName"
 
-// MyFunkServiceNameService returns a builder for "My/Funk/ServiceName" preset with the QoS declared in transmission.idl.
+// MyFunkServiceNameService returns a builder for service "My/Funk/ServiceName", preset with
+// the service settings declared in transmission.idl.
 func MyFunkServiceNameService(node *iox2.Node) *iox2.PublishSubscribeBuilder[TransmissionData] {
 	return iox2.PublishSubscribe[TransmissionData](node, MyFunkServiceNameServiceName)
 }
@@ -75,4 +76,16 @@ func OpenMyFunkServiceName(node *iox2.Node) (*iox2.PublishSubscribeService[Trans
 // OpenOrCreateMyFunkServiceName opens service "My/Funk/ServiceName", creating it if it does not exist.
 func OpenOrCreateMyFunkServiceName(node *iox2.Node) (*iox2.PublishSubscribeService[TransmissionData], error) {
 	return MyFunkServiceNameService(node).OpenOrCreate()
+}
+
+// MyFunkServiceNamePublisher returns a publisher builder for service "My/Funk/ServiceName" preset
+// with the publisher settings declared in transmission.idl.
+func MyFunkServiceNamePublisher(svc *iox2.PublishSubscribeService[TransmissionData]) *iox2.PublisherBuilder[TransmissionData] {
+	return svc.PublisherBuilder()
+}
+
+// MyFunkServiceNameSubscriber returns a subscriber builder for service "My/Funk/ServiceName" preset
+// with the subscriber settings declared in transmission.idl.
+func MyFunkServiceNameSubscriber(svc *iox2.PublishSubscribeService[TransmissionData]) *iox2.SubscriberBuilder[TransmissionData] {
+	return svc.SubscriberBuilder()
 }

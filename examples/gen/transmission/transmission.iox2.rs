@@ -43,5 +43,7 @@ pub mod examples {
         pub const NAME: &str = "My/Funk/ServiceName";
         /// The payload type.
         pub type Payload = super::TransmissionData;
+        /// The type name the service stores.
+        pub const PAYLOAD_TYPE_NAME: &str = super::TransmissionData::TYPE_NAME;
     }
 }
