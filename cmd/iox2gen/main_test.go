@@ -234,7 +234,8 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 
 // TestGeneratedCodeRuns generates the robot example as a user would, then
 // compiles and runs a program that uses the generated API and panics on
-// any wrong behaviour.
+// any wrong behaviour: the payload types, and the services with the
+// publisher and subscriber presets, a slice payload and a user header.
 func TestGeneratedCodeRuns(t *testing.T) {
 	dir := modulePackageDir(t)
 	pkg := filepath.Join(dir, "robot")
@@ -246,8 +247,12 @@ func TestGeneratedCodeRuns(t *testing.T) {
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 	"unsafe"
 
 	iox2 "github.com/iox2go/iox2go/runtime"
@@ -258,6 +263,23 @@ func check(ok bool, what string) {
 	if !ok {
 		panic(what)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// receive polls sub for a sample for up to 5 seconds.
+func receive[T any](sub *iox2.Subscriber[T]) *iox2.Sample[T] {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if s := must(sub.Receive()); s != nil {
+			return s
+		}
+	}
+	panic("no sample within 5s")
 }
 
 func main() {
@@ -308,6 +330,59 @@ func main() {
 	// Services.
 	check(robot.ImuServiceName == "robot/imu", "service name")
 	check(robot.ImuService(nil) != nil, "builder")
+
+	// The services at work, in a domain of their own.
+	cfg := iox2.DefaultConfig()
+	cfg.Root = must(os.MkdirTemp("", "iox2gen-e2e-"))
+	defer os.RemoveAll(cfg.Root)
+	cfg.Prefix = fmt.Sprintf("iox2gen_e2e_%d_", os.Getpid())
+	node := must(iox2.NewNodeBuilder().Name("e2e").Config(cfg).SignalHandling(false).Create())
+	imuSvc := must(robot.OpenOrCreateImu(node))
+	check(fmt.Sprint(imuSvc.Attributes()) == "[{rate_hz 200} {frame base_link}]", "attributes")
+	pub := must(robot.ImuPublisher(imuSvc).Create())
+	var loans []*iox2.SampleMut[robot.Imu]
+	for range 4 {
+		loans = append(loans, must(pub.Loan()))
+	}
+	_, err := pub.Loan()
+	check(errors.Is(err, iox2.ErrExceedsMaxLoans), "ImuPublisher: 4 loans at most")
+	for _, s := range loans {
+		s.Release()
+	}
+	for i := range uint64(6) {
+		must(pub.SendCopy(robot.Imu{StampNs: i}))
+	}
+	sub := must(robot.ImuSubscriber(imuSvc).Create())
+	check(sub.BufferSize() == 8, "ImuSubscriber: buffer size")
+	for _, want := range []uint64{4, 5} {
+		s := receive(sub)
+		check(s.Payload().StampNs == want, "ImuSubscriber: the last 2 samples of the history")
+		s.Release()
+	}
+
+	// A slice service with a user header.
+	pointsSvc := must(robot.CreatePoints(node))
+	ppub := must(robot.PointsPublisher(pointsSvc).Create())
+	psub := must(robot.PointsSubscriber(pointsSvc).Create())
+	for _, n := range []int{0, 3, 1024} {
+		s := must(ppub.LoanSlice(n))
+		*iox2.UserHeader[robot.Stamp](s) = robot.Stamp{StampNs: uint64(n), Seq: 1}
+		for i := range s.PayloadSlice() {
+			s.PayloadSlice()[i] = robot.Vec3{X: float64(i)}
+		}
+		check(must(s.Send()) == 1, "slice sample sent")
+		r := receive(psub)
+		pts := r.PayloadSlice()
+		check(len(pts) == n && (n == 0 || pts[n-1].X == float64(n-1)), "slice received")
+		check(*iox2.UserHeader[robot.Stamp](r) == robot.Stamp{StampNs: uint64(n), Seq: 1}, "user header received")
+		r.Release()
+	}
+	_, err = ppub.LoanSlice(1025)
+	check(errors.Is(err, iox2.ErrSliceLengthExceedsLimit), "PointsPublisher: 1024 points at most")
+
+	check(node.Close() == nil, "node close")
+	left, _ := filepath.Glob(filepath.Join(cfg.ShmDir, cfg.Prefix+"*"))
+	check(len(left) == 0, fmt.Sprint("left in shared memory: ", left))
 	fmt.Println("ok")
 }
 `
