@@ -60,6 +60,9 @@ func TestGroupFileMode(t *testing.T) {
 			t.Errorf("%s has mode %#o, want 0660", path, fi.Mode().Perm())
 		}
 	}
+	if fi, err := os.Stat(cfg.nodesDir()); err != nil || fi.Mode().Perm() != 0o770 || fi.Mode()&os.ModeSetgid == 0 {
+		t.Errorf("nodes directory mode %v (%v), want group-writable and set-group-ID", fi.Mode(), err)
+	}
 	cfg2 := testConfig(t)
 	node2 := testNode(t, cfg2)
 	svc2 := openMsg(t, node2, "private", nil)

@@ -92,11 +92,10 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		signal:   !b.noSignal,
 		services: map[*serviceCore]struct{}{},
 	}
-	if err := os.MkdirAll(cfg.nodesDir(), 0o755|fs.ModeDir); err != nil {
-		return nil, fmt.Errorf("iox2: create node: %w", err)
-	}
-	if err := os.MkdirAll(cfg.servicesDir(), 0o755|fs.ModeDir); err != nil {
-		return nil, fmt.Errorf("iox2: create node: %w", err)
+	for _, dir := range []string{cfg.Root, cfg.nodesDir(), cfg.servicesDir(), cfg.ShmDir} {
+		if err := ensureDir(dir, cfg.FileMode); err != nil {
+			return nil, fmt.Errorf("iox2: create node: %w", err)
+		}
 	}
 	// The lock is taken under a temporary name and then renamed, so that
 	// nobody ever sees the lock file of a live node unlocked.
@@ -129,6 +128,25 @@ func (b *NodeBuilder) Create() (*Node, error) {
 	}
 	CleanupDeadNodes(cfg)
 	return n, nil
+}
+
+// ensureDir creates dir if needed. With a group file mode (0660), the
+// directories it creates are group-writable and set-group-ID, so that
+// every member of the group can create and remove files in them and the
+// files belong to the group. A directory that exists is left as it is.
+func ensureDir(dir string, mode os.FileMode) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755|fs.ModeDir); err != nil {
+		return err
+	}
+	if mode&0o060 == 0o060 {
+		// Fails harmlessly when another member of the group won the race
+		// to create it.
+		os.Chmod(dir, dirMode(mode)|os.ModeSetgid)
+	}
+	return nil
 }
 
 // dirMode gives directories the search bits that go with the file mode.
