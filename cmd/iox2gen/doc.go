@@ -10,7 +10,9 @@
 // directory):
 //
 //	FILE.iox2.go   Go: structs with explicit padding, string and sequence
-//	               types, enums, constants, type identities, services
+//	               types, enums, constants, type identities, and service,
+//	               publisher and subscriber builders preset with the
+//	               settings the IDL declares
 //	FILE.iox2.h    C (C11, and C++11 and later): the same structs,
 //	               _Static_assert on every size, alignment and offset
 //	FILE.iox2.rs   Rust: #[repr(C)] structs, const assertions
