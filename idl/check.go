@@ -17,7 +17,7 @@ const (
 	// the address space of the 32-bit targets (386, arm).
 	MaxSize = 1<<31 - 1
 	// MaxQoS is the largest value of a QoS count.
-	MaxQoS = 1 << 20
+	MaxQoS = 1 << 16
 	// MaxServiceNameLength is iceoryx2's limit on service names, in bytes.
 	MaxServiceNameLength = 255
 	// MaxAttributes is iceoryx2's limit on the attributes of a service.
