@@ -17,7 +17,7 @@ const (
 	kindData       uint32 = 2
 	kindConnection uint32 = 3
 	kindEvent      uint32 = 4
-	layoutVersion  uint32 = 2
+	layoutVersion  uint32 = 3
 )
 
 // dynHeader follows the shm.Header of a service's dynamic config segment.

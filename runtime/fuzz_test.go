@@ -46,7 +46,7 @@ func FuzzStaticConfig(f *testing.F) {
 }
 
 func FuzzDataSegment(f *testing.F) {
-	good := newDataLayout(40, 8, 1, 12, TypeInfo{})
+	good := newDataLayout(40, 8, 1, 12, TypeInfo{}, 0)
 	seed := make([]byte, good.size)
 	h := (*dataHeader)(unsafe.Pointer(&seed[shm.HeaderSize]))
 	*h = dataHeader{chunkStride: good.stride, numChunks: good.numChunks, chunksOffset: good.chunksOff,
@@ -58,7 +58,7 @@ func FuzzDataSegment(f *testing.F) {
 		buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(b))
 		copy(buf, b)
 		seg := fakeSegment{b: buf}
-		l, err := readDataLayout(seg, 40, 0)
+		l, err := readDataLayout(seg, 40, 0, 0)
 		if err != nil {
 			return
 		}

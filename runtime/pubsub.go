@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -12,6 +13,124 @@ type pubSubCore struct {
 	payload TypeInfo
 	slice   bool     // payload variant dynamic
 	header  TypeInfo // user header; Size 0 when none
+}
+
+type publisherOpts struct {
+	maxLoans int
+	strategy Backpressure
+	maxSlice int
+}
+
+// newPublisher creates a publisher: a sender to the subscribers, in the
+// first array of port slots.
+func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
+	q := &svc.qos
+	op := "create publisher"
+	if o.maxLoans < 1 || o.maxSlice < 1 {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrInvalidQoS,
+			Detail: fmt.Sprintf("max loaned samples %d and max slice length %d must be at least 1", o.maxLoans, o.maxSlice)}
+	}
+	node := svc.core.node
+	d := svc.core.dyn
+	id := newID()
+	slot := claim(d.pubs, id, node.id)
+	if slot < 0 {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrExceedsMaxPublishers,
+			Detail: fmt.Sprintf("the service supports %d", q.MaxPublishers)}
+	}
+	p, err := newSender(senderOpts{
+		core: svc.core, id: id, op: op, mu: new(sync.Mutex), peers: d.subs,
+		connFor: func(pi portInfo) connSpec {
+			buf, hist := subscriberBuffer(q, pi)
+			limit := buf + q.SubscriberMaxBorrowedSamples
+			return connSpec{layout: newConnLayout(1, uint32(buf), uint32(limit)), limit: limit, history: hist}
+		},
+		elem: svc.payload, header: svc.header, maxSlice: o.maxSlice,
+		numChunks: q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans,
+		maxLoans:  o.maxLoans, history: q.HistorySize, safeOverflow: q.EnableSafeOverflow, strategy: o.strategy,
+	})
+	if err != nil {
+		release(&d.pubs[slot], node.id)
+		return nil, err
+	}
+	p.own, p.slot = d.pubs, slot
+	s := &d.pubs[slot]
+	s.a.Store(p.maxSlice)
+	activate(s)
+	d.bump()
+	p.mu.Lock()
+	p.update()
+	p.mu.Unlock()
+	if err := svc.core.addPort(p); err != nil {
+		p.closePort()
+		return nil, err
+	}
+	return p, nil
+}
+
+// subscriberBuffer derives a subscriber's buffer size and history request
+// from its slot, clamped to what the service allows (the slot is written
+// by another process).
+func subscriberBuffer(q *PubSubQoS, pi portInfo) (buf, hist int) {
+	buf = int(min(max(pi.a, 1), uint64(q.SubscriberMaxBufferSize)))
+	hist = int(min(pi.b, uint64(q.HistorySize), uint64(buf)))
+	return buf, hist
+}
+
+type subscriberOpts struct {
+	bufSize, histReq int
+	histSet          bool
+}
+
+// newSubscriber creates a subscriber: a receiver from the publishers, in
+// the second array of port slots.
+func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
+	q := &svc.qos
+	op := "create subscriber"
+	if o.bufSize < 1 {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrInvalidQoS, Detail: fmt.Sprintf("buffer size %d must be at least 1", o.bufSize)}
+	}
+	if o.bufSize > q.SubscriberMaxBufferSize {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrBufferSizeExceedsMax,
+			Detail: fmt.Sprintf("requested %d, the service allows %d", o.bufSize, q.SubscriberMaxBufferSize)}
+	}
+	if !o.histSet {
+		o.histReq = min(q.HistorySize, o.bufSize)
+	}
+	if o.histReq < 0 || o.histReq > q.HistorySize || o.histReq > o.bufSize {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrHistoryRequestExceeds,
+			Detail: fmt.Sprintf("requested %d, the service keeps %d and the buffer holds %d", o.histReq, q.HistorySize, o.bufSize)}
+	}
+	node := svc.core.node
+	d := svc.core.dyn
+	s := newReceiver(receiverOpts{
+		core: svc.core, id: newID(), mu: new(sync.Mutex), peers: d.pubs,
+		elem: svc.payload, header: svc.header, slice: svc.slice,
+		layout:      newConnLayout(1, uint32(o.bufSize), uint32(o.bufSize+q.SubscriberMaxBorrowedSamples)),
+		maxBorrowed: q.SubscriberMaxBorrowedSamples, connMaxBorrowed: q.SubscriberMaxBorrowedSamples,
+	})
+	s.bufSize, s.histReq = o.bufSize, o.histReq
+	s.slot = claim(d.subs, s.id, node.id)
+	if s.slot < 0 {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrExceedsMaxSubscribers,
+			Detail: fmt.Sprintf("the service supports %d", q.MaxSubscribers)}
+	}
+	s.own = d.subs
+	slot := &d.subs[s.slot]
+	slot.a.Store(uint64(s.bufSize))
+	slot.b.Store(uint64(s.histReq))
+	// From here on, every Send of every publisher reaches us: a publisher
+	// checks the change counter on every send and connects first.
+	activate(slot)
+	d.bump()
+	s.mu.Lock()
+	s.update()
+	s.mu.Unlock()
+	if err := svc.core.addPort(s); err != nil {
+		s.closePort()
+		return nil, err
+	}
+	return s, nil
 }
 
 // PublishSubscribeService is an open publish-subscribe service with payload
@@ -347,7 +466,7 @@ func (s *PublishSubscribeService[T]) Subscriber() (*Subscriber[T], error) {
 
 // Publisher sends samples of type T. It is safe for concurrent use.
 type Publisher[T any] struct {
-	p       *publisher
+	p       *sender
 	samples []SampleMut[T] // preallocated: loans allocate nothing
 }
 
@@ -454,7 +573,7 @@ func (s *SampleMut[T]) Send() (int, error) {
 		p.mu.Unlock()
 		return 0, ErrSampleNotOwned
 	}
-	n, err := p.send(s.chunk, s.length)
+	n, err := p.send(s.chunk, s.length, 0, 0, false)
 	s.data = nil
 	p.mu.Unlock()
 	return n, err
@@ -476,7 +595,7 @@ func (s *SampleMut[T]) Release() {
 
 // Subscriber receives samples of type T. It is safe for concurrent use.
 type Subscriber[T any] struct {
-	s       *subscriber
+	s       *receiver
 	samples []Sample[T]
 }
 
@@ -484,7 +603,7 @@ type Subscriber[T any] struct {
 // segment, held until Release.
 type Sample[T any] struct {
 	sub    *Subscriber[T]
-	conn   *subConn
+	conn   *recvConn
 	chunk  uint32
 	length uint64
 	data   *T

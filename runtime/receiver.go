@@ -1,9 +1,9 @@
 package runtime
 
 import (
-	"fmt"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/shm"
@@ -11,118 +11,120 @@ import (
 
 func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
 
-// subscriber is the untyped core of a subscriber port.
-type subscriber struct {
-	svc  *pubSubCore
+// receiver is the data path shared by every port that receives: a
+// connection from each sender found in one array of port slots of the
+// dynamic config, and a read-only mapping of each sender's data segment. A
+// subscriber is a receiver from the publishers; a server is a receiver of
+// requests from the clients, and a client a receiver of responses from the
+// servers.
+type receiver struct {
+	core *serviceCore
 	id   ID
+
+	// The port's own slot (standalone receivers, i.e. subscribers, release
+	// it in closePort).
+	own  []portSlot
 	slot int
 
-	mu     sync.Mutex
+	mu     *sync.Mutex // the port's; shared with its sender part, if any
 	closed bool
 
-	bufSize     int
-	histReq     int
-	maxBorrowed int
-	borrowed    int
+	peers     []portSlot // the senders' slots
+	elem      TypeInfo
+	header    TypeInfo
+	slice     bool
+	layout    connLayout // of every connection this receiver has
+	wantTable uint64     // request table length of the senders' segments
 
-	conns   []*subConn // by publisher slot
-	expired []*subConn // connections of vanished publishers, drained first
+	bufSize int // subscriber: queue capacity
+	histReq int // subscriber: history request
+
+	maxBorrowed     int // in all
+	connMaxBorrowed int // from one connection
+	borrowed        int
+
+	conns   []*recvConn // by sender slot
+	expired []*recvConn // connections of vanished senders, drained first
 	seen    uint32
 	next    int    // round-robin start among conns
 	dropped uint64 // values from a queue that named no valid chunk
+	stale   uint64 // responses to an earlier request of the same slot, given back unread
 }
 
-// subConn is the receiver's side of a connection to one publisher.
-type subConn struct {
-	pub       ID
+// recvConn is the receiver's side of a connection from one sender.
+type recvConn struct {
+	peer      ID
+	slot      int // the sender's slot
 	conn      *connection
 	data      shm.Segment
 	base      unsafe.Pointer
 	layout    dataLayout
-	borrowed  []uint64 // bitset over chunks we hold
+	table     []atomic.Uint64 // the sender's request table (a client's), read-only
+	borrowed  []uint64        // bitset over chunks we hold
 	nBorrowed int
+	expired   bool // the sender is gone
 }
 
-func (c *subConn) has(i uint32) bool { return c.borrowed[i>>6]&(1<<(i&63)) != 0 }
+func (c *recvConn) has(i uint32) bool { return c.borrowed[i>>6]&(1<<(i&63)) != 0 }
 
-type subscriberOpts struct {
-	bufSize, histReq int
-	histSet          bool
+// empty reports whether every submission queue of c is empty; may be
+// stale under concurrency.
+func (c *recvConn) empty() bool {
+	for _, q := range c.conn.channels {
+		if !q.IsEmpty() {
+			return false
+		}
+	}
+	return true
 }
 
-func newSubscriber(svc *pubSubCore, o subscriberOpts) (*subscriber, error) {
-	q := &svc.qos
-	op := "create subscriber"
-	if o.bufSize < 1 {
-		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrInvalidQoS, Detail: fmt.Sprintf("buffer size %d must be at least 1", o.bufSize)}
-	}
-	if o.bufSize > q.SubscriberMaxBufferSize {
-		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrBufferSizeExceedsMax,
-			Detail: fmt.Sprintf("requested %d, the service allows %d", o.bufSize, q.SubscriberMaxBufferSize)}
-	}
-	if !o.histSet {
-		o.histReq = min(q.HistorySize, o.bufSize)
-	}
-	if o.histReq < 0 || o.histReq > q.HistorySize || o.histReq > o.bufSize {
-		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrHistoryRequestExceeds,
-			Detail: fmt.Sprintf("requested %d, the service keeps %d and the buffer holds %d", o.histReq, q.HistorySize, o.bufSize)}
-	}
-	node := svc.core.node
-	d := svc.core.dyn
-	s := &subscriber{svc: svc, id: newID(), bufSize: o.bufSize, histReq: o.histReq,
-		maxBorrowed: q.SubscriberMaxBorrowedSamples, conns: make([]*subConn, q.MaxPublishers)}
-	s.slot = claim(d.subs, s.id, node.id)
-	if s.slot < 0 {
-		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrExceedsMaxSubscribers,
-			Detail: fmt.Sprintf("the service supports %d", q.MaxSubscribers)}
-	}
-	slot := &d.subs[s.slot]
-	slot.a.Store(uint64(s.bufSize))
-	slot.b.Store(uint64(s.histReq))
-	// From here on, every Send of every publisher reaches us: a publisher
-	// checks the change counter on every send and connects first.
-	activate(slot)
-	d.bump()
-	s.mu.Lock()
-	s.update()
-	s.mu.Unlock()
-	if err := svc.core.addPort(s); err != nil {
-		s.closePort()
-		return nil, err
-	}
-	return s, nil
+type receiverOpts struct {
+	core                         *serviceCore
+	id                           ID
+	mu                           *sync.Mutex
+	peers                        []portSlot
+	elem, header                 TypeInfo
+	slice                        bool
+	layout                       connLayout
+	wantTable                    int
+	maxBorrowed, connMaxBorrowed int
 }
 
-// update opens connections that publishers made to us and expires those of
-// vanished publishers. Must be called with s.mu held.
-func (s *subscriber) update() {
-	d := s.svc.core.dyn
+func newReceiver(o receiverOpts) *receiver {
+	return &receiver{core: o.core, id: o.id, mu: o.mu, peers: o.peers, elem: o.elem, header: o.header,
+		slice: o.slice, layout: o.layout, wantTable: uint64(o.wantTable),
+		maxBorrowed: o.maxBorrowed, connMaxBorrowed: o.connMaxBorrowed, conns: make([]*recvConn, len(o.peers))}
+}
+
+// update opens connections that senders made to us and expires those of
+// vanished senders. Must be called with r.mu held.
+func (r *receiver) update() {
+	d := r.core.dyn
 	cur := d.changeCount()
-	if cur == s.seen {
+	if cur == r.seen {
 		return
 	}
-	s.seen = cur
-	for i := range d.pubs {
-		pi, ok := snapshot(&d.pubs[i])
-		c := s.conns[i]
-		if c != nil && (!ok || pi.id != c.pub) {
-			s.conns[i] = nil
-			s.expire(c)
+	r.seen = cur
+	for i := range r.peers {
+		pi, ok := snapshot(&r.peers[i])
+		c := r.conns[i]
+		if c != nil && (!ok || pi.id != c.peer) {
+			r.conns[i] = nil
+			r.expire(c)
 			c = nil
 		}
-		if ok && c == nil {
-			s.conns[i] = s.connect(pi)
+		if ok && c == nil && pi.id != r.id {
+			r.conns[i] = r.connect(i, pi)
 		}
 	}
 }
 
-func (s *subscriber) connect(pi portInfo) *subConn {
-	node := s.svc.core.node
+func (r *receiver) connect(slot int, pi portInfo) *recvConn {
+	node := r.core.node
 	cfg := node.config
-	l := newConnLayout(uint32(s.bufSize), uint32(s.bufSize+s.maxBorrowed))
-	conn, err := openConnection(node.shm, cfg.connName(pi.id, s.id), pi.id, s.id, l)
+	conn, err := openConnection(node.shm, cfg.connName(pi.id, r.id), pi.id, r.id, r.layout)
 	if err != nil {
-		// Not created yet (the publisher bumps the change counter when it
+		// Not created yet (the sender bumps the change counter when it
 		// is), or garbage: either way, nothing to receive from it now.
 		return nil
 	}
@@ -131,178 +133,280 @@ func (s *subscriber) connect(pi portInfo) *subConn {
 		conn.seg.Close()
 		return nil
 	}
-	dl, err := readDataLayout(data, s.svc.payload.Size, s.svc.header.Size)
-	if err != nil || dl.payloadOff%s.svc.payload.Align != 0 {
+	dl, err := readDataLayout(data, r.elem.Size, r.header.Size, r.wantTable)
+	if err != nil || dl.payloadOff%max(r.elem.Align, 1) != 0 {
 		conn.seg.Close()
 		data.Close()
 		return nil
 	}
-	return &subConn{pub: pi.id, conn: conn, data: data, base: unsafe.Pointer(&data.Bytes()[0]), layout: dl,
+	c := &recvConn{peer: pi.id, slot: slot, conn: conn, data: data, base: unsafe.Pointer(&data.Bytes()[0]), layout: dl,
 		borrowed: make([]uint64, (dl.numChunks+63)/64)}
+	if dl.tableLen > 0 {
+		c.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(c.base, dl.tableOff)), dl.tableLen)
+	}
+	return c
 }
 
 // expire keeps c readable until it is drained and nothing of it is borrowed.
-func (s *subscriber) expire(c *subConn) {
-	if c.nBorrowed == 0 && c.conn.submission.IsEmpty() {
+func (r *receiver) expire(c *recvConn) {
+	c.expired = true
+	if c.nBorrowed == 0 && c.empty() {
 		c.close()
 		return
 	}
-	s.expired = append(s.expired, c)
+	r.expired = append(r.expired, c)
 }
 
-func (c *subConn) close() {
+func (c *recvConn) close() {
 	c.conn.seg.Close()
 	c.data.Close()
 }
 
-// receive takes the next sample. It returns the connection, chunk and
-// number of payload elements, or a nil connection when there is none. Must
-// be called with s.mu held.
-func (s *subscriber) receive() (*subConn, uint32, uint64, error) {
-	if s.closed {
+// sweepExpired closes the expired connections that are drained and hold
+// nothing. Must be called with r.mu held.
+func (r *receiver) sweepExpired() {
+	k := 0
+	for _, c := range r.expired {
+		if c.nBorrowed == 0 && c.empty() {
+			c.close()
+			continue
+		}
+		r.expired[k] = c
+		k++
+	}
+	clear(r.expired[k:])
+	r.expired = r.expired[:k]
+}
+
+// receive takes the next chunk from channel 0 of any connection. It returns
+// the connection, chunk and number of payload elements, or a nil
+// connection when there is none. Must be called with r.mu held.
+func (r *receiver) receive() (*recvConn, uint32, uint64, error) {
+	if r.closed {
 		return nil, 0, 0, ErrClosed
 	}
-	if s.borrowed >= s.maxBorrowed {
+	if r.borrowed >= r.maxBorrowed {
 		return nil, 0, 0, ErrExceedsMaxBorrows
 	}
-	s.update()
-	for k := 0; k < len(s.expired); k++ {
-		c := s.expired[k]
-		if i, n, ok := s.pop(c); ok {
-			return c, i, n, nil
+	r.update()
+	for k := 0; k < len(r.expired); k++ {
+		c := r.expired[k]
+		if c.nBorrowed < r.connMaxBorrowed {
+			if i, n, ok := r.pop(c, 0, 0); ok {
+				return c, i, n, nil
+			}
 		}
-		if c.nBorrowed == 0 {
+		if c.nBorrowed == 0 && c.empty() {
 			c.close()
-			s.expired = append(s.expired[:k], s.expired[k+1:]...)
+			r.expired = append(r.expired[:k], r.expired[k+1:]...)
 			k--
 		}
 	}
-	n := len(s.conns)
+	n := len(r.conns)
 	for k := 0; k < n; k++ {
-		j := (s.next + k) % n
-		c := s.conns[j]
-		if c == nil {
+		j := (r.next + k) % n
+		c := r.conns[j]
+		if c == nil || c.nBorrowed >= r.connMaxBorrowed {
 			continue
 		}
-		if i, k, ok := s.pop(c); ok {
-			s.next = (j + 1) % n
+		if i, k, ok := r.pop(c, 0, 0); ok {
+			r.next = (j + 1) % n
 			return c, i, k, nil
 		}
 	}
 	return nil, 0, 0, nil
 }
 
-// pop takes the next valid chunk from c's queue. Values that name no chunk,
-// or a chunk we already hold, come from a buggy or hostile process: they
-// are counted and dropped.
+// receiveOn takes the next chunk of request requestID from channel ch of
+// any connection (a client's pending response). The caller checks the
+// borrow limits. Must be called with r.mu held.
+func (r *receiver) receiveOn(ch int, requestID uint64) (*recvConn, uint32, uint64) {
+	r.update()
+	for _, c := range r.expired {
+		if i, n, ok := r.pop(c, ch, requestID); ok {
+			return c, i, n
+		}
+	}
+	for _, c := range r.conns {
+		if c == nil {
+			continue
+		}
+		if i, n, ok := r.pop(c, ch, requestID); ok {
+			return c, i, n
+		}
+	}
+	return nil, 0, 0
+}
+
+// pop takes the next valid chunk from channel ch of c. Values that name no
+// chunk, or a chunk we already hold, come from a buggy or hostile process:
+// they are counted and dropped. With requestID set, a chunk of another
+// request (a response to an earlier request of the same client slot, sent
+// before its server noticed that the request was given up) is given back
+// unread.
 //
-// The number of elements of a slice sample is read once, here, and checked
-// against the publisher's segment: a later write by the publisher cannot
-// make a Sample reach past its chunk.
-func (s *subscriber) pop(c *subConn) (uint32, uint64, bool) {
+// The number of elements of a slice payload is read once, here, and
+// checked against the sender's segment: a later write by the sender cannot
+// make a sample reach past its chunk.
+func (r *receiver) pop(c *recvConn, ch int, requestID uint64) (uint32, uint64, bool) {
+	q := c.conn.channels[ch]
 	for {
-		v, ok := c.conn.submission.Pop()
+		v, ok := q.Pop()
 		if !ok {
 			return 0, 0, false
 		}
 		i, ok := c.layout.decode(v)
 		if !ok || c.has(i) {
-			s.dropped++
+			r.dropped++
 			continue
 		}
+		h := c.chunk(i)
 		n := uint64(1)
-		if s.svc.slice {
-			n = c.chunk(i).Length
+		if r.slice {
+			n = h.Length
 			if n > c.layout.payloadSize/c.layout.elemSize {
-				s.dropped++
+				r.dropped++
 				c.conn.completion.Push(v) // not ours to keep
 				continue
 			}
 		}
+		if requestID != 0 && h.RequestID != requestID {
+			r.stale++
+			c.conn.completion.Push(v)
+			continue
+		}
 		c.borrowed[i>>6] |= 1 << (i & 63)
 		c.nBorrowed++
-		s.borrowed++
+		r.borrowed++
 		return i, n, true
 	}
 }
 
-// release gives chunk i back to c's publisher. Must be called with s.mu
-// held.
-func (s *subscriber) release(c *subConn, i uint32) {
-	if !s.closed && c.has(i) {
+// drainChannel gives back, unread, everything queued in channel ch of
+// every connection. Must be called with r.mu held.
+func (r *receiver) drainChannel(ch int) {
+	drain := func(c *recvConn) {
+		if ch >= len(c.conn.channels) {
+			return
+		}
+		for {
+			v, ok := c.conn.channels[ch].Pop()
+			if !ok {
+				return
+			}
+			if i, ok := c.layout.decode(v); ok && !c.has(i) {
+				c.conn.completion.Push(v)
+			}
+		}
+	}
+	for _, c := range r.expired {
+		drain(c)
+	}
+	for _, c := range r.conns {
+		if c != nil {
+			drain(c)
+		}
+	}
+}
+
+// release gives chunk i back to c's sender. Must be called with r.mu held.
+func (r *receiver) release(c *recvConn, i uint32) {
+	if !r.closed && c.has(i) {
 		c.borrowed[i>>6] &^= 1 << (i & 63)
 		c.nBorrowed--
-		s.borrowed--
+		r.borrowed--
 		// The queue has room for everything the connection can have in
-		// flight; if it is full, the publisher is gone or broken and the
+		// flight; if it is full, the sender is gone or broken and the
 		// chunk is reclaimed when the connection is dropped.
 		c.conn.completion.Push(c.layout.encode(i))
 	}
 }
 
-func (s *subscriber) hasSamples() (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, ErrClosed
-	}
-	s.update()
-	for _, c := range s.expired {
-		if !c.conn.submission.IsEmpty() {
-			return true, nil
+// hasData reports whether channel ch of any connection has something
+// queued. Must be called with r.mu held.
+func (r *receiver) hasData(ch int) bool {
+	r.update()
+	for _, c := range r.expired {
+		if ch < len(c.conn.channels) && !c.conn.channels[ch].IsEmpty() {
+			return true
 		}
 	}
-	for _, c := range s.conns {
-		if c != nil && !c.conn.submission.IsEmpty() {
-			return true, nil
+	for _, c := range r.conns {
+		if c != nil && !c.conn.channels[ch].IsEmpty() {
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
-func (c *subConn) chunk(i uint32) *ChunkHeader {
+func (r *receiver) hasSamples() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false, ErrClosed
+	}
+	return r.hasData(0), nil
+}
+
+func (c *recvConn) chunk(i uint32) *ChunkHeader {
 	return (*ChunkHeader)(unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride))
 }
 
-func (c *subConn) payload(i uint32) unsafe.Pointer {
+func (c *recvConn) payload(i uint32) unsafe.Pointer {
 	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.payloadOff)
 }
 
-func (c *subConn) userHeader(i uint32) unsafe.Pointer {
+func (c *recvConn) userHeader(i uint32) unsafe.Pointer {
 	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.headerOff)
 }
 
-func (s *subscriber) maintain() {
-	if !s.mu.TryLock() {
-		return
+// maintainLocked opens and expires connections. Must be called with r.mu
+// held.
+func (r *receiver) maintainLocked() {
+	if !r.closed {
+		r.update()
+		r.sweepExpired()
 	}
-	if !s.closed {
-		s.update()
-	}
-	s.mu.Unlock()
 }
 
-func (s *subscriber) closePort() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+// maintain is called by the discovery goroutine for a standalone receiver
+// (a subscriber).
+func (r *receiver) maintain() {
+	if !r.mu.TryLock() {
+		return
 	}
-	s.closed = true
-	d := s.svc.core.dyn
-	release(&d.subs[s.slot], s.svc.core.node.id)
-	d.bump()
-	for i, c := range s.conns {
+	r.maintainLocked()
+	r.mu.Unlock()
+}
+
+// closeLocked unmaps every connection. Must be called with r.mu held,
+// after the port's slot is released.
+func (r *receiver) closeLocked() {
+	r.closed = true
+	for i, c := range r.conns {
 		if c != nil {
 			c.close()
-			s.conns[i] = nil
+			r.conns[i] = nil
 		}
 	}
-	for _, c := range s.expired {
+	for _, c := range r.expired {
 		c.close()
 	}
-	s.expired = nil
-	s.mu.Unlock()
-	s.svc.core.removePort(s)
+	r.expired = nil
+}
+
+// closePort closes a standalone receiver (a subscriber) and frees its slot.
+func (r *receiver) closePort() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	d := r.core.dyn
+	release(&r.own[r.slot], r.core.node.id)
+	d.bump()
+	r.closeLocked()
+	r.mu.Unlock()
+	r.core.removePort(r)
 	return nil
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -22,16 +23,28 @@ type dataHeader struct {
 	publisher    uint64 // the publisher's port ID
 	headerOff    uint64 // offset of the user header within a chunk (0: none)
 	headerSize   uint64 // size of the user header
-	_            [48]byte
+	tableOffset  uint64 // offset of the request table from the start of the segment (clients only)
+	tableLen     uint64 // entries of the request table; 0 unless the sender is a client
+	_            [32]byte
 }
 
-// ChunkHeader precedes every payload in a data segment. The publisher
-// writes it before it sends the chunk; subscribers only read it.
+// ChunkHeader precedes every payload in a data segment. The sender (a
+// publisher, client or server) writes it before it sends the chunk;
+// receivers only read it.
 type ChunkHeader struct {
-	Sequence  uint64 // per publisher, starting at 0; gaps mean the subscriber missed samples
-	Publisher uint64 // the publisher's port ID
+	Sequence  uint64 // per sender, starting at 0; gaps mean the receiver missed samples
+	Publisher uint64 // the sender's port ID: publisher, client or server
 	Length    uint64 // number of payload elements (1 unless the payload is a slice)
-	_         uint64
+	// RequestID is, in a request-response service, the client's ID for
+	// the request, carried by the request and by each of its responses;
+	// 0 in other patterns.
+	RequestID uint64
+	// channel is, in a request-response service, the client's slot for
+	// the request: the entry of its request table and the queue of its
+	// response connections that serve this request.
+	channel uint32
+	_       uint32
+	_       uint64
 }
 
 const chunkHeaderSize = uint64(unsafe.Sizeof(ChunkHeader{}))
@@ -40,13 +53,16 @@ const chunkHeaderSize = uint64(unsafe.Sizeof(ChunkHeader{}))
 type dataLayout struct {
 	stride, numChunks, chunksOff, payloadOff, payloadSize, elemSize, poolOff uint64
 	headerOff, headerSize                                                    uint64
+	tableOff, tableLen                                                       uint64
 	size                                                                     int
 }
 
 // newDataLayout computes the geometry of a data segment: numChunks chunks,
 // each a ChunkHeader, then the user header (if hdr.Size > 0) at its
-// alignment, then room for maxLen payload elements at theirs.
-func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo) dataLayout {
+// alignment, then room for maxLen payload elements at theirs. A client's
+// segment also holds its request table of tableLen words, between the free
+// list and the chunks.
+func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo, tableLen uint64) dataLayout {
 	a := max(elemAlign, 8, hdr.Align)
 	var l dataLayout
 	l.elemSize = elemSize
@@ -61,7 +77,15 @@ func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo) 
 	l.stride = alignU(l.payloadOff+max(l.payloadSize, 1), max(a, 64))
 	l.numChunks = numChunks
 	l.poolOff = uint64(shm.HeaderSize) + uint64(unsafe.Sizeof(dataHeader{}))
-	l.chunksOff = alignU(l.poolOff+uint64(ring.PoolMemorySize(uint32(numChunks))), max(a, 128))
+	end = l.poolOff + uint64(ring.PoolMemorySize(uint32(numChunks)))
+	if tableLen > 0 {
+		// Its own lines: written by the client on every send, read by
+		// the servers.
+		l.tableOff = alignU(end, 128)
+		l.tableLen = tableLen
+		end = l.tableOff + 8*tableLen
+	}
+	l.chunksOff = alignU(end, max(a, 128))
 	l.size = int(l.chunksOff + l.stride*numChunks)
 	return l
 }
@@ -73,8 +97,10 @@ func dataHeaderOf(b []byte) *dataHeader {
 }
 
 // readDataLayout copies and validates the geometry of a mapped data
-// segment: nothing in it may point outside the mapping.
-func readDataLayout(seg shm.Segment, wantElem, wantHeader uint64) (dataLayout, error) {
+// segment: nothing in it may point outside the mapping. wantElem,
+// wantHeader and wantTable are what the reader expects from the static
+// config: the element and user header sizes and the request table length.
+func readDataLayout(seg shm.Segment, wantElem, wantHeader, wantTable uint64) (dataLayout, error) {
 	b := seg.Bytes()
 	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(dataHeader{})) {
 		return dataLayout{}, fmt.Errorf("%w: data segment %s is too small", ErrConnectionCorrupted, seg.Name())
@@ -82,8 +108,10 @@ func readDataLayout(seg shm.Segment, wantElem, wantHeader uint64) (dataLayout, e
 	h := dataHeaderOf(b)
 	l := dataLayout{stride: h.chunkStride, numChunks: h.numChunks, chunksOff: h.chunksOffset,
 		payloadOff: h.payloadOff, payloadSize: h.payloadSize, elemSize: h.elemSize, poolOff: h.poolOffset,
-		headerOff: h.headerOff, headerSize: h.headerSize, size: len(b)}
-	ok := l.elemSize == wantElem && l.headerSize == wantHeader &&
+		headerOff: h.headerOff, headerSize: h.headerSize, tableOff: h.tableOffset, tableLen: h.tableLen, size: len(b)}
+	ok := l.elemSize == wantElem && l.headerSize == wantHeader && l.tableLen == wantTable &&
+		(l.tableLen == 0 || l.tableOff%8 == 0 && l.tableOff <= l.chunksOff &&
+			(l.chunksOff-l.tableOff)/8 >= l.tableLen) &&
 		(l.headerSize == 0 || l.headerOff >= chunkHeaderSize && l.headerOff+l.headerSize <= l.payloadOff) &&
 		l.stride%8 == 0 && l.stride > 0 && l.numChunks > 0 && l.numChunks <= 1<<24 &&
 		l.payloadOff >= chunkHeaderSize && l.payloadOff%8 == 0 &&
@@ -128,21 +156,39 @@ type connHeader struct {
 	receiver      uint64
 	submissionCap uint32
 	completionCap uint32
-	_             [104]byte
+	channels      uint32
+	_             uint32
+	_             [96]byte
 }
 
+// connLayout is the geometry of a connection segment: channels submission
+// queues of subCap elements each (one for publish-subscribe and requests;
+// one per request slot of the client for responses), then one completion
+// queue of compCap elements, each queue on its own 128-byte lines.
 type connLayout struct {
+	channels        uint32
 	subCap, compCap uint32
-	subOff, compOff int
+	subOff, subSize int // first submission queue; the next one starts subSize later
+	compOff         int
 	size            int
 }
 
-func newConnLayout(subCap, compCap uint32) connLayout {
-	l := connLayout{subCap: subCap, compCap: compCap}
+func newConnLayout(channels, subCap, compCap uint32) connLayout {
+	l := connLayout{channels: channels, subCap: subCap, compCap: compCap}
 	l.subOff = align(shm.HeaderSize+int(unsafe.Sizeof(connHeader{})), 128)
-	l.compOff = align(l.subOff+ring.QueueMemorySize(subCap), 128)
+	l.subSize = align(ring.QueueMemorySize(subCap), 128)
+	l.compOff = l.subOff + int(channels)*l.subSize
 	l.size = align(l.compOff+ring.QueueMemorySize(compCap), 128)
 	return l
+}
+
+func (l *connLayout) valid() bool {
+	return l.channels >= 1 && l.channels <= 1<<16 && l.subSize > 0 && ring.QueueMemorySize(l.compCap) > 0
+}
+
+func (l *connLayout) sub(b []byte, ch int) []byte {
+	off := l.subOff + ch*l.subSize
+	return b[off : off+l.subSize]
 }
 
 func connHeaderOf(b []byte) *connHeader {
@@ -152,11 +198,15 @@ func connHeaderOf(b []byte) *connHeader {
 // connection is a mapped connection segment.
 type connection struct {
 	seg        shm.Segment
-	submission *ring.Queue // sender -> receiver: chunks
-	completion *ring.Queue // receiver -> sender: chunks given back
+	submission *ring.Queue   // sender -> receiver: chunks; channels[0]
+	channels   []*ring.Queue // every submission queue
+	completion *ring.Queue   // receiver -> sender: chunks given back
 }
 
 func createConnection(p shm.Provider, name string, sender, receiver ID, l connLayout) (*connection, error) {
+	if !l.valid() {
+		return nil, fmt.Errorf("iox2: connection %s: invalid geometry %+v", name, l)
+	}
 	seg, err := p.Create(name, l.size)
 	if err != nil {
 		return nil, err
@@ -164,20 +214,30 @@ func createConnection(p shm.Provider, name string, sender, receiver ID, l connLa
 	b := seg.Bytes()
 	h := connHeaderOf(b)
 	h.sender, h.receiver = uint64(sender), uint64(receiver)
-	h.submissionCap, h.completionCap = l.subCap, l.compCap
-	sq, err1 := ring.NewQueue(b[l.subOff:l.compOff], l.subCap)
-	cq, err2 := ring.NewQueue(b[l.compOff:], l.compCap)
-	if err1 != nil || err2 != nil {
+	h.submissionCap, h.completionCap, h.channels = l.subCap, l.compCap, l.channels
+	c := &connection{seg: seg, channels: make([]*ring.Queue, l.channels)}
+	var errs []error
+	for ch := range c.channels {
+		q, err := ring.NewQueue(l.sub(b, ch), l.subCap)
+		c.channels[ch] = q
+		errs = append(errs, err)
+	}
+	cq, err := ring.NewQueue(b[l.compOff:], l.compCap)
+	if err := errors.Join(append(errs, err)...); err != nil {
 		seg.Close()
 		p.Remove(name)
-		return nil, fmt.Errorf("iox2: connection %s: %v %v", name, err1, err2)
+		return nil, fmt.Errorf("iox2: connection %s: %v", name, err)
 	}
+	c.submission, c.completion = c.channels[0], cq
 	// SYNC POINT publish: paired with openConnection's OpenReady.
 	shm.Publish(seg, kindConnection, layoutVersion)
-	return &connection{seg: seg, submission: sq, completion: cq}, nil
+	return c, nil
 }
 
 func openConnection(p shm.Provider, name string, sender, receiver ID, l connLayout) (*connection, error) {
+	if !l.valid() {
+		return nil, fmt.Errorf("iox2: connection %s: invalid geometry %+v", name, l)
+	}
 	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, true, 0)
 	if err != nil {
 		return nil, err
@@ -188,15 +248,22 @@ func openConnection(p shm.Provider, name string, sender, receiver ID, l connLayo
 		return nil, fmt.Errorf("%w: connection %s has %d bytes, expected %d", ErrConnectionCorrupted, name, len(b), l.size)
 	}
 	h := connHeaderOf(b)
-	if h.sender != uint64(sender) || h.receiver != uint64(receiver) {
+	if h.sender != uint64(sender) || h.receiver != uint64(receiver) || h.channels != l.channels {
 		seg.Close()
 		return nil, fmt.Errorf("%w: connection %s joins other ports", ErrConnectionCorrupted, name)
 	}
-	sq, err1 := ring.AttachQueue(b[l.subOff:l.compOff], l.subCap)
-	cq, err2 := ring.AttachQueue(b[l.compOff:], l.compCap)
-	if err1 != nil || err2 != nil {
-		seg.Close()
-		return nil, fmt.Errorf("%w: connection %s: %v %v", ErrConnectionCorrupted, name, err1, err2)
+	c := &connection{seg: seg, channels: make([]*ring.Queue, l.channels)}
+	var errs []error
+	for ch := range c.channels {
+		q, err := ring.AttachQueue(l.sub(b, ch), l.subCap)
+		c.channels[ch] = q
+		errs = append(errs, err)
 	}
-	return &connection{seg: seg, submission: sq, completion: cq}, nil
+	cq, err := ring.AttachQueue(b[l.compOff:], l.compCap)
+	if err := errors.Join(append(errs, err)...); err != nil {
+		seg.Close()
+		return nil, fmt.Errorf("%w: connection %s: %v", ErrConnectionCorrupted, name, err)
+	}
+	c.submission, c.completion = c.channels[0], cq
+	return c, nil
 }

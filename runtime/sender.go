@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -12,15 +13,15 @@ import (
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
-// Backpressure is what a publisher does, when safe overflow is off, with a
-// subscriber whose queue is full.
+// Backpressure is what a sender (publisher, client or server) does, when
+// safe overflow is off, with a receiver whose queue is full.
 type Backpressure int
 
 const (
-	// RetryUntilDelivered waits until the subscriber makes room or goes away
+	// RetryUntilDelivered waits until the receiver makes room or goes away
 	// (iceoryx2's default).
 	RetryUntilDelivered Backpressure = iota
-	// DiscardData skips that subscriber for this sample.
+	// DiscardData skips that receiver for this sample.
 	DiscardData
 )
 
@@ -34,30 +35,45 @@ func (b Backpressure) String() string {
 	return fmt.Sprintf("Backpressure(%d)", int(b))
 }
 
-// Chunk states, publisher-local.
+// Chunk states, sender-local.
 const (
 	chunkFree   = 0
 	chunkLoaned = 1
 	chunkSent   = 2
 )
 
-// publisher is the untyped core of a publisher port. All of its state except
-// the data segment is local to the process; subscribers only read the chunks
-// and give them back through the completion queues.
-type publisher struct {
-	svc  *pubSubCore
+// sender is the data path shared by every port that sends: a data segment
+// with a pool of chunks, and a connection to each receiver found in one
+// array of port slots of the dynamic config. A publisher is a sender to
+// the subscribers; a client is a sender of requests to the servers, and a
+// server a sender of responses to the clients.
+//
+// All of its state except the data segment is local to the process;
+// receivers only read the chunks and give them back through the completion
+// queues.
+type sender struct {
+	core *serviceCore
 	id   ID
+	op   string // "create publisher", ... for errors
+
+	// The port's own slot (standalone senders, i.e. publishers, release it
+	// in closePort; clients and servers do it themselves).
+	own  []portSlot
 	slot int
 
-	mu     sync.Mutex
+	mu     *sync.Mutex // the port's; shared with its receiver part, if any
 	closed bool
+
+	peers   []portSlot // the receivers' slots
+	connFor func(pi portInfo) connSpec
 
 	data   shm.Segment
 	base   unsafe.Pointer // start of the data segment mapping
 	layout dataLayout
 	pool   *ring.Pool
+	table  []atomic.Uint64 // a client's request table, in the data segment; nil otherwise
 
-	refs     []uint32 // per chunk: loan + connections + history holding it
+	refs     []uint32 // per chunk: loan + connections + history (+ pending request) holding it
 	state    []uint8  // per chunk: chunkFree, chunkLoaned, chunkSent
 	loans    int
 	maxLoans int
@@ -66,26 +82,36 @@ type publisher struct {
 	hHead   int
 	hLen    int
 
-	conns     []*pubConn // by subscriber slot
-	seen      uint32     // change count last acted on
-	seq       uint64
-	strategy  Backpressure
-	maxSlice  uint64
-	overflows uint64 // samples taken back from full queues (safe overflow)
-	discarded uint64 // deliveries skipped by DiscardData
+	conns        []*sendConn // by peer slot
+	seen         uint32      // change count last acted on
+	seq          uint64
+	strategy     Backpressure
+	safeOverflow bool
+	maxSlice     uint64
+	overflows    uint64 // chunks taken back from full queues (safe overflow)
+	discarded    uint64 // deliveries skipped by DiscardData
 }
 
-// pubConn is the sender's side of a connection to one subscriber.
+// connSpec is how a sender connects to one receiver: the connection's
+// geometry, the most chunks that can be in flight on it, and how many
+// history samples the receiver wants.
+type connSpec struct {
+	layout  connLayout
+	limit   int
+	history int
+}
+
+// sendConn is the sender's side of a connection to one receiver.
 //
-// Every chunk in flight on a connection is in its submission queue, held by
-// the subscriber, or in its completion queue, so n <= limit (the queue's
-// capacity plus the subscriber's max borrowed samples) as long as the
-// publisher drains the completion queue before a push that would exceed
-// it. That keeps the completion queue, whose capacity is limit, from ever
-// overflowing, and the pool, sized for limit per subscriber, from running
-// dry.
-type pubConn struct {
-	sub      ID
+// Every chunk in flight on a connection is in one of its submission
+// queues, held by the receiver, or in its completion queue, so n <= limit
+// (the capacity of its submission queues plus what the receiver may hold
+// from this connection) as long as the sender drains the completion queue
+// before a push that would exceed it. That keeps the completion queue,
+// whose capacity is limit, from ever overflowing, and the pool, sized for
+// limit per receiver, from running dry.
+type sendConn struct {
+	peer     ID
 	conn     *connection
 	name     string
 	inflight []uint64 // bitset over chunks delivered and not yet given back
@@ -93,37 +119,41 @@ type pubConn struct {
 	limit    int
 }
 
-func (c *pubConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63); c.n++ }
-func (c *pubConn) has(i uint32) bool { return c.inflight[i>>6]&(1<<(i&63)) != 0 }
-func (c *pubConn) unmark(i uint32)   { c.inflight[i>>6] &^= 1 << (i & 63); c.n-- }
+func (c *sendConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63); c.n++ }
+func (c *sendConn) has(i uint32) bool { return c.inflight[i>>6]&(1<<(i&63)) != 0 }
+func (c *sendConn) unmark(i uint32)   { c.inflight[i>>6] &^= 1 << (i & 63); c.n-- }
 
-type publisherOpts struct {
-	maxLoans int
-	strategy Backpressure
-	maxSlice int
+// senderOpts configures a new sender.
+type senderOpts struct {
+	core         *serviceCore
+	id           ID
+	op           string
+	mu           *sync.Mutex
+	peers        []portSlot
+	connFor      func(pi portInfo) connSpec
+	elem, header TypeInfo
+	maxSlice     int
+	numChunks    int
+	tableLen     int // request table entries; clients only
+	maxLoans     int
+	history      int
+	safeOverflow bool
+	strategy     Backpressure
 }
 
-func newPublisher(svc *pubSubCore, o publisherOpts) (*publisher, error) {
-	q := &svc.qos
-	if o.maxLoans < 1 || o.maxSlice < 1 {
-		return nil, &ServiceError{Op: "create publisher", Service: svc.core.name, Err: ErrInvalidQoS,
-			Detail: fmt.Sprintf("max loaned samples %d and max slice length %d must be at least 1", o.maxLoans, o.maxSlice)}
-	}
-	node := svc.core.node
+// newSender creates the sender's data segment. The caller has claimed the
+// port's slot (so that a crash from here on leaves a slot that names the
+// files) and activates it afterwards.
+func newSender(o senderOpts) (*sender, error) {
+	node := o.core.node
 	cfg := node.config
-	p := &publisher{svc: svc, id: newID(), maxLoans: o.maxLoans, strategy: o.strategy, maxSlice: uint64(o.maxSlice)}
-	d := svc.core.dyn
-	p.slot = claim(d.pubs, p.id, node.id)
-	if p.slot < 0 {
-		return nil, &ServiceError{Op: "create publisher", Service: svc.core.name, Err: ErrExceedsMaxPublishers,
-			Detail: fmt.Sprintf("the service supports %d", q.MaxPublishers)}
-	}
-	n := uint64(q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans)
-	p.layout = newDataLayout(svc.payload.Size, svc.payload.Align, p.maxSlice, n, svc.header)
+	p := &sender{core: o.core, id: o.id, op: o.op, mu: o.mu, peers: o.peers, connFor: o.connFor,
+		maxLoans: o.maxLoans, strategy: o.strategy, safeOverflow: o.safeOverflow, maxSlice: uint64(o.maxSlice)}
+	n := uint64(o.numChunks)
+	p.layout = newDataLayout(o.elem.Size, o.elem.Align, p.maxSlice, n, o.header, uint64(o.tableLen))
 	seg, err := node.shm.Create(cfg.dataName(p.id), p.layout.size)
 	if err != nil {
-		release(&d.pubs[p.slot], node.id)
-		return nil, &ServiceError{Op: "create publisher", Service: svc.core.name, Err: errOr(err, ErrOutOfMemory), Detail: err.Error()}
+		return nil, &ServiceError{Op: o.op, Service: o.core.name, Err: errOr(err, ErrOutOfMemory), Detail: err.Error()}
 	}
 	p.data = seg
 	b := seg.Bytes()
@@ -132,48 +162,39 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*publisher, error) {
 	l := &p.layout
 	*h = dataHeader{chunkStride: l.stride, numChunks: l.numChunks, chunksOffset: l.chunksOff, payloadOff: l.payloadOff,
 		payloadSize: l.payloadSize, elemSize: l.elemSize, poolOffset: l.poolOff, publisher: uint64(p.id),
-		headerOff: l.headerOff, headerSize: l.headerSize}
-	p.pool, err = ring.NewPool(b[l.poolOff:l.chunksOff], uint32(n), true)
+		headerOff: l.headerOff, headerSize: l.headerSize, tableOffset: l.tableOff, tableLen: l.tableLen}
+	p.pool, err = ring.NewPool(b[l.poolOff:l.poolOff+uint64(ring.PoolMemorySize(uint32(n)))], uint32(n), true)
 	if err != nil {
 		p.removeFiles()
-		release(&d.pubs[p.slot], node.id)
-		return nil, fmt.Errorf("iox2: create publisher: %w", err)
+		return nil, fmt.Errorf("iox2: %s: %w", o.op, err)
 	}
-	// SYNC POINT publish: paired with the subscribers' OpenReady.
+	if l.tableLen > 0 {
+		p.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(p.base, l.tableOff)), l.tableLen)
+	}
+	// SYNC POINT publish: paired with the receivers' OpenReady.
 	shm.Publish(seg, kindData, layoutVersion)
 	p.refs = make([]uint32, n)
 	p.state = make([]uint8, n)
-	p.history = make([]uint32, q.HistorySize)
-	p.conns = make([]*pubConn, q.MaxSubscribers)
-	slot := &d.pubs[p.slot]
-	slot.a.Store(p.maxSlice)
-	activate(slot)
-	d.bump()
-	p.mu.Lock()
-	p.update()
-	p.mu.Unlock()
-	if err := svc.core.addPort(p); err != nil {
-		p.closePort()
-		return nil, err
-	}
+	p.history = make([]uint32, o.history)
+	p.conns = make([]*sendConn, len(o.peers))
 	return p, nil
 }
 
 // chunk returns the address of chunk i's header.
-func (p *publisher) chunk(i uint32) *ChunkHeader {
+func (p *sender) chunk(i uint32) *ChunkHeader {
 	return (*ChunkHeader)(unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride))
 }
 
-func (p *publisher) payload(i uint32) unsafe.Pointer {
+func (p *sender) payload(i uint32) unsafe.Pointer {
 	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.payloadOff)
 }
 
-func (p *publisher) userHeader(i uint32) unsafe.Pointer {
+func (p *sender) userHeader(i uint32) unsafe.Pointer {
 	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.headerOff)
 }
 
 // loan takes a free chunk. Must be called with p.mu held.
-func (p *publisher) loan() (uint32, error) {
+func (p *sender) loan() (uint32, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
@@ -191,7 +212,7 @@ func (p *publisher) loan() (uint32, error) {
 	if i >= uint32(len(p.state)) || p.state[i] != chunkFree {
 		// Our own pool handed out a chunk in use: the segment was written
 		// by someone else. Refuse rather than corrupt a sample.
-		return 0, fmt.Errorf("%w: free list of publisher %v returned chunk %d in use", ErrConnectionCorrupted, p.id, i)
+		return 0, fmt.Errorf("%w: free list of sender %v returned chunk %d in use", ErrConnectionCorrupted, p.id, i)
 	}
 	p.state[i] = chunkLoaned
 	p.refs[i] = 1
@@ -201,7 +222,7 @@ func (p *publisher) loan() (uint32, error) {
 
 // unloan gives back a loaned chunk without sending it. Must be called
 // with p.mu held.
-func (p *publisher) unloan(i uint32) {
+func (p *sender) unloan(i uint32) {
 	if p.state[i] == chunkLoaned {
 		p.state[i] = chunkSent
 		p.loans--
@@ -209,46 +230,43 @@ func (p *publisher) unloan(i uint32) {
 	}
 }
 
-// send delivers loaned chunk i to every connected subscriber and returns how
-// many got it. Must be called with p.mu held.
-func (p *publisher) send(i uint32, length uint64) (int, error) {
+// stamp turns loaned chunk i into a sent one and writes its header. Must
+// be called with p.mu held.
+func (p *sender) stamp(i uint32, length, requestID uint64, channel uint32) error {
 	if p.closed {
-		return 0, ErrClosed
+		return ErrClosed
 	}
 	if p.state[i] != chunkLoaned {
-		return 0, ErrSampleNotOwned
+		return ErrSampleNotOwned
 	}
 	p.state[i] = chunkSent
 	p.loans--
-	p.update()
 	h := p.chunk(i)
 	h.Sequence = p.seq
 	h.Publisher = uint64(p.id)
 	h.Length = length
+	h.RequestID = requestID
+	h.channel = channel
 	p.seq++
+	return nil
+}
+
+// send delivers loaned chunk i to every connected receiver and returns how
+// many got it. It keeps the loan's reference when keep is set (a client's
+// pending request holds its chunk). Must be called with p.mu held.
+func (p *sender) send(i uint32, length, requestID uint64, channel uint32, keep bool) (int, error) {
+	if err := p.stamp(i, length, requestID, channel); err != nil {
+		return 0, err
+	}
+	p.update()
 	v := p.layout.encode(i)
 	delivered := 0
 	for _, c := range p.conns {
-		if c == nil {
-			continue
+		if c != nil && p.push(c, 0, v, nil) {
+			c.mark(i)
+			p.refs[i]++
+			delivered++
 		}
-		if c.n >= c.limit {
-			p.reclaimConn(c)
-		}
-		if p.svc.qos.EnableSafeOverflow {
-			if old, over := c.conn.submission.PushOverflow(v); over {
-				p.overflows++
-				p.giveBack(c, old)
-			}
-		} else if !c.conn.submission.Push(v) {
-			if p.strategy == DiscardData || !p.retry(c, v) {
-				p.discarded++
-				continue
-			}
-		}
-		c.mark(i)
-		p.refs[i]++
-		delivered++
 	}
 	if len(p.history) > 0 {
 		if p.hLen == len(p.history) {
@@ -262,17 +280,68 @@ func (p *publisher) send(i uint32, length uint64) (int, error) {
 		}
 		p.refs[i]++
 	}
-	p.deref(i) // the loan's reference
+	if !keep {
+		p.deref(i) // the loan's reference
+	}
 	return delivered, nil
 }
 
+// sendTo delivers loaned chunk i on channel ch of the connection to the
+// receiver in peer slot slot, if that is still peer, and reports whether
+// it did. wanted, if not nil, is asked while a RetryUntilDelivered waits:
+// the wait ends when it returns false. The loan's reference is dropped in
+// every case. Must be called with p.mu held.
+func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot int, peer ID, wanted func() bool) (bool, error) {
+	if err := p.stamp(i, length, requestID, channel); err != nil {
+		return false, err
+	}
+	p.update()
+	delivered := false
+	if slot >= 0 && slot < len(p.conns) {
+		if c := p.conns[slot]; c != nil && c.peer == peer && int(channel) < len(c.conn.channels) {
+			v := p.layout.encode(i)
+			if p.push(c, int(channel), v, wanted) {
+				c.mark(i)
+				p.refs[i]++
+				delivered = true
+			}
+		}
+	}
+	p.deref(i)
+	return delivered, nil
+}
+
+// push puts v into channel ch of c, following the safe-overflow setting or
+// the backpressure strategy, and reports whether it is in.
+func (p *sender) push(c *sendConn, ch int, v uint64, wanted func() bool) bool {
+	if c.n >= c.limit {
+		p.reclaimConn(c)
+	}
+	q := c.conn.channels[ch]
+	if p.safeOverflow {
+		if old, over := q.PushOverflow(v); over {
+			p.overflows++
+			p.giveBack(c, old)
+		}
+		return true
+	}
+	if q.Push(v) {
+		return true
+	}
+	if p.strategy == DiscardData || !p.retry(c, q, v, wanted) {
+		p.discarded++
+		return false
+	}
+	return true
+}
+
 // retry waits, without holding up the discovery of other ports for long,
-// until c's queue has room for v or c's subscriber is gone.
-func (p *publisher) retry(c *pubConn, v uint64) bool {
-	d := p.svc.core.dyn
+// until q has room for v or c's receiver is gone (or no longer wants it).
+func (p *sender) retry(c *sendConn, q *ring.Queue, v uint64, wanted func() bool) bool {
+	d := p.core.dyn
 	for n := 0; ; n++ {
 		p.reclaimConn(c)
-		if c.conn.submission.Push(v) {
+		if q.Push(v) {
 			return true
 		}
 		if n%64 == 63 {
@@ -282,6 +351,9 @@ func (p *publisher) retry(c *pubConn, v uint64) bool {
 					return false
 				}
 			}
+			if wanted != nil && !wanted() {
+				return false
+			}
 			time.Sleep(10 * time.Microsecond)
 		} else {
 			runtime.Gosched()
@@ -289,7 +361,7 @@ func (p *publisher) retry(c *pubConn, v uint64) bool {
 	}
 }
 
-func (p *publisher) connected(c *pubConn) bool {
+func (p *sender) connected(c *sendConn) bool {
 	for _, x := range p.conns {
 		if x == c {
 			return true
@@ -299,7 +371,7 @@ func (p *publisher) connected(c *pubConn) bool {
 }
 
 // deref drops one reference to chunk i and frees it when none is left.
-func (p *publisher) deref(i uint32) {
+func (p *sender) deref(i uint32) {
 	if p.refs[i] == 0 {
 		return
 	}
@@ -311,10 +383,10 @@ func (p *publisher) deref(i uint32) {
 }
 
 // giveBack handles value v that came back from connection c (from its
-// completion queue, or taken back from its submission queue on overflow).
-// A value that does not name a chunk in flight on c is ignored: a subscriber
+// completion queue, or taken back from a submission queue on overflow).
+// A value that does not name a chunk in flight on c is ignored: a receiver
 // cannot make us free a chunk twice.
-func (p *publisher) giveBack(c *pubConn, v uint64) {
+func (p *sender) giveBack(c *sendConn, v uint64) {
 	i, ok := p.layout.decode(v)
 	if !ok || !c.has(i) {
 		return
@@ -323,8 +395,8 @@ func (p *publisher) giveBack(c *pubConn, v uint64) {
 	p.deref(i)
 }
 
-// reclaimConn takes back every chunk that c's subscriber released.
-func (p *publisher) reclaimConn(c *pubConn) {
+// reclaimConn takes back every chunk that c's receiver released.
+func (p *sender) reclaimConn(c *sendConn) {
 	for {
 		v, ok := c.conn.completion.Pop()
 		if !ok {
@@ -335,7 +407,7 @@ func (p *publisher) reclaimConn(c *pubConn) {
 }
 
 // reclaim takes back the released chunks of every connection.
-func (p *publisher) reclaim() {
+func (p *sender) reclaim() {
 	for _, c := range p.conns {
 		if c != nil {
 			p.reclaimConn(c)
@@ -343,25 +415,39 @@ func (p *publisher) reclaim() {
 	}
 }
 
-// update connects to new subscribers (delivering history) and drops the
+// inFlight reports whether chunk i is in flight on any connection, after
+// taking back what the receivers released. Must be called with p.mu held.
+func (p *sender) inFlight(i uint32) bool {
+	p.update()
+	found := false
+	for _, c := range p.conns {
+		if c != nil {
+			p.reclaimConn(c)
+			found = found || c.has(i)
+		}
+	}
+	return found
+}
+
+// update connects to new receivers (delivering history) and drops the
 // connections of vanished ones. Must be called with p.mu held. The common
 // case is one atomic load.
-func (p *publisher) update() {
-	d := p.svc.core.dyn
+func (p *sender) update() {
+	d := p.core.dyn
 	cur := d.changeCount()
 	if cur == p.seen {
 		return
 	}
 	p.seen = cur
 	created := false
-	for i := range d.subs {
-		pi, ok := snapshot(&d.subs[i])
+	for i := range p.peers {
+		pi, ok := snapshot(&p.peers[i])
 		c := p.conns[i]
-		if c != nil && (!ok || pi.id != c.sub) {
+		if c != nil && (!ok || pi.id != c.peer) {
 			p.dropConn(i)
 			c = nil
 		}
-		if ok && c == nil {
+		if ok && c == nil && pi.id != p.id {
 			if p.connect(i, pi) == nil {
 				created = true
 			}
@@ -372,39 +458,26 @@ func (p *publisher) update() {
 	}
 }
 
-func (p *publisher) connLayoutFor(bufSize int) connLayout {
-	return newConnLayout(uint32(bufSize), uint32(bufSize+p.svc.qos.SubscriberMaxBorrowedSamples))
-}
-
-// subscriberBuffer derives a subscriber's buffer size and history request
-// from its slot, clamped to what the service allows (the slot is written
-// by another process).
-func subscriberBuffer(q *PubSubQoS, pi portInfo) (buf, hist int) {
-	buf = int(min(max(pi.a, 1), uint64(q.SubscriberMaxBufferSize)))
-	hist = int(min(pi.b, uint64(q.HistorySize), uint64(buf)))
-	return buf, hist
-}
-
-func (p *publisher) connect(slot int, pi portInfo) error {
-	node := p.svc.core.node
-	buf, hist := subscriberBuffer(&p.svc.qos, pi)
+func (p *sender) connect(slot int, pi portInfo) error {
+	node := p.core.node
+	spec := p.connFor(pi)
 	name := node.config.connName(p.id, pi.id)
-	l := p.connLayoutFor(buf)
-	conn, err := createConnection(node.shm, name, p.id, pi.id, l)
+	conn, err := createConnection(node.shm, name, p.id, pi.id, spec.layout)
 	if errors.Is(err, shm.ErrExist) {
-		// Left over from an earlier connection to the same subscriber that
+		// Left over from an earlier connection to the same receiver that
 		// we dropped while its file was still being removed.
 		node.shm.Remove(name)
-		conn, err = createConnection(node.shm, name, p.id, pi.id, l)
+		conn, err = createConnection(node.shm, name, p.id, pi.id, spec.layout)
 	}
 	if err != nil {
 		return err
 	}
-	c := &pubConn{sub: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64),
-		limit: buf + p.svc.qos.SubscriberMaxBorrowedSamples}
+	c := &sendConn{peer: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64),
+		limit: spec.limit}
 	p.conns[slot] = c
-	// History for the late joiner: the newest hist samples, oldest first.
-	for k := max(p.hLen-hist, 0); k < p.hLen; k++ {
+	// History for the late joiner: the newest samples it asked for, oldest
+	// first.
+	for k := max(p.hLen-spec.history, 0); k < p.hLen; k++ {
 		i := p.history[(p.hHead+k)%len(p.history)]
 		if conn.submission.Push(p.layout.encode(i)) {
 			c.mark(i)
@@ -415,8 +488,8 @@ func (p *publisher) connect(slot int, pi portInfo) error {
 }
 
 // dropConn forgets the connection in slot: every chunk it had in flight
-// comes back to the pool, whatever the subscriber did with it.
-func (p *publisher) dropConn(slot int) {
+// comes back to the pool, whatever the receiver did with it.
+func (p *sender) dropConn(slot int) {
 	c := p.conns[slot]
 	p.conns[slot] = nil
 	for w, bits := range c.inflight {
@@ -427,34 +500,37 @@ func (p *publisher) dropConn(slot int) {
 		}
 	}
 	c.conn.seg.Close()
-	p.svc.core.node.shm.Remove(c.name)
+	p.core.node.shm.Remove(c.name)
 }
 
-// maintain is called by the discovery goroutine.
-func (p *publisher) maintain() {
-	if !p.mu.TryLock() {
-		return // the owner is in loan or send, which do the same work
-	}
+// maintainLocked connects, drops and reclaims; the discovery goroutine
+// calls it through the port's maintain. Must be called with p.mu held.
+func (p *sender) maintainLocked() {
 	if !p.closed {
 		p.update()
 		p.reclaim()
 	}
+}
+
+// maintain is called by the discovery goroutine for a standalone sender
+// (a publisher).
+func (p *sender) maintain() {
+	if !p.mu.TryLock() {
+		return // the owner is in loan or send, which do the same work
+	}
+	p.maintainLocked()
 	p.mu.Unlock()
 }
 
-func (p *publisher) closePort() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
+// closeLocked removes the sender's connections and data segment. Files
+// first, slot last (the caller releases the slot afterwards): if we die in
+// between, the slot still names the port, and the cleanup of our dead node
+// finds what is left. Receivers keep their mappings of both, so the
+// chunks they hold or have queued stay readable. Must be called with p.mu
+// held.
+func (p *sender) closeLocked() {
 	p.closed = true
-	d := p.svc.core.dyn
-	node := p.svc.core.node
-	// Files first, slot last: if we die in between, the slot still names
-	// the port, and the cleanup of our dead node finds what is left.
-	// Subscribers keep their mappings of both, so the samples they hold or
-	// have queued stay readable.
+	node := p.core.node
 	for i, c := range p.conns {
 		if c != nil {
 			p.conns[i] = nil
@@ -463,23 +539,35 @@ func (p *publisher) closePort() error {
 		}
 	}
 	p.removeFiles()
-	release(&d.pubs[p.slot], node.id)
+}
+
+// closePort closes a standalone sender (a publisher) and frees its slot.
+func (p *sender) closePort() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closeLocked()
+	d := p.core.dyn
+	release(&p.own[p.slot], p.core.node.id)
 	d.bump()
 	p.mu.Unlock()
-	p.svc.core.removePort(p)
+	p.core.removePort(p)
 	return nil
 }
 
-// removeFiles unmaps and removes the data segment. Subscribers that still
-// hold samples keep their own mappings: the memory lives until the last
+// removeFiles unmaps and removes the data segment. Receivers that still
+// hold chunks keep their own mappings: the memory lives until the last
 // of them unmaps it.
-func (p *publisher) removeFiles() {
+func (p *sender) removeFiles() {
 	if p.data != nil {
 		p.data.Close()
-		p.svc.core.node.shm.Remove(p.svc.core.node.config.dataName(p.id))
+		p.core.node.shm.Remove(p.core.node.config.dataName(p.id))
 		p.data = nil
+		p.table = nil
 	}
 }
 
 // freeChunks reports how many chunks are in the free list; may be stale.
-func (p *publisher) freeChunks() int { return p.pool.Len() }
+func (p *sender) freeChunks() int { return p.pool.Len() }
