@@ -20,6 +20,11 @@ const (
 	MaxQoS = 1 << 16
 	// MaxServiceNameLength is iceoryx2's limit on service names, in bytes.
 	MaxServiceNameLength = 255
+	// MaxEventIDValue is the runtime's limit on @event_id_max_value (a
+	// listener holds a counter per event id).
+	MaxEventIDValue = 1<<16 - 1
+	// DefaultEventIDMaxValue is iceoryx2's default @event_id_max_value.
+	DefaultEventIDMaxValue = 255
 	// MaxAttributes is iceoryx2's limit on the attributes of a service.
 	MaxAttributes = 8
 	// MaxAttributeKeyLength and MaxAttributeValueLength are iceoryx2's
@@ -997,12 +1002,24 @@ var (
 	structAnnotations     = map[string]bool{"final": true, "nested": true, "topic": true}
 	enumAnnotations       = map[string]bool{"bit_bound": true}
 	enumeratorAnnotations = map[string]bool{"value": true}
-	serviceAnnotations    = map[string]bool{
-		"history_size": true, "subscriber_max_buffer_size": true, "subscriber_max_borrowed_samples": true,
-		"max_publishers": true, "max_subscribers": true, "max_nodes": true, "enable_safe_overflow": true,
-		"go_name": true, "user_header": true, "attribute": true, "require_attribute": true,
-		"publisher_max_loaned_samples": true, "backpressure": true, "max_slice_len": true,
-		"subscriber_buffer_size": true, "subscriber_history_request": true,
+	// serviceAnnotations are the annotations of every service, whatever
+	// its pattern; patternAnnotations those of one pattern only.
+	commonAnnotations = map[string]bool{
+		"go_name": true, "attribute": true, "require_attribute": true, "max_nodes": true,
+	}
+	serviceAnnotations = map[string]bool{} // commonAnnotations and every patternAnnotations
+	patternAnnotations = map[Pattern]map[string]bool{
+		PublishSubscribe: {
+			"history_size": true, "subscriber_max_buffer_size": true, "subscriber_max_borrowed_samples": true,
+			"max_publishers": true, "max_subscribers": true, "enable_safe_overflow": true,
+			"user_header": true, "publisher_max_loaned_samples": true, "backpressure": true, "max_slice_len": true,
+			"subscriber_buffer_size": true, "subscriber_history_request": true,
+		},
+		Event: {
+			"max_notifiers": true, "max_listeners": true, "event_id_max_value": true, "deadline": true,
+			"notifier_created_event": true, "notifier_dropped_event": true, "notifier_dead_event": true,
+			"default_event_id": true,
+		},
 	}
 	// repeatable are the annotations that a declaration may carry more
 	// than once.
@@ -1023,6 +1040,8 @@ var (
 		"initial_max_slice_len": "unknown annotation @initial_max_slice_len: did you mean @max_slice_len?",
 		"buffer_size":           "unknown annotation @buffer_size: did you mean @subscriber_buffer_size?",
 		"history_request":       "unknown annotation @history_request: did you mean @subscriber_history_request?",
+		"max_event_id":          "unknown annotation @max_event_id: did you mean @event_id_max_value?",
+		"event_id":              "unknown annotation @event_id: did you mean @default_event_id?",
 	}
 	// where tells, for a misplaced annotation, where it belongs.
 	where = map[string]string{
@@ -1031,6 +1050,14 @@ var (
 )
 
 func init() {
+	for k := range commonAnnotations {
+		serviceAnnotations[k] = true
+	}
+	for _, m := range patternAnnotations {
+		for k := range m {
+			serviceAnnotations[k] = true
+		}
+	}
 	for k := range serviceAnnotations {
 		where[k] = "a service"
 	}

@@ -439,4 +439,12 @@ func TestExamples(t *testing.T) {
 	if s := f.Services[0]; s.GoName != "Imu" || s.Payload.ScopedName() != "robot::Imu" {
 		t.Errorf("robot: %+v", s)
 	}
+	f, err = ParseFile("../examples/idl/event.idl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Services[0]; s.GoName != "MyEvent" || s.Pattern != Event || s.Name != "MyEventName" ||
+		len(s.Notifier) != 1 || s.Notifier[0].Name != "default_event_id" || s.Notifier[0].Value != 12 {
+		t.Errorf("event: %+v", s)
+	}
 }

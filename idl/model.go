@@ -2,6 +2,7 @@ package idl
 
 import (
 	"math/big"
+	"time"
 
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -288,7 +289,9 @@ type Service struct {
 	// UserHeader is the struct of @user_header (typedefs resolved), nil
 	// without one.
 	UserHeader *Struct
-	QoS        []QoS // the service QoS the IDL states, in the order of QoSNames
+	// QoS holds the service QoS the IDL states, in the order of QoSNames
+	// (publish-subscribe) or EventQoSNames (event).
+	QoS []QoS
 	// Attributes are the @attribute key-value pairs, which the service is
 	// created with, in declaration order.
 	Attributes []Attribute
@@ -298,6 +301,7 @@ type Service struct {
 	RequiredAttributes []Attribute
 	Publisher          []QoS // the publisher defaults the IDL states, in the order of PublisherSettingNames
 	Subscriber         []QoS // the subscriber defaults the IDL states, in the order of SubscriberSettingNames
+	Notifier           []QoS // event: the notifier defaults the IDL states, in the order of NotifierSettingNames
 	Pos                lexer.Position
 }
 
@@ -311,12 +315,14 @@ type Attribute struct {
 // subscriber, named as its IDL annotation (snake case, after the iceoryx2
 // builder method).
 type QoS struct {
-	Name   string // e.g. "history_size"
-	Value  int    // for counts
-	Bool   bool   // for enable_safe_overflow
-	IsBool bool
-	Enum   string // for backpressure: one of BackpressureValues
-	Pos    lexer.Position
+	Name       string // e.g. "history_size"
+	Value      int    // for counts and event ids
+	Bool       bool   // for enable_safe_overflow
+	IsBool     bool
+	Enum       string        // for backpressure: one of BackpressureValues
+	Duration   time.Duration // for deadline: positive
+	IsDuration bool
+	Pos        lexer.Position
 }
 
 // QoSNames lists the publish-subscribe QoS annotations in the order in
@@ -344,6 +350,25 @@ var PublisherSettingNames = []string{
 var SubscriberSettingNames = []string{
 	"subscriber_buffer_size",
 	"subscriber_history_request",
+}
+
+// EventQoSNames lists the event QoS annotations in the order in which
+// Service.QoS holds them for an event service.
+var EventQoSNames = []string{
+	"max_notifiers",
+	"max_listeners",
+	"max_nodes",
+	"event_id_max_value",
+	"deadline",
+	"notifier_created_event",
+	"notifier_dropped_event",
+	"notifier_dead_event",
+}
+
+// NotifierSettingNames lists the annotations that preset the notifier
+// builder, in the order in which Service.Notifier holds them.
+var NotifierSettingNames = []string{
+	"default_event_id",
 }
 
 // BackpressureValues are the arguments of @backpressure, iceoryx2's

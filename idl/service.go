@@ -52,15 +52,23 @@ func (c *checker) checkService(sd serviceDecl) {
 			c.errorf(p.Pos, "request_response services are not supported yet")
 			ok = false
 		case *ast.Event:
-			c.errorf(p.Pos, "event services are not supported yet")
-			ok = false
+			svc.Pattern = Event
 		}
 	}
 
-	ok = c.serviceQoS(svc, found, sd.scope) && ok
-	ok = c.userHeader(svc, found["user_header"], sd.scope) && ok
+	// The settings, which depend on the pattern.
+	if svc.Pattern != 0 {
+		ok = c.patternOnly(svc.Pattern, found) && ok
+	}
+	switch svc.Pattern {
+	case PublishSubscribe:
+		ok = c.serviceQoS(svc, found, sd.scope) && ok
+		ok = c.userHeader(svc, found["user_header"], sd.scope) && ok
+		ok = c.portSettings(svc, found, sd.scope) && ok
+	case Event:
+		ok = c.eventSettings(svc, found, sd.scope) && ok
+	}
 	ok = c.attributes(svc, sd.annots) && ok
-	ok = c.portSettings(svc, found, sd.scope) && ok
 
 	// The Go name.
 	if a := found["go_name"]; a != nil {
@@ -95,6 +103,27 @@ func (c *checker) checkService(sd serviceDecl) {
 	if ok {
 		c.file.Services = append(c.file.Services, svc)
 	}
+}
+
+// patternOnly reports, and removes from found, the annotations of found
+// that belong to other messaging patterns than p.
+func (c *checker) patternOnly(p Pattern, found map[string]*ast.Annotation) bool {
+	ok := true
+	for name, a := range found {
+		if commonAnnotations[name] || patternAnnotations[p][name] {
+			continue
+		}
+		var owners []string
+		for _, q := range []Pattern{PublishSubscribe, RequestResponse, Event} {
+			if patternAnnotations[q][name] {
+				owners = append(owners, q.String())
+			}
+		}
+		c.errorf(a.Pos, "annotation @%s applies to %s services, not to %s services", name, strings.Join(owners, " and "), p)
+		delete(found, name)
+		ok = false
+	}
+	return ok
 }
 
 // payload resolves the payload of a publish_subscribe service: a struct,
@@ -567,12 +596,25 @@ func (f *File) GoDecls() []GoDecl {
 	}
 	for _, s := range f.Services {
 		what := fmt.Sprintf("service %q", s.Name)
-		for _, n := range []string{s.GoName + "ServiceName", s.GoName + "Service", "Create" + s.GoName, "Open" + s.GoName, "OpenOrCreate" + s.GoName, s.GoName + "Publisher", s.GoName + "Subscriber"} {
+		for _, n := range s.GoDecls() {
 			add(n, what, s.Pos)
 		}
 	}
 	sort.SliceStable(ids, func(i, j int) bool { return posLess(ids[i].Pos, ids[j].Pos) })
 	return ids
+}
+
+// GoDecls returns the package-level Go identifiers that the generated Go
+// code declares for s.
+func (s *Service) GoDecls() []string {
+	names := []string{s.GoName + "ServiceName", s.GoName + "Service", "Create" + s.GoName, "Open" + s.GoName, "OpenOrCreate" + s.GoName}
+	switch s.Pattern {
+	case PublishSubscribe:
+		names = append(names, s.GoName+"Publisher", s.GoName+"Subscriber")
+	case Event:
+		names = append(names, s.GoName+"Notifier", s.GoName+"Listener")
+	}
+	return names
 }
 
 // GoNameClashes returns an error for each identifier of ids declared more

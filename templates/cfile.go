@@ -230,6 +230,14 @@ var cFuncs = template.FuncMap{
 	},
 	"cPrim": func(p idl.Prim) string { return cPrims[p] },
 	"cQoS":  func(q idl.QoS) string { return cQoSValue(q) },
+	// cQoSMacro names the define of setting q: its annotation in upper
+	// case, with the unit of a duration (DEADLINE_NS).
+	"cQoSMacro": func(q idl.QoS) string {
+		if q.IsDuration {
+			return cMacroName(q.Name) + "_NS"
+		}
+		return cMacroName(q.Name)
+	},
 	"decls": func(f *idl.File) []idl.Decl { return f.Decls },
 	// cPayload describes the payload of a service for a comment.
 	"cPayload": func(s *idl.Service) string {
@@ -254,6 +262,8 @@ func cQoSValue(q idl.QoS) string {
 		return strconv.FormatBool(q.Bool)
 	case q.Enum != "":
 		return cString(q.Enum)
+	case q.IsDuration:
+		return "UINT64_C(" + strconv.FormatInt(int64(q.Duration), 10) + ")"
 	}
 	return strconv.Itoa(q.Value)
 }

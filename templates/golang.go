@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/iox2go/iox2go/idl"
 )
@@ -112,6 +113,13 @@ var goSettingMethods = map[string]string{
 	"max_slice_len":                "MaxSliceLen",
 	"subscriber_buffer_size":       "BufferSize",
 	"subscriber_history_request":   "HistoryRequest",
+	"default_event_id":             "DefaultEventID",
+}
+
+// goServiceMethods are the service builder methods whose names are not
+// GoCamel of their setting's name.
+var goServiceMethods = map[string]string{
+	"event_id_max_value": "EventIDMaxValue",
 }
 
 // goCall spells the builder call that applies setting q: method(argument).
@@ -122,8 +130,28 @@ func (g *goFile) goCall(method string, q idl.QoS) string {
 		arg = strconv.FormatBool(q.Bool)
 	case q.Enum != "":
 		arg = g.Q(RuntimeImportPath) + "." + idl.GoCamel(q.Enum) // RETRY_UNTIL_DELIVERED -> iox2.RetryUntilDelivered
+	case q.IsDuration:
+		arg = g.goDuration(q.Duration)
 	}
 	return method + "(" + arg + ")"
+}
+
+// goDuration spells d in the largest unit of package time that divides
+// it: 250 * time.Millisecond, time.Second, 1500 * time.Microsecond.
+func (g *goFile) goDuration(d time.Duration) string {
+	t := g.Q("time")
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"Hour", time.Hour}, {"Minute", time.Minute}, {"Second", time.Second}, {"Millisecond", time.Millisecond}, {"Microsecond", time.Microsecond}} {
+		if d%u.d == 0 {
+			if d == u.d {
+				return t + "." + u.name
+			}
+			return strconv.FormatInt(int64(d/u.d), 10) + " * " + t + "." + u.name
+		}
+	}
+	return t + ".Duration(" + strconv.FormatInt(int64(d), 10) + ")"
 }
 
 // ServiceBuilder returns the expression that starts the builder of
@@ -146,7 +174,11 @@ func (g *goFile) ServiceBuilder(s *idl.Service) string {
 func (g *goFile) ServiceCalls(s *idl.Service) []string {
 	var calls []string
 	for _, q := range s.QoS {
-		calls = append(calls, g.goCall(idl.GoCamel(q.Name), q))
+		m := goServiceMethods[q.Name]
+		if m == "" {
+			m = idl.GoCamel(q.Name)
+		}
+		calls = append(calls, g.goCall(m, q))
 	}
 	for _, a := range s.Attributes {
 		calls = append(calls, "Attribute("+strconv.Quote(a.Key)+", "+strconv.Quote(a.Value)+")")

@@ -303,6 +303,8 @@ var rustFuncs = template.FuncMap{
 			return "bool = " + strconv.FormatBool(q.Bool)
 		case q.Enum != "":
 			return "&str = " + rustString(q.Enum)
+		case q.IsDuration:
+			return "core::time::Duration = core::time::Duration::from_nanos(" + strconv.FormatInt(int64(q.Duration), 10) + ")"
 		}
 		return "usize = " + strconv.Itoa(q.Value)
 	},

@@ -2,7 +2,8 @@
 // (package idl). It works from the model only: every name, type and
 // layout comes from an *idl.File, and the text comes from the
 // text/template files embedded from go/, c/ and rust/, one file per
-// concern (the file frame, payload types, publish-subscribe services).
+// concern (the file frame, payload types, publish-subscribe services, event
+// services).
 //
 // Output is deterministic: it depends only on the model and the Options,
 // never on the machine, the clock or map iteration order.
@@ -78,6 +79,9 @@ var commonFuncs = template.FuncMap{
 	"primType": func(p idl.Prim) *idl.Type {
 		return &idl.Type{Kind: idl.KindPrimitive, Prim: p, Size: p.Size(), Align: p.Size()}
 	},
+	// isPattern reports whether service s has the messaging pattern p
+	// ("publish_subscribe", "request_response", "event").
+	"isPattern": func(s *idl.Service, p string) bool { return s.Pattern.String() == p },
 	"seqType": func(s *idl.SequenceType) *idl.Type {
 		return &idl.Type{Kind: idl.KindSequence, Seq: s, Size: s.Size, Align: s.Align}
 	},

@@ -234,8 +234,9 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 
 // TestGeneratedCodeRuns generates the robot example as a user would, then
 // compiles and runs a program that uses the generated API and panics on
-// any wrong behaviour: the payload types, and the services with the
-// publisher and subscriber presets, a slice payload and a user header.
+// any wrong behaviour: the payload types, the services with the
+// publisher and subscriber presets, a slice payload and a user header,
+// and an event service with its notifier preset.
 func TestGeneratedCodeRuns(t *testing.T) {
 	dir := modulePackageDir(t)
 	pkg := filepath.Join(dir, "robot")
@@ -379,6 +380,17 @@ func main() {
 	}
 	_, err = ppub.LoanSlice(1025)
 	check(errors.Is(err, iox2.ErrSliceLengthExceedsLimit), "PointsPublisher: 1024 points at most")
+
+	// An event service: AlarmNotifier notifies ALARM_OVERHEAT by default.
+	alarmSvc := must(robot.CreateAlarm(node))
+	check(alarmSvc.QoS().EventIDMaxValue == 15, "alarm: event id max value")
+	listener := must(robot.AlarmListener(alarmSvc).Create())
+	notifier := must(robot.AlarmNotifier(alarmSvc).Create())
+	check(must(notifier.Notify()) == 1, "alarm: Notify reaches the listener")
+	id, ok, err := listener.TimedWaitOne(5 * time.Second)
+	check(err == nil && ok && id == iox2.EventID(robot.AlarmOverheat), "AlarmNotifier: the default event id")
+	_, err = notifier.NotifyWithCustomEventID(16)
+	check(errors.Is(err, iox2.ErrEventIDOutOfBounds), "alarm: ids 0 to 15")
 
 	check(node.Close() == nil, "node close")
 	left, _ := filepath.Glob(filepath.Join(cfg.ShmDir, cfg.Prefix+"*"))

@@ -19,8 +19,11 @@ const _ = uint(1 - iox2.MinGenVersion) // code too old for this runtime
 
 // Constants.
 const (
-	MaxName   uint32 = 32 // robot::MAX_NAME
-	MaxPoints uint32 = 64 // robot::MAX_POINTS
+	MaxName           uint32 = 32 // robot::MAX_NAME
+	MaxPoints         uint32 = 64 // robot::MAX_POINTS
+	AlarmOverheat     uint32 = 1  // robot::ALARM_OVERHEAT
+	AlarmCollision    uint32 = 2  // robot::ALARM_COLLISION
+	AlarmNotifierLost uint32 = 15 // robot::ALARM_NOTIFIER_LOST
 )
 
 // Mode is the enum robot::Mode (8 bits).
@@ -351,4 +354,46 @@ func PointsPublisher(svc *iox2.PublishSubscribeService[Vec3]) *iox2.PublisherBui
 // with the subscriber settings declared in robot.idl.
 func PointsSubscriber(svc *iox2.PublishSubscribeService[Vec3]) *iox2.SubscriberBuilder[Vec3] {
 	return svc.SubscriberBuilder()
+}
+
+// AlarmServiceName is the name of event service "robot/alarm".
+const AlarmServiceName = "robot/alarm"
+
+// AlarmService returns a builder for event service "robot/alarm", preset
+// with the service settings declared in robot.idl.
+func AlarmService(node *iox2.Node) *iox2.EventBuilder {
+	return iox2.Event(node, AlarmServiceName).
+		MaxNotifiers(4).
+		MaxListeners(4).
+		EventIDMaxValue(15).
+		NotifierDeadEvent(15).
+		Attribute("severity", "high")
+}
+
+// CreateAlarm creates event service "robot/alarm"; it fails if the service exists.
+func CreateAlarm(node *iox2.Node) (*iox2.EventService, error) {
+	return AlarmService(node).Create()
+}
+
+// OpenAlarm opens event service "robot/alarm"; it fails if the service does not
+// exist or is incompatible.
+func OpenAlarm(node *iox2.Node) (*iox2.EventService, error) {
+	return AlarmService(node).Open()
+}
+
+// OpenOrCreateAlarm opens event service "robot/alarm", creating it if it does not exist.
+func OpenOrCreateAlarm(node *iox2.Node) (*iox2.EventService, error) {
+	return AlarmService(node).OpenOrCreate()
+}
+
+// AlarmNotifier returns a notifier builder for service "robot/alarm" preset
+// with the notifier settings declared in robot.idl.
+func AlarmNotifier(svc *iox2.EventService) *iox2.NotifierBuilder {
+	return svc.NotifierBuilder().
+		DefaultEventID(1)
+}
+
+// AlarmListener returns a listener builder for service "robot/alarm".
+func AlarmListener(svc *iox2.EventService) *iox2.ListenerBuilder {
+	return svc.ListenerBuilder()
 }

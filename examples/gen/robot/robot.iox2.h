@@ -28,6 +28,9 @@
 /* Constants. */
 #define robot_MAX_NAME UINT32_C(32)
 #define robot_MAX_POINTS UINT32_C(64)
+#define robot_ALARM_OVERHEAT UINT32_C(1)
+#define robot_ALARM_COLLISION UINT32_C(2)
+#define robot_ALARM_NOTIFIER_LOST UINT32_C(15)
 
 /* enum robot::Mode (8 bits). */
 typedef uint8_t robot_Mode;
@@ -159,5 +162,16 @@ IOX2_STATIC_ASSERT(offsetof(robot_Stamp, sensor_id) == 12, "robot_Stamp.sensor_i
 #define robot_Points_SERVICE_ATTRIBUTE_0_VALUE "lidar"
 #define robot_Points_SERVICE_BACKPRESSURE "DISCARD_DATA"
 #define robot_Points_SERVICE_MAX_SLICE_LEN 1024
+
+/* Service "robot/alarm": event. */
+#define robot_Alarm_SERVICE_NAME "robot/alarm"
+#define robot_Alarm_SERVICE_MAX_NOTIFIERS 4
+#define robot_Alarm_SERVICE_MAX_LISTENERS 4
+#define robot_Alarm_SERVICE_EVENT_ID_MAX_VALUE 15
+#define robot_Alarm_SERVICE_NOTIFIER_DEAD_EVENT 15
+#define robot_Alarm_SERVICE_ATTRIBUTE_COUNT 1
+#define robot_Alarm_SERVICE_ATTRIBUTE_0_KEY "severity"
+#define robot_Alarm_SERVICE_ATTRIBUTE_0_VALUE "high"
+#define robot_Alarm_SERVICE_DEFAULT_EVENT_ID 1
 
 #endif /* IOX2GEN_ROBOT_IOX2_H */

@@ -73,6 +73,15 @@ pub mod robot {
     /// Constant robot::MAX_POINTS.
     pub const MAX_POINTS: u32 = 64;
 
+    /// Constant robot::ALARM_OVERHEAT.
+    pub const ALARM_OVERHEAT: u32 = 1;
+
+    /// Constant robot::ALARM_COLLISION.
+    pub const ALARM_COLLISION: u32 = 2;
+
+    /// Constant robot::ALARM_NOTIFIER_LOST.
+    pub const ALARM_NOTIFIER_LOST: u32 = 15;
+
     /// Enum robot::Mode (8 bits): a newtype, so that any value is valid.
     #[repr(transparent)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,5 +225,18 @@ pub mod robot {
         pub const ATTRIBUTES: &[(&str, &str)] = &[("frame", "lidar")];
         pub const BACKPRESSURE: &str = "DISCARD_DATA";
         pub const MAX_SLICE_LEN: usize = 1024;
+    }
+
+    /// Service "robot/alarm": event.
+    pub mod alarm_service {
+        /// The service name.
+        pub const NAME: &str = "robot/alarm";
+        pub const MAX_NOTIFIERS: usize = 4;
+        pub const MAX_LISTENERS: usize = 4;
+        pub const EVENT_ID_MAX_VALUE: usize = 15;
+        pub const NOTIFIER_DEAD_EVENT: usize = 15;
+        /// The attributes (key, value) the service is created with.
+        pub const ATTRIBUTES: &[(&str, &str)] = &[("severity", "high")];
+        pub const DEFAULT_EVENT_ID: usize = 1;
     }
 }
