@@ -302,7 +302,11 @@ type Service struct {
 	Publisher          []QoS // the publisher defaults the IDL states, in the order of PublisherSettingNames
 	Subscriber         []QoS // the subscriber defaults the IDL states, in the order of SubscriberSettingNames
 	Notifier           []QoS // event: the notifier defaults the IDL states, in the order of NotifierSettingNames
-	Pos                lexer.Position
+	// EventIDType is the enum whose values are the event ids of an event
+	// service declared `event Enum;` (typedefs resolved), nil without one.
+	EventIDType    *Enum
+	eventIDTypePos lexer.Position // where `event Enum;` names it
+	Pos            lexer.Position
 }
 
 // Attribute is a key-value attribute of a service.

@@ -53,6 +53,7 @@ func (c *checker) checkService(sd serviceDecl) {
 			ok = false
 		case *ast.Event:
 			svc.Pattern = Event
+			ok = c.eventIDType(svc, p.IDType, sd.scope) && ok
 		}
 	}
 

@@ -82,6 +82,17 @@ var commonFuncs = template.FuncMap{
 	// isPattern reports whether service s has the messaging pattern p
 	// ("publish_subscribe", "request_response", "event").
 	"isPattern": func(s *idl.Service, p string) bool { return s.Pattern.String() == p },
+	// eventServicesOf returns the event services of f whose event ids are
+	// the values of enum e.
+	"eventServicesOf": func(f *idl.File, e *idl.Enum) []*idl.Service {
+		var out []*idl.Service
+		for _, s := range f.Services {
+			if s.EventIDType == e {
+				out = append(out, s)
+			}
+		}
+		return out
+	},
 	"seqType": func(s *idl.SequenceType) *idl.Type {
 		return &idl.Type{Kind: idl.KindSequence, Seq: s, Size: s.Size, Align: s.Align}
 	},

@@ -138,10 +138,11 @@ type RequestResponse struct {
 	Response TypeSpec `parser:"'->' @@ ';'"`
 }
 
-// Event is `event;`.
+// Event is `event;`, or `event IDType;` where IDType names the enum whose
+// values are the service's event ids.
 type Event struct {
-	Pos     lexer.Position
-	Keyword string `parser:"@'event' ';'"`
+	Pos    lexer.Position
+	IDType TypeSpec `parser:"'event' @@? ';'"`
 }
 
 // Annotation is `@name` or `@name(args)`.
