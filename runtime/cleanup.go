@@ -212,8 +212,12 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 // ports of the other nodes see the change and drop their connections. It
 // returns the number of publishers (notifiers, for an event service) it
 // removed.
+//
+// In a request-response service every port (client or server) both sends
+// and receives: each has a data segment and connections from and to it.
 func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 	event := d.hdr.pattern == uint32(PatternEvent)
+	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
 	changed := false
 	for i := range d.pubs {
 		s := &d.pubs[i]
@@ -223,6 +227,9 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 		if pid := ID(s.id.Load()); pid != 0 && !event {
 			p.Remove(cfg.dataName(pid))
 			removeConnections(cfg, p, pid, 0)
+			if reqres {
+				removeConnections(cfg, p, 0, pid)
+			}
 		}
 		if s.state.Load() == slotActive {
 			pubs++
@@ -236,9 +243,14 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 			continue
 		}
 		if sid := ID(s.id.Load()); sid != 0 {
-			if event {
+			switch {
+			case event:
 				p.Remove(cfg.eventName(sid)) // a listener's event segment
-			} else {
+			case reqres:
+				p.Remove(cfg.dataName(sid)) // a server's responses
+				removeConnections(cfg, p, sid, 0)
+				removeConnections(cfg, p, 0, sid)
+			default:
 				removeConnections(cfg, p, 0, sid)
 			}
 		}

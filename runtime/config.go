@@ -50,6 +50,7 @@ type Config struct {
 type Defaults struct {
 	PublishSubscribe PubSubQoS
 	Event            EventQoS
+	RequestResponse  ReqResQoS
 }
 
 // PubSubQoS is the quality of service of a publish-subscribe service and the
@@ -88,7 +89,7 @@ func DefaultConfig() *Config {
 		FileMode:          0o600,
 		CreationTimeout:   500 * time.Millisecond,
 		DiscoveryInterval: 50 * time.Millisecond,
-		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS()},
+		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS(), RequestResponse: DefaultReqResQoS()},
 	}
 }
 

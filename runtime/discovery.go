@@ -50,15 +50,21 @@ type PortInfo struct {
 	Node ID
 	// BufferSize and HistoryRequest are set for subscribers.
 	BufferSize, HistoryRequest int
+	// MaxActiveRequests is set for clients.
+	MaxActiveRequests int
 }
 
 // ServiceInfo describes a service of a domain: its static config and, when
-// its dynamic config can be mapped, its nodes and ports.
+// its dynamic config can be mapped, its nodes and ports. An event
+// service's notifiers are its Publishers and its listeners its
+// Subscribers; a request-response service has Clients and Servers.
 type ServiceInfo struct {
 	Static      StaticConfig
 	Nodes       []ID
 	Publishers  []PortInfo
 	Subscribers []PortInfo
+	Clients     []PortInfo
+	Servers     []PortInfo
 }
 
 // ListServices returns the services of cfg's domain, sorted by name and
@@ -89,6 +95,21 @@ func ListServices(cfg *Config) ([]ServiceInfo, error) {
 		si := ServiceInfo{Static: *sc}
 		if d, err := openDynamicAny(p, cfg.dynamicName(sc.Hash, sc.UID), cfg); err == nil {
 			si.Nodes = d.nodeIDs()
+			if d.hdr.pattern == uint32(PatternRequestResponse) {
+				for i := range d.pubs {
+					if pi, ok := snapshot(&d.pubs[i]); ok {
+						si.Clients = append(si.Clients, PortInfo{ID: pi.id, Node: pi.node, MaxActiveRequests: int(min(pi.a, 1<<16))})
+					}
+				}
+				for i := range d.subs {
+					if pi, ok := snapshot(&d.subs[i]); ok {
+						si.Servers = append(si.Servers, PortInfo{ID: pi.id, Node: pi.node})
+					}
+				}
+				d.close()
+				out = append(out, si)
+				continue
+			}
 			for i := range d.pubs {
 				if pi, ok := snapshot(&d.pubs[i]); ok {
 					si.Publishers = append(si.Publishers, PortInfo{ID: pi.id, Node: pi.node})

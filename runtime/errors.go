@@ -51,6 +51,12 @@ var (
 	ErrMissedDeadline      = errors.New("iox2: notification delivered, but later than the service's deadline after the previous one")
 	ErrWaitUnsupported     = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
 
+	// Request-response.
+	ErrExceedsMaxClients        = errors.New("iox2: service already has its maximum number of clients")
+	ErrExceedsMaxServers        = errors.New("iox2: service already has its maximum number of servers")
+	ErrExceedsMaxActiveRequests = errors.New("iox2: client already has its maximum number of active requests")
+	ErrActiveRequestsExceedMax  = errors.New("iox2: client max active requests exceeds the service's max active requests per client")
+
 	// WaitSet.
 	ErrNoAttachments   = errors.New("iox2: waitset has no attachments")
 	ErrAlreadyAttached = errors.New("iox2: listener is already attached to the waitset")

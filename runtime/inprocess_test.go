@@ -2,9 +2,10 @@ package runtime
 
 import "testing"
 
-// TestInProcessTransport runs the publish-subscribe behaviour tests again
-// over the in-process (heap-backed) implementation of shared memory, which
-// the race detector can see into: `go test -race -run InProcess`.
+// TestInProcessTransport runs the publish-subscribe and request-response
+// behaviour tests again over the in-process (heap-backed) implementation
+// of shared memory, which the race detector can see into:
+// `go test -race -run InProcess`.
 func TestInProcessTransport(t *testing.T) {
 	inProcess = true
 	t.Cleanup(func() { inProcess = false })
@@ -25,6 +26,17 @@ func TestInProcessTransport(t *testing.T) {
 		{"reclaim", TestChunksOfClosedSubscriberReturnToPool},
 		{"allocations", TestHotPathAllocatesNothing},
 		{"concurrent", TestConcurrentPublishersAndSubscribers},
+		{"request-response", TestRequestResponseInProcess},
+		{"response routing", TestResponsesReachOnlyTheirPendingResponse},
+		{"request-response limits", TestMaxActiveRequestsAndLimits},
+		{"give up a request", TestClosedPendingResponseDisconnectsAndDropsLateResponses},
+		{"fire and forget", TestFireAndForget},
+		{"response overflow", TestResponseOverflowAndBackpressure},
+		{"request overflow", TestRequestOverflow},
+		{"client and server close", TestClientAndServerCloseDisconnect},
+		{"request-response slices", TestRequestResponseSlices},
+		{"request-response zero copy", TestRequestResponseZeroCopy},
+		{"request-response allocations", TestRequestResponseHotPathAllocatesNothing},
 	} {
 		t.Run(tc.name, tc.f)
 	}

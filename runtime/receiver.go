@@ -144,6 +144,9 @@ func (r *receiver) connect(slot int, pi portInfo) *recvConn {
 	if dl.tableLen > 0 {
 		c.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(c.base, dl.tableOff)), dl.tableLen)
 	}
+	// SYNC POINT attached: both mappings exist; paired with the sender's
+	// load in awaitReceivers.
+	conn.hdr.attached.Store(1)
 	return c
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/ring"
@@ -158,7 +159,12 @@ type connHeader struct {
 	completionCap uint32
 	channels      uint32
 	_             uint32
-	_             [96]byte
+	// attached is set by the receiver once it has mapped the connection
+	// and the sender's data segment: from then on, the sender may remove
+	// both files without the receiver losing what is queued. Written by
+	// the receiver, read by the sender when it closes.
+	attached atomic.Uint64
+	_        [88]byte
 }
 
 // connLayout is the geometry of a connection segment: channels submission
@@ -198,6 +204,7 @@ func connHeaderOf(b []byte) *connHeader {
 // connection is a mapped connection segment.
 type connection struct {
 	seg        shm.Segment
+	hdr        *connHeader
 	submission *ring.Queue   // sender -> receiver: chunks; channels[0]
 	channels   []*ring.Queue // every submission queue
 	completion *ring.Queue   // receiver -> sender: chunks given back
@@ -228,7 +235,7 @@ func createConnection(p shm.Provider, name string, sender, receiver ID, l connLa
 		p.Remove(name)
 		return nil, fmt.Errorf("iox2: connection %s: %v", name, err)
 	}
-	c.submission, c.completion = c.channels[0], cq
+	c.submission, c.completion, c.hdr = c.channels[0], cq, h
 	// SYNC POINT publish: paired with openConnection's OpenReady.
 	shm.Publish(seg, kindConnection, layoutVersion)
 	return c, nil
@@ -264,6 +271,6 @@ func openConnection(p shm.Provider, name string, sender, receiver ID, l connLayo
 		seg.Close()
 		return nil, fmt.Errorf("%w: connection %s: %v", ErrConnectionCorrupted, name, err)
 	}
-	c.submission, c.completion = c.channels[0], cq
+	c.submission, c.completion, c.hdr = c.channels[0], cq, h
 	return c, nil
 }

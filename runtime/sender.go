@@ -530,6 +530,7 @@ func (p *sender) maintain() {
 // held.
 func (p *sender) closeLocked() {
 	p.closed = true
+	p.awaitReceivers()
 	node := p.core.node
 	for i, c := range p.conns {
 		if c != nil {
@@ -539,6 +540,44 @@ func (p *sender) closeLocked() {
 		}
 	}
 	p.removeFiles()
+}
+
+// awaitReceivers waits, at most Config.CreationTimeout, until every
+// receiver that has chunks in flight from us has mapped its connection and
+// our data segment, so that removing the files loses nothing: a sample
+// sent just before Close reaches a receiver that had not yet looked (its
+// discovery goroutine maps the connection when woken by the bump). A
+// receiver that went away is not waited for. Must be called with p.mu
+// held.
+func (p *sender) awaitReceivers() {
+	var deadline time.Time
+	for {
+		waiting := false
+		for i, c := range p.conns {
+			if c == nil {
+				continue
+			}
+			// SYNC POINT attached: paired with the receiver's store in connect.
+			if c.conn.hdr.attached.Load() != 0 {
+				continue
+			}
+			p.reclaimConn(c)
+			if pi, ok := snapshot(&p.peers[i]); c.n > 0 && ok && pi.id == c.peer {
+				waiting = true
+				break
+			}
+		}
+		if !waiting {
+			return
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(p.core.node.config.CreationTimeout)
+			p.core.dyn.bump() // wake the receivers' discovery goroutines
+		} else if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // closePort closes a standalone sender (a publisher) and frees its slot.

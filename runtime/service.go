@@ -330,13 +330,16 @@ func (s *serviceCore) close() error {
 		ports = append(ports, p)
 	}
 	s.mu.Unlock()
-	close(s.stop)
-	futex.WakeAll(&s.dyn.hdr.changes)
-	<-s.done
+	// Ports first, while the discovery goroutine still runs: a closing
+	// sender may wait for a receiver of this service to map what it sent
+	// (sender.awaitReceivers), and that receiver's maintain does it.
 	var errs []error
 	for _, p := range ports {
 		errs = append(errs, p.closePort())
 	}
+	close(s.stop)
+	futex.WakeAll(&s.dyn.hdr.changes)
+	<-s.done
 	s.leave()
 	s.node.removeService(s)
 	return errors.Join(errs...)

@@ -55,6 +55,7 @@ type StaticConfig struct {
 
 	PublishSubscribe *PubSubStatic `json:"publish_subscribe,omitempty"`
 	Event            *EventStatic  `json:"event,omitempty"`
+	RequestResponse  *ReqResStatic `json:"request_response,omitempty"`
 }
 
 // PubSubStatic is the publish-subscribe part of a StaticConfig.
