@@ -1015,6 +1015,14 @@ var (
 			"user_header": true, "publisher_max_loaned_samples": true, "backpressure": true, "max_slice_len": true,
 			"subscriber_buffer_size": true, "subscriber_history_request": true,
 		},
+		RequestResponse: {
+			"enable_safe_overflow_for_requests": true, "enable_safe_overflow_for_responses": true,
+			"enable_fire_and_forget_requests": true, "max_active_requests_per_client": true,
+			"max_loaned_requests": true, "max_response_buffer_size": true,
+			"max_borrowed_responses_per_pending_response": true, "max_servers": true, "max_clients": true,
+			"client_max_active_requests": true, "client_backpressure": true, "client_max_slice_len": true,
+			"server_max_loaned_responses_per_request": true, "server_backpressure": true, "server_max_slice_len": true,
+		},
 		Event: {
 			"max_notifiers": true, "max_listeners": true, "event_id_max_value": true, "deadline": true,
 			"notifier_created_event": true, "notifier_dropped_event": true, "notifier_dead_event": true,
@@ -1035,13 +1043,15 @@ var (
 		"key":           "@key is not supported: iox2 services have no keyed instances",
 		"history":       "unknown annotation @history: did you mean @history_size?",
 		// iceoryx2's builder methods whose annotations are named otherwise.
-		"max_loaned_samples":    "unknown annotation @max_loaned_samples: did you mean @publisher_max_loaned_samples?",
-		"backpressure_strategy": "unknown annotation @backpressure_strategy: did you mean @backpressure?",
-		"initial_max_slice_len": "unknown annotation @initial_max_slice_len: did you mean @max_slice_len?",
-		"buffer_size":           "unknown annotation @buffer_size: did you mean @subscriber_buffer_size?",
-		"history_request":       "unknown annotation @history_request: did you mean @subscriber_history_request?",
-		"max_event_id":          "unknown annotation @max_event_id: did you mean @event_id_max_value?",
-		"event_id":              "unknown annotation @event_id: did you mean @default_event_id?",
+		"max_loaned_samples":               "unknown annotation @max_loaned_samples: did you mean @publisher_max_loaned_samples?",
+		"backpressure_strategy":            "unknown annotation @backpressure_strategy: did you mean @backpressure?",
+		"initial_max_slice_len":            "unknown annotation @initial_max_slice_len: did you mean @max_slice_len?",
+		"buffer_size":                      "unknown annotation @buffer_size: did you mean @subscriber_buffer_size?",
+		"history_request":                  "unknown annotation @history_request: did you mean @subscriber_history_request?",
+		"max_event_id":                     "unknown annotation @max_event_id: did you mean @event_id_max_value?",
+		"max_active_requests":              "unknown annotation @max_active_requests: did you mean @client_max_active_requests?",
+		"max_loaned_responses_per_request": "unknown annotation @max_loaned_responses_per_request: did you mean @server_max_loaned_responses_per_request?",
+		"event_id":                         "unknown annotation @event_id: did you mean @default_event_id?",
 	}
 	// where tells, for a misplaced annotation, where it belongs.
 	where = map[string]string{

@@ -277,6 +277,7 @@ type Service struct {
 	Pattern Pattern
 	// Payload is the payload struct (typedefs resolved) or, for a slice
 	// service, the element struct; nil for a slice of a primitive type.
+	// For a request-response service it is the request.
 	Payload *Struct
 	// PayloadType is the payload type or, for a slice service, the
 	// element type, with typedefs resolved: a struct, or (slices only) a
@@ -284,13 +285,16 @@ type Service struct {
 	PayloadType *Type
 	// Slice reports a slice payload (publish_subscribe sequence<T>): each
 	// sample holds as many elements of PayloadType as its publisher loans,
-	// up to the publisher's max_slice_len.
+	// up to the publisher's max_slice_len. For a request-response service
+	// (request_response sequence<T> -> sequence<U>), requests and
+	// responses are both slices.
 	Slice bool
 	// UserHeader is the struct of @user_header (typedefs resolved), nil
 	// without one.
 	UserHeader *Struct
 	// QoS holds the service QoS the IDL states, in the order of QoSNames
-	// (publish-subscribe) or EventQoSNames (event).
+	// (publish-subscribe), ReqResQoSNames (request-response) or
+	// EventQoSNames (event).
 	QoS []QoS
 	// Attributes are the @attribute key-value pairs, which the service is
 	// created with, in declaration order.
@@ -302,6 +306,13 @@ type Service struct {
 	Publisher          []QoS // the publisher defaults the IDL states, in the order of PublisherSettingNames
 	Subscriber         []QoS // the subscriber defaults the IDL states, in the order of SubscriberSettingNames
 	Notifier           []QoS // event: the notifier defaults the IDL states, in the order of NotifierSettingNames
+	// Response and ResponseType are, for a request-response service, the
+	// response as Payload and PayloadType are the request (for a slice
+	// service, the element of each response).
+	Response     *Struct
+	ResponseType *Type
+	Client       []QoS // request-response: the client defaults the IDL states, in the order of ClientSettingNames
+	Server       []QoS // request-response: the server defaults the IDL states, in the order of ServerSettingNames
 	// EventIDType is the enum whose values are the event ids of an event
 	// service declared `event Enum;` (typedefs resolved), nil without one.
 	EventIDType    *Enum
@@ -354,6 +365,37 @@ var PublisherSettingNames = []string{
 var SubscriberSettingNames = []string{
 	"subscriber_buffer_size",
 	"subscriber_history_request",
+}
+
+// ReqResQoSNames lists the request-response QoS annotations in the order
+// in which Service.QoS holds them for a request-response service.
+var ReqResQoSNames = []string{
+	"enable_safe_overflow_for_requests",
+	"enable_safe_overflow_for_responses",
+	"enable_fire_and_forget_requests",
+	"max_active_requests_per_client",
+	"max_loaned_requests",
+	"max_response_buffer_size",
+	"max_borrowed_responses_per_pending_response",
+	"max_servers",
+	"max_clients",
+	"max_nodes",
+}
+
+// ClientSettingNames lists the annotations that preset the client
+// builder, in the order in which Service.Client holds them.
+var ClientSettingNames = []string{
+	"client_max_active_requests",
+	"client_backpressure",
+	"client_max_slice_len",
+}
+
+// ServerSettingNames lists the annotations that preset the server
+// builder, in the order in which Service.Server holds them.
+var ServerSettingNames = []string{
+	"server_max_loaned_responses_per_request",
+	"server_backpressure",
+	"server_max_slice_len",
 }
 
 // EventQoSNames lists the event QoS annotations in the order in which

@@ -35,7 +35,7 @@ func (c *checker) checkService(sd serviceDecl) {
 
 	// The messaging pattern.
 	if len(d.Patterns) == 0 {
-		c.errorf(d.Name.Pos, "service %q declares no messaging pattern: expected publish_subscribe <Type>;", svc.Name)
+		c.errorf(d.Name.Pos, "service %q declares no messaging pattern: expected \"publish_subscribe Type;\", \"request_response Request -> Response;\" or \"event;\"", svc.Name)
 		ok = false
 	}
 	for i, p := range d.Patterns {
@@ -49,8 +49,8 @@ func (c *checker) checkService(sd serviceDecl) {
 			svc.Pattern = PublishSubscribe
 			ok = c.payload(svc, p.Payload, sd.scope) && ok
 		case *ast.RequestResponse:
-			c.errorf(p.Pos, "request_response services are not supported yet")
-			ok = false
+			svc.Pattern = RequestResponse
+			ok = c.reqResPayloads(svc, p, sd.scope) && ok
 		case *ast.Event:
 			svc.Pattern = Event
 			ok = c.eventIDType(svc, p.IDType, sd.scope) && ok
@@ -66,6 +66,8 @@ func (c *checker) checkService(sd serviceDecl) {
 		ok = c.serviceQoS(svc, found, sd.scope) && ok
 		ok = c.userHeader(svc, found["user_header"], sd.scope) && ok
 		ok = c.portSettings(svc, found, sd.scope) && ok
+	case RequestResponse:
+		ok = c.reqResSettings(svc, found, sd.scope) && ok
 	case Event:
 		ok = c.eventSettings(svc, found, sd.scope) && ok
 	}
@@ -130,35 +132,41 @@ func (c *checker) patternOnly(p Pattern, found map[string]*ast.Annotation) bool 
 // payload resolves the payload of a publish_subscribe service: a struct,
 // or an unbounded sequence<T> (a slice payload) of a struct or primitive.
 func (c *checker) payload(svc *Service, ts ast.TypeSpec, sc *scope) bool {
+	st, t, slice, ok := c.message(ts, sc, "the payload of a publish_subscribe service")
+	svc.Payload, svc.PayloadType, svc.Slice = st, t, slice
+	return ok
+}
+
+// message resolves what a service sends, described by what: a struct
+// (typedefs resolved), or an unbounded sequence<T> (a slice) of a struct
+// or primitive. st is nil for a slice of a primitive.
+func (c *checker) message(ts ast.TypeSpec, sc *scope, what string) (st *Struct, t *Type, slice, ok bool) {
 	if seq, isSeq := ts.(*ast.SequenceType); isSeq && seq.Bound == nil {
-		svc.Slice = true
 		t := c.typeSpec(seq.Elem, sc)
 		if t == nil {
-			return false
+			return nil, nil, true, false
 		}
 		switch r := t.Resolved(); r.Kind {
 		case KindStruct:
-			svc.Payload, svc.PayloadType = r.Struct, r
+			return r.Struct, r, true, true
 		case KindPrimitive:
-			svc.PayloadType = r
+			return nil, r, true, true
 		default:
 			// The runtime derives the identity of other Go types from the
 			// Go type (and its package path); a struct has the IDL's.
 			c.errorf(typeSpecPos(seq.Elem), "expected struct or primitive type as the element of a slice payload, found %s: wrap it in a struct, whose type identity is the same in every language", typeString(t))
-			return false
+			return nil, nil, true, false
 		}
-		return true
 	}
-	t := c.typeSpec(ts, sc)
+	t = c.typeSpec(ts, sc)
 	if t == nil {
-		return false
+		return nil, nil, false, false
 	}
 	if r := t.Resolved(); r.Kind == KindStruct {
-		svc.Payload, svc.PayloadType = r.Struct, r
-		return true
+		return r.Struct, r, false, true
 	}
-	c.errorf(typeSpecPos(ts), "expected struct or sequence<T> as the payload of a publish_subscribe service, found %s", typeString(t))
-	return false
+	c.errorf(typeSpecPos(ts), "expected struct or sequence<T> as %s, found %s", what, typeString(t))
+	return nil, nil, false, false
 }
 
 // serviceQoS checks the service QoS annotations and their consistency.
@@ -486,7 +494,7 @@ func (c *checker) backpressureArg(a *ast.Annotation) (string, bool) {
 			}
 		}
 	}
-	c.errorf(e.Pos, "expected %s as the argument of @backpressure", strings.Join(BackpressureValues, " or "))
+	c.errorf(e.Pos, "expected %s as the argument of @%s", strings.Join(BackpressureValues, " or "), a.Name.Name)
 	return "", false
 }
 
@@ -612,6 +620,8 @@ func (s *Service) GoDecls() []string {
 	switch s.Pattern {
 	case PublishSubscribe:
 		names = append(names, s.GoName+"Publisher", s.GoName+"Subscriber")
+	case RequestResponse:
+		names = append(names, s.GoName+"Client", s.GoName+"Server")
 	case Event:
 		names = append(names, s.GoName+"Notifier", s.GoName+"Listener")
 	}

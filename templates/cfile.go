@@ -246,14 +246,26 @@ var cFuncs = template.FuncMap{
 		}
 		return cTypeName(s.PayloadType)
 	},
+	// cResponse describes the response of a request-response service.
+	"cResponse": func(s *idl.Service) string {
+		if s.Slice {
+			return "a slice of " + cTypeName(s.ResponseType)
+		}
+		return cTypeName(s.ResponseType)
+	},
 	// cPayloadTypeName is the type name a service stores: the macro of a
 	// struct, or the runtime's name of a primitive slice element.
-	"cPayloadTypeName": func(s *idl.Service) string {
-		if s.Payload != nil {
-			return cNamed(&s.Payload.Named) + "_TYPE_NAME"
-		}
-		return cString(identityPrims[s.PayloadType.Prim])
-	},
+	"cPayloadTypeName":  func(s *idl.Service) string { return cTypeNameMacro(s.Payload, s.PayloadType) },
+	"cResponseTypeName": func(s *idl.Service) string { return cTypeNameMacro(s.Response, s.ResponseType) },
+}
+
+// cTypeNameMacro is the type name that a service stores for a message of
+// struct st (nil for a primitive) and type t.
+func cTypeNameMacro(st *idl.Struct, t *idl.Type) string {
+	if st != nil {
+		return cNamed(&st.Named) + "_TYPE_NAME"
+	}
+	return cString(identityPrims[t.Prim])
 }
 
 func cQoSValue(q idl.QoS) string {

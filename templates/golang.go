@@ -108,12 +108,18 @@ func FormatGo(src []byte) ([]byte, error) {
 // subscriber settings of a service call (the service QoS call the method
 // GoCamel(name) of iox2.PublishSubscribeBuilder).
 var goSettingMethods = map[string]string{
-	"publisher_max_loaned_samples": "MaxLoanedSamples",
-	"backpressure":                 "Backpressure",
-	"max_slice_len":                "MaxSliceLen",
-	"subscriber_buffer_size":       "BufferSize",
-	"subscriber_history_request":   "HistoryRequest",
-	"default_event_id":             "DefaultEventID",
+	"publisher_max_loaned_samples":            "MaxLoanedSamples",
+	"backpressure":                            "Backpressure",
+	"max_slice_len":                           "MaxSliceLen",
+	"subscriber_buffer_size":                  "BufferSize",
+	"subscriber_history_request":              "HistoryRequest",
+	"default_event_id":                        "DefaultEventID",
+	"client_max_active_requests":              "MaxActiveRequests",
+	"client_backpressure":                     "Backpressure",
+	"client_max_slice_len":                    "MaxSliceLen",
+	"server_max_loaned_responses_per_request": "MaxLoanedResponsesPerRequest",
+	"server_backpressure":                     "Backpressure",
+	"server_max_slice_len":                    "MaxSliceLen",
 }
 
 // goServiceMethods are the service builder methods whose names are not

@@ -311,18 +311,31 @@ var rustFuncs = template.FuncMap{
 	// rustPayload is the payload type of service s seen from module
 	// from: the struct, or a slice [T] as iceoryx2 declares slice
 	// payloads.
-	"rustPayload": func(s *idl.Service, from []string) string {
-		t := rustType(s.PayloadType, from)
-		if s.Slice {
-			return "[" + t + "]"
-		}
-		return t
-	},
+	"rustPayload":  func(s *idl.Service, from []string) string { return rustMessage(s.PayloadType, s.Slice, from) },
+	"rustResponse": func(s *idl.Service, from []string) string { return rustMessage(s.ResponseType, s.Slice, from) },
 	// rustPayloadTypeName is the type name a service stores.
 	"rustPayloadTypeName": func(s *idl.Service, from []string) string {
-		if s.Payload != nil {
-			return rustType(s.PayloadType, from) + "::TYPE_NAME"
-		}
-		return rustString(identityPrims[s.PayloadType.Prim])
+		return rustTypeName(s.Payload, s.PayloadType, from)
 	},
+	"rustResponseTypeName": func(s *idl.Service, from []string) string {
+		return rustTypeName(s.Response, s.ResponseType, from)
+	},
+}
+
+// rustMessage is the type of a message t seen from module from: t, or a
+// slice [t] as iceoryx2 declares slice payloads.
+func rustMessage(t *idl.Type, slice bool, from []string) string {
+	if slice {
+		return "[" + rustType(t, from) + "]"
+	}
+	return rustType(t, from)
+}
+
+// rustTypeName is the type name a service stores for a message of struct
+// st (nil for a primitive) and type t.
+func rustTypeName(st *idl.Struct, t *idl.Type, from []string) string {
+	if st != nil {
+		return rustType(t, from) + "::TYPE_NAME"
+	}
+	return rustString(identityPrims[t.Prim])
 }
