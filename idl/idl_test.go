@@ -439,6 +439,14 @@ func TestExamples(t *testing.T) {
 	if s := f.Services[0]; s.GoName != "Imu" || s.Payload.ScopedName() != "robot::Imu" {
 		t.Errorf("robot: %+v", s)
 	}
+	f, err = ParseFile("../examples/idl/request_response.idl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Services[0]; s.GoName != "MyFunkServiceName" || s.Pattern != RequestResponse ||
+		s.Payload.ScopedName() != "examples::Number" || s.Response != s.Payload || s.Payload.Size != 8 {
+		t.Errorf("request_response: %+v", s)
+	}
 	f, err = ParseFile("../examples/idl/event.idl", nil)
 	if err != nil {
 		t.Fatal(err)

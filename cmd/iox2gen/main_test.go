@@ -236,7 +236,8 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 // compiles and runs a program that uses the generated API and panics on
 // any wrong behaviour: the payload types, the services with the
 // publisher and subscriber presets, a slice payload and a user header,
-// and an event service with its notifier preset.
+// a request-response service, and an event service with its notifier
+// preset.
 func TestGeneratedCodeRuns(t *testing.T) {
 	dir := modulePackageDir(t)
 	pkg := filepath.Join(dir, "robot")
@@ -380,6 +381,26 @@ func main() {
 	}
 	_, err = ppub.LoanSlice(1025)
 	check(errors.Is(err, iox2.ErrSliceLengthExceedsLimit), "PointsPublisher: 1024 points at most")
+
+	// A request-response service.
+	planSvc := must(robot.CreatePlan(node))
+	server := must(robot.PlanServer(planSvc).Create())
+	client := must(robot.PlanClient(planSvc).Create())
+	pending := must(client.SendCopy(robot.PlanRequest{Goal: robot.Vec3{X: 1}}))
+	var req *iox2.ActiveRequest[robot.PlanRequest, robot.PlanResponse]
+	for deadline := time.Now().Add(5 * time.Second); req == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		req = must(server.Receive())
+	}
+	check(req != nil && req.Payload().Goal.X == 1, "plan: request received")
+	check(req.SendCopy(robot.PlanResponse{Step: 7}) == nil, "plan: response sent")
+	req.Close()
+	var resp *iox2.Response[robot.PlanResponse]
+	for deadline := time.Now().Add(5 * time.Second); resp == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		resp = must(pending.Receive())
+	}
+	check(resp != nil && resp.Payload().Step == 7, "plan: response received")
+	resp.Release()
+	pending.Close()
 
 	// An event service: AlarmNotifier notifies ALARM_OVERHEAT by default.
 	alarmSvc := must(robot.CreateAlarm(node))

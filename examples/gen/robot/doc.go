@@ -2,8 +2,9 @@
 // the payload types of a robot's IMU stream (Imu, Vec3, Mode, ...) and the
 // publish-subscribe services "robot/imu" (OpenOrCreateImu and friends,
 // ImuPublisher and ImuSubscriber) and "robot/points" (slices of Vec3 with
-// a Stamp user header), and the event service "robot/alarm"
-// (OpenOrCreateAlarm, AlarmNotifier and AlarmListener).
+// a Stamp user header), the request-response service "robot/plan"
+// (OpenOrCreatePlan, PlanClient and PlanServer) and the event service
+// "robot/alarm" (OpenOrCreateAlarm, AlarmNotifier and AlarmListener).
 // robot.iox2.h and robot.iox2.rs describe the same payloads and service
 // settings for C and Rust.
 //

@@ -228,6 +228,62 @@ var StampTypeInfo = iox2.TypeInfo{
 // IOX2TypeInfo implements iox2.TypedPayload.
 func (*Stamp) IOX2TypeInfo() *iox2.TypeInfo { return &StampTypeInfo }
 
+// PlanRequest is the struct robot::PlanRequest (24 bytes, alignment 8).
+type PlanRequest struct {
+	Goal Vec3 // goal, offset 0
+}
+
+// PlanRequestTypeInfo is the type identity of PlanRequest: a service stores it
+// when it is created, and opening the service with another identity fails.
+var PlanRequestTypeInfo = iox2.TypeInfo{
+	Name:       "robot::PlanRequest",
+	Size:       24,
+	Align:      8,
+	LayoutHash: "828694f48c245078704483e387f1bec22714f89422133aa2dbdcd5b6779b3438",
+	Layout: "iox2-layout/1\n" +
+		"struct robot::Vec3 size=24 align=8\n" +
+		"field x offset=0 size=8 type=double\n" +
+		"field y offset=8 size=8 type=double\n" +
+		"field z offset=16 size=8 type=double\n" +
+		"end\n" +
+		"struct robot::PlanRequest size=24 align=8\n" +
+		"field goal offset=0 size=24 type=robot::Vec3\n" +
+		"end\n",
+}
+
+// IOX2TypeInfo implements iox2.TypedPayload.
+func (*PlanRequest) IOX2TypeInfo() *iox2.TypeInfo { return &PlanRequestTypeInfo }
+
+// PlanResponse is the struct robot::PlanResponse (32 bytes, alignment 8).
+type PlanResponse struct {
+	Step     uint32  // step, offset 0
+	_        [4]byte // padding
+	Waypoint Vec3    // waypoint, offset 8
+}
+
+// PlanResponseTypeInfo is the type identity of PlanResponse: a service stores it
+// when it is created, and opening the service with another identity fails.
+var PlanResponseTypeInfo = iox2.TypeInfo{
+	Name:       "robot::PlanResponse",
+	Size:       32,
+	Align:      8,
+	LayoutHash: "d81a6c0f8dacaf824f17b61b3c0844504203d126d106678274116e1ad44070e0",
+	Layout: "iox2-layout/1\n" +
+		"struct robot::Vec3 size=24 align=8\n" +
+		"field x offset=0 size=8 type=double\n" +
+		"field y offset=8 size=8 type=double\n" +
+		"field z offset=16 size=8 type=double\n" +
+		"end\n" +
+		"struct robot::PlanResponse size=32 align=8\n" +
+		"field step offset=0 size=4 type=uint32\n" +
+		"pad offset=4 size=4\n" +
+		"field waypoint offset=8 size=24 type=robot::Vec3\n" +
+		"end\n",
+}
+
+// IOX2TypeInfo implements iox2.TypedPayload.
+func (*PlanResponse) IOX2TypeInfo() *iox2.TypeInfo { return &PlanResponseTypeInfo }
+
 // Layout assertions: every size, alignment and offset is the one the IDL
 // checker computed (the C layout). Alignments are capped at the largest
 // alignment of the architecture (4 on 386 and arm).
@@ -256,6 +312,13 @@ func _() {
 	_ = x[unsafe.Offsetof(Stamp{}.StampNs)]
 	_ = x[unsafe.Offsetof(Stamp{}.Seq)-8]
 	_ = x[unsafe.Offsetof(Stamp{}.SensorId)-12]
+	_ = x[unsafe.Sizeof(PlanRequest{})-24]
+	_ = x[unsafe.Alignof(PlanRequest{})-min(8, unsafe.Alignof(uint64(0)))]
+	_ = x[unsafe.Offsetof(PlanRequest{}.Goal)]
+	_ = x[unsafe.Sizeof(PlanResponse{})-32]
+	_ = x[unsafe.Alignof(PlanResponse{})-min(8, unsafe.Alignof(uint64(0)))]
+	_ = x[unsafe.Offsetof(PlanResponse{}.Step)]
+	_ = x[unsafe.Offsetof(PlanResponse{}.Waypoint)-8]
 	_ = x[unsafe.Sizeof(String_32{})-48]
 	_ = x[unsafe.Alignof(String_32{})-min(8, unsafe.Alignof(uint64(0)))]
 	_ = x[unsafe.Offsetof(String_32{}.data)]
@@ -396,4 +459,49 @@ func AlarmNotifier(svc *iox2.EventService) *iox2.NotifierBuilder {
 // AlarmListener returns a listener builder for service "robot/alarm".
 func AlarmListener(svc *iox2.EventService) *iox2.ListenerBuilder {
 	return svc.ListenerBuilder()
+}
+
+// PlanServiceName is the name of request-response service "robot/plan".
+const PlanServiceName = "robot/plan"
+
+// PlanService returns a builder for request-response service "robot/plan",
+// preset with the service settings declared in robot.idl.
+func PlanService(node *iox2.Node) *iox2.RequestResponseBuilder[PlanRequest, PlanResponse] {
+	return iox2.RequestResponse[PlanRequest, PlanResponse](node, PlanServiceName).
+		MaxActiveRequestsPerClient(2).
+		MaxResponseBufferSize(8).
+		MaxServers(1).
+		MaxClients(4).
+		Attribute("planner", "rrt")
+}
+
+// CreatePlan creates request-response service "robot/plan"; it fails if the
+// service exists.
+func CreatePlan(node *iox2.Node) (*iox2.RequestResponseService[PlanRequest, PlanResponse], error) {
+	return PlanService(node).Create()
+}
+
+// OpenPlan opens request-response service "robot/plan"; it fails if the
+// service does not exist or is incompatible.
+func OpenPlan(node *iox2.Node) (*iox2.RequestResponseService[PlanRequest, PlanResponse], error) {
+	return PlanService(node).Open()
+}
+
+// OpenOrCreatePlan opens request-response service "robot/plan", creating it
+// if it does not exist.
+func OpenOrCreatePlan(node *iox2.Node) (*iox2.RequestResponseService[PlanRequest, PlanResponse], error) {
+	return PlanService(node).OpenOrCreate()
+}
+
+// PlanClient returns a client builder for service "robot/plan" preset with
+// the client settings declared in robot.idl.
+func PlanClient(svc *iox2.RequestResponseService[PlanRequest, PlanResponse]) *iox2.ClientBuilder[PlanRequest, PlanResponse] {
+	return svc.ClientBuilder()
+}
+
+// PlanServer returns a server builder for service "robot/plan" preset with
+// the server settings declared in robot.idl.
+func PlanServer(svc *iox2.RequestResponseService[PlanRequest, PlanResponse]) *iox2.ServerBuilder[PlanRequest, PlanResponse] {
+	return svc.ServerBuilder().
+		MaxLoanedResponsesPerRequest(4)
 }

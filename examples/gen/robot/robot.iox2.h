@@ -136,6 +136,35 @@ IOX2_STATIC_ASSERT(offsetof(robot_Stamp, sensor_id) == 12, "robot_Stamp.sensor_i
 #define robot_Stamp_ALIGN 8
 #define robot_Stamp_LAYOUT_HASH "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065"
 
+/* struct robot::PlanRequest (24 bytes, alignment 8). */
+typedef struct robot_PlanRequest {
+	IOX2_ALIGNAS(8) robot_Vec3 goal;
+} robot_PlanRequest;
+/* A compile error here means the layout or runtime changed; re-run iox2gen. */
+IOX2_STATIC_ASSERT(sizeof(robot_PlanRequest) == 24, "robot_PlanRequest: size");
+IOX2_STATIC_ASSERT(IOX2_ALIGNOF(robot_PlanRequest) == 8, "robot_PlanRequest: alignment");
+IOX2_STATIC_ASSERT(offsetof(robot_PlanRequest, goal) == 0, "robot_PlanRequest.goal: offset");
+#define robot_PlanRequest_TYPE_NAME "robot::PlanRequest"
+#define robot_PlanRequest_SIZE 24
+#define robot_PlanRequest_ALIGN 8
+#define robot_PlanRequest_LAYOUT_HASH "828694f48c245078704483e387f1bec22714f89422133aa2dbdcd5b6779b3438"
+
+/* struct robot::PlanResponse (32 bytes, alignment 8). */
+typedef struct robot_PlanResponse {
+	IOX2_ALIGNAS(8) uint32_t step;
+	uint8_t _pad0[4];
+	robot_Vec3 waypoint;
+} robot_PlanResponse;
+/* A compile error here means the layout or runtime changed; re-run iox2gen. */
+IOX2_STATIC_ASSERT(sizeof(robot_PlanResponse) == 32, "robot_PlanResponse: size");
+IOX2_STATIC_ASSERT(IOX2_ALIGNOF(robot_PlanResponse) == 8, "robot_PlanResponse: alignment");
+IOX2_STATIC_ASSERT(offsetof(robot_PlanResponse, step) == 0, "robot_PlanResponse.step: offset");
+IOX2_STATIC_ASSERT(offsetof(robot_PlanResponse, waypoint) == 8, "robot_PlanResponse.waypoint: offset");
+#define robot_PlanResponse_TYPE_NAME "robot::PlanResponse"
+#define robot_PlanResponse_SIZE 32
+#define robot_PlanResponse_ALIGN 8
+#define robot_PlanResponse_LAYOUT_HASH "d81a6c0f8dacaf824f17b61b3c0844504203d126d106678274116e1ad44070e0"
+
 /* Service "robot/imu": publish-subscribe, payload robot_Imu. */
 #define robot_Imu_SERVICE_NAME "robot/imu"
 #define robot_Imu_SERVICE_PAYLOAD_TYPE_NAME robot_Imu_TYPE_NAME
@@ -173,5 +202,18 @@ IOX2_STATIC_ASSERT(offsetof(robot_Stamp, sensor_id) == 12, "robot_Stamp.sensor_i
 #define robot_Alarm_SERVICE_ATTRIBUTE_0_KEY "severity"
 #define robot_Alarm_SERVICE_ATTRIBUTE_0_VALUE "high"
 #define robot_Alarm_SERVICE_DEFAULT_EVENT_ID 1
+
+/* Service "robot/plan": request-response, request robot_PlanRequest, response robot_PlanResponse. */
+#define robot_Plan_SERVICE_NAME "robot/plan"
+#define robot_Plan_SERVICE_REQUEST_TYPE_NAME robot_PlanRequest_TYPE_NAME
+#define robot_Plan_SERVICE_RESPONSE_TYPE_NAME robot_PlanResponse_TYPE_NAME
+#define robot_Plan_SERVICE_MAX_ACTIVE_REQUESTS_PER_CLIENT 2
+#define robot_Plan_SERVICE_MAX_RESPONSE_BUFFER_SIZE 8
+#define robot_Plan_SERVICE_MAX_SERVERS 1
+#define robot_Plan_SERVICE_MAX_CLIENTS 4
+#define robot_Plan_SERVICE_ATTRIBUTE_COUNT 1
+#define robot_Plan_SERVICE_ATTRIBUTE_0_KEY "planner"
+#define robot_Plan_SERVICE_ATTRIBUTE_0_VALUE "rrt"
+#define robot_Plan_SERVICE_SERVER_MAX_LOANED_RESPONSES_PER_REQUEST 4
 
 #endif /* IOX2GEN_ROBOT_IOX2_H */

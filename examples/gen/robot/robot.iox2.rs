@@ -190,6 +190,55 @@ pub mod robot {
         pub const LAYOUT_HASH: &'static str = "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065";
     }
 
+    /// Struct robot::PlanRequest (24 bytes, alignment 8).
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct PlanRequest {
+        pub goal: Vec3,
+    }
+
+    // A compile error here means the layout or runtime changed; re-run iox2gen.
+    const _: () = {
+        assert!(core::mem::size_of::<PlanRequest>() == 24, "PlanRequest: size");
+        assert!(core::mem::align_of::<PlanRequest>() == 8, "PlanRequest: alignment");
+        assert!(core::mem::offset_of!(PlanRequest, goal) == 0, "PlanRequest.goal: offset");
+    };
+
+    impl PlanRequest {
+        /// The scoped IDL name: the type name of iceoryx2 services.
+        pub const TYPE_NAME: &'static str = "robot::PlanRequest";
+        pub const SIZE: usize = 24;
+        pub const ALIGN: usize = 8;
+        /// SHA-256 of the canonical layout description.
+        pub const LAYOUT_HASH: &'static str = "828694f48c245078704483e387f1bec22714f89422133aa2dbdcd5b6779b3438";
+    }
+
+    /// Struct robot::PlanResponse (32 bytes, alignment 8).
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct PlanResponse {
+        pub step: u32,
+        pub _pad0: [u8; 4],
+        pub waypoint: Vec3,
+    }
+
+    // A compile error here means the layout or runtime changed; re-run iox2gen.
+    const _: () = {
+        assert!(core::mem::size_of::<PlanResponse>() == 32, "PlanResponse: size");
+        assert!(core::mem::align_of::<PlanResponse>() == 8, "PlanResponse: alignment");
+        assert!(core::mem::offset_of!(PlanResponse, step) == 0, "PlanResponse.step: offset");
+        assert!(core::mem::offset_of!(PlanResponse, waypoint) == 8, "PlanResponse.waypoint: offset");
+    };
+
+    impl PlanResponse {
+        /// The scoped IDL name: the type name of iceoryx2 services.
+        pub const TYPE_NAME: &'static str = "robot::PlanResponse";
+        pub const SIZE: usize = 32;
+        pub const ALIGN: usize = 8;
+        /// SHA-256 of the canonical layout description.
+        pub const LAYOUT_HASH: &'static str = "d81a6c0f8dacaf824f17b61b3c0844504203d126d106678274116e1ad44070e0";
+    }
+
     /// Service "robot/imu": publish-subscribe.
     pub mod imu_service {
         /// The service name.
@@ -238,5 +287,26 @@ pub mod robot {
         /// The attributes (key, value) the service is created with.
         pub const ATTRIBUTES: &[(&str, &str)] = &[("severity", "high")];
         pub const DEFAULT_EVENT_ID: usize = 1;
+    }
+
+    /// Service "robot/plan": request-response.
+    pub mod plan_service {
+        /// The service name.
+        pub const NAME: &str = "robot/plan";
+        /// The request type.
+        pub type Request = super::PlanRequest;
+        /// The type name of the request the service stores.
+        pub const REQUEST_TYPE_NAME: &str = super::PlanRequest::TYPE_NAME;
+        /// The response type.
+        pub type Response = super::PlanResponse;
+        /// The type name of the response the service stores.
+        pub const RESPONSE_TYPE_NAME: &str = super::PlanResponse::TYPE_NAME;
+        pub const MAX_ACTIVE_REQUESTS_PER_CLIENT: usize = 2;
+        pub const MAX_RESPONSE_BUFFER_SIZE: usize = 8;
+        pub const MAX_SERVERS: usize = 1;
+        pub const MAX_CLIENTS: usize = 4;
+        /// The attributes (key, value) the service is created with.
+        pub const ATTRIBUTES: &[(&str, &str)] = &[("planner", "rrt")];
+        pub const SERVER_MAX_LOANED_RESPONSES_PER_REQUEST: usize = 4;
     }
 }
