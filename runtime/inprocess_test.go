@@ -37,6 +37,8 @@ func TestInProcessTransport(t *testing.T) {
 		{"request-response slices", TestRequestResponseSlices},
 		{"request-response zero copy", TestRequestResponseZeroCopy},
 		{"request-response allocations", TestRequestResponseHotPathAllocatesNothing},
+		{"request-response concurrent", TestConcurrentClientsAndServers},
+		{"hostile requests", TestHostileRequestsAreDropped},
 	} {
 		t.Run(tc.name, tc.f)
 	}

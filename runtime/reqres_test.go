@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -736,5 +739,113 @@ func TestDataPathLayouts(t *testing.T) {
 	cl := newConnLayout(4, 2, 16)
 	if cl.compOff != cl.subOff+4*cl.subSize || cl.size < cl.compOff || cl.subOff%128 != 0 || cl.subSize%128 != 0 {
 		t.Errorf("connection layout %+v", cl)
+	}
+}
+
+// TestConcurrentClientsAndServers runs two servers and three clients in
+// goroutines: each client keeps two requests in flight and checks that
+// every request gets its own five responses from each server.
+func TestConcurrentClientsAndServers(t *testing.T) {
+	node := testNode(t, testConfig(t))
+	svc := openRR(t, node, "rr/concurrent", func(b *RequestResponseBuilder[rqMsg, rsMsg]) {
+		b.MaxActiveRequestsPerClient(2).MaxResponseBufferSize(8).MaxBorrowedResponsesPerPendingResponse(4)
+	})
+	const requests, perServer = 200, 5
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var servers, clients sync.WaitGroup
+	for si := 0; si < 2; si++ {
+		server := must[*Server[rqMsg, rsMsg]](t)(svc.Server())
+		servers.Add(1)
+		go func(si int) {
+			defer servers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				a, err := server.Receive()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if a == nil {
+					runtime.Gosched()
+					continue
+				}
+				for i := uint64(0); i < perServer; i++ {
+					if err := a.SendCopy(rsMsg{N: a.Payload().Client*10000 + a.Payload().N, I: i, Tag: [3]uint32{uint32(si)}}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				a.Close()
+			}
+		}(si)
+	}
+	for c := uint64(0); c < 3; c++ {
+		client := must[*Client[rqMsg, rsMsg]](t)(svc.Client())
+		clients.Add(1)
+		go func(c uint64) {
+			defer clients.Done()
+			type flight struct {
+				p    *PendingResponse[rqMsg, rsMsg]
+				n    uint64
+				next [2]uint64
+			}
+			var inflight []*flight
+			sent := uint64(0)
+			deadline := time.Now().Add(time.Minute)
+			for sent < requests || len(inflight) > 0 {
+				if time.Now().After(deadline) {
+					errs <- fmt.Errorf("client %d timed out with %d sent", c, sent)
+					return
+				}
+				for sent < requests && len(inflight) < 2 {
+					p, err := client.SendCopy(rqMsg{Client: c, N: sent})
+					if err != nil {
+						errs <- err
+						return
+					}
+					inflight = append(inflight, &flight{p: p, n: sent})
+					sent++
+				}
+				for k := 0; k < len(inflight); k++ {
+					f := inflight[k]
+					for {
+						r, err := f.p.Receive()
+						if err != nil {
+							errs <- err
+							return
+						}
+						if r == nil {
+							break
+						}
+						got := *r.Payload()
+						r.Release()
+						s := got.Tag[0]
+						if got.N != c*10000+f.n || s > 1 || got.I != f.next[s] {
+							errs <- fmt.Errorf("client %d request %d: got %+v after %v", c, f.n, got, f.next)
+							return
+						}
+						f.next[s]++
+					}
+					if f.next == [2]uint64{perServer, perServer} && !f.p.IsConnected() {
+						f.p.Close()
+						inflight = append(inflight[:k], inflight[k+1:]...)
+						k--
+					}
+				}
+				runtime.Gosched()
+			}
+		}(c)
+	}
+	clients.Wait()
+	close(stop)
+	servers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
