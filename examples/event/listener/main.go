@@ -15,6 +15,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/iox2go/iox2go/examples/gen/event"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
@@ -31,11 +32,11 @@ func main() {
 	}
 	defer node.Close()
 
-	event, err := iox2.Event(node, "MyEventName").OpenOrCreate()
+	service, err := event.OpenOrCreateMyEvent(node)
 	if err != nil {
 		log.Fatal(err)
 	}
-	listener, err := event.ListenerBuilder().Create()
+	listener, err := event.MyEventListener(service).Create()
 	if err != nil {
 		log.Fatal(err)
 	}

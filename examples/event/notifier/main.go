@@ -11,6 +11,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/iox2go/iox2go/examples/gen/event"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
@@ -27,16 +28,16 @@ func main() {
 	}
 	defer node.Close()
 
-	event, err := iox2.Event(node, "MyEventName").OpenOrCreate()
+	service, err := event.OpenOrCreateMyEvent(node)
 	if err != nil {
 		log.Fatal(err)
 	}
-	notifier, err := event.NotifierBuilder().Create()
+	notifier, err := event.MyEventNotifier(service).Create() // default event id 12, from the IDL
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	const id = iox2.EventID(12)
+	const id = iox2.EventID(event.EventId)
 	for sent := 0; (*n == 0 || sent < *n) && node.Wait(*cycle) == nil; sent++ {
 		if _, err := notifier.NotifyWithCustomEventID(id); err != nil {
 			log.Fatal(err)
