@@ -30,6 +30,10 @@ var patterns = []pattern{
 		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5", "-cycle", "100ms"}},
 		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
 	}},
+	{"request-response: examples/request_response", []proc{
+		{"server", "./examples/request_response/server", []string{"-n", "5", "-cycle", "100ms"}},
+		{"client", "./examples/request_response/client", []string{"-n", "5", "-cycle", "200ms"}},
+	}},
 	{"event: examples/event", []proc{
 		{"listener", "./examples/event/listener", []string{"-n", "5", "-cycle", "1s"}},
 		{"listener_all", "./examples/event/listener_all", []string{"-n", "5", "-cycle", "1s"}},

@@ -1,0 +1,86 @@
+// Command client is the request-response example of iceoryx2's README, in
+// Go: it sends the request 1234, then, every cycle, prints the responses
+// that the servers sent to its latest request and sends the request 123,
+// until it is interrupted (or has sent -n requests).
+//
+// Run it next to examples/request_response/server, in any order (a request
+// sent while no server runs reaches nobody).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func main() {
+	n := flag.Int("n", 0, "stop after sending this many requests (0: run until interrupted)")
+	cycle := flag.Duration("cycle", time.Second, "time between two requests")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("client: ")
+
+	node, err := iox2.NewNodeBuilder().Name("client").Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+
+	// u64 requests and responses, as in iceoryx2's request_response::<u64, u64>().
+	service, err := iox2.RequestResponse[uint64, uint64](node, "My/Funk/ServiceName").OpenOrCreate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := service.Client()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// send first request
+	request, err := client.LoanUninit()
+	if err != nil {
+		log.Fatal(err)
+	}
+	*request.Payload() = 1234
+	pending, err := request.Send()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("send request 1234 to %d server(s)\n", pending.NumberOfServerConnections())
+
+	for sent := 1; node.Wait(*cycle) == nil; sent++ {
+		// acquire all responses to our request from our buffer that were sent by the servers
+		for {
+			response, err := pending.Receive()
+			if err != nil {
+				log.Fatal(err)
+			}
+			if response == nil {
+				break
+			}
+			fmt.Printf("  received response: %d\n", *response.Payload())
+			response.Release()
+		}
+		if *n > 0 && sent >= *n {
+			break
+		}
+
+		// send another request; closing the previous pending response
+		// tells the servers that we lost interest in it
+		pending.Close()
+		request, err := client.LoanUninit()
+		if err != nil {
+			log.Fatal(err)
+		}
+		*request.Payload() = 123
+		if pending, err = request.Send(); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("send request 123 to %d server(s)\n", pending.NumberOfServerConnections())
+	}
+	pending.Close()
+	fmt.Println("exit")
+}

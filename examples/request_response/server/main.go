@@ -1,0 +1,66 @@
+// Command server is the request-response example of iceoryx2's README, in
+// Go: every cycle it answers each request received on
+// "My/Funk/ServiceName" with the response 456, written in place in shared
+// memory, until it is interrupted (or has answered -n requests).
+//
+// Run it next to examples/request_response/client, in any order.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func main() {
+	n := flag.Int("n", 0, "stop after answering this many requests (0: run until interrupted)")
+	cycle := flag.Duration("cycle", 100*time.Millisecond, "time between two looks for new requests")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("server: ")
+
+	node, err := iox2.NewNodeBuilder().Name("server").Create()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer node.Close()
+
+	service, err := iox2.RequestResponse[uint64, uint64](node, "My/Funk/ServiceName").OpenOrCreate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	server, err := service.Server()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("server ready to receive requests!")
+
+	answered := 0
+	for (*n == 0 || answered < *n) && node.Wait(*cycle) == nil {
+		for *n == 0 || answered < *n {
+			activeRequest, err := server.Receive()
+			if err != nil {
+				log.Fatal(err)
+			}
+			if activeRequest == nil {
+				break
+			}
+			fmt.Printf("received request: %d\n", *activeRequest.Payload())
+			response, err := activeRequest.LoanUninit()
+			if err != nil {
+				log.Fatal(err)
+			}
+			*response.Payload() = 456
+			if err := response.Send(); err != nil {
+				log.Fatal(err)
+			}
+			// closing the active request ends the response stream
+			activeRequest.Close()
+			answered++
+		}
+	}
+	fmt.Println("exit")
+}
