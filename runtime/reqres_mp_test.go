@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -401,6 +402,219 @@ func TestKilledServerDisconnectsAndLeavesResponsesReadable(t *testing.T) {
 	client.c.mu.Unlock()
 	if free != total || svc.NumberOfServers() != 0 {
 		t.Fatalf("%d of %d request chunks free, %d servers", free, total, svc.NumberOfServers())
+	}
+	node.Close()
+	assertNoFiles(t, cfg)
+}
+
+func init() {
+	helpers["rr-busy-client"] = helperBusyClient
+	helpers["rr-busy-server"] = helperBusyServer
+}
+
+// helperBusyClient keeps two requests in flight and takes their responses,
+// holding one of them, as fast as it can until it is killed.
+func helperBusyClient() error {
+	node, err := NewNodeBuilder().Config(helperConfig()).Create()
+	if err != nil {
+		return err
+	}
+	svc, err := crashBuilderRR(node).Open()
+	if err != nil {
+		return err
+	}
+	client, err := svc.ClientBuilder().MaxActiveRequests(2).Create()
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	var ps []*PendingResponse[rqMsg, rsMsg]
+	var held *Response[rsMsg]
+	for n := uint64(0); ; n++ {
+		if len(ps) == 2 {
+			if held != nil {
+				held.Release()
+				held = nil
+			}
+			ps[0].Close()
+			ps = ps[1:]
+		}
+		p, err := client.SendCopy(rqMsg{Client: 99, N: n})
+		if err != nil {
+			return err
+		}
+		ps = append(ps, p)
+		for _, p := range ps {
+			if r, err := p.Receive(); err != nil {
+				return err
+			} else if r != nil && held == nil {
+				held = r
+			} else if r != nil {
+				r.Release()
+			}
+		}
+	}
+}
+
+// helperBusyServer answers every request with three responses, keeping the
+// latest request open, until it is killed.
+func helperBusyServer() error {
+	node, err := NewNodeBuilder().Config(helperConfig()).Create()
+	if err != nil {
+		return err
+	}
+	svc, err := crashBuilderRR(node).Open()
+	if err != nil {
+		return err
+	}
+	server, err := svc.Server()
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	var open *ActiveRequest[rqMsg, rsMsg]
+	for {
+		a, err := server.Receive()
+		if err != nil {
+			return err
+		}
+		if a == nil {
+			continue
+		}
+		for i := uint64(0); i < 3; i++ {
+			if err := a.SendCopy(rsMsg{N: a.Payload().N, I: i}); err != nil {
+				return err
+			}
+		}
+		if open != nil {
+			open.Close()
+		}
+		open = a
+	}
+}
+
+// TestRequestResponseCrashRounds kills busy client and server processes at
+// random moments, round after round, while a client and a server of the
+// test process keep working: after every round's cleanup the survivors
+// work and every chunk of theirs is accounted for; at the end no file is
+// left.
+func TestRequestResponseCrashRounds(t *testing.T) {
+	rounds := 10
+	if testing.Short() {
+		rounds = 3
+	}
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	svc, err := crashBuilderRR(node).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := must[*Server[rqMsg, rsMsg]](t)(svc.Server())
+	client := must[*Client[rqMsg, rsMsg]](t)(svc.Client())
+	serverChunks, clientChunks := server.s.snd.pool.Cap(), client.c.snd.pool.Cap()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	for r := 0; r < rounds; r++ {
+		cs, cout := startHelper(t, cfg, "rr-busy-client")
+		ss, sout := startHelper(t, cfg, "rr-busy-server")
+		if !cout.Scan() || cout.Text() != "ready" || !sout.Scan() || sout.Text() != "ready" {
+			t.Fatalf("round %d: children did not start", r)
+		}
+		// Serve the busy client and use the busy server for a while, then
+		// kill both children.
+		var pending *PendingResponse[rqMsg, rsMsg]
+		var held *Response[rsMsg]
+		until := time.Now().Add(time.Duration(5+rng.IntN(30)) * time.Millisecond)
+		for time.Now().Before(until) {
+			a := must[*ActiveRequest[rqMsg, rsMsg]](t)(server.Receive())
+			if a != nil {
+				a.SendCopy(rsMsg{N: a.Payload().N})
+				a.Close()
+			}
+			if pending == nil {
+				pending = must[*PendingResponse[rqMsg, rsMsg]](t)(client.SendCopy(rqMsg{N: 1000 + uint64(r)}))
+			}
+			for {
+				resp := must[*Response[rsMsg]](t)(pending.Receive())
+				if resp == nil {
+					break
+				}
+				if resp.Payload().N != 1000+uint64(r) {
+					t.Fatalf("round %d: response %+v to request %d", r, *resp.Payload(), 1000+r)
+				}
+				if held == nil && resp.Header().ServerID != server.ID() {
+					held = resp // a response of the busy server, held while it dies
+				} else {
+					resp.Release()
+				}
+			}
+			if held == nil && !pending.IsConnected() {
+				pending.Close()
+				pending = nil
+			}
+		}
+		first, second := cs, ss
+		if rng.IntN(2) == 0 {
+			first, second = ss, cs
+		}
+		first.Process.Signal(syscall.SIGKILL)
+		first.Wait()
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		second.Process.Signal(syscall.SIGKILL)
+		second.Wait()
+		node.CleanupDeadNodes()
+		if ids := listNodeIDs(cfg); len(ids) != 1 || ids[0] != node.ID() {
+			t.Fatalf("round %d: nodes %v left, want only %v", r, ids, node.ID())
+		}
+		if held != nil {
+			t.Logf("round %d: holding a response of the dead server", r)
+		}
+		// A response of the dead server is still readable.
+		if held != nil {
+			if held.Payload().N != 1000+uint64(r) {
+				t.Fatalf("round %d: a dead server's response changed: %+v", r, *held.Payload())
+			}
+			held.Release()
+		}
+		if pending != nil {
+			pending.Close()
+		}
+		// Requests of the dead client still queued are received, not connected.
+		for {
+			a := must[*ActiveRequest[rqMsg, rsMsg]](t)(server.Receive())
+			if a == nil {
+				break
+			}
+			if a.IsConnected() {
+				t.Fatalf("round %d: a request of the dead client is connected", r)
+			}
+			a.Close()
+		}
+		// The survivors still work.
+		p := must[*PendingResponse[rqMsg, rsMsg]](t)(client.SendCopy(rqMsg{N: uint64(r)}))
+		if n := p.NumberOfServerConnections(); n != 1 {
+			t.Fatalf("round %d: request reached %d servers", r, n)
+		}
+		a := receiveRequest(t, server)
+		must[struct{}](t)(struct{}{}, a.SendCopy(rsMsg{N: uint64(r), I: 1}))
+		a.Close()
+		if got := receiveResponses(t, p); len(got) != 1 || got[0].N != uint64(r) {
+			t.Fatalf("round %d: survivor received %+v", r, got)
+		}
+		p.Close()
+		server.s.mu.Lock()
+		server.s.snd.maintainLocked()
+		sf := server.s.snd.pool.Len()
+		server.s.mu.Unlock()
+		client.c.mu.Lock()
+		client.c.snd.maintainLocked()
+		cf := client.c.snd.pool.Len()
+		client.c.mu.Unlock()
+		if sf != serverChunks || cf != clientChunks {
+			t.Fatalf("round %d: %d of %d server chunks and %d of %d client chunks free", r, sf, serverChunks, cf, clientChunks)
+		}
+		if svc.NumberOfClients() != 1 || svc.NumberOfServers() != 1 {
+			t.Fatalf("round %d: %d clients, %d servers", r, svc.NumberOfClients(), svc.NumberOfServers())
+		}
 	}
 	node.Close()
 	assertNoFiles(t, cfg)
