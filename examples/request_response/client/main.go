@@ -13,6 +13,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/iox2go/iox2go/examples/gen/reqres"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
@@ -29,12 +30,13 @@ func main() {
 	}
 	defer node.Close()
 
-	// u64 requests and responses, as in iceoryx2's request_response::<u64, u64>().
-	service, err := iox2.RequestResponse[uint64, uint64](node, "My/Funk/ServiceName").OpenOrCreate()
+	// The service of examples/idl/request_response.idl: a number each way,
+	// as iceoryx2's request_response::<u64, u64>().
+	service, err := reqres.OpenOrCreateMyFunkServiceName(node)
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := service.Client()
+	client, err := reqres.MyFunkServiceNameClient(service).Create()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	*request.Payload() = 1234
+	*request.Payload() = reqres.Number{Value: 1234}
 	pending, err := request.Send()
 	if err != nil {
 		log.Fatal(err)
@@ -61,7 +63,7 @@ func main() {
 			if response == nil {
 				break
 			}
-			fmt.Printf("  received response: %d\n", *response.Payload())
+			fmt.Printf("  received response: %d\n", response.Payload().Value)
 			response.Release()
 		}
 		if *n > 0 && sent >= *n {
@@ -75,7 +77,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		*request.Payload() = 123
+		*request.Payload() = reqres.Number{Value: 123}
 		if pending, err = request.Send(); err != nil {
 			log.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/iox2go/iox2go/examples/gen/reqres"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
@@ -28,11 +29,11 @@ func main() {
 	}
 	defer node.Close()
 
-	service, err := iox2.RequestResponse[uint64, uint64](node, "My/Funk/ServiceName").OpenOrCreate()
+	service, err := reqres.OpenOrCreateMyFunkServiceName(node) // examples/idl/request_response.idl
 	if err != nil {
 		log.Fatal(err)
 	}
-	server, err := service.Server()
+	server, err := reqres.MyFunkServiceNameServer(service).Create()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,12 +49,12 @@ func main() {
 			if activeRequest == nil {
 				break
 			}
-			fmt.Printf("received request: %d\n", *activeRequest.Payload())
+			fmt.Printf("received request: %d\n", activeRequest.Payload().Value)
 			response, err := activeRequest.LoanUninit()
 			if err != nil {
 				log.Fatal(err)
 			}
-			*response.Payload() = 456
+			*response.Payload() = reqres.Number{Value: 456}
 			if err := response.Send(); err != nil {
 				log.Fatal(err)
 			}
