@@ -122,6 +122,9 @@ func readDataLayout(seg shm.Segment, wantElem, wantHeader, wantTable uint64) (da
 	if !ok {
 		return dataLayout{}, fmt.Errorf("%w: data segment %s has an invalid geometry", ErrConnectionCorrupted, seg.Name())
 	}
+	if l.tableLen == 0 {
+		l.tableOff = 0 // no table: whatever the header says is never used
+	}
 	return l, nil
 }
 
