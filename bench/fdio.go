@@ -81,3 +81,8 @@ func (p *fdPair) close() error {
 	p.wfd, p.rfd = -1, -1
 	return err
 }
+
+// Streams implements Streamer for the socket and pipe mechanisms.
+func (p *fdPair) Streams() string {
+	return "lossless: a blocking write(2) waits for room; one write(2) and one read(2) per message"
+}

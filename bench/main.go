@@ -59,6 +59,11 @@ type options struct {
 	cpuNote    string
 	timeout    time.Duration
 	args       []string
+	// The throughput mode (stream.go).
+	streams      []string // mechanisms, in the order of their names
+	streamBudget time.Duration
+	streamCount  uint64
+	streamSize   int
 }
 
 const (
@@ -66,13 +71,18 @@ const (
 	quickSizes   = "64,64K"
 	quickIters   = 2000
 	quickBudget  = 150 * time.Millisecond
+
+	defaultStreams      = "iox2go-pubsub,pipe,uds-stream"
+	quickStreamBudget   = 100 * time.Millisecond
+	defaultStreamBudget = 3 * time.Second
+	defaultStreamCount  = 100_000_000
 )
 
 func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{args: args}
-	var sizes, mechs, cpus string
+	var sizes, mechs, cpus, streams string
 	var list bool
 	fs.StringVar(&o.out, "out", "docs/bench", "write results.md, results.json and latency.svg into `dir`")
 	fs.IntVar(&o.iters, "iters", 100000, "timed round trips per measurement, at most")
@@ -80,6 +90,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.StringVar(&sizes, "sizes", defaultSizes, "payload sizes, comma-separated, in bytes with an optional K or M (KiB, MiB) suffix")
 	fs.StringVar(&mechs, "mechanisms", "all", "mechanisms to measure, comma-separated, or all (see -list); the floor is always measured")
 	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf("smoke mode: -iters %d -budget %v -sizes %s, unless given", quickIters, quickBudget, quickSizes))
+	fs.StringVar(&streams, "stream", defaultStreams, "mechanisms to measure in the throughput mode (A streams, B counts), comma-separated, all (those that can) or none")
+	fs.DurationVar(&o.streamBudget, "stream-budget", defaultStreamBudget, "time per throughput measurement, at most")
+	fs.Uint64Var(&o.streamCount, "stream-count", defaultStreamCount, "samples per throughput measurement, at most")
+	fs.IntVar(&o.streamSize, "stream-size", 8, "payload size of the throughput mode in bytes, at least 8")
 	fs.StringVar(&cpus, "cpus", "", "the CPUs of process A and process B, as `a,b` (default: the first two this process may use)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
@@ -119,9 +133,15 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 		if !set["sizes"] {
 			sizes = quickSizes
 		}
+		if !set["stream-budget"] {
+			o.streamBudget = quickStreamBudget
+		}
 	}
-	if o.iters < 1 || o.budget <= 0 || o.timeout <= 0 {
-		return usage("-iters, -budget and -timeout must be positive")
+	if o.iters < 1 || o.budget <= 0 || o.timeout <= 0 || o.streamBudget <= 0 || o.streamCount < 1 {
+		return usage("-iters, -budget, -timeout, -stream-budget and -stream-count must be positive")
+	}
+	if o.streamSize < 8 || o.streamSize > 1<<30 {
+		return usage("-stream-size: %d is not between 8 B and 1 GiB", o.streamSize)
 	}
 	var err error
 	if o.sizes, err = parseSizes(sizes); err != nil {
@@ -129,6 +149,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	if o.mechanisms, err = parseMechanisms(mechs); err != nil {
 		return usage("-mechanisms: %v", err)
+	}
+	if o.streams, err = parseStreams(streams); err != nil {
+		return usage("-stream: %v", err)
 	}
 	if o.cpus, o.cpuNote, err = chooseCPUs(cpus); err != nil {
 		return usage("-cpus: %v", err)
@@ -180,6 +203,27 @@ func parseMechanisms(s string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// parseStreams parses the mechanisms of the throughput mode: "none", "all"
+// (every one that implements Streamer) or a list of such names.
+func parseStreams(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "none" {
+		return nil, nil
+	}
+	names, err := parseMechanisms(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := registry[n].new().(Streamer); ok {
+			out = append(out, n)
+		} else if s != "all" {
+			return nil, fmt.Errorf("%s cannot stream", n)
+		}
+	}
+	return out, nil
 }
 
 // chooseCPUs returns the CPUs of A and B: those of -cpus, or the first two
@@ -316,6 +360,18 @@ func (r *runner) run() (*Report, error) {
 	}
 	if err := add(floorName, 8, "end, the same pair re-measured"); err != nil {
 		return nil, err
+	}
+	if len(r.opts.streams) > 0 {
+		fmt.Fprintf(r.stdout, "bench: throughput, %s payloads, %v or %d samples per measurement\n", sizeLabel(r.opts.streamSize), r.opts.streamBudget, r.opts.streamCount)
+		streamProgress(r.stdout, nil)
+	}
+	for _, name := range r.opts.streams {
+		res, err := r.measureStream(name)
+		if err != nil {
+			return nil, err
+		}
+		rep.Throughput = append(rep.Throughput, res)
+		streamProgress(r.stdout, &res)
 	}
 	rep.finish()
 	return rep, nil

@@ -41,6 +41,16 @@ type Mechanism interface {
 	Close() error
 }
 
+// Streamer is implemented by a mechanism that can also be measured in the
+// throughput mode (-stream): there A Sends seq 1, 2, 3, ... on a2b without
+// waiting for any answer, then seq 0, and B Receives until seq 0; b2a is not
+// used. The a2b channel must queue messages, in order. Streams says in one
+// line how the mechanism streams: whether it is lossless (a full channel
+// holds the sender up) or drops messages (B then counts gaps).
+type Streamer interface {
+	Streams() string
+}
+
 // Noter is implemented by a mechanism that has something to say about a run
 // after its Setup in A, for example that it cut a payload into datagrams.
 // The note goes into the results next to the figures.
@@ -72,8 +82,13 @@ type Config struct {
 	// Dir is a private directory of this run for file-system resources
 	// (sockets, FIFOs); the harness removes it at the end.
 	Dir string
-	// Size is the payload size in bytes, at least 9: the seq and a last byte.
+	// Size is the payload size in bytes, at least 9 (the seq and a last
+	// byte), or 8 in the throughput mode (the seq alone).
 	Size int
+	// Stream is set in the throughput mode (see Streamer): A only sends,
+	// B only receives, and a2b should be configured for it (say, a larger
+	// queue).
+	Stream bool
 	// Timeout bounds every wait for the peer: in Setup, and in a Receive
 	// that sees nothing arrive.
 	Timeout time.Duration
@@ -86,16 +101,19 @@ func (c Config) ShmPath(suffix string) string { return "/dev/shm/" + c.Prefix + 
 func (c Config) DirPath(suffix string) string { return c.Dir + "/" + c.Prefix + suffix }
 
 // Stamp writes seq into the first 8 bytes of payload (little endian) and
-// byte(seq) into its last byte: the same two writes for every mechanism.
+// byte(seq) into its last byte: the same two writes for every mechanism. An
+// 8-byte payload (the throughput mode) is the seq alone.
 func Stamp(payload []byte, seq uint64) {
 	binary.LittleEndian.PutUint64(payload, seq)
-	payload[len(payload)-1] = byte(seq)
+	if len(payload) > 8 {
+		payload[len(payload)-1] = byte(seq)
+	}
 }
 
 // Check reads the seq of a payload written by Stamp and checks its last byte.
 func Check(payload []byte) (uint64, error) {
 	seq := binary.LittleEndian.Uint64(payload)
-	if last := payload[len(payload)-1]; last != byte(seq) {
+	if last := payload[len(payload)-1]; len(payload) > 8 && last != byte(seq) {
 		return 0, fmt.Errorf("%w: seq %d, last byte %#x", ErrCorrupt, seq, last)
 	}
 	return seq, nil

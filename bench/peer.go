@@ -21,6 +21,9 @@ import (
 //	A: run <mechanism> <size> <prefix>
 //	B: ready | error <message>       after its Setup
 //	B: done | error <message>        after the run (seq 0) and its Close
+//	A: stream <mechanism> <size> <prefix>    the throughput mode
+//	B: ready | error <message>
+//	B: done <received> <gaps> <ns> | error <message>
 //	A: quit                          (or end of input): B exits
 //
 // B exits after it reports an error; A stops on any error and kills B.
@@ -178,10 +181,10 @@ func runB() error {
 		if len(f) == 1 && f[0] == "quit" {
 			return nil
 		}
-		if len(f) != 4 || f[0] != "run" {
+		if len(f) != 4 || (f[0] != "run" && f[0] != "stream") {
 			return fmt.Errorf("bad command %q", line)
 		}
-		if err := serve(f[1], f[2], f[3], dir, timeout, say); err != nil {
+		if err := serve(f[0] == "stream", f[1], f[2], f[3], dir, timeout, say); err != nil {
 			say("error %s", strings.ReplaceAll(err.Error(), "\n", " "))
 			return err
 		}
@@ -189,8 +192,8 @@ func runB() error {
 	return nil
 }
 
-// serve is one measurement in B.
-func serve(name, sizeArg, prefix, dir string, timeout time.Duration, say func(string, ...any)) error {
+// serve is one measurement in B: an echo, or with stream a count.
+func serve(stream bool, name, sizeArg, prefix, dir string, timeout time.Duration, say func(string, ...any)) error {
 	info, ok := registry[name]
 	if !ok {
 		return fmt.Errorf("unknown mechanism %q", name)
@@ -200,13 +203,21 @@ func serve(name, sizeArg, prefix, dir string, timeout time.Duration, say func(st
 		return err
 	}
 	m := info.new()
-	err = m.Setup(Config{Role: RoleB, Prefix: prefix, Dir: dir, Size: size, Timeout: timeout})
+	err = m.Setup(Config{Role: RoleB, Prefix: prefix, Dir: dir, Size: size, Timeout: timeout, Stream: stream})
+	done := "done"
 	if err != nil {
 		err = fmt.Errorf("%s %d B: setup: %w", name, size, err)
 	} else {
 		runtime.GC() // not during the run
 		say("ready")
-		if err = echo(m); err != nil {
+		if stream {
+			var c streamCount
+			c, err = consume(m)
+			done += " " + c.String()
+		} else {
+			err = echo(m)
+		}
+		if err != nil {
 			err = fmt.Errorf("%s %d B: %w", name, size, err)
 		}
 	}
@@ -216,6 +227,6 @@ func serve(name, sizeArg, prefix, dir string, timeout time.Duration, say func(st
 	if err != nil {
 		return err
 	}
-	say("done")
+	say("%s", done)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,9 @@ type Report struct {
 	// Results are in the order of the run: the floor first, each
 	// mechanism at each size, the floor again last.
 	Results []Result `json:"results"`
+	// Throughput are the measurements of the throughput mode, in the order
+	// of the run (after the latencies).
+	Throughput []Throughput `json:"throughput,omitempty"`
 }
 
 // Meta describes the machine and the run.
@@ -35,6 +39,9 @@ type Meta struct {
 	TimestampNs float64 `json:"timestamp_cost_ns"`
 	FloorNs     float64 `json:"floor_median_ns"`     // the yardstick of the ratios
 	FloorEndNs  float64 `json:"floor_end_median_ns"` // the same pair at the end
+	// The throughput mode: time and samples per measurement, at most.
+	StreamBudgetNs int64  `json:"stream_budget_ns,omitempty"`
+	StreamCount    uint64 `json:"stream_max_samples,omitempty"`
 }
 
 // Result is one mechanism at one payload size. Figures are one-way, in ns.
@@ -45,11 +52,14 @@ type Result struct {
 	RatioFloor float64  `json:"ratio_to_floor"`                // median / floor median
 	RatioUDS   *float64 `json:"ratio_to_uds_stream,omitempty"` // median / uds-stream median at this size
 	RatioFutex *float64 `json:"ratio_to_futex,omitempty"`      // median / futex median at this size
-	Note       string   `json:"note,omitempty"`
+	// RatioPubSub is, for iox2go-pubsub-<n>sub, the median over the
+	// iox2go-pubsub median (one subscriber) at this size.
+	RatioPubSub *float64 `json:"ratio_to_pubsub_1sub,omitempty"`
+	Note        string   `json:"note,omitempty"`
 }
 
 func newReport(o *options) *Report {
-	return &Report{
+	r := &Report{
 		Meta: Meta{
 			Date:        time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 			GoVersion:   runtime.Version(),
@@ -63,14 +73,33 @@ func newReport(o *options) *Report {
 		},
 		Mechanisms: map[string]string{},
 	}
+	if len(o.streams) > 0 {
+		r.Meta.StreamBudgetNs, r.Meta.StreamCount = int64(o.streamBudget), o.streamCount
+	}
+	return r
+}
+
+// fanout returns n for iox2go-pubsub-<n>sub, 1 for iox2go-pubsub, and 0
+// for the other mechanisms.
+func fanout(name string) int {
+	if name == "iox2go-pubsub" {
+		return 1
+	}
+	var n int
+	if _, err := fmt.Sscanf(name, "iox2go-pubsub-%dsub", &n); err != nil || name != fmt.Sprintf("iox2go-pubsub-%dsub", n) {
+		return 0
+	}
+	return n
 }
 
 // finish computes the ratios once every result is in.
 func (r *Report) finish() {
-	uds, futex := map[int]float64{}, map[int]float64{}
+	uds, futex, pubsub := map[int]float64{}, map[int]float64{}, map[int]float64{}
 	for i, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
 		switch {
+		case res.Mechanism == "iox2go-pubsub":
+			pubsub[res.Size] = res.Median
 		case res.Mechanism == floorName && i == 0:
 			r.Meta.FloorNs = res.Median
 		case res.Mechanism == floorName:
@@ -96,6 +125,25 @@ func (r *Report) finish() {
 		if res.Mechanism != floorName {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
 			res.RatioFutex = ratio(res.Median, futex, res.Size)
+		}
+		if n := fanout(res.Mechanism); n > 1 {
+			if res.RatioPubSub = ratio(res.Median, pubsub, res.Size); res.RatioPubSub != nil {
+				note := fmt.Sprintf("to the last of %d subscribers: %s iox2go-pubsub", n, fmtRatio(*res.RatioPubSub))
+				res.Note = strings.TrimPrefix(res.Note+"; "+note, "; ")
+			}
+		}
+	}
+	var udsRate float64
+	for _, t := range r.Throughput {
+		r.Mechanisms[t.Mechanism] = registry[t.Mechanism].doc
+		if t.Mechanism == "uds-stream" {
+			udsRate = t.PerSecond
+		}
+	}
+	for i := range r.Throughput {
+		if t := &r.Throughput[i]; udsRate > 0 {
+			x := t.PerSecond / udsRate
+			t.RatioUDS = &x
 		}
 	}
 }
@@ -155,6 +203,8 @@ func writeMarkdown(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
 	}
 	fmt.Fprintf(w, "\nOne-way latencies; × floor, × uds-stream and × futex are ratios of medians measured in this run, by the same two processes.\n\n")
+	writeFanout(w, r)
+	writeThroughput(w, r)
 	for _, name := range mechanismNames() {
 		if doc, ok := r.Mechanisms[name]; ok {
 			fmt.Fprintf(w, "- **%s**: %s\n", name, doc)
@@ -232,4 +282,76 @@ func fmtRatio(x float64) string {
 		return fmt.Sprintf("%.1f×", x)
 	}
 	return fmt.Sprintf("%.2f×", x)
+}
+
+// writeFanout writes the latencies of publish-subscribe to 1, 2, ... n
+// subscribers by size, with their ratio to one subscriber, if the run has
+// a multi-subscriber mechanism.
+func writeFanout(w io.Writer, r *Report) {
+	type key struct{ n, size int }
+	by := map[key]Result{}
+	var ns, sizes []int
+	for _, res := range r.Results {
+		n := fanout(res.Mechanism)
+		if n == 0 {
+			continue
+		}
+		if _, ok := by[key{n, 0}]; !ok {
+			ns = append(ns, n)
+			by[key{n, 0}] = res
+		}
+		if !slices.Contains(sizes, res.Size) {
+			sizes = append(sizes, res.Size)
+		}
+		by[key{n, res.Size}] = res
+	}
+	if len(ns) < 2 {
+		return
+	}
+	slices.Sort(ns)
+	slices.Sort(sizes)
+	fmt.Fprintf(w, "## Publish-subscribe to several subscribers\n\n")
+	fmt.Fprintf(w, "Median one-way latency to the last of n subscribers (process B hosts the n subscribers of a2b, polls them in turn and answers on b2a when the last one has the sample), and in parentheses its ratio to one subscriber (iox2go-pubsub) at the same size:\n\n")
+	fmt.Fprintf(w, "| subscribers |")
+	for _, size := range sizes {
+		fmt.Fprintf(w, " %s |", sizeLabel(size))
+	}
+	fmt.Fprintf(w, "\n|--:|%s\n", strings.Repeat("--:|", len(sizes)))
+	for _, n := range ns {
+		fmt.Fprintf(w, "| %d |", n)
+		for _, size := range sizes {
+			res, ok := by[key{n, size}]
+			switch {
+			case !ok:
+				fmt.Fprintf(w, " — |")
+			case res.RatioPubSub != nil:
+				fmt.Fprintf(w, " %s (%s) |", fmtNs(res.Median), fmtRatio(*res.RatioPubSub))
+			default:
+				fmt.Fprintf(w, " %s |", fmtNs(res.Median))
+			}
+		}
+		fmt.Fprintf(w, "\n")
+	}
+	fmt.Fprintf(w, "\n")
+}
+
+// writeThroughput writes the table of the throughput mode, if any.
+func writeThroughput(w io.Writer, r *Report) {
+	if len(r.Throughput) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Throughput\n\n")
+	fmt.Fprintf(w, "One way, no ping-pong: A sends samples of %s (the seq) as fast as the mechanism takes them, for at most %v or %d samples, then an end marker; B receives as fast as it can and checks that the seqs come in order. samples/s = received / B's time from the arrival of the first sample to the arrival of the end marker; lost = sent - received.\n\n",
+		sizeLabel(r.Throughput[0].Size), time.Duration(r.Meta.StreamBudgetNs), r.Meta.StreamCount)
+	fmt.Fprintf(w, "| mechanism | size | samples/s | sent | received | lost | elapsed | × uds-stream | note |\n")
+	fmt.Fprintf(w, "|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, t := range r.Throughput {
+		ratio := "—"
+		if t.RatioUDS != nil {
+			ratio = fmtRatio(*t.RatioUDS)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", t.Mechanism, sizeLabel(t.Size), fmtRate(t.PerSecond),
+			t.Sent, t.Received, t.Lost, fmtNs(float64(t.ElapsedNs)), ratio, t.Note)
+	}
+	fmt.Fprintf(w, "\n")
 }
