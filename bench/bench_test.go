@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,6 +180,8 @@ func TestQuickRun(t *testing.T) {
 	if len(rows) != len(rep.Results) {
 		t.Errorf("results.md has %d result rows, want %d:\n%s", len(rows), len(rep.Results), md)
 	}
+	checkFanout(t, &rep, md)
+	checkThroughput(t, &rep, md)
 	for _, s := range []string{m.CPU, m.Kernel, m.GoVersion, m.Date} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("results.md lacks %q", s)
@@ -191,6 +194,57 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSVG(t, svg, len(mechanismNames())-1)
+}
+
+// checkFanout checks the multi-subscriber results: a ratio to one
+// subscriber at every size, in the note and in the fan-out table.
+func checkFanout(t *testing.T, rep *Report, md []byte) {
+	t.Helper()
+	n := 0
+	for _, r := range rep.Results {
+		if fanout(r.Mechanism) < 2 {
+			continue
+		}
+		n++
+		if r.RatioPubSub == nil || *r.RatioPubSub <= 0 || !strings.Contains(r.Note, "to the last of") {
+			t.Errorf("%s %d: ratio to one subscriber %v, note %q", r.Mechanism, r.Size, r.RatioPubSub, r.Note)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d multi-subscriber results, want 4 (2 and 8 subscribers at 2 sizes)", n)
+	}
+	for _, sub := range []string{"1", "2", "8"} {
+		row := regexp.MustCompile(`(?m)^\| ` + sub + ` \| \d[^|]* \| \d[^|]* \|$`).Find(md)
+		if row == nil || (sub != "1" && !strings.Contains(string(row), "×)")) {
+			t.Errorf("results.md: fan-out row of %s subscribers: %q", sub, row)
+		}
+	}
+}
+
+// checkThroughput checks the throughput mode's results: the default
+// mechanisms, lossless, in the JSON and the markdown.
+func checkThroughput(t *testing.T, rep *Report, md []byte) {
+	t.Helper()
+	var got []string
+	for _, r := range rep.Throughput {
+		got = append(got, r.Mechanism)
+		if r.Size != 8 || r.Sent == 0 || r.Received != r.Sent || r.Lost != 0 || r.ElapsedNs <= 0 || r.SendNs <= 0 || r.PerSecond <= 0 || r.RatioUDS == nil {
+			t.Errorf("throughput %s: implausible %+v", r.Mechanism, r)
+		}
+		if want := float64(r.Received) / (float64(r.ElapsedNs) / 1e9); math.Abs(r.PerSecond/want-1) > 1e-9 {
+			t.Errorf("throughput %s: %v samples/s, want %v", r.Mechanism, r.PerSecond, want)
+		}
+	}
+	if strings.Join(got, ",") != defaultStreams {
+		t.Errorf("throughput of %v, want %s", got, defaultStreams)
+	}
+	if rep.Meta.StreamBudgetNs != int64(quickStreamBudget) || rep.Meta.StreamCount != defaultStreamCount {
+		t.Errorf("meta of the throughput mode: %+v", rep.Meta)
+	}
+	rows := regexp.MustCompile(`(?m)^\| [\w-]+ \| 8 B \| [\d.]+ ?[kMG]?/s \| \d+ \| \d+ \| 0 \|`).FindAll(md, -1)
+	if len(rows) != len(rep.Throughput) || !strings.Contains(string(md), "## Throughput") {
+		t.Errorf("results.md has %d throughput rows, want %d:\n%s", len(rows), len(rep.Throughput), md)
+	}
 }
 
 // checkSVG checks that svg is well-formed XML with an <svg> root and

@@ -31,6 +31,26 @@
 // uds-stream (the copying baseline) and to futex (the blocking wake-up, the
 // yardstick for event mechanisms) at the same size.
 //
+// # Throughput mode
+//
+// After the latencies, the mechanisms of -stream (by default iox2go-pubsub,
+// pipe and uds-stream; those that implement Streamer) are measured one way:
+// A sends 8-byte samples (-stream-size; the payload is the seq) on a2b as
+// fast as the mechanism takes them, for -stream-budget or -stream-count
+// samples, then seq 0; B receives as fast as it can, checks that the seqs
+// come in order, and reports how many it received and the time from the
+// first arrival to the arrival of seq 0. samples/s = received / that time;
+// lost = sent - received. All three default mechanisms are lossless: a full
+// pipe or socket blocks the writer, and iox2go-pubsub streams with safe
+// overflow off, a subscriber buffer of 4096 and RetryUntilDelivered.
+//
+// # Several subscribers
+//
+// iox2go-pubsub-2sub and iox2go-pubsub-8sub are iox2go-pubsub with 2 and 8
+// subscribers of a2b in B, polled in turn; B answers on b2a when the last
+// of them has the sample, so the round trip includes the delivery to all of
+// them. Their rows carry the ratio to iox2go-pubsub (one subscriber).
+//
 // # Adding a mechanism
 //
 // Write one file in this package with a type that implements Mechanism and
@@ -53,11 +73,12 @@
 //
 // # Outputs
 //
-// results.md (the table, the run's date, Go version, CPU model, kernel and
+// results.md (the latency table, the multi-subscriber table, the
+// throughput table, the run's date, Go version, CPU model, kernel and
 // pinning, and what each mechanism measures), results.json (the same,
 // machine-readable, with min and mean as well) and latency.svg (the median
-// against the payload size, log-log, one line per mechanism, the floor
-// dashed). The progress and the table also go to the standard output.
+// latency against the payload size, log-log, one line per mechanism, the
+// floor dashed; no throughput). The progress and the table also go to the standard output.
 //
 // # Clean-up
 //

@@ -92,4 +92,3 @@ func (m *iox2Event) Receive() (uint64, error) {
 }
 
 func (m *iox2Event) Close() error { return m.iox2PubSub.Close() }
-

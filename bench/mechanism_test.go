@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,11 +21,17 @@ import (
 // nothing is left.
 func pair(t *testing.T, name string, size int) (a, b Mechanism) {
 	t.Helper()
+	return pairMode(t, name, size, false)
+}
+
+// pairMode is pair, in the throughput mode if stream is set.
+func pairMode(t *testing.T, name string, size int, stream bool) (a, b Mechanism) {
+	t.Helper()
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("busy-waiting peers in one process need GOMAXPROCS >= 2")
 	}
 	dir := t.TempDir()
-	cfg := Config{Prefix: fmt.Sprintf("iox2go-bench-test-%d-%s-%d", os.Getpid(), name, size), Dir: dir, Size: size, Timeout: 5 * time.Second}
+	cfg := Config{Prefix: fmt.Sprintf("iox2go-bench-test-%d-%s-%d", os.Getpid(), name, size), Dir: dir, Size: size, Timeout: 5 * time.Second, Stream: stream}
 	a, b = registry[name].new(), registry[name].new()
 	errB := make(chan error, 1)
 	go func() {
@@ -169,5 +178,112 @@ func TestDatagramChunks(t *testing.T) {
 	}
 	if _, err := small.receive(); err == nil {
 		t.Error("a 3000-byte record was taken for a 2000-byte payload")
+	}
+}
+
+// TestStreamers runs every mechanism that can stream in the throughput
+// mode, in one process: every sample arrives, in order.
+func TestStreamers(t *testing.T) {
+	n := 0
+	for _, name := range mechanismNames() {
+		if _, ok := registry[name].new().(Streamer); !ok {
+			continue
+		}
+		n++
+		for _, size := range []int{8, 64} {
+			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
+				a, b := pairMode(t, name, size, true)
+				done := make(chan streamCount, 1)
+				errB := make(chan error, 1)
+				go func() {
+					runtime.LockOSThread()
+					c, err := consume(b)
+					done <- c
+					errB <- err
+				}()
+				const count = 20000
+				sent, ns, err := streamSend(a, count, 10*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := <-done
+				if err := <-errB; err != nil {
+					t.Fatalf("B: %v", err)
+				}
+				if sent != count || ns <= 0 || c.received != count || c.gaps != 0 || c.ns <= 0 {
+					t.Errorf("sent %d in %d ns; B received %d, gaps %d, in %d ns", sent, ns, c.received, c.gaps, c.ns)
+				}
+			})
+		}
+	}
+	for _, name := range []string{"iox2go-pubsub", "pipe", "uds-stream"} {
+		if _, ok := registry[name].new().(Streamer); !ok {
+			t.Errorf("%s cannot stream", name)
+		}
+	}
+	if _, ok := registry["futex"].new().(Streamer); ok {
+		t.Error("futex streams: its a2b is one slot, not a queue")
+	}
+}
+
+// TestConsumeCounts feeds consume a stream with a gap and one that steps
+// back.
+func TestConsumeCounts(t *testing.T) {
+	c, err := consume(&script{seqs: []uint64{1, 2, 5, 6, 0}})
+	if err != nil || c.received != 4 || c.gaps != 2 {
+		t.Errorf("consume = %+v, %v; want 4 received, 2 gaps", c, err)
+	}
+	if _, err := consume(&script{seqs: []uint64{1, 3, 2, 0}}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a step back: %v", err)
+	}
+	if c, err := parseStreamCount(c.String()); err != nil || c.received != 4 || c.gaps != 2 {
+		t.Errorf("parseStreamCount(String()) = %+v, %v", c, err)
+	}
+	if _, err := parseStreamCount("1 2"); err == nil {
+		t.Error("a short count was accepted")
+	}
+}
+
+// script is a Mechanism whose Receive returns seqs in turn.
+type script struct{ seqs []uint64 }
+
+func (s *script) Setup(Config) error { return nil }
+func (s *script) Send(uint64) error  { return nil }
+func (s *script) Close() error       { return nil }
+func (s *script) Receive() (uint64, error) {
+	v := s.seqs[0]
+	s.seqs = s.seqs[1:]
+	return v, nil
+}
+
+func TestFanoutNames(t *testing.T) {
+	for name, want := range map[string]int{"iox2go-pubsub": 1, "iox2go-pubsub-2sub": 2, "iox2go-pubsub-8sub": 8, "iox2go-reqres": 0, "iox2go-pubsub-8subx": 0, "pipe": 0} {
+		if got := fanout(name); got != want {
+			t.Errorf("fanout(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+func TestParseStreams(t *testing.T) {
+	if got, err := parseStreams("none"); err != nil || got != nil {
+		t.Errorf("parseStreams(none) = %v, %v", got, err)
+	}
+	if got, err := parseStreams(defaultStreams); err != nil || strings.Join(got, ",") != defaultStreams {
+		t.Errorf("parseStreams(%s) = %v, %v", defaultStreams, got, err)
+	}
+	all, err := parseStreams("all")
+	if err != nil || !slices.Contains(all, "iox2go-pubsub") || slices.Contains(all, "futex") {
+		t.Errorf("parseStreams(all) = %v, %v", all, err)
+	}
+	if _, err := parseStreams("pipe,futex"); err == nil {
+		t.Error("futex was accepted for the throughput mode")
+	}
+}
+
+func TestFmtRate(t *testing.T) {
+	for x, want := range map[float64]string{12.34: "12.3/s", 1234: "1.234 k/s", 544500: "544.5 k/s", 8.4444e6: "8.444 M/s", 12.5e6: "12.50 M/s", 2e9: "2.000 G/s"} {
+		if got := fmtRate(x); got != want {
+			t.Errorf("fmtRate(%v) = %q, want %q", x, got, want)
+		}
 	}
 }
