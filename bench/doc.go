@@ -1,8 +1,9 @@
 // Command bench measures the one-way latency of inter-process communication
-// mechanisms with the protocol of iceoryx2's benchmarks, and writes the
-// results as a table, JSON and an SVG plot.
+// mechanisms with the protocol of iceoryx2's benchmarks, then the one-way
+// throughput of some of them, and writes the results as tables, JSON and an
+// SVG plot of the latencies.
 //
-//	go run ./bench -out docs/bench        # what make bench does; about a minute
+//	go run ./bench -out docs/bench        # what make bench does; about a minute and a half
 //	go run ./bench -quick -out /tmp/b     # smoke run, a second or two
 //	go run ./bench -mechanisms futex,pipe -sizes 64,1M -budget 10s
 //	go run ./bench -list                  # the mechanisms and what they measure

@@ -89,7 +89,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.budget, "budget", 3*time.Second, "time per measurement, at most (the warm-up takes up to a tenth more)")
 	fs.StringVar(&sizes, "sizes", defaultSizes, "payload sizes, comma-separated, in bytes with an optional K or M (KiB, MiB) suffix")
 	fs.StringVar(&mechs, "mechanisms", "all", "mechanisms to measure, comma-separated, or all (see -list); the floor is always measured")
-	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf("smoke mode: -iters %d -budget %v -sizes %s, unless given", quickIters, quickBudget, quickSizes))
+	fs.BoolVar(&o.quick, "quick", false, fmt.Sprintf("smoke mode: -iters %d -budget %v -sizes %s -stream-budget %v, unless given", quickIters, quickBudget, quickSizes, quickStreamBudget))
 	fs.StringVar(&streams, "stream", defaultStreams, "mechanisms to measure in the throughput mode (A streams, B counts), comma-separated, all (those that can) or none")
 	fs.DurationVar(&o.streamBudget, "stream-budget", defaultStreamBudget, "time per throughput measurement, at most")
 	fs.Uint64Var(&o.streamCount, "stream-count", defaultStreamCount, "samples per throughput measurement, at most")
@@ -98,7 +98,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes, then the throughput of some of them.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
