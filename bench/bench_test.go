@@ -30,6 +30,7 @@ const (
 func TestMain(m *testing.M) {
 	if os.Getenv(envTestFault) != "" {
 		Register("faulty", "the floor, but B fails after 100 round trips (tests only)", func() Mechanism { return &faulty{} })
+		Register("faulty-stream", "iox2go-pubsub, but B fails after 1000 samples (tests only)", func() Mechanism { return &faultyStream{} })
 	}
 	if os.Getenv(envTestMain) != "" {
 		main()
@@ -52,6 +53,22 @@ func (f *faulty) Receive() (uint64, error) {
 		return 0, errors.New("injected fault")
 	}
 	return f.floor.Receive()
+}
+
+// faultyStream is iox2go-pubsub whose B fails in the middle of a stream.
+type faultyStream struct {
+	iox2PubSub
+	role Role
+	n    int
+}
+
+func (f *faultyStream) Setup(cfg Config) error { f.role = cfg.Role; return f.iox2PubSub.Setup(cfg) }
+
+func (f *faultyStream) Receive() (uint64, error) {
+	if f.n++; f.role == RoleB && f.n > 1000 {
+		return 0, errors.New("injected stream fault")
+	}
+	return f.iox2PubSub.Receive()
 }
 
 // program is one run of the program in a subprocess, with a private TMPDIR.
@@ -287,6 +304,23 @@ func TestFailureCleansUp(t *testing.T) {
 		t.Fatalf("exit: %v, want status 1\nstderr:\n%s", err, p.stderr.String())
 	}
 	if !strings.Contains(p.stderr.String(), "injected fault") {
+		t.Errorf("the error does not name B's failure:\n%s", p.stderr.String())
+	}
+	p.checkNothingLeft(t)
+}
+
+// TestStreamFailureCleansUp makes B fail in the middle of a stream: A,
+// whose publisher waits for room, must not hang.
+func TestStreamFailureCleansUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, out := startProgram(t, ctx, []string{envTestFault + "=1"}, "-quick", "-mechanisms", "floor", "-stream", "faulty-stream", "-stream-budget", "2s", "-out", t.TempDir())
+	err := p.wait(out)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\nstderr:\n%s", err, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "injected stream fault") {
 		t.Errorf("the error does not name B's failure:\n%s", p.stderr.String())
 	}
 	p.checkNothingLeft(t)

@@ -36,6 +36,7 @@ type Throughput struct {
 
 // streamSend is A's side: it sends seq 1, 2, ... until it has sent count
 // or budget has passed (the clock is read every 1024 sends), then seq 0.
+// It stops early when B has failed.
 func streamSend(m Mechanism, count uint64, budget time.Duration) (sent uint64, ns int64, err error) {
 	defer func() {
 		if e := m.Send(0); err == nil && e != nil {
@@ -49,8 +50,13 @@ func streamSend(m Mechanism, count uint64, budget time.Duration) (sent uint64, n
 			return sent, nanotime() - t0, fmt.Errorf("send %d: %w", sent+1, err)
 		}
 		sent++
-		if sent%1024 == 0 && nanotime() > end {
-			break
+		if sent%1024 == 0 {
+			if peerGone.Load() {
+				return sent, nanotime() - t0, ErrPeerGone
+			}
+			if nanotime() > end {
+				break
+			}
 		}
 	}
 	return sent, nanotime() - t0, nil
