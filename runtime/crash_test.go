@@ -189,7 +189,7 @@ func TestCrashRecovery(t *testing.T) {
 		pub.p.mu.Lock()
 		pub.p.update()
 		pub.p.reclaim()
-		free, hist := pub.p.pool.Len(), pub.p.hLen
+		free, hist := pub.p.freeLocked(), pub.p.hLen
 		pub.p.mu.Unlock()
 		if free+hist != total {
 			t.Fatalf("round %d: %d chunks free + %d in history, want %d", r, free, hist, total)
@@ -328,7 +328,7 @@ func TestDeadSubscriberIsReclaimedWithoutCalls(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		pub.p.mu.Lock()
-		free, hist := pub.p.pool.Len(), pub.p.hLen
+		free, hist := pub.p.freeLocked(), pub.p.hLen
 		pub.p.mu.Unlock()
 		if free+hist == total && svc.NumberOfSubscribers() == 0 {
 			break

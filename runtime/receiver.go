@@ -192,6 +192,18 @@ func (r *receiver) receive() (*recvConn, uint32, uint64, error) {
 		return nil, 0, 0, ErrExceedsMaxBorrows
 	}
 	r.update()
+	if len(r.expired) == 0 && len(r.conns) == 1 {
+		// The common case of one publisher: no expired connection to
+		// drain first, no round robin.
+		c := r.conns[0]
+		if c == nil || c.nBorrowed >= r.connMaxBorrowed {
+			return nil, 0, 0, nil
+		}
+		if i, k, ok := r.pop(c, 0, 0); ok {
+			return c, i, k, nil
+		}
+		return nil, 0, 0, nil
+	}
 	for k := 0; k < len(r.expired); k++ {
 		c := r.expired[k]
 		if c.nBorrowed < r.connMaxBorrowed {
@@ -206,14 +218,18 @@ func (r *receiver) receive() (*recvConn, uint32, uint64, error) {
 		}
 	}
 	n := len(r.conns)
-	for k := 0; k < n; k++ {
-		j := (r.next + k) % n
+	j := r.next
+	for range n {
+		if j >= n {
+			j = 0
+		}
 		c := r.conns[j]
+		j++
 		if c == nil || c.nBorrowed >= r.connMaxBorrowed {
 			continue
 		}
 		if i, k, ok := r.pop(c, 0, 0); ok {
-			r.next = (j + 1) % n
+			r.next = j
 			return c, i, k, nil
 		}
 	}
@@ -267,7 +283,7 @@ func (r *receiver) pop(c *recvConn, ch int, requestID uint64) (uint32, uint64, b
 		n := uint64(1)
 		if r.slice {
 			n = h.Length
-			if n > c.layout.payloadSize/c.layout.elemSize {
+			if n > c.layout.maxLen {
 				r.dropped++
 				c.conn.completion.Push(v) // not ours to keep
 				continue

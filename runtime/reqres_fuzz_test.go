@@ -95,11 +95,11 @@ func FuzzRequestResponseHostileHeaders(f *testing.F) {
 		// Another server could still hold nothing: every chunk is back.
 		server.s.mu.Lock()
 		server.s.snd.maintainLocked()
-		sf := server.s.snd.pool.Len()
+		sf := server.s.snd.freeLocked()
 		server.s.mu.Unlock()
 		client.c.mu.Lock()
 		client.c.snd.maintainLocked()
-		cf := client.c.snd.pool.Len()
+		cf := client.c.snd.freeLocked()
 		client.c.mu.Unlock()
 		if sf != serverChunks || cf != clientChunks {
 			t.Fatalf("after a round: %d of %d server chunks, %d of %d client chunks free", sf, serverChunks, cf, clientChunks)

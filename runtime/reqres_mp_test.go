@@ -303,7 +303,7 @@ func TestKilledClientDisconnectsAndReturnsChunks(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		server.s.mu.Lock()
 		server.s.snd.maintainLocked()
-		free := server.s.snd.pool.Len()
+		free := server.s.snd.freeLocked()
 		server.s.mu.Unlock()
 		if free == total && svc.NumberOfClients() == 0 {
 			break
@@ -398,7 +398,7 @@ func TestKilledServerDisconnectsAndLeavesResponsesReadable(t *testing.T) {
 	p.Close()
 	client.c.mu.Lock()
 	client.c.snd.maintainLocked()
-	free := client.c.snd.pool.Len()
+	free := client.c.snd.freeLocked()
 	client.c.mu.Unlock()
 	if free != total || svc.NumberOfServers() != 0 {
 		t.Fatalf("%d of %d request chunks free, %d servers", free, total, svc.NumberOfServers())
@@ -603,11 +603,11 @@ func TestRequestResponseCrashRounds(t *testing.T) {
 		p.Close()
 		server.s.mu.Lock()
 		server.s.snd.maintainLocked()
-		sf := server.s.snd.pool.Len()
+		sf := server.s.snd.freeLocked()
 		server.s.mu.Unlock()
 		client.c.mu.Lock()
 		client.c.snd.maintainLocked()
-		cf := client.c.snd.pool.Len()
+		cf := client.c.snd.freeLocked()
 		client.c.mu.Unlock()
 		if sf != serverChunks || cf != clientChunks {
 			t.Fatalf("round %d: %d of %d server chunks and %d of %d client chunks free", r, sf, serverChunks, cf, clientChunks)

@@ -300,7 +300,7 @@ func TestClosedPendingResponseDisconnectsAndDropsLateResponses(t *testing.T) {
 	// Every response chunk is back.
 	server.s.mu.Lock()
 	server.s.snd.maintainLocked()
-	free := server.s.snd.pool.Len()
+	free := server.s.snd.freeLocked()
 	server.s.mu.Unlock()
 	if free != total {
 		t.Fatalf("server has %d of %d response chunks free", free, total)
@@ -493,7 +493,7 @@ func TestClientAndServerCloseDisconnect(t *testing.T) {
 	p.Close()
 	client.c.mu.Lock()
 	client.c.snd.maintainLocked()
-	free := client.c.snd.pool.Len()
+	free := client.c.snd.freeLocked()
 	client.c.mu.Unlock()
 	if free != clientChunks {
 		t.Fatalf("client has %d of %d request chunks free", free, clientChunks)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -56,6 +57,28 @@ type dataLayout struct {
 	headerOff, headerSize                                                    uint64
 	tableOff, tableLen                                                       uint64
 	size                                                                     int
+
+	// Derived, local: recip is ceil(2^64/stride) (0 when stride is a power
+	// of two, with strideShift its log2), so that decode divides by a
+	// multiplication; maxLen is payloadSize/elemSize, the most elements a
+	// slice sample may claim. Set by derive.
+	recip       uint64
+	strideShift uint
+	maxLen      uint64
+}
+
+// derive computes the derived fields of a layout whose stride is not 0.
+func (l *dataLayout) derive() {
+	l.recip, l.strideShift = 0, 0
+	if l.stride&(l.stride-1) == 0 {
+		l.strideShift = uint(bits.TrailingZeros64(l.stride))
+	} else {
+		l.recip = ^uint64(0)/l.stride + 1
+	}
+	l.maxLen = 0
+	if l.elemSize > 0 {
+		l.maxLen = l.payloadSize / l.elemSize
+	}
 }
 
 // newDataLayout computes the geometry of a data segment: numChunks chunks,
@@ -88,6 +111,7 @@ func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo, 
 	}
 	l.chunksOff = alignU(end, max(a, 128))
 	l.size = int(l.chunksOff + l.stride*numChunks)
+	l.derive()
 	return l
 }
 
@@ -125,6 +149,7 @@ func readDataLayout(seg shm.Segment, wantElem, wantHeader, wantTable uint64) (da
 	if l.tableLen == 0 {
 		l.tableOff = 0 // no table: whatever the header says is never used
 	}
+	l.derive()
 	return l, nil
 }
 
@@ -146,10 +171,28 @@ func (l *dataLayout) decode(v uint64) (uint32, bool) {
 		return 0, false
 	}
 	rel := off - l.chunksOff
-	if rel%l.stride != 0 || rel/l.stride >= l.numChunks {
+	// The index without a division (the hot path of every receive and
+	// every chunk given back): a shift, or a multiplication by the
+	// rounded-up reciprocal, whose quotient is exact for every valid
+	// value; the check q*stride == rel accepts exactly the multiples of
+	// stride whatever the quotient, and anything it refuses is decided by
+	// a division.
+	var q uint64
+	if l.recip == 0 {
+		q = rel >> l.strideShift
+	} else {
+		q, _ = bits.Mul64(rel, l.recip)
+	}
+	if q*l.stride != rel {
+		if rel%l.stride != 0 {
+			return 0, false
+		}
+		q = rel / l.stride
+	}
+	if q >= l.numChunks {
 		return 0, false
 	}
-	return uint32(rel / l.stride), true
+	return uint32(q), true
 }
 
 // connHeader follows the shm.Header of a connection segment. A connection

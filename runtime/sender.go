@@ -73,6 +73,14 @@ type sender struct {
 	pool   *ring.Pool
 	table  []atomic.Uint64 // a client's request table, in the data segment; nil otherwise
 
+	// free is a local stack of free chunks in front of the pool: the pool
+	// lives in the data segment and costs a compare-and-swap per Get and
+	// Put, but only this sender (under mu) ever takes from it or gives
+	// back to it, so a chunk freed on the hot path stays here until the
+	// next loan. Its capacity is the number of chunks, so the pool is only
+	// used for the chunks that have never been loaned.
+	free []uint32
+
 	refs     []uint32 // per chunk: loan + connections + history (+ pending request) holding it
 	state    []uint8  // per chunk: chunkFree, chunkLoaned, chunkSent
 	loans    int
@@ -174,6 +182,7 @@ func newSender(o senderOpts) (*sender, error) {
 	// SYNC POINT publish: paired with the receivers' OpenReady.
 	shm.Publish(seg, kindData, layoutVersion)
 	p.refs = make([]uint32, n)
+	p.free = make([]uint32, 0, n)
 	p.state = make([]uint8, n)
 	p.history = make([]uint32, o.history)
 	p.conns = make([]*sendConn, len(o.peers))
@@ -202,10 +211,10 @@ func (p *sender) loan() (uint32, error) {
 		return 0, ErrExceedsMaxLoans
 	}
 	p.update()
-	i, ok := p.pool.Get()
+	i, ok := p.getFree()
 	if !ok {
 		p.reclaim()
-		if i, ok = p.pool.Get(); !ok {
+		if i, ok = p.getFree(); !ok {
 			return 0, ErrOutOfMemory
 		}
 	}
@@ -218,6 +227,17 @@ func (p *sender) loan() (uint32, error) {
 	p.refs[i] = 1
 	p.loans++
 	return i, nil
+}
+
+// getFree takes a free chunk from the local stack, or else from the pool.
+// Must be called with p.mu held.
+func (p *sender) getFree() (uint32, bool) {
+	if n := len(p.free); n > 0 {
+		i := p.free[n-1]
+		p.free = p.free[:n-1]
+		return i, true
+	}
+	return p.pool.Get()
 }
 
 // unloan gives back a loaned chunk without sending it. Must be called
@@ -378,7 +398,11 @@ func (p *sender) deref(i uint32) {
 	p.refs[i]--
 	if p.refs[i] == 0 {
 		p.state[i] = chunkFree
-		p.pool.Put(i)
+		if len(p.free) < cap(p.free) {
+			p.free = append(p.free, i)
+		} else {
+			p.pool.Put(i)
+		}
 	}
 }
 
@@ -609,4 +633,11 @@ func (p *sender) removeFiles() {
 }
 
 // freeChunks reports how many chunks are in the free list; may be stale.
-func (p *sender) freeChunks() int { return p.pool.Len() }
+func (p *sender) freeChunks() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.freeLocked()
+}
+
+// freeLocked is freeChunks with p.mu held.
+func (p *sender) freeLocked() int { return p.pool.Len() + len(p.free) }

@@ -87,8 +87,12 @@
 // write position can only underestimate how many elements are ready. The
 // consumer also keeps its own read position locally and learns that the
 // producer moved it when its compare-and-swap fails. In the common case a Push
-// is a load of the producer's own write position and two atomic stores (the
-// cell, then the write position), and a Pop is one atomic load of the cell and
+// is a load of the producer's own write position and two release stores (the
+// cell, then the write position: plain MOVs on amd64, see storeRelease, and
+// sync/atomic stores elsewhere and under the race detector); PushOverflow
+// publishes first and only then, when its copy says full, loads the read
+// position to decide whether to evict, so that this load is not on the way
+// from the push to the pop. A Pop is one atomic load of the cell and
 // one compare-and-swap of the read position, on a line that the producer
 // touches only when it evicts or finds the queue full. A Pop on an empty queue
 // loads the write position and, at the same time, the next cell (so that both
@@ -105,8 +109,11 @@
 //
 // All operations use sync/atomic, which is sequentially consistent: stronger
 // than the acquire/release pairs of iceoryx2, so correct, at some cost on
-// arm64. Each atomic operation carries a "SYNC POINT" comment naming its
-// partner. The contracts, stated in the terms of the Go memory model:
+// arm64. The one exception is the two stores of a Push or PushOverflow on
+// amd64 without the race detector: release stores (storeRelease, a plain
+// MOV, which x86's total store order makes a release), because an XCHG would
+// wait for the line the consumer polls. Each atomic operation carries a
+// "SYNC POINT" comment naming its partner. The contracts, stated in the terms of the Go memory model:
 //
 //   - Queue: a Push or PushOverflow of v synchronizes before the Pop that
 //     returns v; a Pop that returns v synchronizes before every later Push

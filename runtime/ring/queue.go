@@ -149,10 +149,12 @@ func (q *Queue) Push(v uint64) bool {
 		}
 	}
 	// Writes a cell that no element occupies: w - read < capacity < cells.
-	q.cells[w&q.mask].Store(v) // SYNC POINT Q2a cell: published by Q2.
-	// SYNC POINT Q2 publish: makes the cell at w visible and passes it to
-	// the consumer; paired with the load of write in Pop (Q6).
-	q.shm.write.Store(w + 1)
+	storeRelease(&q.cells[w&q.mask], v) // SYNC POINT Q2a cell: published by Q2.
+	// SYNC POINT Q2 publish: a release store (storeRelease) that makes the
+	// cell at w, and everything the caller wrote before Push, visible and
+	// passes them to the consumer; paired with the load of write in Pop
+	// (Q6).
+	storeRelease(&q.shm.write, w+1)
 	return true
 }
 
@@ -162,20 +164,27 @@ func (q *Queue) Push(v uint64) bool {
 // must only be called by the single producer.
 func (q *Queue) PushOverflow(v uint64) (evicted uint64, overflowed bool) {
 	w := q.shm.write.Load() // SYNC POINT Q1 own position (see Push).
-	full := false
-	r := q.readCache
-	if w-r >= q.capacity {
-		r = q.shm.read.Load() // SYNC POINT Q3 free cells (see Push).
-		q.readCache = r
-		full = w-r >= q.capacity
-	}
-	// With full, w - r == capacity < cells: the cell at w is still free even
-	// though the queue is full; the consumer may be reading the cell at r.
-	q.cells[w&q.mask].Store(v) // SYNC POINT Q2a cell: published by Q2.
+	// The cell at w is free without looking at the read position: every
+	// PushOverflow (and Push) leaves at most capacity elements behind it
+	// (it evicts, or the consumer took one), so w - read <= capacity <
+	// cells, and the consumer may at most be reading the cell at read.
+	// Hence the value is published first, and whether the queue was full
+	// (whether to evict) is decided afterwards: the load of the read
+	// position, which the consumer has just written, is then off the path
+	// from this push to the consumer's pop.
+	storeRelease(&q.cells[w&q.mask], v) // SYNC POINT Q2a cell: published by Q2.
 	// SYNC POINT Q2 publish (see Push). When full, the queue now holds
 	// capacity+1 elements until the compare-and-swap below.
-	q.shm.write.Store(w + 1)
-	if !full {
+	storeRelease(&q.shm.write, w+1)
+	r := q.readCache
+	if w-r < q.capacity {
+		return 0, false
+	}
+	r = q.shm.read.Load() // SYNC POINT Q3 free cells (see Push).
+	q.readCache = r
+	// The consumer may already have taken the new element too (r == w+1):
+	// not full either.
+	if r > w || w-r < q.capacity { // not full
 		return 0, false
 	}
 	// Only the producer writes cells, and it is here: the cell at r still
