@@ -21,36 +21,22 @@ func (c *checker) eventSettings(svc *Service, found map[string]*ast.Annotation, 
 		"event_id_max_value": {0, MaxEventIDValue},
 	}
 	collect := func(names []string) []QoS {
-		var out []QoS
-		for _, name := range names {
-			a := found[name]
-			if a == nil {
-				continue
-			}
-			q := QoS{Name: name, Pos: a.Pos}
-			if name == "deadline" {
+		out, good := c.collectSettings(found, names, func(name string, a *ast.Annotation, q *QoS) bool {
+			switch {
+			case name == "deadline":
 				d, good := c.durationArg(a)
-				if !good {
-					ok = false
-					continue
-				}
 				q.Duration, q.IsDuration = d, true
-			} else {
-				var v int
-				var good bool
-				if isEventID(name) {
-					v, good = c.eventIDArg(svc, a, sc)
-				} else {
-					v, good = c.countArg(a, sc, limits[name][0], limits[name][1])
-				}
-				if !good {
-					ok = false
-					continue
-				}
+				return good
+			case isEventID(name):
+				v, good := c.eventIDArg(svc, a, sc)
 				q.Value = v
+				return good
 			}
-			out = append(out, q)
-		}
+			v, good := c.countArg(a, sc, limits[name][0], limits[name][1])
+			q.Value = v
+			return good
+		})
+		ok = ok && good
 		return out
 	}
 	svc.QoS = collect(EventQoSNames)

@@ -51,45 +51,26 @@ func (c *checker) reqResPayloads(svc *Service, p *ast.RequestResponse, sc *scope
 func (c *checker) reqResSettings(svc *Service, found map[string]*ast.Annotation, sc *scope) bool {
 	ok := true
 	collect := func(names []string) []QoS {
-		var out []QoS
-		for _, name := range names {
-			a := found[name]
-			if a == nil {
-				continue
-			}
-			q := QoS{Name: name, Pos: a.Pos}
+		out, good := c.collectSettings(found, names, func(name string, a *ast.Annotation, q *QoS) bool {
 			switch name {
 			case "enable_safe_overflow_for_requests", "enable_safe_overflow_for_responses", "enable_fire_and_forget_requests":
 				v, good := c.boolArg(a)
-				if !good {
-					ok = false
-					continue
-				}
 				q.Bool, q.IsBool = v, true
+				return good
 			case "client_backpressure", "server_backpressure":
 				v, good := c.backpressureArg(a)
-				if !good {
-					ok = false
-					continue
-				}
 				q.Enum = v
+				return good
 			case "client_max_slice_len", "server_max_slice_len":
 				v, good := c.countArg(a, sc, 1, MaxSize)
-				if !good {
-					ok = false
-					continue
-				}
 				q.Value = v
-			default:
-				v, good := c.countArg(a, sc, 1, MaxQoS)
-				if !good {
-					ok = false
-					continue
-				}
-				q.Value = v
+				return good
 			}
-			out = append(out, q)
-		}
+			v, good := c.countArg(a, sc, 1, MaxQoS)
+			q.Value = v
+			return good
+		})
+		ok = ok && good
 		return out
 	}
 	svc.QoS = collect(ReqResQoSNames)

@@ -385,6 +385,27 @@ func attributeString(name string, a Attribute) string {
 	return fmt.Sprintf("@%s(%q, %q)", name, a.Key, a.Value)
 }
 
+// collectSettings reads the settings among names that the service's
+// annotations (found) state, in the order of names. arg decodes one
+// annotation's argument into q and reports whether it was valid (it
+// reports the error); an invalid setting is left out, and ok is false.
+func (c *checker) collectSettings(found map[string]*ast.Annotation, names []string, arg func(name string, a *ast.Annotation, q *QoS) bool) (out []QoS, ok bool) {
+	ok = true
+	for _, name := range names {
+		a := found[name]
+		if a == nil {
+			continue
+		}
+		q := QoS{Name: name, Pos: a.Pos}
+		if !arg(name, a, &q) {
+			ok = false
+			continue
+		}
+		out = append(out, q)
+	}
+	return out, ok
+}
+
 // portSettings checks the publisher and subscriber defaults of a service
 // and their consistency with its QoS.
 func (c *checker) portSettings(svc *Service, found map[string]*ast.Annotation, sc *scope) bool {
@@ -396,30 +417,17 @@ func (c *checker) portSettings(svc *Service, found map[string]*ast.Annotation, s
 		"subscriber_history_request":   {0, MaxQoS},
 	}
 	collect := func(names []string) []QoS {
-		var out []QoS
-		for _, name := range names {
-			a := found[name]
-			if a == nil {
-				continue
-			}
-			q := QoS{Name: name, Pos: a.Pos}
+		out, good := c.collectSettings(found, names, func(name string, a *ast.Annotation, q *QoS) bool {
 			if name == "backpressure" {
 				v, good := c.backpressureArg(a)
-				if !good {
-					ok = false
-					continue
-				}
 				q.Enum = v
-			} else {
-				v, good := c.countArg(a, sc, limits[name][0], limits[name][1])
-				if !good {
-					ok = false
-					continue
-				}
-				q.Value = v
+				return good
 			}
-			out = append(out, q)
-		}
+			v, good := c.countArg(a, sc, limits[name][0], limits[name][1])
+			q.Value = v
+			return good
+		})
+		ok = ok && good
 		return out
 	}
 	svc.Publisher = collect(PublisherSettingNames)
