@@ -265,7 +265,7 @@ func TestOpenOrCreateRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd, out := startHelperStdin(t, cfg, "race-open", r)
+		cmd, out := startHelperWith(t, cfg, "race-open", r)
 		r.Close()
 		stdins = append(stdins, w)
 		outs = append(outs, out)
@@ -295,14 +295,6 @@ func TestOpenOrCreateRace(t *testing.T) {
 	}
 	assertNoFiles(t, cfg)
 }
-
-func startHelperStdin(t *testing.T, cfg *Config, name string, stdin *os.File) (cmdWaiter, *bufio.Scanner) {
-	t.Helper()
-	cmd, out := startHelperWith(t, cfg, name, stdin)
-	return cmd, out
-}
-
-type cmdWaiter interface{ Wait() error }
 
 // TestDeadSubscriberIsReclaimedWithoutCalls kills a subscriber that holds
 // samples and checks that the publisher gets every chunk back with no call

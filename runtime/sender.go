@@ -210,9 +210,12 @@ func (p *sender) loan() (uint32, error) {
 	if p.loans >= p.maxLoans {
 		return 0, ErrExceedsMaxLoans
 	}
-	p.update()
 	i, ok := p.getFree()
 	if !ok {
+		// Slow path: connections of vanished receivers give their chunks
+		// back when dropped, then take back what receivers released. (The
+		// fast path leaves discovery to send, which must do it anyway.)
+		p.update()
 		p.reclaim()
 		if i, ok = p.getFree(); !ok {
 			return 0, ErrOutOfMemory
