@@ -180,7 +180,12 @@ func openDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, tim
 func (d *dynamic) close() { d.seg.Close() }
 
 // errDestroying reports a service whose last node is removing it.
-type errDestroying struct{ destroyer ID }
+type errDestroying struct {
+	destroyer ID
+	// mine: backing off made the joiner the last node; it must remove the
+	// service itself (the first remover saw the joiner and stood down).
+	mine bool
+}
 
 func (e errDestroying) Error() string {
 	return fmt.Sprintf("service is being removed by node %v", e.destroyer)
@@ -204,8 +209,8 @@ func (d *dynamic) join(id ID) error {
 	// before this load; leave's CAS of destroyer happens before its rescan.
 	// So either we see the destroyer or the destroyer sees our slot.
 	if who := d.hdr.destroyer.Load(); who != 0 {
-		d.leave(id, false) // may finish the removal ourselves
-		return errDestroying{ID(who)}
+		mine := d.leave(id, false)
+		return errDestroying{destroyer: ID(who), mine: mine}
 	}
 	return nil
 }

@@ -247,6 +247,11 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 	}
 	cleanupDeadNodesOf(cfg, node.shm, d)
 	if err := d.join(node.id); err != nil {
+		var destroying errDestroying
+		if errors.As(err, &destroying) && destroying.mine {
+			// The remover saw our claim and stood down; we left last.
+			destroyService(cfg, node.shm, sc.Hash, sc.UID)
+		}
 		d.close()
 		os.Remove(tag)
 		return nil, err
