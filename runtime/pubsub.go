@@ -152,33 +152,45 @@ func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, er
 	if err := q.validate(); err != nil {
 		return nil, ti, &ServiceError{Op: op, Service: b.name, Err: ErrInvalidQoS, Detail: err.Error()}
 	}
+	ps := PubSubStatic{
+		Payload:                      ti,
+		PayloadVariant:               variant(b.slice),
+		UserHeader:                   b.header,
+		MaxPublishers:                q.MaxPublishers,
+		MaxSubscribers:               q.MaxSubscribers,
+		MaxNodes:                     q.MaxNodes,
+		HistorySize:                  q.HistorySize,
+		SubscriberMaxBufferSize:      q.SubscriberMaxBufferSize,
+		SubscriberMaxBorrowedSamples: q.SubscriberMaxBorrowedSamples,
+		EnableSafeOverflow:           q.EnableSafeOverflow,
+	}
+	spec := pubSubSpec(b.name, &ps, b.attrs, b.reqs, func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) })
+	return spec, ti, nil
+}
+
+// pubSubSpec returns the spec of publish-subscribe service name: a service
+// it creates stores ps (nil: the spec only opens), verify checks an
+// existing one. Shared by the typed and the raw builders.
+func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify func(*StaticConfig) (error, string)) *serviceSpec {
 	spec := &serviceSpec{
-		name:    b.name,
+		name:    name,
 		pattern: PatternPublishSubscribe,
-		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxPublishers, subs: q.MaxSubscribers},
-		attrs:   b.attrs,
-		reqs:    b.reqs,
-		newStatic: func(sc *StaticConfig) {
-			sc.PublishSubscribe = &PubSubStatic{
-				Payload:                      ti,
-				PayloadVariant:               variant(b.slice),
-				UserHeader:                   b.header,
-				MaxPublishers:                q.MaxPublishers,
-				MaxSubscribers:               q.MaxSubscribers,
-				MaxNodes:                     q.MaxNodes,
-				HistorySize:                  q.HistorySize,
-				SubscriberMaxBufferSize:      q.SubscriberMaxBufferSize,
-				SubscriberMaxBorrowedSamples: q.SubscriberMaxBorrowedSamples,
-				EnableSafeOverflow:           q.EnableSafeOverflow,
-			}
-		},
-		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) },
+		attrs:   attrs,
+		reqs:    reqs,
+		verify:  verify,
 		capsOf: func(sc *StaticConfig) dynCaps {
 			ps := sc.PublishSubscribe
 			return dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
 		},
 	}
-	return spec, ti, nil
+	if ps != nil {
+		spec.caps = dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+		spec.newStatic = func(sc *StaticConfig) {
+			c := *ps
+			sc.PublishSubscribe = &c
+		}
+	}
+	return spec
 }
 
 const (
@@ -226,21 +238,8 @@ func (b *PublishSubscribeBuilder[T]) verify(sc *StaticConfig, ti *TypeInfo) (err
 	if ps == nil {
 		return ErrServiceCorrupted, "static config has no publish-subscribe section"
 	}
-	if d := typeMismatch(ti, &ps.Payload); d != "" {
-		return ErrIncompatibleTypes, d
-	}
-	if v := variant(b.slice); v != ps.PayloadVariant {
-		return ErrIncompatibleTypes, fmt.Sprintf("requested a %s payload of %s, service has a %s payload", v, ti.Name, ps.PayloadVariant)
-	}
-	switch {
-	case b.header == nil && ps.UserHeader != nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", ps.UserHeader.describe())
-	case b.header != nil && ps.UserHeader == nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", b.header.describe())
-	case b.header != nil:
-		if d := typeMismatch(b.header, ps.UserHeader); d != "" {
-			return ErrIncompatibleTypes, "user header: " + d
-		}
+	if err, d := verifyPubSubTypes(ps, ti, b.slice, b.header); err != nil {
+		return err, d
 	}
 	q, s := &b.qos, &b.set
 	for _, c := range []struct {
@@ -261,6 +260,29 @@ func (b *PublishSubscribeBuilder[T]) verify(sc *StaticConfig, ti *TypeInfo) (err
 	}
 	if s.overflow && q.EnableSafeOverflow != ps.EnableSafeOverflow {
 		return ErrIncompatibleQoS, fmt.Sprintf("requested safe overflow %v, service has %v", q.EnableSafeOverflow, ps.EnableSafeOverflow)
+	}
+	return nil, ""
+}
+
+// verifyPubSubTypes checks that an existing service ps has the payload
+// type ti, the payload variant (slice or not) and the user header (nil for
+// none) that an opener asks for.
+func verifyPubSubTypes(ps *PubSubStatic, ti *TypeInfo, slice bool, header *TypeInfo) (error, string) {
+	if d := typeMismatch(ti, &ps.Payload); d != "" {
+		return ErrIncompatibleTypes, d
+	}
+	if v := variant(slice); v != ps.PayloadVariant {
+		return ErrIncompatibleTypes, fmt.Sprintf("requested a %s payload of %s, service has a %s payload", v, ti.Name, ps.PayloadVariant)
+	}
+	switch {
+	case header == nil && ps.UserHeader != nil:
+		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", ps.UserHeader.describe())
+	case header != nil && ps.UserHeader == nil:
+		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", header.describe())
+	case header != nil:
+		if d := typeMismatch(header, ps.UserHeader); d != "" {
+			return ErrIncompatibleTypes, "user header: " + d
+		}
 	}
 	return nil, ""
 }
@@ -288,7 +310,18 @@ func (b *PublishSubscribeBuilder[T]) open(mode openMode) (*PublishSubscribeServi
 	if err != nil {
 		return nil, err
 	}
-	core, err := openService(b.node, spec, mode)
+	psc, err := openPubSub(b.node, spec, mode, &ti, b.qos.PublisherMaxLoanedSamples)
+	if err != nil {
+		return nil, err
+	}
+	return &PublishSubscribeService[T]{ps: psc}, nil
+}
+
+// openPubSub opens the publish-subscribe service of spec and returns its
+// core, whose payload type is ti, or the service's own when ti is nil (the
+// raw API). maxLoans is the default of the service's publishers.
+func openPubSub(node *Node, spec *serviceSpec, mode openMode, ti *TypeInfo, maxLoans int) (*pubSubCore, error) {
+	core, err := openService(node, spec, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -301,17 +334,20 @@ func (b *PublishSubscribeBuilder[T]) open(mode openMode) (*PublishSubscribeServi
 		SubscriberMaxBufferSize:      ps.SubscriberMaxBufferSize,
 		SubscriberMaxBorrowedSamples: ps.SubscriberMaxBorrowedSamples,
 		EnableSafeOverflow:           ps.EnableSafeOverflow,
-		PublisherMaxLoanedSamples:    b.qos.PublisherMaxLoanedSamples,
+		PublisherMaxLoanedSamples:    maxLoans,
 	}
 	if err := q.validate(); err != nil {
 		core.close()
-		return nil, &ServiceError{Op: mode.String(), Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
+		return nil, &ServiceError{Op: mode.String(), Service: spec.name, Err: ErrServiceCorrupted, Detail: err.Error()}
 	}
-	psc := &pubSubCore{core: core, qos: q, payload: ti, slice: ps.PayloadVariant == variantDynamic}
+	psc := &pubSubCore{core: core, qos: q, payload: ps.Payload, slice: ps.PayloadVariant == variantDynamic}
 	if ps.UserHeader != nil {
 		psc.header = *ps.UserHeader
 	}
-	return &PublishSubscribeService[T]{ps: psc}, nil
+	if ti != nil {
+		psc.payload = *ti
+	}
+	return psc, nil
 }
 
 // Create creates the service; it fails with ErrServiceExists if it exists.
