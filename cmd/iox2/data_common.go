@@ -1,0 +1,109 @@
+package main
+
+// Helpers shared by the commands that talk to live services: notify,
+// listen, publish, subscribe, hz, record and replay.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+// dataNodeName is the name of the node that each of these commands creates;
+// `iox2 node list` shows it while the command runs.
+const dataNodeName = "iox2-cli"
+
+// dataSession is what a data command runs with: its own node and a context
+// that ends on SIGINT or SIGTERM (and on --timeout/--duration when the
+// command sets one).
+//
+// The node does not handle signals itself (SignalHandling(false)): the
+// command catches them with signal.NotifyContext, so that every wait it
+// makes (blocking listener waits, the polls of a subscriber, reading
+// stdin) ends on Ctrl-C through one context, and the command then closes
+// its ports and its node before it returns. A second Ctrl-C, after the
+// first one has been caught, kills the process as usual.
+type dataSession struct {
+	node *iox2.Node
+	ctx  context.Context // done on SIGINT or SIGTERM
+	stop context.CancelFunc
+}
+
+// newDataSession creates the command's node in e's domain and starts
+// catching SIGINT and SIGTERM. Close it on every path.
+func newDataSession(e *env) (*dataSession, error) {
+	node, err := iox2.NewNodeBuilder().Name(dataNodeName).Config(e.cfg).SignalHandling(false).Create()
+	if err != nil {
+		return nil, fmt.Errorf("creating the node: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return &dataSession{node: node, ctx: ctx, stop: stop}, nil
+}
+
+// Close stops catching signals and closes the node, and with it every
+// service and port the command opened.
+func (s *dataSession) Close() error {
+	s.stop()
+	return s.node.Close()
+}
+
+// interrupted reports whether the command was asked to stop (Ctrl-C).
+func (s *dataSession) interrupted() bool { return s.ctx.Err() != nil }
+
+// sleep waits for d or until the command is interrupted; it reports
+// whether the full d passed.
+func (s *dataSession) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return !s.interrupted()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// openError turns an error of opening service name (of pattern kind,
+// "event" or "publish-subscribe") into the command's error: a service that
+// does not exist is exit code 3, an invalid name exit code 2.
+func openError(name, kind string, err error) error {
+	switch {
+	case errors.Is(err, iox2.ErrServiceNotExist):
+		return notFoundf("no %s service %q in this domain (see iox2 service list)", kind, name)
+	case errors.Is(err, iox2.ErrInvalidServiceName):
+		return usagef("%v", err)
+	}
+	return err
+}
+
+// pollInterval is how long subscribe, hz and record sleep when their
+// subscriber's queue is empty. A publish-subscribe service has no wake-up
+// of its own (as in iceoryx2, waking needs an event service next to it),
+// so these commands poll: every sample queued is drained at once, and an
+// idle wait costs a wake-up every half millisecond, not a spinning core.
+const pollInterval = 500 * time.Microsecond
+
+// checkCount rejects a negative --count.
+func checkCount(cmd string, n int) error {
+	if n < 0 {
+		return usagef("%s: --count is %d, must be 0 (no limit) or more", cmd, n)
+	}
+	return nil
+}
+
+// checkDuration rejects a negative duration flag.
+func checkDuration(cmd, flag string, d time.Duration) error {
+	if d < 0 {
+		return usagef("%s: --%s is %v, must be 0 (none) or more", cmd, flag, d)
+	}
+	return nil
+}
