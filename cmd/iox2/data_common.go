@@ -107,3 +107,56 @@ func checkDuration(cmd, flag string, d time.Duration) error {
 	}
 	return nil
 }
+
+// openPubSub opens publish-subscribe service name with the raw API, which
+// adopts whatever payload type the service stores.
+func (s *dataSession) openPubSub(name string) (*iox2.RawPubSubService, error) {
+	svc, err := iox2.PublishSubscribeRaw(s.node, name).Open()
+	if err != nil {
+		return nil, openError(name, "publish-subscribe", err)
+	}
+	return svc, nil
+}
+
+// receive hands every sample that sub receives to fn, with the time it
+// was taken from the queue, and releases it after fn returns (fn must
+// copy what it keeps). It stops after count samples (0: no limit), at
+// until (zero: never), on Ctrl-C or when fn fails; it returns the number
+// of samples and whether it stopped because until passed.
+func (s *dataSession) receive(sub *iox2.RawSubscriber, count int, until time.Time, fn func(smp *iox2.RawSample, at time.Time) error) (n int, expired bool, err error) {
+	for count == 0 || n < count {
+		smp, err := sub.Receive()
+		if err != nil {
+			return n, false, fmt.Errorf("receive: %w", err)
+		}
+		if smp != nil {
+			n++
+			err := fn(smp, time.Now())
+			smp.Release()
+			if err != nil {
+				return n, false, err
+			}
+			continue
+		}
+		wait := pollInterval
+		if !until.IsZero() {
+			left := time.Until(until)
+			if left <= 0 {
+				return n, true, nil
+			}
+			wait = min(wait, left)
+		}
+		if !s.sleep(wait) {
+			return n, false, nil // interrupted
+		}
+	}
+	return n, false, nil
+}
+
+// deadline returns the time d from now, or the zero time for d == 0.
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
