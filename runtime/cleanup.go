@@ -22,10 +22,12 @@ type CleanupState struct {
 // publishers' pools), their services if they were the last node, their
 // files. A cleanup that a crash interrupted resumes where it stopped.
 // A node that another process is cleaning at the moment is skipped.
+//
+// A nil cfg stands for FindConfig's configuration; when the configuration
+// file is invalid, for DefaultConfig (CleanupDeadNodes cannot report the
+// error; a node could not be created with that file anyway).
 func CleanupDeadNodes(cfg *Config) CleanupState {
-	if cfg == nil {
-		cfg = DefaultConfig()
-	}
+	cfg = foundConfigOr(cfg)
 	p := cfg.provider()
 	var st CleanupState
 	for _, id := range listNodeIDs(cfg) {

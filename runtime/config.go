@@ -41,6 +41,17 @@ type Config struct {
 	// single-process pipelines. Static configs and node locks still live
 	// under Root.
 	InProcess bool
+	// CleanupDeadNodesOnCreation makes NodeBuilder.Create remove what the
+	// dead nodes of the domain left behind. Default: true.
+	CleanupDeadNodesOnCreation bool
+	// CleanupDeadNodesOnDestruction makes Node.Close remove what the dead
+	// nodes of the domain left behind. Default: true.
+	CleanupDeadNodesOnDestruction bool
+	// CleanupDeadNodesOnOpen makes opening a service first remove the
+	// ports of its dead nodes. Default: true. An open service's periodic
+	// liveness check (which returns the chunks that a dead subscriber
+	// held) runs regardless.
+	CleanupDeadNodesOnOpen bool
 	// Defaults holds the QoS a service gets for every value its builder
 	// leaves unset.
 	Defaults Defaults
@@ -89,7 +100,12 @@ func DefaultConfig() *Config {
 		FileMode:          0o600,
 		CreationTimeout:   500 * time.Millisecond,
 		DiscoveryInterval: 50 * time.Millisecond,
-		Defaults:          Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS(), RequestResponse: DefaultReqResQoS()},
+
+		CleanupDeadNodesOnCreation:    true,
+		CleanupDeadNodesOnDestruction: true,
+		CleanupDeadNodesOnOpen:        true,
+
+		Defaults: Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS(), RequestResponse: DefaultReqResQoS()},
 	}
 }
 

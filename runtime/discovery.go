@@ -17,9 +17,14 @@ type NodeInfo struct {
 }
 
 // ListNodes returns the nodes of cfg's domain with their state, sorted by ID.
+// A nil cfg stands for FindConfig's configuration; FindConfig's error (an
+// invalid configuration file) is returned.
 func ListNodes(cfg *Config) ([]NodeInfo, error) {
 	if cfg == nil {
-		cfg = DefaultConfig()
+		var err error
+		if cfg, _, err = FindConfig(); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := os.Stat(cfg.nodesDir()); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -68,10 +73,14 @@ type ServiceInfo struct {
 }
 
 // ListServices returns the services of cfg's domain, sorted by name and
-// pattern.
+// pattern. A nil cfg stands for FindConfig's configuration; FindConfig's
+// error (an invalid configuration file) is returned.
 func ListServices(cfg *Config) ([]ServiceInfo, error) {
 	if cfg == nil {
-		cfg = DefaultConfig()
+		var err error
+		if cfg, _, err = FindConfig(); err != nil {
+			return nil, err
+		}
 	}
 	ents, err := os.ReadDir(cfg.servicesDir())
 	if errors.Is(err, os.ErrNotExist) {

@@ -24,15 +24,17 @@ type NodeBuilder struct {
 	noSignal bool
 }
 
-// NewNodeBuilder returns a builder for a node with the default
-// configuration and no name.
+// NewNodeBuilder returns a builder for a node with no name and the
+// configuration that FindConfig finds (the file named by $IOX2GO_CONFIG,
+// else the first of ConfigSearchPaths, else DefaultConfig).
 func NewNodeBuilder() *NodeBuilder { return &NodeBuilder{} }
 
 // Name sets the node's name: up to 128 ASCII bytes, not unique, may be empty.
 func (b *NodeBuilder) Name(name string) *NodeBuilder { b.name = name; return b }
 
 // Config sets the configuration (and so the domain) of the node and of
-// everything built through it.
+// everything built through it. It wins over any configuration file: with
+// it, Create reads no file.
 func (b *NodeBuilder) Config(c *Config) *NodeBuilder { b.config = c; return b }
 
 // SignalHandling sets whether the node turns SIGINT and SIGTERM into errors
@@ -71,14 +73,20 @@ type NodeDetails struct {
 }
 
 // Create creates the node: it takes the node's liveness lock, writes its
-// details and removes what dead nodes of the domain left behind.
+// details and (with Config.CleanupDeadNodesOnCreation) removes what dead
+// nodes of the domain left behind. Without a Config set on the builder it
+// uses FindConfig's, and fails with its error when the configuration file
+// is invalid.
 func (b *NodeBuilder) Create() (*Node, error) {
 	if err := validateASCII(b.name, MaxNodeNameLength, true); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalidNodeName, b.name, err)
 	}
 	cfg := b.config
 	if cfg == nil {
-		cfg = DefaultConfig()
+		var err error
+		if cfg, _, err = FindConfig(); err != nil {
+			return nil, err
+		}
 	}
 	cfg = cfg.clone()
 	if err := cfg.Validate(); err != nil {
@@ -126,7 +134,9 @@ func (b *NodeBuilder) Create() (*Node, error) {
 	if n.signal {
 		watchSignals()
 	}
-	CleanupDeadNodes(cfg)
+	if cfg.CleanupDeadNodesOnCreation {
+		CleanupDeadNodes(cfg)
+	}
 	return n, nil
 }
 
@@ -187,8 +197,8 @@ func (n *Node) ID() ID { return n.id }
 func (n *Node) Config() *Config { return n.config }
 
 // Close closes every service and port created through the node, removes
-// the node's files, then cleans up after dead nodes of the domain. It is
-// idempotent.
+// the node's files, then (with Config.CleanupDeadNodesOnDestruction) cleans
+// up after dead nodes of the domain. It is idempotent.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -208,7 +218,9 @@ func (n *Node) Close() error {
 	errs = append(errs, n.removeFiles())
 	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
 	// tidier than we found it.
-	CleanupDeadNodes(n.config)
+	if n.config.CleanupDeadNodesOnDestruction {
+		CleanupDeadNodes(n.config)
+	}
 	return errors.Join(errs...)
 }
 

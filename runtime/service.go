@@ -245,7 +245,9 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 		os.Remove(tag)
 		return nil, err
 	}
-	cleanupDeadNodesOf(cfg, node.shm, d)
+	if cfg.CleanupDeadNodesOnOpen {
+		cleanupDeadNodesOf(cfg, node.shm, d)
+	}
 	if err := d.join(node.id); err != nil {
 		var destroying errDestroying
 		if errors.As(err, &destroying) && destroying.mine {
@@ -282,6 +284,7 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 // Every livenessEvery wake-ups it also probes the liveness of the service's
 // nodes and cleans up after dead ones, so that the chunks a dead subscriber
 // held return to the publishers' pools without anyone calling anything.
+// This sweep runs whatever Config.CleanupDeadNodesOnOpen says.
 func (s *serviceCore) discover() {
 	defer close(s.done)
 	interval := s.node.config.DiscoveryInterval
