@@ -278,13 +278,23 @@ func (r inspectResult) String() string {
 // flags) and returns what it did.
 func inspectRun(t *testing.T, cfg *iox2.Config, args ...string) inspectResult {
 	t.Helper()
+	return inspectRunEnv(t, nil, cfg, args...)
+}
+
+// inspectRunEnv is inspectRun with env added to the process's environment.
+// Without env, $IOX2GO_CONFIG is empty and the user's configuration
+// directory ($XDG_CONFIG_HOME) is one without a configuration file, so
+// that only the flags choose the configuration.
+func inspectRunEnv(t *testing.T, env []string, cfg *iox2.Config, args ...string) inspectResult {
+	t.Helper()
+	bin := inspectBin(t)
 	if cfg != nil {
 		args = append([]string{"--root", cfg.Root, "--prefix", cfg.Prefix}, args...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, inspectBin(t), args...)
-	cmd.Env = append(os.Environ(), "IOX2GO_CONFIG=")
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(append(os.Environ(), "IOX2GO_CONFIG=", "XDG_CONFIG_HOME="+filepath.Dir(bin)), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
