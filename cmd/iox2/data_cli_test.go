@@ -67,17 +67,13 @@ type dataBin struct {
 
 var dataSerial atomic.Int64
 
-// dataSetup builds iox2 into a temporary directory of t and returns it
-// with a domain of t's own: a t.TempDir root and a unique prefix. At the
+// dataSetup returns the iox2 binary (shared with the other end-to-end
+// tests of the package) with a domain of t's own: a t.TempDir root and a unique prefix. At the
 // end of t it checks that nothing of the domain is left in /dev/shm.
 func dataSetup(t *testing.T) *dataBin {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "iox2")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building iox2: %v\n%s", err, out)
-	}
-	root := filepath.Join(dir, "root")
+	bin := inspectBin(t) // e2e_test.go's: built once, removed by TestMain
+	root := filepath.Join(t.TempDir(), "root")
 	prefix := fmt.Sprintf("iox2data%d_%d_", os.Getpid(), dataSerial.Add(1))
 	b := &dataBin{path: bin, root: root, prefix: prefix, domain: []string{"--root", root, "--prefix", prefix}}
 	t.Cleanup(func() {

@@ -174,22 +174,37 @@ func dataFillImu(m *robot.Imu, seq uint64) {
 // names of the IDL, enums by name, strings and sequences as such), written
 // by hand from the generated struct.
 type dataImu struct {
-	StampNs     uint64       `json:"stamp_ns"`
-	Mode        string       `json:"mode"`
-	Calibrated  bool         `json:"calibrated"`
-	Frame       string       `json:"frame"`
-	Accel       robot.Vec3   `json:"accel"`
-	Gyro        robot.Vec3   `json:"gyro"`
-	Raw         [2][4]int16  `json:"raw"`
-	Status      uint8        `json:"status"`
-	Temperature float64      `json:"temperature"`
-	Points      []robot.Vec3 `json:"points"`
+	StampNs     uint64      `json:"stamp_ns"`
+	Mode        string      `json:"mode"`
+	Calibrated  bool        `json:"calibrated"`
+	Frame       string      `json:"frame"`
+	Accel       dataVec3    `json:"accel"`
+	Gyro        dataVec3    `json:"gyro"`
+	Raw         [2][4]int16 `json:"raw"`
+	Status      uint8       `json:"status"`
+	Temperature float64     `json:"temperature"`
+	Points      []dataVec3  `json:"points"`
+}
+
+// dataVec3 is the JSON form of a robot.Vec3.
+type dataVec3 struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	Z float64 `json:"z"`
+}
+
+func dataVecs(vs []robot.Vec3) []dataVec3 {
+	out := []dataVec3{}
+	for _, v := range vs {
+		out = append(out, dataVec3(v))
+	}
+	return out
 }
 
 func dataImuJSON(m *robot.Imu) dataImu {
 	return dataImu{StampNs: m.StampNs, Mode: m.Mode.String(), Calibrated: m.Calibrated, Frame: m.Frame.String(),
-		Accel: m.Accel, Gyro: m.Gyro, Raw: m.Raw, Status: m.Status, Temperature: m.Temperature,
-		Points: append([]robot.Vec3{}, m.Points.Slice()...)}
+		Accel: dataVec3(m.Accel), Gyro: dataVec3(m.Gyro), Raw: m.Raw, Status: m.Status, Temperature: m.Temperature,
+		Points: dataVecs(m.Points.Slice())}
 }
 
 // peerImuPub creates robot/imu and a publisher with the generated code,
@@ -365,8 +380,8 @@ func peerPointsPub() error {
 
 // dataPoints is how the tests print a robot/points sample.
 type dataPoints struct {
-	Header dataStamp    `json:"header"`
-	Points []robot.Vec3 `json:"points"`
+	Header dataStamp  `json:"header"`
+	Points []dataVec3 `json:"points"`
 }
 
 // dataStamp is the JSON form of a robot.Stamp.
@@ -404,7 +419,7 @@ func peerPointsSub() error {
 			continue
 		}
 		h := iox2.UserHeader[robot.Stamp](s)
-		d := dataPoints{Header: dataStamp{h.StampNs, h.Seq, h.SensorId}, Points: append([]robot.Vec3{}, s.PayloadSlice()...)}
+		d := dataPoints{Header: dataStamp{h.StampNs, h.Seq, h.SensorId}, Points: dataVecs(s.PayloadSlice())}
 		s.Release()
 		b, err := json.Marshal(d)
 		if err != nil {

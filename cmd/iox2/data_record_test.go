@@ -162,7 +162,7 @@ func TestDataRecordReplaySliceHeader(t *testing.T) {
 			t.Fatalf("sample of %d points: got %+v", n, d)
 		}
 		for i, p := range d.Points {
-			if p != (robot.Vec3{X: float64(i), Y: -float64(i), Z: 0.5}) {
+			if p != (dataVec3{X: float64(i), Y: -float64(i), Z: 0.5}) {
 				t.Fatalf("sample of %d points: point %d is %v", n, i, p)
 			}
 		}
