@@ -743,6 +743,12 @@ func TestInspectCleanAfterKill(t *testing.T) {
 		t.Fatalf("node list --json after the kill: want the victim dead, got %+v", nl)
 	}
 	inspectGolden(t, "inspect_node_list_dead.golden", norm(inspectOK(t, cfg, "node", "list", "--state", "dead")))
+	var sd inspectDetailsOut
+	inspectJSON(t, cfg, &sd, "service", "details", "robot/imu")
+	if sd.Num != 1 || len(sd.Services[0].Ports["publishers"]) != 1 ||
+		sd.Services[0].Ports["publishers"][0].Node != (inspectNodeRefOut{victim.id, "victim", victim.pid, "dead"}) {
+		t.Errorf("service details --json after the kill: want the victim's publisher, its node dead: %+v", sd)
+	}
 
 	var dry inspectCleanOut
 	inspectJSON(t, cfg, &dry, "clean", "--dry-run")
@@ -805,6 +811,24 @@ func TestInspectCleanJSON(t *testing.T) {
 		}
 	}
 	inspectCheckNoShm(t, cfg)
+}
+
+// TestInspectSameName checks that node details shows every node with the
+// name it is given.
+func TestInspectSameName(t *testing.T) {
+	cfg := iox2test.Config(t)
+	a := startInspectPeer(t, cfg, "twin", "alarm-notifier")
+	b := startInspectPeer(t, cfg, "twin", "alarm-listener")
+	var nd inspectNodesOut
+	inspectJSON(t, cfg, &nd, "node", "details", "twin")
+	if nd.Num != 2 || nd.Nodes[0].ID != a.id || nd.Nodes[1].ID != b.id ||
+		nd.Nodes[0].Services[0].Ports[0].Kind != "notifier" || nd.Nodes[1].Services[0].Ports[0].Kind != "listener" {
+		t.Errorf("node details twin --json: %+v", nd)
+	}
+	out := inspectOK(t, cfg, "node", "details", "twin")
+	if strings.Count(out, "Node ") != 2 || !strings.Contains(out, a.id) || !strings.Contains(out, b.id) {
+		t.Errorf("node details twin:\n%s", out)
+	}
 }
 
 // TestInspectUsageErrors checks exit code 2 for wrong command lines.
