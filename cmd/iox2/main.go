@@ -64,7 +64,11 @@ type command struct {
 	flags func(fs *flag.FlagSet)
 	// minArgs and maxArgs bound the positional arguments (maxArgs < 0: any).
 	minArgs, maxArgs int
-	run              func(e *env, args []string) error
+	// noConfig skips loading the configuration before run: for commands
+	// that work without one or load it themselves (e.loadConfig), such as
+	// the config commands, which must work when the file is invalid.
+	noConfig bool
+	run      func(e *env, args []string) error
 }
 
 var commands []*command
@@ -123,7 +127,7 @@ func globalFlags(fs *flag.FlagSet, e *env) {
 	// The current values are the defaults: flags given before the command
 	// survive the second parse, after it.
 	fs.BoolVar(&e.json, "json", e.json, "print JSON instead of tables and text")
-	fs.StringVar(&e.configPath, "config", e.configPath, "use the configuration `FILE` (default: $"+configEnv+", then the search path)")
+	fs.StringVar(&e.configPath, "config", e.configPath, "use the configuration `FILE` (default: $"+iox2.ConfigEnv+", then the search path)")
 	fs.StringVar(&e.root, "root", e.root, "override the configuration's root `DIR`")
 	fs.StringVar(&e.prefix, "prefix", e.prefix, "override the configuration's `PREFIX` (a different prefix is a different domain)")
 }
@@ -237,8 +241,10 @@ func runCommand(e *env, c *command, args []string) (int, error) {
 	if len(pos) < c.minArgs || (c.maxArgs >= 0 && len(pos) > c.maxArgs) {
 		return exitUsage, usagef("%s: want %s, got %d argument(s) (see iox2 %s --help)", c.path, argsText(c), len(pos), c.path)
 	}
-	if err := e.loadConfig(); err != nil {
-		return exitFailure, err
+	if !c.noConfig {
+		if err := e.loadConfig(); err != nil {
+			return exitFailure, err
+		}
 	}
 	err := c.run(e, pos)
 	return exitCode(err), err
@@ -256,10 +262,10 @@ func argsText(c *command) string {
 func (e *env) loadConfig() error {
 	var err error
 	if e.configPath != "" {
-		e.cfg, err = configFromFile(e.configPath)
+		e.cfg, err = iox2.ConfigFromFile(e.configPath)
 		e.cfgSource = e.configPath
 	} else {
-		e.cfg, e.cfgSource, err = findConfig()
+		e.cfg, e.cfgSource, err = iox2.FindConfig()
 	}
 	if err != nil {
 		return err
@@ -298,7 +304,7 @@ Global flags (before or after the command):
 Exit codes: 0 done, 1 failed, 2 wrong usage, 3 no such node or service,
 4 timed out before anything arrived.
 Run 'iox2 <command> --help' for one command; docs/CLI.md has them all.
-`, configEnv, strings.Join(configSearchPaths(), ", "))
+`, iox2.ConfigEnv, strings.Join(iox2.ConfigSearchPaths(), ", "))
 }
 
 func printGroup(w io.Writer, name string, cs []*command) {
