@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -494,6 +495,9 @@ func configFromBytes(path string, data []byte) (cfg *Config, err error) {
 			cfg, err = nil, &ConfigError{File: path, Msg: fmt.Sprintf("internal error reading the file: %v", r)}
 		}
 	}()
+	// A byte order mark, as some editors write, is not TOML; editors do
+	// not show it, so columns are counted without it.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		ce := &ConfigError{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}

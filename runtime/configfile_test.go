@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -147,6 +148,16 @@ max-servers = 0b11
 	want.Defaults.PublishSubscribe.MaxNodes = 1000
 	want.Defaults.RequestResponse.MaxServers = 3
 	cmpConfig(t, got, want)
+
+	// A byte order mark and CRLF line ends are fine too.
+	got, err = configFromBytes("f.toml", []byte("\ufeff[global]\r\nprefix = \"bom_\"\r\n"))
+	if err != nil || got.Prefix != "bom_" {
+		t.Errorf("with a BOM and CRLF: %v, %v", got, err)
+	}
+	_, err = configFromBytes("f.toml", []byte("\ufeffprefix = 1\r\n"))
+	if want := `f.toml:1:1: key "prefix": unknown key`; err == nil || err.Error() != want {
+		t.Errorf("with a BOM: got %v, want %s", err, want)
+	}
 }
 
 func TestConfigFileErrors(t *testing.T) {
@@ -632,6 +643,62 @@ func TestCleanupFlags(t *testing.T) {
 		t.Errorf("Close did not clean up with cleanup-dead-nodes-on-destruction true")
 	}
 	n.Close()
+}
+
+func init() { helpers["config-holder"] = helperConfigHolder }
+
+// helperConfigHolder opens a service and holds it until it is killed.
+func helperConfigHolder() error {
+	node, err := NewNodeBuilder().Config(helperConfig()).Create()
+	if err != nil {
+		return err
+	}
+	if _, err := PublishSubscribe[uint64](node, "config/open").Open(); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// TestCleanupDeadNodesOnOpenFlag: opening a service removes the ports of
+// its dead nodes first only with cleanup-dead-nodes-on-open.
+func TestCleanupDeadNodesOnOpenFlag(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.InProcess = false
+			c := cfg.clone()
+			c.CleanupDeadNodesOnCreation, c.CleanupDeadNodesOnOpen = false, on
+			// No periodic sweep within the test: a discovery goroutine
+			// sweeps every fourth round, and a round needs a change here
+			// (the two joins below) or an hour.
+			c.DiscoveryInterval = time.Hour
+			creator := testNode(t, c)
+			svc, err := PublishSubscribe[uint64](creator, "config/open").Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			startAndKill(t, cfg, "config-holder", 0) // joins, then dies
+			n := testNode(t, c)
+			opened, err := PublishSubscribe[uint64](n, "config/open").Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 3 // creator, the dead helper, n
+			if on {
+				want = 2
+			}
+			if got := len(opened.ps.core.dyn.nodeIDs()); got != want {
+				t.Errorf("after open, the service has %d nodes, want %d", got, want)
+			}
+			opened.Close()
+			svc.Close()
+			n.Close()
+			creator.Close() // cleans up after the dead helper (on destruction)
+		})
+	}
 }
 
 func FuzzConfigFromBytes(f *testing.F) {
