@@ -69,6 +69,7 @@ const (
 
 var kindNames = [...]string{"opaque", "bool", "char", "octet", "int", "uint", "float", "complex", "enum", "string", "sequence", "array", "struct"}
 
+// String returns the kind's name ("struct", "enum", ...).
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]
