@@ -1,7 +1,7 @@
 package main
 
 // End-to-end tests of the inspection commands (node, service, clean): they
-// build the iox2 binary once, start real inspectProc processes (this test binary
+// build the iox2 binary once, start real peer processes (this test binary
 // re-executed with $IOX2_INSPECT_PEER set) that open services of
 // examples/gen/robot in a domain of the test's own, and run iox2 against
 // that domain. Text output is compared with golden files in testdata
@@ -52,7 +52,7 @@ func updateGoldens() bool {
 }
 
 const (
-	inspectPeerEnv = "IOX2_INSPECT_PEER"      // comma-separated roles of a inspectProc
+	inspectPeerEnv = "IOX2_INSPECT_PEER"      // comma-separated roles of a peer
 	inspectNameEnv = "IOX2_INSPECT_PEER_NAME" // the peer's node name
 )
 
@@ -98,7 +98,7 @@ func inspectBin(t *testing.T) string {
 
 // --- peers ---
 
-// inspectPeerHook runs the inspectProc named by $IOX2_INSPECT_PEER instead of the
+// inspectPeerHook runs the peer named by $IOX2_INSPECT_PEER instead of the
 // tests (from init, so that no TestMain is needed for it).
 func inspectPeerHook() {
 	roles := os.Getenv(inspectPeerEnv)
@@ -171,6 +171,13 @@ func inspectPeer(name string, roles []string) error {
 			} else {
 				port, err = robot.PlanClient(svc).Create()
 			}
+		case "plain-pub":
+			svc, e := iox2.PublishSubscribe[plainSample](node, "plain/sample").OpenOrCreate()
+			if e != nil {
+				return e
+			}
+			keep = append(keep, svc)
+			port, err = svc.PublisherBuilder().Create()
 		default:
 			return fmt.Errorf("unknown role %q", role)
 		}
@@ -185,7 +192,17 @@ func inspectPeer(name string, roles []string) error {
 	return nil
 }
 
-// inspectProc is a running inspectProc process.
+// plainSample is a payload type without generated code: the runtime
+// derives its layout by reflection.
+type plainSample struct {
+	Seq  uint64
+	Mode uint8
+	_    [7]byte
+	Raw  [2]int64
+	Pos  struct{ X, Y float64 }
+}
+
+// inspectProc is a running peer process.
 type inspectProc struct {
 	name  string
 	id    string // its node's ID
@@ -196,8 +213,8 @@ type inspectProc struct {
 	errs  bytes.Buffer
 }
 
-// startInspectPeer starts a inspectProc with node name and roles in cfg's domain and
-// waits until its ports exist. The inspectProc ends in t's cleanup: stdin closed,
+// startInspectPeer starts a peer with node name and roles in cfg's domain and
+// waits until its ports exist. The peer ends in t's cleanup: stdin closed,
 // killed after 10 s.
 func startInspectPeer(t *testing.T, cfg *iox2.Config, name string, roles ...string) *inspectProc {
 	t.Helper()
@@ -252,7 +269,7 @@ func (p *inspectProc) stop(t *testing.T) {
 	}
 }
 
-// kill ends the inspectProc with SIGKILL, leaving its resources behind.
+// kill ends the peer with SIGKILL, leaving its resources behind.
 func (p *inspectProc) kill(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -309,7 +326,7 @@ func inspectRunEnv(t *testing.T, env []string, cfg *iox2.Config, args ...string)
 	return r
 }
 
-// ok runs iox2 and fails t unless it exits 0.
+// inspectOK runs iox2 and fails t unless it exits 0.
 func inspectOK(t *testing.T, cfg *iox2.Config, args ...string) string {
 	t.Helper()
 	r := inspectRun(t, cfg, args...)
@@ -697,7 +714,7 @@ func TestInspectNodesAndServices(t *testing.T) {
 	inspectCheckNoShm(t, cfg)
 }
 
-// TestInspectCleanAfterKill kills a inspectProc and checks that node list shows
+// TestInspectCleanAfterKill kills a peer and checks that node list shows
 // its node dead, clean --dry-run lists its files without removing them,
 // and clean removes every one of them. No node is created in the domain
 // between the kill and the clean (that would clean up by itself), and the
@@ -828,6 +845,32 @@ func TestInspectSameName(t *testing.T) {
 	out := inspectOK(t, cfg, "node", "details", "twin")
 	if strings.Count(out, "Node ") != 2 || !strings.Contains(out, a.id) || !strings.Contains(out, b.id) {
 		t.Errorf("node details twin:\n%s", out)
+	}
+}
+
+// TestInspectPlainType checks the field layout of a payload type that the
+// runtime described by reflection (the generic API without iox2gen).
+func TestInspectPlainType(t *testing.T) {
+	cfg := iox2test.Config(t)
+	startInspectPeer(t, cfg, "plain", "plain-pub")
+	var sd inspectDetailsOut
+	inspectJSON(t, cfg, &sd, "service", "details", "plain/sample")
+	if sd.Num != 1 || sd.Services[0].Payload == nil {
+		t.Fatalf("service details plain/sample --json: %+v", sd)
+	}
+	p := sd.Services[0].Payload
+	var fields []string
+	for _, f := range p.Fields {
+		fields = append(fields, fmt.Sprintf("%s %d %d %s %v", f.Name, f.Offset, f.Size, f.Type, f.Padding))
+	}
+	want := "[Seq 0 8 uint64 false|Mode 8 1 uint8 false| 9 7  true|Raw 16 16 int64[2] false|Pos 32 16 struct false]"
+	if got := "[" + strings.Join(fields, "|") + "]"; got != want || p.Size != 48 || p.LayoutFormat != "" ||
+		len(p.Structs) != 1 || p.Structs[0].Name != "Pos" || len(p.Structs[0].Fields) != 2 {
+		t.Errorf("plain/sample payload: fields %s, want %s; %+v", got, want, p)
+	}
+	out := inspectOK(t, cfg, "service", "details", "plain/sample")
+	if !strings.Contains(out, "  struct Pos (size 16, align 8):\n") {
+		t.Errorf("service details plain/sample:\n%s", out)
 	}
 }
 

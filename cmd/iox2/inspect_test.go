@@ -56,17 +56,26 @@ func TestInspectTypeLayout(t *testing.T) {
 	if len(tj.Fields) != 3 || tj.Fields[2].Type != "robot::Vec3" || len(tj.Structs) != 1 || tj.Structs[0].Name != "robot::Vec3" {
 		t.Errorf("PlanResponse: %+v", tj)
 	}
-	// A layout the CLI does not read (derived from a Go type) is shown as is.
-	ti := iox2.TypeInfo{Name: "main.sample", Size: 16, Align: 8, LayoutHash: "ab", Layout: "0 8 A uint64\n8 8 B float64\n"}
+	// A layout derived from a Go type is read with typecodec; nested
+	// structs are named by their path.
+	ti := iox2.TypeInfo{Name: "main.sample", Size: 40, Align: 8, LayoutHash: "ab",
+		Layout: "0 8 Seq uint64\n8 1 Mode uint8\n16 16 Raw [2]\n16 8 Raw[] int64\n32 8 In.X float64\n"}
 	tj = newTypeLayoutJSON(ti, "fixed")
-	if tj.Fields != nil || tj.LayoutFormat != "" || tj.Layout != ti.Layout {
+	if tj.LayoutFormat != "" || len(tj.Fields) != 5 || !tj.Fields[2].Padding || tj.Fields[3].Type != "int64[2]" ||
+		len(tj.Structs) != 1 || tj.Structs[0].Name != "In" || tj.Structs[0].Fields[0].Name != "X" {
 		t.Errorf("reflected layout: %+v", tj)
+	}
+	// A layout in a format nobody reads is shown as is.
+	ti = iox2.TypeInfo{Name: "x::Y", Size: 16, Align: 8, LayoutHash: "ab", Layout: "other-layout/3\nwhatever\n"}
+	tj = newTypeLayoutJSON(ti, "fixed")
+	if tj.Fields != nil || tj.LayoutFormat != "other-layout/3" || tj.Layout != ti.Layout {
+		t.Errorf("unknown layout: %+v", tj)
 	}
 	var b bytes.Buffer
 	if err := printTypeLayout(&b, "Payload", tj); err != nil {
 		t.Fatal(err)
 	}
-	want := "Payload: main.sample (size 16, align 8, fixed)\n  layout hash: ab\n  layout (-):\n    0 8 A uint64\n    8 8 B float64\n"
+	want := "Payload: x::Y (size 16, align 8, fixed)\n  layout hash: ab\n  layout (other-layout/3):\n    other-layout/3\n    whatever\n"
 	if b.String() != want {
 		t.Errorf("printTypeLayout:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	iox2 "github.com/iox2go/iox2go/runtime"
+	"github.com/iox2go/iox2go/runtime/typecodec"
 )
 
 func init() {
@@ -537,7 +538,9 @@ type typeLayoutJSON struct {
 	// LayoutFormat is the first line of the layout ("iox2-layout/1").
 	LayoutFormat string `json:"layout_format"`
 	// Fields are the top-level struct's fields, padding included; nil when
-	// the layout is not in a format the CLI reads.
+	// the layout is not in a format the CLI reads. A layout derived from a
+	// Go type is read with runtime/typecodec; its nested structs are named
+	// by their field path.
 	Fields  []layoutFieldJSON  `json:"fields"`
 	Structs []layoutStructJSON `json:"structs"` // nested structs, dependencies first
 	Enums   []layoutEnumJSON   `json:"enums"`
@@ -589,12 +592,50 @@ func newTypeLayoutJSON(ti iox2.TypeInfo, variant string) *typeLayoutJSON {
 			}
 		}
 	} else if !strings.HasPrefix(t.LayoutFormat, "iox2-layout/") {
-		t.LayoutFormat = "" // no header line: a layout derived from a Go type
+		// Perhaps a layout that the runtime derived from a Go type by
+		// reflection (no header line), which typecodec reads.
+		if ty, err := typecodec.Parse(ti); err == nil && ty.Kind() == typecodec.Struct {
+			t.LayoutFormat = ""
+			t.Fields = codecFields(ty)
+			t.Structs = append(t.Structs, codecStructs(ty, "")...)
+		}
 	}
 	return t
 }
 
-// layout is a parsed "iox2-layout/1" description.
+// codecFields returns the fields of struct ty, padding included.
+func codecFields(ty *typecodec.Type) []layoutFieldJSON {
+	out := []layoutFieldJSON{}
+	for _, f := range ty.Fields() {
+		if f.Pad() {
+			out = append(out, layoutFieldJSON{Offset: uint64(f.Offset), Size: uint64(f.Size), Padding: true})
+			continue
+		}
+		out = append(out, layoutFieldJSON{Name: f.Name, Offset: uint64(f.Offset), Size: uint64(f.Size), Type: f.TypeText()})
+	}
+	return out
+}
+
+// codecStructs returns the structs nested in struct ty, depth first, each
+// named by its path from the top ("In", "In.Point").
+func codecStructs(ty *typecodec.Type, path string) []layoutStructJSON {
+	var out []layoutStructJSON
+	for _, f := range ty.Fields() {
+		ft := f.Type
+		for ft != nil && ft.Kind() != typecodec.Struct && ft.Elem() != nil {
+			ft = ft.Elem() // arrays of structs
+		}
+		if f.Pad() || ft == nil || ft.Kind() != typecodec.Struct {
+			continue
+		}
+		name := path + f.Name
+		out = append(out, layoutStructJSON{Name: name, Size: uint64(ft.Size()), Align: uint64(ft.Align()), Fields: codecFields(ft)})
+		out = append(out, codecStructs(ft, name+".")...)
+	}
+	return out
+}
+
+// parsedLayout is a parsed "iox2-layout/1" description.
 type parsedLayout struct {
 	structs []layoutStructJSON // in the order described: dependencies first
 	enums   []layoutEnumJSON
