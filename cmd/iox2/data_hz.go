@@ -187,7 +187,7 @@ type hzReport struct {
 	Total     int         `json:"total"`
 	Lost      uint64      `json:"lost"`
 	Final     bool        `json:"final"`
-	StampFrom string      `json:"stamp_field,omitempty"`
+	StampFrom string      `json:"stamp_field"`
 }
 
 // report computes the statistics over the window: the rate is the number

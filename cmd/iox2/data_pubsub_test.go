@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,5 +247,47 @@ func TestDataHz(t *testing.T) {
 	r.expect(t, 0)
 	if !regexp.MustCompile(`(?m)^rate \d+\.\d/s  interval min \S+ mean \S+ max \S+  latency min \S+ mean \S+ max \S+  \(window 10, total \d+, lost 0, final\)$`).MatchString(r.stdout) {
 		t.Errorf("hz printed:\n%s", r.stdout)
+	}
+}
+
+// Ctrl-C ends subscribe, publish (waiting for stdin), hz and record
+// cleanly: exit code 0, the recording flushed, the CLI's nodes gone.
+func TestDataInterrupt(t *testing.T) {
+	b := dataSetup(t)
+	pub := b.startPeer(t, "imu-pub")
+	pub.line(t, 10*time.Second)
+	file := filepath.Join(t.TempDir(), "x.rec")
+	procs := map[string]*dataProc{
+		"subscribe": b.startCLI(t, "subscribe", robot.ImuServiceName),
+		"hz":        b.startCLI(t, "hz", robot.ImuServiceName),
+		"record":    b.startCLI(t, "record", robot.ImuServiceName, "--output", file),
+	}
+	dataWaitPorts(t, b.config(), robot.ImuServiceName, iox2.PatternPublishSubscribe, 1, 3)
+	procs["publish"] = b.startCLI(t, "publish", robot.ImuServiceName) // reads stdin, which stays open
+	pub.stdin.Write([]byte("2\n"))
+	pub.line(t, 5*time.Second)
+	procs["subscribe"].line(t, 5*time.Second)
+	dataWaitPorts(t, b.config(), robot.ImuServiceName, iox2.PatternPublishSubscribe, 2, 3)
+	for name, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGINT)
+		if code := p.wait(t, 10*time.Second); code != 0 {
+			t.Errorf("%s after SIGINT: exit code %d\n%s", name, code, p.stderr())
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n != 3 {
+		t.Errorf("recording has %d lines, want a header and 2 samples:\n%s", n, data)
+	}
+	nodes, err := iox2.ListNodes(b.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.Details != nil && n.Details.Name == dataNodeName {
+			t.Errorf("a CLI node is still there after SIGINT: %+v", n)
+		}
 	}
 }

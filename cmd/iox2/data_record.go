@@ -210,7 +210,7 @@ func runRecord(e *env, name, output string, count int, duration time.Duration) e
 		err = printJSONLine(summary, sum)
 	} else {
 		_, err = fmt.Fprintf(summary, "recorded %d %s of %q (%d payload bytes) in %v to %s\n",
-			n, dataPlural(n, "sample", "samples"), name, total, elapsed.Round(time.Millisecond), output)
+			n, dataPlural(n, "sample", "samples"), name, total, fmtDur(int64(elapsed)), output)
 	}
 	if err != nil {
 		return err
@@ -427,7 +427,7 @@ func runReplay(e *env, input, name string, factor float64, repetitions int, wait
 		how = "created"
 	}
 	_, err = fmt.Fprintf(e.stdout, "replayed %d %s of %s (%d x %d) to %q (%s) in %v\n", sent, dataPlural(sent, "sample", "samples"),
-		input, reps, len(rec.samples), name, how, time.Since(start).Round(time.Millisecond))
+		input, reps, len(rec.samples), name, how, fmtDur(int64(time.Since(start))))
 	return err
 }
 
