@@ -39,6 +39,9 @@ func TestInProcessTransport(t *testing.T) {
 		{"request-response allocations", TestRequestResponseHotPathAllocatesNothing},
 		{"request-response concurrent", TestConcurrentClientsAndServers},
 		{"hostile requests", TestHostileRequestsAreDropped},
+		{"raw", TestRawFixedBothWays},
+		{"raw slices", TestRawSliceBothWays},
+		{"raw hostile length", TestRawLengthFromHostilePublisherIsDropped},
 	} {
 		t.Run(tc.name, tc.f)
 	}
