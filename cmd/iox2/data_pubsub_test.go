@@ -218,7 +218,7 @@ func TestDataPubSubErrors(t *testing.T) {
 }
 
 // iox2 hz reports a rate near the publisher's (50/s) and the latency from
-// stamp_ns.
+// stamp_ns. The bounds leave room for a loaded machine's scheduling.
 func TestDataHz(t *testing.T) {
 	b := dataSetup(t)
 	pub := b.startPeer(t, "imu-stream", "IOX2_DATA_PERIOD=20ms")
@@ -233,13 +233,13 @@ func TestDataHz(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[2]), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Final || rep.RateHz < 35 || rep.RateHz > 65 || rep.Total < 80 || rep.Lost != 0 || rep.StampFrom != "stamp_ns" {
+	if !rep.Final || rep.RateHz < 30 || rep.RateHz > 70 || rep.Total < 80 || rep.Lost != 0 || rep.StampFrom != "stamp_ns" {
 		t.Errorf("final report %s", lines[2])
 	}
-	if rep.Interval == nil || rep.Interval.Mean < int64(15*time.Millisecond) || rep.Interval.Mean > int64(25*time.Millisecond) {
+	if rep.Interval == nil || rep.Interval.Mean < int64(14*time.Millisecond) || rep.Interval.Mean > int64(33*time.Millisecond) {
 		t.Errorf("interval %+v, want a mean near 20ms", rep.Interval)
 	}
-	if rep.Latency == nil || rep.Latency.Min < 0 || rep.Latency.Mean > int64(20*time.Millisecond) {
+	if rep.Latency == nil || rep.Latency.Min < 0 || rep.Latency.Mean > int64(50*time.Millisecond) {
 		t.Errorf("latency %+v", rep.Latency)
 	}
 	// Text output.
