@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -464,14 +465,26 @@ func writeComment(b *strings.Builder, text string) {
 // never a partial configuration: a syntax error, an unknown key, a value
 // of the wrong type or an invalid value is a *ConfigError naming the file,
 // line, column and key (several are joined with errors.Join, in file
-// order). A file that cannot be read is reported with the os error.
+// order). A file that cannot be read is reported with the os error; a
+// file larger than 64 KiB is refused.
 func ConfigFromFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("iox2: config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("iox2: config: %w", err)
 	}
 	return configFromBytes(path, data)
 }
+
+// maxConfigFileSize bounds a configuration file (the whole commented
+// document that MarshalTOML writes is about 6 KiB). It keeps the parsing
+// time small: the TOML library's time grows with the square of the number
+// of keys.
+const maxConfigFileSize = 64 << 10
 
 // keyPos is where a key and its value are in the file.
 type keyPos struct {
@@ -498,6 +511,9 @@ func configFromBytes(path string, data []byte) (cfg *Config, err error) {
 	// A byte order mark, as some editors write, is not TOML; editors do
 	// not show it, so columns are counted without it.
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if len(data) > maxConfigFileSize {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes: not a configuration file", maxConfigFileSize)}
+	}
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		ce := &ConfigError{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
@@ -578,7 +594,8 @@ func comparePos(a, b keyPos) int {
 	return a.col - b.col
 }
 
-// joinConfigErrors returns the errors in file order, as one error.
+// joinConfigErrors returns the errors in file order, as one error: the
+// first 20 of them and how many more there are.
 func joinConfigErrors(errs []*ConfigError) error {
 	slices.SortFunc(errs, func(a, b *ConfigError) int {
 		if a.Line != b.Line {
@@ -592,9 +609,13 @@ func joinConfigErrors(errs []*ConfigError) error {
 	if len(errs) == 1 {
 		return errs[0]
 	}
-	all := make([]error, len(errs))
-	for i, e := range errs {
-		all[i] = e
+	const most = 20
+	all := make([]error, 0, most+1)
+	for _, e := range errs[:min(len(errs), most)] {
+		all = append(all, e)
+	}
+	if len(errs) > most {
+		all = append(all, fmt.Errorf("%s: and %d more errors", errs[0].File, len(errs)-most))
 	}
 	return errors.Join(all...)
 }
@@ -650,12 +671,21 @@ func scanPositions(data []byte) (filePositions, bool) {
 	fp := filePositions{first: map[string]keyPos{}, at: map[[2]int]string{}}
 	var p unstable.Parser
 	p.Reset(data)
+	// Positions from offsets by binary search over the line starts (the
+	// parser's Shape counts lines from the start of the file each time).
+	lineStarts := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			lineStarts = append(lineStarts, i+1)
+		}
+	}
 	shape := func(n *unstable.Node) (int, int) {
 		if n == nil || n.Raw.Length == 0 && n.Raw.Offset == 0 && n.Kind != unstable.Key {
 			return 0, 0
 		}
-		s := p.Shape(n.Raw).Start
-		return s.Line, s.Column
+		off := int(n.Raw.Offset)
+		line, _ := slices.BinarySearch(lineStarts, off+1) // lineStarts[line-1] <= off
+		return line, off - lineStarts[line-1] + 1
 	}
 	// keys records the parts of a dotted key under prefix and returns the
 	// full path of the last part.
@@ -670,7 +700,6 @@ func scanPositions(data []byte) (filePositions, bool) {
 			if _, ok := fp.first[full]; !ok {
 				fp.first[full] = keyPos{line: l, col: c}
 			}
-			path = slices.Clip(path)
 		}
 		return path
 	}

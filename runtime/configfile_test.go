@@ -256,6 +256,28 @@ func TestConfigFileErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("many errors", func(t *testing.T) {
+		var b strings.Builder
+		for i := range 1000 {
+			fmt.Fprintf(&b, "k%d = %d\n", i, i)
+		}
+		_, err := configFromBytes("f.toml", []byte(b.String()))
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != 21 || lines[0] != `f.toml:1:1: key "k0": unknown key` || lines[20] != "f.toml: and 980 more errors" {
+			t.Errorf("got %d lines: %q ... %q", len(lines), lines[0], lines[len(lines)-1])
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		path := writeConfigFile(t, "", strings.Repeat("# a comment\n", 6000))
+		_, err := ConfigFromFile(path)
+		if want := path + ": the file is larger than 65536 bytes: not a configuration file"; err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+		// Reading stops at the limit: an endless file is refused too.
+		if _, err := ConfigFromFile("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("/dev/zero: got %v", err)
+		}
+	})
 	t.Run("through a file", func(t *testing.T) {
 		path := writeConfigFile(t, "", "[global]\nprefix = 5\n")
 		_, err := ConfigFromFile(path)
@@ -672,9 +694,11 @@ func TestCleanupDeadNodesOnOpenFlag(t *testing.T) {
 			c := cfg.clone()
 			c.CleanupDeadNodesOnCreation, c.CleanupDeadNodesOnOpen = false, on
 			// No periodic sweep within the test: a discovery goroutine
-			// sweeps every fourth round, and a round needs a change here
-			// (the two joins below) or an hour.
-			c.DiscoveryInterval = time.Hour
+			// sweeps every fourth round, and a round needs a change (the
+			// two joins below) or the interval to pass. (Not longer: a
+			// close that comes just before the goroutine sleeps waits
+			// for the interval.)
+			c.DiscoveryInterval = 2 * time.Second
 			creator := testNode(t, c)
 			svc, err := PublishSubscribe[uint64](creator, "config/open").Create()
 			if err != nil {
