@@ -568,7 +568,11 @@ func configFromBytes(path string, data []byte) (cfg *Config, err error) {
 				walk(parts, sub)
 				continue
 			}
-			errs = append(errs, &ConfigError{File: path, Line: p.line, Column: p.col, Key: displayKey(full), Msg: "unknown key"})
+			msg := "unknown key"
+			if alt := suggestKey(prefix, name); alt != "" {
+				msg += fmt.Sprintf("; did you mean %q?", alt)
+			}
+			errs = append(errs, &ConfigError{File: path, Line: p.line, Column: p.col, Key: displayKey(full), Msg: msg})
 		}
 	}
 	walk(nil, doc)
@@ -853,4 +857,54 @@ func isBareKey(p string) bool {
 		}
 	}
 	return true
+}
+
+// suggestKey returns the key or table of the table prefix whose name is
+// closest to name (at most two edits, after folding case and '_' to '-'),
+// or "".
+func suggestKey(prefix []string, name string) string {
+	table := strings.Join(prefix, ".")
+	fold := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "-") }
+	best, bestDist := "", 3
+	consider := func(full string) {
+		rest, ok := strings.CutPrefix(full, table)
+		if table != "" && (!ok || !strings.HasPrefix(rest, ".")) {
+			return
+		}
+		rest = strings.TrimPrefix(rest, ".")
+		if rest == "" || strings.Contains(rest, ".") {
+			return
+		}
+		if d := editDistance(fold(name), fold(rest)); d < bestDist {
+			best, bestDist = rest, d
+		}
+	}
+	for _, d := range configKeyTable {
+		consider(d.key)
+	}
+	for t := range configTables {
+		consider(t)
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -173,13 +173,13 @@ func TestConfigFileErrors(t *testing.T) {
 		{"duplicate table", "[global]\n[global]\n",
 			`f.toml:2:2: key "global": table global already exists`},
 		{"unknown top-level table", "[globl]\nprefix = \"x\"\n",
-			`f.toml:1:2: key "globl": unknown key`},
+			`f.toml:1:2: key "globl": unknown key; did you mean "global"?`},
 		{"unknown top-level key", "prefix = \"x\"\n",
 			`f.toml:1:1: key "prefix": unknown key`},
 		{"unknown nested key", "[global.node]\ncleanup-dead-nodes-on-create = true\n",
 			`f.toml:2:1: key "global.node.cleanup-dead-nodes-on-create": unknown key`},
 		{"unknown in inline table", "global = { prefx = \"a\" }\n",
-			`f.toml:1:12: key "global.prefx": unknown key`},
+			`f.toml:1:12: key "global.prefx": unknown key; did you mean "prefix"?`},
 		{"quoted dotted key", "\"global.prefix\" = \"x\"\n",
 			`f.toml:1:1: key "\"global.prefix\"": unknown key`},
 		{"wrong type", "[global]\nprefix = 5\n",
@@ -231,9 +231,13 @@ func TestConfigFileErrors(t *testing.T) {
 		{"mode as bool", "[global]\nfile-mode = true\n",
 			`f.toml:2:13: key "global.file-mode": wants a file mode such as 0o600 or "0600", found boolean`},
 		{"several errors in file order", "[global]\nprefx = 1\nprefix = 2\n[defaults.event]\nmax-listenrs = 3\n",
-			"f.toml:2:1: key \"global.prefx\": unknown key\n" +
+			"f.toml:2:1: key \"global.prefx\": unknown key; did you mean \"prefix\"?\n" +
 				"f.toml:3:10: key \"global.prefix\": wants a string, found integer\n" +
-				"f.toml:5:1: key \"defaults.event.max-listenrs\": unknown key"},
+				"f.toml:5:1: key \"defaults.event.max-listenrs\": unknown key; did you mean \"max-listeners\"?"},
+		{"snake case", "[defaults.publish-subscribe]\nmax_subscribers = 3\n",
+			`f.toml:2:1: key "defaults.publish-subscribe.max_subscribers": unknown key; did you mean "max-subscribers"?`},
+		{"iceoryx2 key", "[global.node]\ndirectory = \"nodes\"\n",
+			`f.toml:2:1: key "global.node.directory": unknown key`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := configFromBytes("f.toml", []byte(c.text))
