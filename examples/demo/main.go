@@ -29,6 +29,8 @@ var patterns = []pattern{
 	{"publish-subscribe: examples/publish_subscribe", []proc{
 		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5", "-cycle", "100ms"}},
 		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
+		// The command line reads the same samples as JSON, without generated code.
+		{"iox2", "./cmd/iox2", []string{"subscribe", "My/Funk/ServiceName", "--count", "2", "--timeout", "5s"}},
 	}},
 	{"request-response: examples/request_response", []proc{
 		{"server", "./examples/request_response/server", []string{"-n", "5", "-cycle", "100ms"}},
