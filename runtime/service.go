@@ -293,12 +293,16 @@ func (s *serviceCore) discover() {
 		if round%livenessEvery == 0 {
 			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn)
 		}
+		// The change count is loaded before the stop check: close closes
+		// stop and then bumps the count, so a close that this check misses
+		// bumps after the load, and the Wait below returns at once instead
+		// of sleeping for an interval.
+		c := s.dyn.changeCount()
 		select {
 		case <-s.stop:
 			return
 		default:
 		}
-		c := s.dyn.changeCount()
 		s.mu.Lock()
 		for p := range s.ports {
 			p.maintain()
@@ -346,7 +350,10 @@ func (s *serviceCore) close() error {
 		errs = append(errs, p.closePort())
 	}
 	close(s.stop)
-	futex.WakeAll(&s.dyn.hdr.changes)
+	// A bump, not only a wake-up: it changes the word that the discovery
+	// goroutine waits on, so a goroutine that is about to wait (it loaded
+	// the count before it saw stop open) does not sleep a whole interval.
+	s.dyn.bump()
 	<-s.done
 	s.leave()
 	s.node.removeService(s)
