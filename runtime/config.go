@@ -75,6 +75,10 @@ type PubSubQoS struct {
 	SubscriberMaxBorrowedSamples int  // default 2
 	EnableSafeOverflow           bool // default true
 	PublisherMaxLoanedSamples    int  // default 2, a publisher setting
+	// PublisherBackpressure is what a publisher's Send does with a full
+	// subscriber queue when safe overflow is off (a publisher setting,
+	// PublisherBuilder.Backpressure). Default RetryUntilDelivered.
+	PublisherBackpressure Backpressure
 }
 
 // DefaultPubSubQoS returns iceoryx2's publish-subscribe defaults.

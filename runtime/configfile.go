@@ -120,6 +120,8 @@ var configKeyTable = []configKeyDesc{
 		"Most recent samples each publisher keeps for subscribers that join later (0 to 65536)."},
 	{"defaults.publish-subscribe.enable-safe-overflow", func(c *Config) any { return &c.Defaults.PublishSubscribe.EnableSafeOverflow },
 		"What a publisher does with a full subscriber queue: replace the oldest sample (true) or apply its backpressure strategy (false)."},
+	{"defaults.publish-subscribe.backpressure-strategy", func(c *Config) any { return &c.Defaults.PublishSubscribe.PublisherBackpressure },
+		"What a publisher's send does with a full subscriber queue when safe overflow is off: \"RetryUntilDelivered\" or \"DiscardData\" (a publisher setting)."},
 
 	{"defaults.event.max-listeners", func(c *Config) any { return &c.Defaults.Event.MaxListeners },
 		"Listeners a new event service supports at once (1 to 65536)."},

@@ -335,6 +335,7 @@ func openPubSub(node *Node, spec *serviceSpec, mode openMode, ti *TypeInfo, maxL
 		SubscriberMaxBorrowedSamples: ps.SubscriberMaxBorrowedSamples,
 		EnableSafeOverflow:           ps.EnableSafeOverflow,
 		PublisherMaxLoanedSamples:    maxLoans,
+		PublisherBackpressure:        node.config.Defaults.PublishSubscribe.PublisherBackpressure,
 	}
 	if err := q.validate(); err != nil {
 		core.close()
@@ -415,7 +416,7 @@ type PublisherBuilder[T any] struct {
 // PublisherBuilder starts building a publisher with the node's defaults.
 func (s *PublishSubscribeService[T]) PublisherBuilder() *PublisherBuilder[T] {
 	return &PublisherBuilder[T]{svc: s, opts: publisherOpts{
-		maxLoans: s.ps.qos.PublisherMaxLoanedSamples, strategy: RetryUntilDelivered, maxSlice: 1}}
+		maxLoans: s.ps.qos.PublisherMaxLoanedSamples, strategy: s.ps.qos.PublisherBackpressure, maxSlice: 1}}
 }
 
 // MaxLoanedSamples sets how many samples the publisher may have on loan at once.
@@ -425,7 +426,8 @@ func (b *PublisherBuilder[T]) MaxLoanedSamples(n int) *PublisherBuilder[T] {
 }
 
 // Backpressure sets what Send does with a full subscriber queue when the
-// service has safe overflow off.
+// service has safe overflow off. Default: the node config's
+// Defaults.PublishSubscribe.PublisherBackpressure (RetryUntilDelivered).
 func (b *PublisherBuilder[T]) Backpressure(s Backpressure) *PublisherBuilder[T] {
 	b.opts.strategy = s
 	return b

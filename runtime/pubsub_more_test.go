@@ -106,6 +106,25 @@ func TestDiscardDataWithoutSafeOverflow(t *testing.T) {
 	}
 }
 
+// TestDefaultBackpressureFromConfig: a publisher built without Backpressure
+// takes the node config's default, here DiscardData (so Send never waits).
+func TestDefaultBackpressureFromConfig(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Defaults.PublishSubscribe.PublisherBackpressure = DiscardData
+	node := testNode(t, cfg)
+	svc := openMsg(t, node, "discard-default", func(b *PublishSubscribeBuilder[msg]) {
+		b.SubscriberMaxBufferSize(1).EnableSafeOverflow(false)
+	})
+	sub := must[*Subscriber[msg]](t)(svc.Subscriber())
+	pub := must[*Publisher[msg]](t)(svc.Publisher())
+	if got := []int{send(t, pub, 0), send(t, pub, 1)}; got[0] != 1 || got[1] != 0 {
+		t.Fatalf("sends reached %v subscribers, want [1 0]", got)
+	}
+	if got := receiveAll(t, sub); !eq(got, []uint64{0}) {
+		t.Fatalf("received %v, want [0]", got)
+	}
+}
+
 func TestRetryUntilDeliveredWaitsForRoom(t *testing.T) {
 	node := testNode(t, testConfig(t))
 	svc := openMsg(t, node, "retry", func(b *PublishSubscribeBuilder[msg]) {
