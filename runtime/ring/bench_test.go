@@ -86,29 +86,77 @@ func BenchmarkQueuePingPong(b *testing.B) {
 	}
 	for _, mem := range benchMemory {
 		b.Run(mem.name, func(b *testing.B) {
-			a2bP, a2bC := benchQueue(b, mem.alloc, 4)
-			b2aP, b2aC := benchQueue(b, mem.alloc, 4)
+			queuePingPong(b, mem.alloc, func(q *ring.Queue, v uint64) { q.Push(v) })
+		})
+		// With safe overflow, as the runtime's default: PushOverflow
+		// publishes before it looks at the read position.
+		b.Run(mem.name+"-overflow", func(b *testing.B) {
+			queuePingPong(b, mem.alloc, func(q *ring.Queue, v uint64) { q.PushOverflow(v) })
+		})
+	}
+}
+
+func queuePingPong(b *testing.B, alloc func(*testing.B, int) []byte, push func(*ring.Queue, uint64)) {
+	a2bP, a2bC := benchQueue(b, alloc, 4)
+	b2aP, b2aC := benchQueue(b, alloc, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() { // the peer: echo until it receives 0
+		for {
+			v := spinPop(a2bC)
+			push(b2aP, v)
+			if v == 0 {
+				return
+			}
+		}
+	})
+	v := uint64(1)
+	for b.Loop() {
+		push(a2bP, v)
+		if spinPop(b2aC) != v {
+			b.Fatal("wrong echo")
+		}
+		v++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/2, "one-way-ns")
+	push(a2bP, 0)
+	spinPop(b2aC)
+	wg.Wait()
+}
+
+// BenchmarkTwoLinePingPong is the floor of a ping-pong over two queues: each
+// side stores into one cache line and polls another, as the two queues'
+// producers and consumers do, with nothing else.
+func BenchmarkTwoLinePingPong(b *testing.B) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		b.Skip("needs GOMAXPROCS >= 2 for busy-polling goroutines")
+	}
+	for _, mem := range benchMemory {
+		b.Run(mem.name, func(b *testing.B) {
+			m := mem.alloc(b, 256)
+			x := (*atomic.Uint64)(unsafe.Pointer(&m[0]))
+			y := (*atomic.Uint64)(unsafe.Pointer(&m[128]))
 			var wg sync.WaitGroup
-			wg.Go(func() { // the peer: echo until it receives 0
+			wg.Go(func() { // echo x into y until ^0
+				var last uint64
 				for {
-					v := spinPop(a2bC)
-					b2aP.Push(v)
-					if v == 0 {
-						return
+					if v := x.Load(); v != last {
+						last = v
+						y.Store(v)
+						if v == ^uint64(0) {
+							return
+						}
 					}
 				}
 			})
 			v := uint64(1)
 			for b.Loop() {
-				a2bP.Push(v)
-				if spinPop(b2aC) != v {
-					b.Fatal("wrong echo")
+				x.Store(v)
+				for y.Load() != v {
 				}
 				v++
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/2, "one-way-ns")
-			a2bP.Push(0)
-			spinPop(b2aC)
+			x.Store(^uint64(0))
 			wg.Wait()
 		})
 	}
