@@ -577,29 +577,55 @@ func newTypeLayoutJSON(ti iox2.TypeInfo, variant string) *typeLayoutJSON {
 	t := &typeLayoutJSON{Name: ti.Name, Size: ti.Size, Align: ti.Align, LayoutHash: ti.LayoutHash,
 		Variant: variant, Layout: ti.Layout, Structs: []layoutStructJSON{}, Enums: []layoutEnumJSON{}}
 	t.LayoutFormat, _, _ = strings.Cut(ti.Layout, "\n")
-	if t.LayoutFormat == "iox2-layout/1" {
-		if l, err := parseLayoutText(ti.Layout); err == nil {
-			top := len(l.structs) - 1
-			for i, s := range l.structs {
-				if s.Name == ti.Name {
-					top = i
+	// typecodec reads both formats: iox2gen's "iox2-layout/1" and the one
+	// the runtime derives from a Go type by reflection (no header line).
+	// Anything else (or a malformed layout) is printed as stored.
+	ty, err := typecodec.Parse(ti)
+	if err != nil || ty.Kind() != typecodec.Struct {
+		return t
+	}
+	named := t.LayoutFormat == "iox2-layout/1" // structs have scoped names
+	if !named {
+		t.LayoutFormat = ""
+	}
+	t.Fields = codecFields(ty)
+	seen := map[string]bool{}
+	var visit func(st *typecodec.Type, path string)
+	visit = func(st *typecodec.Type, path string) {
+		for _, f := range st.Fields() {
+			ft := f.Type
+			for ft != nil && ft.Kind() != typecodec.Struct && ft.Kind() != typecodec.Enum && ft.Elem() != nil {
+				ft = ft.Elem() // arrays and sequences of structs or enums
+			}
+			switch {
+			case ft == nil:
+			case ft.Kind() == typecodec.Enum && !seen[ft.Name()]:
+				seen[ft.Name()] = true
+				en := layoutEnumJSON{Name: ft.Name(), Type: fmt.Sprintf("uint%d", 8*ft.Size()), Values: []layoutEnumValueJSON{}}
+				for _, v := range ft.Enumerators() {
+					en.Values = append(en.Values, layoutEnumValueJSON{v.Name, int64(v.Value)})
+				}
+				t.Enums = append(t.Enums, en)
+			case ft.Kind() == typecodec.Struct:
+				name := path + f.Name // a Go type's nested structs are named by their path
+				if named {
+					name = ft.Name()
+				}
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				if named {
+					visit(ft, "") // dependencies first
+				}
+				t.Structs = append(t.Structs, layoutStructJSON{Name: name, Size: uint64(ft.Size()), Align: uint64(ft.Align()), Fields: codecFields(ft)})
+				if !named {
+					visit(ft, name+".")
 				}
 			}
-			if top >= 0 {
-				t.Fields = l.structs[top].Fields
-				t.Structs = append(append(t.Structs, l.structs[:top]...), l.structs[top+1:]...)
-				t.Enums = append(t.Enums, l.enums...)
-			}
-		}
-	} else if !strings.HasPrefix(t.LayoutFormat, "iox2-layout/") {
-		// Perhaps a layout that the runtime derived from a Go type by
-		// reflection (no header line), which typecodec reads.
-		if ty, err := typecodec.Parse(ti); err == nil && ty.Kind() == typecodec.Struct {
-			t.LayoutFormat = ""
-			t.Fields = codecFields(ty)
-			t.Structs = append(t.Structs, codecStructs(ty, "")...)
 		}
 	}
+	visit(ty, "")
 	return t
 }
 
@@ -614,131 +640,4 @@ func codecFields(ty *typecodec.Type) []layoutFieldJSON {
 		out = append(out, layoutFieldJSON{Name: f.Name, Offset: uint64(f.Offset), Size: uint64(f.Size), Type: f.TypeText()})
 	}
 	return out
-}
-
-// codecStructs returns the structs nested in struct ty, depth first, each
-// named by its path from the top ("In", "In.Point").
-func codecStructs(ty *typecodec.Type, path string) []layoutStructJSON {
-	var out []layoutStructJSON
-	for _, f := range ty.Fields() {
-		ft := f.Type
-		for ft != nil && ft.Kind() != typecodec.Struct && ft.Elem() != nil {
-			ft = ft.Elem() // arrays of structs
-		}
-		if f.Pad() || ft == nil || ft.Kind() != typecodec.Struct {
-			continue
-		}
-		name := path + f.Name
-		out = append(out, layoutStructJSON{Name: name, Size: uint64(ft.Size()), Align: uint64(ft.Align()), Fields: codecFields(ft)})
-		out = append(out, codecStructs(ft, name+".")...)
-	}
-	return out
-}
-
-// parsedLayout is a parsed "iox2-layout/1" description.
-type parsedLayout struct {
-	structs []layoutStructJSON // in the order described: dependencies first
-	enums   []layoutEnumJSON
-}
-
-// parseLayoutText reads the canonical layout description that the IDL
-// checker writes (docs/IDL.md, "Canonical layout description"):
-//
-//	iox2-layout/1
-//	enum NAME type=PRIM A=0 B=1
-//	struct NAME size=N align=N
-//	field NAME offset=N size=N type=TYPE
-//	pad offset=N size=N
-//	end
-func parseLayoutText(text string) (*parsedLayout, error) {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if len(lines) == 0 || lines[0] != "iox2-layout/1" {
-		return nil, fmt.Errorf("layout: first line %q is not iox2-layout/1", lines[0])
-	}
-	l := &parsedLayout{}
-	var cur *layoutStructJSON
-	for i, line := range lines[1:] {
-		lineNo := i + 2
-		words := strings.Fields(line)
-		if len(words) == 0 {
-			continue
-		}
-		kv := map[string]string{}
-		for _, w := range words[1:] {
-			if k, v, ok := strings.Cut(w, "="); ok {
-				kv[k] = v
-			}
-		}
-		num := func(key string) (uint64, error) {
-			v, err := strconv.ParseUint(kv[key], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("layout line %d: %s=%q is not a number", lineNo, key, kv[key])
-			}
-			return v, nil
-		}
-		switch words[0] {
-		case "enum":
-			if cur != nil || len(words) < 3 {
-				return nil, fmt.Errorf("layout line %d: malformed enum %q", lineNo, line)
-			}
-			en := layoutEnumJSON{Name: words[1], Type: kv["type"], Values: []layoutEnumValueJSON{}}
-			for _, w := range words[2:] {
-				k, v, ok := strings.Cut(w, "=")
-				if !ok || k == "type" {
-					continue
-				}
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("layout line %d: enumerator %s=%q is not a number", lineNo, k, v)
-				}
-				en.Values = append(en.Values, layoutEnumValueJSON{k, n})
-			}
-			l.enums = append(l.enums, en)
-		case "struct":
-			if cur != nil || len(words) < 2 {
-				return nil, fmt.Errorf("layout line %d: malformed struct %q", lineNo, line)
-			}
-			size, err := num("size")
-			if err != nil {
-				return nil, err
-			}
-			align, err := num("align")
-			if err != nil {
-				return nil, err
-			}
-			cur = &layoutStructJSON{Name: words[1], Size: size, Align: align, Fields: []layoutFieldJSON{}}
-		case "field", "pad":
-			if cur == nil {
-				return nil, fmt.Errorf("layout line %d: %s outside a struct", lineNo, words[0])
-			}
-			off, err := num("offset")
-			if err != nil {
-				return nil, err
-			}
-			size, err := num("size")
-			if err != nil {
-				return nil, err
-			}
-			f := layoutFieldJSON{Offset: off, Size: size, Padding: words[0] == "pad"}
-			if !f.Padding {
-				if len(words) < 2 || strings.Contains(words[1], "=") {
-					return nil, fmt.Errorf("layout line %d: field without a name", lineNo)
-				}
-				f.Name, f.Type = words[1], kv["type"]
-			}
-			cur.Fields = append(cur.Fields, f)
-		case "end":
-			if cur == nil {
-				return nil, fmt.Errorf("layout line %d: end outside a struct", lineNo)
-			}
-			l.structs = append(l.structs, *cur)
-			cur = nil
-		default:
-			return nil, fmt.Errorf("layout line %d: unknown entry %q", lineNo, words[0])
-		}
-	}
-	if cur != nil {
-		return nil, fmt.Errorf("layout: struct %s has no end", cur.Name)
-	}
-	return l, nil
 }
