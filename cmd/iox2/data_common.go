@@ -110,6 +110,21 @@ func checkDuration(cmd, flag string, d time.Duration) error {
 
 // openPubSub opens publish-subscribe service name with the raw API, which
 // adopts whatever payload type the service stores.
+// openPubSubSession creates a command's session and opens the existing
+// publish-subscribe service name in it; on an error nothing stays open.
+func openPubSubSession(e *env, name string) (*dataSession, *iox2.RawPubSubService, error) {
+	s, err := newDataSession(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := s.openPubSub(name)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, svc, nil
+}
+
 func (s *dataSession) openPubSub(name string) (*iox2.RawPubSubService, error) {
 	svc, err := iox2.PublishSubscribeRaw(s.node, name).Open()
 	if err != nil {

@@ -224,15 +224,11 @@ func runHz(e *env, name string, window int, duration time.Duration) error {
 	if err := checkDuration("hz", "duration", duration); err != nil {
 		return err
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openPubSubSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := s.openPubSub(name)
-	if err != nil {
-		return err
-	}
 	c, err := newCodec(svc)
 	if err != nil {
 		return err

@@ -184,15 +184,11 @@ func runSubscribe(e *env, name string, count int, timeout time.Duration, history
 	if err := checkDuration("subscribe", "timeout", timeout); err != nil {
 		return err
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openPubSubSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := s.openPubSub(name)
-	if err != nil {
-		return err
-	}
 	c, err := newCodec(svc)
 	if err != nil {
 		return err
@@ -322,15 +318,11 @@ func runPublish(e *env, name string, msgs []string, count int, interval time.Dur
 	if maxSlice < 0 {
 		return usagef("publish: --max-slice-len is %d, must be 0 (default) or more", maxSlice)
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openPubSubSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := s.openPubSub(name)
-	if err != nil {
-		return err
-	}
 	c, err := newCodec(svc)
 	if err != nil {
 		return err

@@ -148,15 +148,11 @@ func runRecord(e *env, name, output string, count int, duration time.Duration) e
 	if err := checkDuration("record", "duration", duration); err != nil {
 		return err
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openPubSubSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := s.openPubSub(name)
-	if err != nil {
-		return err
-	}
 	sub, err := svc.SubscriberWith(0, 0)
 	if err != nil {
 		return err
