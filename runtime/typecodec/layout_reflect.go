@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The layout that the runtime derives by reflection for a Go type has one
@@ -49,7 +50,9 @@ func parseReflectLine(line string) (rline, bool) {
 	}
 	off, err1 := strconv.ParseUint(w[0], 10, 64)
 	size, err2 := strconv.ParseUint(w[1], 10, 64)
-	if err1 != nil || err2 != nil || off > maxSize || size > maxSize || w[2] == "" || w[3] == "" {
+	// Go field names are valid UTF-8; a path that is not could not be
+	// named in JSON (it would come back as U+FFFD).
+	if err1 != nil || err2 != nil || off > maxSize || size > maxSize || w[2] == "" || w[3] == "" || !utf8.ValidString(w[2]) {
 		return rline{}, false
 	}
 	l := rline{off: int(off), size: int(size), kind: w[3]}
