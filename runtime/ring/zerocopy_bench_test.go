@@ -22,12 +22,14 @@ type zcDir struct {
 	subP, subC     *ring.Queue
 	complP, complC *ring.Queue
 	hint           bool // the sender names its next chunk, the receiver fetches it while it polls
+	pollChunk      bool // with hint: the receiver waits on that chunk's sequence number, then pops
 	_              [128]byte
 
 	free []uint64 // the sender's: its local stack of free chunks
 	_    [128]byte
 
 	next uint64 // the receiver's: 1 + the chunk the sender announced as its next
+	want uint64 // the receiver's: the sequence number it expects next
 	_    [128]byte
 }
 
@@ -37,8 +39,8 @@ const (
 	zcPayload = 48
 )
 
-func newZCDir(b *testing.B, capacity uint32, hint bool) *zcDir {
-	d := &zcDir{chunks: ring.NewHeapMemory(zcChunks * zcStride), hint: hint}
+func newZCDir(b *testing.B, capacity uint32, hint, pollChunk bool) *zcDir {
+	d := &zcDir{chunks: ring.NewHeapMemory(zcChunks * zcStride), hint: hint || pollChunk, pollChunk: pollChunk}
 	d.subP, d.subC = benchQueue(b, func(_ *testing.B, n int) []byte { return ring.NewHeapMemory(n) }, capacity)
 	d.complP, d.complC = benchQueue(b, func(_ *testing.B, n int) []byte { return ring.NewHeapMemory(n) }, zcChunks)
 	for i := zcChunks - 1; i >= 0; i-- {
@@ -84,8 +86,13 @@ func (d *zcDir) refill() {
 // recv is the receiver's side: wait for an index, read the chunk in place,
 // give it back.
 func (d *zcDir) recv() uint64 {
+	if n := d.next; d.pollChunk && n != 0 {
+		seq := (*atomic.Uint64)(unsafe.Pointer(&d.chunks[(n-1)*zcStride]))
+		for seq.Load() != d.want {
+		}
+	}
 	for {
-		if n := d.next; n != 0 {
+		if n := d.next; n != 0 && !d.pollChunk {
 			atomic.LoadUint64((*uint64)(unsafe.Pointer(&d.chunks[(n-1)*zcStride])))
 			atomic.LoadUint64((*uint64)(unsafe.Pointer(&d.chunks[(n-1)*zcStride+64])))
 		}
@@ -102,6 +109,7 @@ func (d *zcDir) recv() uint64 {
 		if d.hint {
 			d.next = binary.LittleEndian.Uint64(c[16:])
 		}
+		d.want = v + 1
 		d.complP.Push(i)
 		return v
 	}
@@ -119,23 +127,30 @@ func BenchmarkZeroCopyPingPong(b *testing.B) {
 		b.Skip("needs GOMAXPROCS >= 2 for busy-polling goroutines")
 	}
 	for _, v := range []struct {
-		name     string
-		capacity uint32
-		hint     bool
-	}{{"cap1", 1, false}, {"cap4", 4, false}, {"cap1-hint", 1, true}, {"cap4-hint", 4, true}} {
+		name            string
+		capacity        uint32
+		hint, pollChunk bool
+	}{
+		{"cap1", 1, false, false}, {"cap4", 4, false, false},
+		{"cap1-hint", 1, true, false}, {"cap4-hint", 4, true, false},
+		{"cap1-pollchunk", 1, false, true}, {"cap4-pollchunk", 4, false, true},
+	} {
 		b.Run(v.name, func(b *testing.B) {
-			zeroCopyPingPong(b, newZCDir(b, v.capacity, v.hint), newZCDir(b, v.capacity, v.hint))
+			zeroCopyPingPong(b, newZCDir(b, v.capacity, v.hint, v.pollChunk), newZCDir(b, v.capacity, v.hint, v.pollChunk))
 		})
 	}
 }
 
 func zeroCopyPingPong(b *testing.B, a2b, b2a *zcDir) {
+	// The peer echoes until told to stop; the last value is the next one
+	// in sequence, so that a receiver waiting for it (pollchunk) gets it.
 	var wg sync.WaitGroup
+	var stop atomic.Bool
 	wg.Go(func() {
 		for {
 			v := a2b.recv()
 			b2a.send(v)
-			if v == 0 {
+			if stop.Load() {
 				return
 			}
 		}
@@ -149,7 +164,8 @@ func zeroCopyPingPong(b *testing.B, a2b, b2a *zcDir) {
 		v++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/2, "one-way-ns")
-	a2b.send(0)
+	stop.Store(true)
+	a2b.send(v)
 	b2a.recv()
 	wg.Wait()
 }
