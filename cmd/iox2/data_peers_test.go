@@ -207,23 +207,33 @@ func dataImuJSON(m *robot.Imu) dataImu {
 		Points: dataVecs(m.Points.Slice())}
 }
 
+// peerImuPublisher creates the peer's node and a generated publisher of
+// robot/imu; the caller closes the node.
+func peerImuPublisher() (*iox2.Node, *iox2.Publisher[robot.Imu], error) {
+	node, err := peerNode()
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := robot.OpenOrCreateImu(node)
+	if err == nil {
+		var pub *iox2.Publisher[robot.Imu]
+		if pub, err = robot.ImuPublisher(svc).Create(); err == nil {
+			return node, pub, nil
+		}
+	}
+	node.Close()
+	return nil, nil, err
+}
+
 // peerImuPub creates robot/imu and a publisher with the generated code,
 // prints "ready", then for every line "N" of its stdin publishes the next
 // N samples of dataFillImu (sequence 0, 1, ...) and answers "sent N".
 func peerImuPub() error {
-	node, err := peerNode()
+	node, pub, err := peerImuPublisher()
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	svc, err := robot.OpenOrCreateImu(node)
-	if err != nil {
-		return err
-	}
-	pub, err := robot.ImuPublisher(svc).Create()
-	if err != nil {
-		return err
-	}
 	lines, ctx := peerStdin()
 	fmt.Println("ready")
 	var seq uint64
@@ -260,19 +270,11 @@ func peerImuStream() error {
 	if err != nil {
 		return err
 	}
-	node, err := peerNode()
+	node, pub, err := peerImuPublisher()
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	svc, err := robot.OpenOrCreateImu(node)
-	if err != nil {
-		return err
-	}
-	pub, err := robot.ImuPublisher(svc).Create()
-	if err != nil {
-		return err
-	}
 	_, ctx := peerStdin()
 	fmt.Println("ready")
 	tick := time.NewTicker(period)
@@ -312,6 +314,12 @@ func peerImuSub() error {
 	if err != nil {
 		return err
 	}
+	return peerPrintSamples(sub, func(s *iox2.Sample[robot.Imu]) any { return dataImuJSON(s.Payload()) })
+}
+
+// peerPrintSamples prints "ready", then every sample that sub receives as
+// one line of the JSON that line makes of it, until stdin closes.
+func peerPrintSamples[T any](sub *iox2.Subscriber[T], line func(*iox2.Sample[T]) any) error {
 	_, ctx := peerStdin()
 	fmt.Println("ready")
 	for ctx.Err() == nil {
@@ -323,8 +331,9 @@ func peerImuSub() error {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		b, err := json.Marshal(dataImuJSON(s.Payload()))
+		v := line(s)
 		s.Release()
+		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -407,25 +416,8 @@ func peerPointsSub() error {
 	if err != nil {
 		return err
 	}
-	_, ctx := peerStdin()
-	fmt.Println("ready")
-	for ctx.Err() == nil {
-		s, err := sub.Receive()
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			time.Sleep(time.Millisecond)
-			continue
-		}
+	return peerPrintSamples(sub, func(s *iox2.Sample[robot.Vec3]) any {
 		h := iox2.UserHeader[robot.Stamp](s)
-		d := dataPoints{Header: dataStamp{h.StampNs, h.Seq, h.SensorId}, Points: dataVecs(s.PayloadSlice())}
-		s.Release()
-		b, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		fmt.Println(string(b))
-	}
-	return nil
+		return dataPoints{Header: dataStamp{h.StampNs, h.Seq, h.SensorId}, Points: dataVecs(s.PayloadSlice())}
+	})
 }
