@@ -110,6 +110,21 @@ func checkDuration(cmd, flag string, d time.Duration) error {
 
 // openPubSub opens publish-subscribe service name with the raw API, which
 // adopts whatever payload type the service stores.
+// openEventSession creates a command's session and opens the existing
+// event service name in it; on an error nothing stays open.
+func openEventSession(e *env, name string) (*dataSession, *iox2.EventService, error) {
+	s, err := newDataSession(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := iox2.Event(s.node, name).Open()
+	if err != nil {
+		s.Close()
+		return nil, nil, openError(name, "event", err)
+	}
+	return s, svc, nil
+}
+
 // openPubSubSession creates a command's session and opens the existing
 // publish-subscribe service name in it; on an error nothing stays open.
 func openPubSubSession(e *env, name string) (*dataSession, *iox2.RawPubSubService, error) {

@@ -87,15 +87,11 @@ func runNotify(e *env, name string, id iox2.EventID, count int, interval time.Du
 	if err := checkDuration("notify", "interval", interval); err != nil {
 		return err
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openEventSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := iox2.Event(s.node, name).Open()
-	if err != nil {
-		return openError(name, "event", err)
-	}
 	if max := svc.QoS().EventIDMaxValue; uint64(id) > uint64(max) {
 		return usagef("notify: --event-id %d exceeds the event id max value %d of service %q", id, max, name)
 	}
@@ -143,15 +139,11 @@ func runListen(e *env, name string, count int, timeout time.Duration) error {
 	if err := checkDuration("listen", "timeout", timeout); err != nil {
 		return err
 	}
-	s, err := newDataSession(e)
+	s, svc, err := openEventSession(e, name)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	svc, err := iox2.Event(s.node, name).Open()
-	if err != nil {
-		return openError(name, "event", err)
-	}
 	l, err := svc.Listener()
 	if err != nil {
 		return err
