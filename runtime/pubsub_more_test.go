@@ -117,8 +117,19 @@ func TestDefaultBackpressureFromConfig(t *testing.T) {
 	})
 	sub := must[*Subscriber[msg]](t)(svc.Subscriber())
 	pub := must[*Publisher[msg]](t)(svc.Publisher())
-	if got := []int{send(t, pub, 0), send(t, pub, 1)}; got[0] != 1 || got[1] != 0 {
-		t.Fatalf("sends reached %v subscribers, want [1 0]", got)
+	first := send(t, pub, 0)
+	second := make(chan int, 1)
+	go func() { // with RetryUntilDelivered it would wait for room
+		n, _ := pub.SendCopy(msg{Seq: 1})
+		second <- n
+	}()
+	select {
+	case n := <-second:
+		if first != 1 || n != 0 {
+			t.Fatalf("sends reached [%d %d] subscribers, want [1 0]", first, n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send waited for room: the config's DiscardData default was not applied")
 	}
 	if got := receiveAll(t, sub); !eq(got, []uint64{0}) {
 		t.Fatalf("received %v, want [0]", got)
