@@ -176,6 +176,9 @@ func TestQuickRun(t *testing.T) {
 		if r.RatioFloor <= 0 {
 			t.Errorf("%s %d: ratio to floor %v", r.Mechanism, r.Size, r.RatioFloor)
 		}
+		if (r.Mechanism == "iox2go-pubsub") != (r.RatioBare != nil) {
+			t.Errorf("%s %d: ratio to zerocopy-bare %v", r.Mechanism, r.Size, r.RatioBare)
+		}
 		if (r.Mechanism != floorName) != (r.RatioUDS != nil) {
 			t.Errorf("%s %d: ratio to uds-stream %v", r.Mechanism, r.Size, r.RatioUDS)
 		}
@@ -193,7 +196,7 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
+	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|zerocopy-bare|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
 	if len(rows) != len(rep.Results) {
 		t.Errorf("results.md has %d result rows, want %d:\n%s", len(rows), len(rep.Results), md)
 	}

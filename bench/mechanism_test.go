@@ -99,12 +99,12 @@ func TestMechanisms(t *testing.T) {
 }
 
 // TestNoAllocations checks that the timed loop allocates nothing with the
-// floor and the futex mechanism. (testing.AllocsPerRun does not fit: it sets
+// floor, the futex and the zerocopy-bare mechanism. (testing.AllocsPerRun does not fit: it sets
 // GOMAXPROCS to 1, where two busy-waiting goroutines take turns at the
 // scheduler's pace.)
 func TestNoAllocations(t *testing.T) {
 	const runs, iters = 5, 1000
-	for _, name := range []string{floorName, "futex"} {
+	for _, name := range []string{floorName, "futex", zeroCopyName} {
 		t.Run(name, func(t *testing.T) {
 			a, b := pair(t, name, 64)
 			runtime.LockOSThread()

@@ -55,7 +55,10 @@ type Result struct {
 	// RatioPubSub is, for iox2go-pubsub-<n>sub, the median over the
 	// iox2go-pubsub median (one subscriber) at this size.
 	RatioPubSub *float64 `json:"ratio_to_pubsub_1sub,omitempty"`
-	Note        string   `json:"note,omitempty"`
+	// RatioBare is, for iox2go-pubsub, the median over the zerocopy-bare
+	// median at this size: the runtime's share of the latency.
+	RatioBare *float64 `json:"ratio_to_zerocopy_bare,omitempty"`
+	Note      string   `json:"note,omitempty"`
 }
 
 func newReport(o *options) *Report {
@@ -94,7 +97,7 @@ func fanout(name string) int {
 
 // finish computes the ratios once every result is in.
 func (r *Report) finish() {
-	uds, futex, pubsub := map[int]float64{}, map[int]float64{}, map[int]float64{}
+	uds, futex, pubsub, bare := map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
 	for i, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
 		switch {
@@ -108,6 +111,8 @@ func (r *Report) finish() {
 			uds[res.Size] = res.Median
 		case res.Mechanism == "futex":
 			futex[res.Size] = res.Median
+		case res.Mechanism == zeroCopyName:
+			bare[res.Size] = res.Median
 		}
 	}
 	ratio := func(v float64, by map[int]float64, size int) *float64 {
@@ -125,6 +130,12 @@ func (r *Report) finish() {
 		if res.Mechanism != floorName {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
 			res.RatioFutex = ratio(res.Median, futex, res.Size)
+		}
+		if fanout(res.Mechanism) == 1 {
+			if res.RatioBare = ratio(res.Median, bare, res.Size); res.RatioBare != nil {
+				note := fmt.Sprintf("%s %s (the same data path without the runtime)", fmtRatio(*res.RatioBare), zeroCopyName)
+				res.Note = strings.TrimPrefix(res.Note+"; "+note, "; ")
+			}
 		}
 		if n := fanout(res.Mechanism); n > 1 {
 			if res.RatioPubSub = ratio(res.Median, pubsub, res.Size); res.RatioPubSub != nil {
