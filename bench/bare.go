@@ -13,7 +13,7 @@ import (
 const zeroCopyName = "zerocopy-bare"
 
 func init() {
-	Register(zeroCopyName, "the data path of iox2go-pubsub without the runtime: per direction one /dev/shm file with 4 chunks laid out as the runtime's (a 48-byte header, the payload after it, a 64-byte stride), the chunk's index through a ring.Queue of capacity 1 with safe overflow, the payload written and checked in place, the chunk given back through a completion queue that the sender drains when 3 are in flight; no ports, no locks, no bookkeeping. What the design costs; iox2go-pubsub above it is what the runtime's code costs", func() Mechanism { return new(zeroCopyBare) })
+	Register(zeroCopyName, "the data path of iox2go-pubsub without the runtime: per direction one /dev/shm file with 4 chunks laid out as the runtime's (a 48-byte header, the payload after it, a 64-byte stride), the chunk's index through a ring.Queue of capacity 1 with safe overflow (an exchanged slot), the payload written and checked in place, the chunk given back through a completion queue that the sender drains when 3 are in flight; no ports, no locks, no bookkeeping. What the design costs; iox2go-pubsub above it is what the runtime's code costs", func() Mechanism { return new(zeroCopyBare) })
 }
 
 const (

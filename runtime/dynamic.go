@@ -17,7 +17,7 @@ const (
 	kindData       uint32 = 2
 	kindConnection uint32 = 3
 	kindEvent      uint32 = 4
-	layoutVersion  uint32 = 3
+	layoutVersion  uint32 = 4 // 4: a queue of capacity 1 is an exchanged slot (ring "ixQ" v2)
 )
 
 // dynHeader follows the shm.Header of a service's dynamic config segment.

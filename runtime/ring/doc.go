@@ -99,6 +99,24 @@
 // arrive together once the producer writes them); both stay in the consumer's
 // cache until the producer writes them, so Pop is cheap to poll.
 //
+// A queue of capacity 1 (the subscriber buffer of "only the latest sample"
+// services, and of iceoryx2's latency benchmark) uses none of that: its first
+// cell is a slot that holds 0 when empty and v+1 when it holds v, and each
+// operation is one atomic instruction on it. Push is a compare-and-swap from
+// 0; PushOverflow exchanges the new value in and gets back the element the
+// slot held, if any; Pop loads the slot (a plain load, so that polling an
+// empty slot keeps the line shared) and, when it is not empty, exchanges 0 in.
+// Only the consumer ever empties the slot, and the producer's exchange and the
+// consumer's are on the same word, so for every element exactly one of them
+// gets it. The read and write positions stay 0. Against the ring of
+// positions this saves the line of the read position, which the producer of a
+// capacity-1 ring must load on every push and the consumer must then take
+// back with its compare-and-swap: in the bench program's zerocopy-bare
+// mechanism (the runtime's data path without the runtime) it took the one-way
+// latency from about 162 to about 143 ns (docs/BENCHMARKS.md). The price is
+// one value: the slot cannot hold 1<<64-1, which Push refuses and
+// PushOverflow hands straight back as evicted.
+//
 // A handle's local copies are hints that are always safe: several handles may
 // be used for the same role one after the other, as long as one role is never
 // used by two parties at the same time. A restarted producer simply attaches
@@ -115,7 +133,8 @@
 // wait for the line the consumer polls. Each atomic operation carries a
 // "SYNC POINT" comment naming its partner. The contracts, stated in the terms of the Go memory model:
 //
-//   - Queue: a Push or PushOverflow of v synchronizes before the Pop that
+//   - Queue (and its capacity-1 slot, SYNC POINTs S1-S5): a Push or
+//     PushOverflow of v synchronizes before the Pop that
 //     returns v; a Pop that returns v synchronizes before every later Push
 //     that reuses v's cell. An evicting PushOverflow and a Pop never both
 //     return the same element.

@@ -23,7 +23,7 @@ const cellSize = 8
 // Magic numbers in the header word, one per structure. The low byte is the
 // layout version of that structure: bump it on any change of the layout.
 const (
-	magicQueue  = 0x69785101 // "ixQ" v1
+	magicQueue  = 0x69785102 // "ixQ" v2: a queue of capacity 1 is an exchanged slot
 	magicPool   = 0x69785001 // "ixP" v1
 	magicBitSet = 0x69784201 // "ixB" v1
 )

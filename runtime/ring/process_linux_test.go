@@ -126,7 +126,9 @@ func startPeer(t *testing.T, capA, capB uint32) (a2b, b2a *ring.Queue, wait func
 	})
 	// Wait until the peer runs, so that the test measures the two processes
 	// side by side.
-	a2b.Push(hello)
+	if !a2b.Push(hello) {
+		t.Fatal("Push(hello) into an empty queue = false")
+	}
 	if v := popWithin(t, b2a, 10*time.Second); v != hello {
 		t.Fatalf("peer answered hello with %d", v)
 	}
@@ -144,8 +146,9 @@ func startPeer(t *testing.T, capA, capB uint32) (a2b, b2a *ring.Queue, wait func
 	return a2b, b2a, wait
 }
 
-// hello is the first value sent to the peer, and echoed by it.
-const hello = ^uint64(0)
+// hello is the first value sent to the peer, and echoed by it. (Not
+// 1<<64-1, which a queue of capacity 1 cannot hold.)
+const hello = 1<<64 - 2
 
 // popWithin pops from q, failing the test after a timeout.
 func popWithin(t *testing.T, q *ring.Queue, d time.Duration) uint64 {
@@ -188,13 +191,20 @@ func TestQueueOverflowAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
 	}
+	// Capacity 1 is the exchanged slot, 3 the ring of positions.
+	for _, c := range []uint32{3, 1} {
+		t.Run(fmt.Sprintf("capacity %d", c), func(t *testing.T) { overflowAcrossProcesses(t, c) })
+	}
+}
+
+func overflowAcrossProcesses(t *testing.T, capacity uint32) {
 	// The parent pushes 1, 2, ... with overflow into a2b; the peer forwards
 	// what it pops into b2a, which is large enough never to fill up. Every
 	// value must come back exactly once, forwarded or evicted, in order. The
 	// parent pushes at least n values, and goes on (up to 20n) until the peer
 	// has forwarded n/4, so that the two processes really race.
 	const n = 50000
-	a2b, b2a, wait := startPeer(t, 3, 1<<16)
+	a2b, b2a, wait := startPeer(t, capacity, 1<<16)
 	var forwarded, evicted []uint64
 	total := uint64(0)
 	for v := uint64(1); v <= n || (len(forwarded) < n/4 && v <= 20*n); v++ {

@@ -30,6 +30,10 @@ type queueShared struct {
 	write atomic.Uint64 // offset 256
 }
 
+// slotEmptyMark is the one value a queue of capacity 1 cannot hold: the slot
+// stores v+1, and 0 means empty.
+const slotEmptyMark = 1<<64 - 1
+
 // popRetries bounds the compare-and-swap attempts of one Pop. Every failed
 // attempt means that the producer evicted the element the consumer was about
 // to take (or that someone corrupts the read position), so a well-behaved
@@ -57,7 +61,9 @@ func QueueMemorySize(capacity uint32) int {
 
 // Queue is a lock-free single-producer single-consumer queue of uint64
 // values, with optional safe overflow, in caller-provided memory (see the
-// package documentation for the design).
+// package documentation for the design). A Queue of capacity 1 is a single
+// exchanged word, which cannot hold the value 1<<64-1 (see Push and
+// PushOverflow).
 //
 // One party is the producer (Push, PushOverflow) and one the consumer (Pop);
 // they may be in different processes, each with its own handle, or be two
@@ -71,7 +77,11 @@ type Queue struct {
 	cells    []atomic.Uint64
 	mask     uint64
 	capacity uint64 // copied at New/Attach, never re-read from shm
-	_        [lineSize]byte
+	// slot is set for capacity 1: the queue is the word cells[0], 0 when
+	// empty, v+1 when it holds v, and every operation is one atomic
+	// instruction on it (see the package documentation).
+	slot bool
+	_    [lineSize]byte
 
 	// Producer-local: a copy of the read position, never greater than the
 	// shared one (both only grow).
@@ -129,12 +139,20 @@ func newQueueHandle(mem []byte, capacity uint32) *Queue {
 		cells:    words(mem, int(unsafe.Sizeof(queueShared{})), n),
 		mask:     uint64(n - 1),
 		capacity: uint64(capacity),
+		slot:     capacity == 1,
 	}
 }
 
 // Push appends v and reports true, or reports false, with no effect, when
-// the queue is full. It must only be called by the single producer.
+// the queue is full (or, with capacity 1, when v is 1<<64-1, which the slot
+// cannot hold). It must only be called by the single producer.
 func (q *Queue) Push(v uint64) bool {
+	if q.slot {
+		// SYNC POINT S1 fill: publishes v and everything the caller wrote
+		// before; paired with the consumer's S3. Fails when the slot is
+		// occupied (or corrupted).
+		return v != slotEmptyMark && q.cells[0].CompareAndSwap(0, v+1)
+	}
 	// SYNC POINT Q1 own position: the producer is the only writer of write,
 	// so this load returns its own last store (Q2). A corrupted value is
 	// harmless: it is only ever masked.
@@ -161,8 +179,23 @@ func (q *Queue) Push(v uint64) bool {
 // PushOverflow always appends v. When the queue is full it first takes out
 // the oldest element and returns it with overflowed true, unless the
 // consumer takes that element first, in which case nothing is evicted. It
-// must only be called by the single producer.
+// must only be called by the single producer. (With capacity 1 the value
+// 1<<64-1 cannot be stored: it comes straight back as the evicted element,
+// and the queue is left as it was.)
 func (q *Queue) PushOverflow(v uint64) (evicted uint64, overflowed bool) {
+	if q.slot {
+		if v == slotEmptyMark {
+			return v, true
+		}
+		// SYNC POINT S2 exchange: publishes v like S1, and takes the
+		// element the slot held, if any; races with the consumer's S3 for
+		// it: both are exchanges of the same word, so exactly one of them
+		// gets it.
+		if old := q.cells[0].Swap(v + 1); old != 0 {
+			return old - 1, true
+		}
+		return 0, false
+	}
 	w := q.shm.write.Load() // SYNC POINT Q1 own position (see Push).
 	// The cell at w is free without looking at the read position: every
 	// PushOverflow (and Push) leaves at most capacity elements behind it
@@ -207,6 +240,22 @@ func (q *Queue) PushOverflow(v uint64) (evicted uint64, overflowed bool) {
 // practically impossible case that the producer evicts the oldest element
 // popRetries times in a row while Pop tries to take it.
 func (q *Queue) Pop() (uint64, bool) {
+	if q.slot {
+		// SYNC POINT S4 poll: a plain load keeps the line shared while
+		// the slot is empty, so that polling does not take it from the
+		// producer; paired with S1 and S2 like S3.
+		if q.cells[0].Load() == 0 {
+			return 0, false
+		}
+		// SYNC POINT S3 take: paired with S1 and S2 (their stores happen
+		// before it). Only the consumer empties the slot, so it still
+		// holds an element (the one loaded, or a newer one that evicted
+		// it), unless the memory is corrupted.
+		if v := q.cells[0].Swap(0); v != 0 {
+			return v - 1, true
+		}
+		return 0, false
+	}
 	r := q.readGuess
 	limit := q.capacity + 1 // most elements a valid state holds (overflow)
 	for range popRetries {
@@ -257,6 +306,9 @@ func (q *Queue) Pop() (uint64, bool) {
 // Len returns the number of elements in the queue, between 0 and Cap. It may
 // be called by anyone. The result may be stale under concurrency.
 func (q *Queue) Len() int {
+	if q.slot {
+		return int(min(q.cells[0].Load(), 1)) // SYNC POINT S5 snapshot: paired with S1-S3.
+	}
 	// SYNC POINT Q8 snapshot: loads read then write (so read <= write for a
 	// valid queue); paired with Q2 and Q4.
 	r := q.shm.read.Load()
@@ -278,6 +330,9 @@ func (q *Queue) Cap() int { return int(q.capacity) }
 // write), for polling; it may be called by anyone. The result may be stale
 // under concurrency.
 func (q *Queue) IsEmpty() bool {
+	if q.slot {
+		return q.cells[0].Load() == 0 // SYNC POINT S5 snapshot (see Len).
+	}
 	// SYNC POINT Q8 snapshot (see Len).
 	return q.shm.read.Load() == q.shm.write.Load()
 }

@@ -161,6 +161,33 @@ func runQueue(t *testing.T, mem MemoryFactory) {
 		}
 	})
 
+	t.Run("a queue of capacity one cannot hold the largest value and says so", func(t *testing.T) {
+		const top = 1<<64 - 1
+		p, q, _, _ := newQueue(t, mem, 1)
+		if p.Push(top) {
+			t.Fatal("Push(1<<64-1) into capacity 1 = true")
+		}
+		mustBeEmpty(t, q)
+		if e, ok := p.PushOverflow(top); !ok || e != top {
+			t.Fatalf("PushOverflow(1<<64-1) into an empty capacity 1 = %d, %v; want it back", e, ok)
+		}
+		mustBeEmpty(t, q)
+		if !p.Push(top - 1) {
+			t.Fatal("Push(1<<64-2) into capacity 1 = false")
+		}
+		if e, ok := p.PushOverflow(top); !ok || e != top {
+			t.Fatalf("PushOverflow(1<<64-1) into a full capacity 1 = %d, %v; want it back", e, ok)
+		}
+		mustPop(t, q, top-1) // the element it held is untouched
+		mustBeEmpty(t, q)
+		// Larger queues hold every value.
+		p, q, _, _ = newQueue(t, mem, 2)
+		if !p.Push(top) {
+			t.Fatal("Push(1<<64-1) into capacity 2 = false")
+		}
+		mustPop(t, q, top)
+	})
+
 	t.Run("random operations agree with a reference queue", func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, c := range []uint32{1, 2, 3, 5, 8, 13} {
@@ -273,6 +300,8 @@ func runQueue(t *testing.T, mem MemoryFactory) {
 		{"every element is popped or evicted exactly once under concurrency", 4, overflowOnly},
 		{"mixed push and push overflow lose and duplicate nothing under concurrency", 3, mixed},
 		{"a queue of capacity one pops or evicts every element exactly once under concurrency", 1, overflowOnly},
+		{"a queue of capacity one pops every pushed element exactly once and in order under concurrency", 1, pushOnly},
+		{"a queue of capacity one loses and duplicates nothing with mixed pushes under concurrency", 1, mixed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			queueConcurrent(t, mem, tc.capacity, scale(100000), tc.mode)
