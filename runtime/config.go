@@ -19,8 +19,8 @@ type Config struct {
 	Root string
 	// ShmDir is the directory of the shared-memory segments. Default: /dev/shm.
 	ShmDir string
-	// Prefix starts the name of every file and segment of this domain.
-	// Default: "iox2go_".
+	// Prefix starts the name of every file and segment of this domain:
+	// 1 to 64 letters, digits, '_', '-' or '.'. Default: "iox2go_".
 	Prefix string
 	// FileMode is the permission of every file and segment created.
 	// Default: 0600 (same user). 0660 lets the members of a group share
@@ -125,6 +125,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ShmDir == "" || !filepathIsAbs(c.ShmDir) {
 		return fmt.Errorf("iox2: config: shm directory %q must be an absolute path", c.ShmDir)
+	}
+	if c.Prefix == "" {
+		// Every file of the domain, in a shared-memory directory that other
+		// software uses too, must be recognizable as one of ours.
+		return fmt.Errorf("iox2: config: prefix must not be empty: it starts the name of every file of the domain")
 	}
 	for i := 0; i < len(c.Prefix); i++ {
 		ch := c.Prefix[i]

@@ -90,7 +90,7 @@ var configKeyTable = []configKeyDesc{
 	{"global.shm-directory", func(c *Config) any { return &c.ShmDir },
 		"Absolute directory of the shared-memory segments."},
 	{"global.prefix", func(c *Config) any { return &c.Prefix },
-		"Starts the name of every file and segment: configurations with different prefixes (or roots) are separate domains. Letters, digits, '_', '-' and '.', at most 64 bytes."},
+		"Starts the name of every file and segment: configurations with different prefixes (or roots) are separate domains. Letters, digits, '_', '-' and '.', 1 to 64 bytes."},
 	{"global.file-mode", func(c *Config) any { return &c.FileMode },
 		"Permission of every file and segment created: 0o600 (same user) or, to share with a group, 0o660. Must include owner read and write."},
 	{"global.creation-timeout", func(c *Config) any { return &c.CreationTimeout },

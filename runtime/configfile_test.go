@@ -204,6 +204,8 @@ func TestConfigFileErrors(t *testing.T) {
 			`f.toml:2:13: key "global.root-path": root "tmp/x" must be an absolute path`},
 		{"bad prefix", "[global]\nprefix = \"a/b\"\n",
 			`f.toml:2:10: key "global.prefix": prefix "a/b" may only contain letters, digits, '_', '-' and '.'`},
+		{"empty prefix", "[global]\nprefix = \"\"\n",
+			`f.toml:2:10: key "global.prefix": prefix must not be empty: it starts the name of every file of the domain`},
 		{"event id beyond max", "[defaults.event]\nevent-id-max-value = 10\nnotifier-dead-event = 11\n",
 			`f.toml:3:23: key "defaults.event.notifier-dead-event": notifier dead event 11 exceeds the event id max value 10`},
 		{"negative event id", "[defaults.event]\nnotifier-created-event = -1\n",
