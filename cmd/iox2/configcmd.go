@@ -28,7 +28,9 @@ func init() {
 started the same way use: the file given with --config, else the one that
 $IOX2GO_CONFIG names, else the first file of the search path that exists,
 else the built-in defaults; --root and --prefix apply on top. A comment at
-the top says where it came from. defaults prints the built-in defaults.
+the top says where it came from. An invalid configuration file is an error
+(exit code 1) as for every other command. defaults prints the built-in
+defaults and reads no file.
 
 The output is a valid configuration file. With --json: {"source": FILE or
 "" for the built-in defaults, "toml": TEXT}.`,

@@ -80,7 +80,7 @@ func openError(name, kind string, err error) error {
 	case errors.Is(err, iox2.ErrServiceNotExist):
 		return notFoundf("no %s service %q in this domain (see iox2 service list)", kind, name)
 	case errors.Is(err, iox2.ErrInvalidServiceName):
-		return usagef("%v", err)
+		return usagef("%s", errorText(err))
 	}
 	return err
 }

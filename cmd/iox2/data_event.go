@@ -108,7 +108,7 @@ func runNotify(e *env, name string, id iox2.EventID, count int, interval time.Du
 			if !errors.Is(err, iox2.ErrMissedDeadline) {
 				return fmt.Errorf("notify %q: %w", name, err)
 			}
-			fmt.Fprintf(e.stderr, "iox2: warning: %v\n", err)
+			printMessage(e.stderr, "warning: ", errorText(err))
 		}
 		if e.json {
 			err = printJSONLine(e.stdout, notifyLine{Service: name, EventID: uint64(id), N: i, Listeners: k})

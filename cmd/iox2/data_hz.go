@@ -15,8 +15,11 @@ import (
 )
 
 // stampFields are the names of the field that, by convention, holds a
-// sample's send time in nanoseconds since the Unix epoch.
-var stampFields = []string{"stamp_ns", "timestamp_ns"}
+// sample's send time in nanoseconds since the Unix epoch, in the order
+// they are looked for: the IDL's names (iox2gen keeps them in the layout)
+// and the Go field names that a layout derived from a plain Go type by
+// reflection has instead (struct{ StampNs uint64 }).
+var stampFields = []string{"stamp_ns", "timestamp_ns", "StampNs", "TimestampNs"}
 
 func init() {
 	var hz struct {
@@ -35,8 +38,9 @@ samples over the last --window samples:
 
 Latency convention: if the user header's struct, or else the payload's
 top-level struct (the first element of a slice sample), has a field named
-stamp_ns or timestamp_ns of a 64-bit integer type, it is taken to hold the
-time the sample was sent, in nanoseconds since the Unix epoch
+stamp_ns or timestamp_ns (for a plain Go type without iox2gen: StampNs or
+TimestampNs) of a 64-bit integer type, it is taken to hold the time the
+sample was sent, in nanoseconds since the Unix epoch
 (time.Now().UnixNano() in Go, CLOCK_REALTIME elsewhere), and latency is
 the time of reception minus it. Otherwise latency is "n/a".
 

@@ -209,7 +209,7 @@ func runSubscribe(e *env, name string, count int, timeout time.Duration, history
 		if err != nil {
 			// A sample that cannot be decoded (a corrupt length) is
 			// reported and skipped.
-			fmt.Fprintf(e.stderr, "iox2: sample %d of publisher %v: %v\n", smp.Sequence(), smp.Publisher(), err)
+			printMessage(e.stderr, "", fmt.Sprintf("sample %d of publisher %v: %s", smp.Sequence(), smp.Publisher(), errorText(err)))
 			return nil
 		}
 		if _, err := w.Write(line); err != nil {

@@ -170,23 +170,23 @@ func runRecord(e *env, name, output string, count int, duration time.Duration) e
 	w := bufio.NewWriter(out)
 	static := svc.StaticConfig()
 	start := time.Now()
-	hdr, err := json.Marshal(recordHeader{Format: recordFormat, Service: name, Static: &static, StartUnixNs: start.UnixNano()})
+	hdr, err := marshalJSON(recordHeader{Format: recordFormat, Service: name, Static: &static, StartUnixNs: start.UnixNano()}, "")
 	if err != nil {
 		return err
 	}
-	w.Write(append(hdr, '\n'))
+	w.Write(hdr)
 	var total int64
 	n, expired, rerr := s.receive(sub, count, deadline(duration), func(smp *iox2.RawSample, at time.Time) error {
 		rs := recordSample{TNs: int64(at.Sub(start)), Seq: smp.Sequence(), Len: smp.Len(), Payload: smp.Payload()}
 		if h := smp.UserHeader(); len(h) > 0 {
 			rs.Header = h
 		}
-		b, err := json.Marshal(&rs) // copies the bytes (base64) before the release
+		b, err := marshalJSON(&rs, "") // copies the bytes (base64) before the release
 		if err != nil {
 			return err
 		}
 		total += int64(len(rs.Payload))
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(b)
 		return err
 	})
 	elapsed := time.Since(start)

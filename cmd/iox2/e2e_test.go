@@ -613,6 +613,10 @@ func TestInspectNodesAndServices(t *testing.T) {
 			t.Errorf("service list --json: hash %q, uid %q", s.Hash, s.UID)
 		}
 	}
+	// The JSON is not HTML-escaped: "->" stays "->".
+	if out := inspectOK(t, cfg, "service", "list", "--json"); !strings.Contains(out, `"robot::PlanRequest -> robot::PlanResponse"`) || strings.Contains(out, `\u003e`) {
+		t.Errorf("service list --json escapes \"->\":\n%s", out)
+	}
 	sl = inspectServicesOut{}
 	inspectJSON(t, cfg, &sl, "service", "list", "--pattern", "event")
 	if sl.Num != 1 || sl.Services[0].Name != "robot/alarm" {
@@ -652,6 +656,19 @@ func TestInspectNodesAndServices(t *testing.T) {
 		len(p.Enums) != 1 || p.Enums[0].Name != "robot::Mode" || len(p.Enums[0].Values) != 3 || p.Enums[0].Values[2].Value != 7 ||
 		p.Layout != robot.ImuTypeInfo.Layout {
 		t.Errorf("service details robot/imu --json: payload %+v", p)
+	}
+	// Every field has the padding key, false but for padding; every
+	// subscriber buffer_size and history_request.
+	var raw bytes.Buffer
+	if err := json.Compact(&raw, []byte(inspectOK(t, cfg, "service", "details", "robot/imu", "--json"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`{"name":"stamp_ns","offset":0,"size":8,"type":"uint64","padding":false}`,
+		`{"name":"","offset":10,"size":6,"type":"","padding":true}`, `"buffer_size":8,"history_request":2}`,
+		`"type":"string<32>"`} {
+		if !strings.Contains(raw.String(), want) {
+			t.Errorf("service details robot/imu --json lacks %s:\n%s", want, raw.String())
+		}
 	}
 	pubs, subs := imu.Ports["publishers"], imu.Ports["subscribers"]
 	if len(pubs) != 1 || pubs[0].Node != (inspectNodeRefOut{sensor.id, "sensor", sensor.pid, "alive"}) ||

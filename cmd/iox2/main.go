@@ -66,7 +66,8 @@ type command struct {
 	minArgs, maxArgs int
 	// noConfig skips loading the configuration before run: for commands
 	// that work without one or load it themselves (e.loadConfig), such as
-	// the config commands, which must work when the file is invalid.
+	// the config commands: config show current loads it (and fails on an
+	// invalid file), the others must work when the file is invalid.
 	noConfig bool
 	run      func(e *env, args []string) error
 }
@@ -99,7 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if e.json && code != exitUsage {
 			writeJSONError(stderr, err, code)
 		} else {
-			fmt.Fprintf(stderr, "iox2: %v\n", err)
+			printMessage(stderr, "", errorText(err))
 		}
 	}
 	return code
@@ -141,7 +142,7 @@ func dispatch(e *env, args []string) (int, error) {
 	fs.BoolVar(help, "h", false, "")
 	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage, usagef("%v (see iox2 --help)", err)
+		return exitUsage, usagef("%s (see iox2 --help)", flagErrorText(err, args))
 	}
 	rest := fs.Args()
 	if *version {
@@ -221,7 +222,7 @@ func runCommand(e *env, c *command, args []string) (int, error) {
 				printCommandHelp(e.stdout, c, fs)
 				return exitOK, nil
 			}
-			return exitUsage, usagef("%s: %v (see iox2 %s --help)", c.path, err, c.path)
+			return exitUsage, usagef("%s: %s (see iox2 %s --help)", c.path, flagErrorText(err, args), c.path)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -241,6 +242,9 @@ func runCommand(e *env, c *command, args []string) (int, error) {
 	if len(pos) < c.minArgs || (c.maxArgs >= 0 && len(pos) > c.maxArgs) {
 		return exitUsage, usagef("%s: want %s, got %d argument(s) (see iox2 %s --help)", c.path, argsText(c), len(pos), c.path)
 	}
+	if err := e.checkGlobalFlags(); err != nil {
+		return exitUsage, err
+	}
 	if !c.noConfig {
 		if err := e.loadConfig(); err != nil {
 			return exitFailure, err
@@ -255,6 +259,74 @@ func argsText(c *command) string {
 		return "no arguments"
 	}
 	return c.args
+}
+
+// flagErrorText is the message of err, an error of flag.FlagSet.Parse of
+// args, with the flag it names spelled as the user typed it: the flag
+// package says "-bogus" when the user typed --bogus.
+func flagErrorText(err error, args []string) string {
+	msg := err.Error()
+	// The forms of the flag package's messages that name a flag: at the
+	// end, or after the %q of the value and before ": " and the reason.
+	for _, p := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
+		if name, ok := strings.CutPrefix(msg, p); ok {
+			return p[:len(p)-1] + typedFlag(name, args)
+		}
+	}
+	for _, p := range []string{"\" for flag -", "\" for -"} {
+		i := strings.Index(msg, p)
+		if i < 0 || !strings.HasPrefix(msg, "invalid ") {
+			continue
+		}
+		rest := msg[i+len(p):]
+		name, reason, ok := strings.Cut(rest, ": ")
+		if !ok {
+			return msg
+		}
+		return msg[:i+len(p)-1] + typedFlag(name, args) + ": " + reason
+	}
+	return msg
+}
+
+// typedFlag returns flag name with the dashes the user typed in args: the
+// first argument (before a "--") that is -name or --name, alone or with
+// "=value"; --name when none is.
+func typedFlag(name string, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, dash := range []string{"--", "-"} {
+			if a == dash+name || strings.HasPrefix(a, dash+name+"=") {
+				return dash + name
+			}
+		}
+	}
+	return "--" + name
+}
+
+// checkGlobalFlags rejects a --root or --prefix that no configuration may
+// have (a usage error, exit code 2, like every bad flag value), whatever
+// the configuration file says and whether or not the command reads it.
+func (e *env) checkGlobalFlags() error {
+	for _, f := range []struct {
+		name, value string
+		set         func(c *iox2.Config, v string)
+	}{
+		{"root", e.root, func(c *iox2.Config, v string) { c.Root = v }},
+		{"prefix", e.prefix, func(c *iox2.Config, v string) { c.Prefix = v }},
+	} {
+		if f.value == "" {
+			continue // not given
+		}
+		c := iox2.DefaultConfig()
+		f.set(c, f.value)
+		if err := c.Validate(); err != nil {
+			msg := strings.TrimPrefix(stripIox2(err.Error()), "config: ")
+			return usagef("--%s: %s (see iox2 --help)", f.name, msg)
+		}
+	}
+	return nil
 }
 
 // loadConfig resolves the domain: --config, else $IOX2GO_CONFIG and the

@@ -204,11 +204,38 @@ type svcPortNodeJSON struct {
 }
 
 type svcPortJSON struct {
-	ID                string          `json:"id"`
-	Node              svcPortNodeJSON `json:"node"`
-	BufferSize        int             `json:"buffer_size,omitempty"`
-	HistoryRequest    int             `json:"history_request,omitempty"`
-	MaxActiveRequests int             `json:"max_active_requests,omitempty"`
+	ID                string
+	Node              svcPortNodeJSON
+	BufferSize        int // subscribers
+	HistoryRequest    int // subscribers
+	MaxActiveRequests int // clients
+
+	kind string // "subscriber", "client", ...: which of the above it has
+}
+
+// MarshalJSON writes the keys of p's kind, every one of them even when it
+// is 0: buffer_size and history_request for a subscriber,
+// max_active_requests for a client.
+func (p svcPortJSON) MarshalJSON() ([]byte, error) {
+	type port struct {
+		ID   string          `json:"id"`
+		Node svcPortNodeJSON `json:"node"`
+	}
+	var v any = port{p.ID, p.Node}
+	switch p.kind {
+	case "subscriber":
+		v = struct {
+			port
+			BufferSize     int `json:"buffer_size"`
+			HistoryRequest int `json:"history_request"`
+		}{port{p.ID, p.Node}, p.BufferSize, p.HistoryRequest}
+	case "client":
+		v = struct {
+			port
+			MaxActiveRequests int `json:"max_active_requests"`
+		}{port{p.ID, p.Node}, p.MaxActiveRequests}
+	}
+	return marshalJSON(v, "")
 }
 
 // svcQoSItem is one QoS value of a static config, in the order shown.
@@ -374,7 +401,7 @@ func serviceDetails(e *env, name, pattern string) error {
 			ps := []svcPortJSON{}
 			for _, p := range g.ports {
 				ps = append(ps, svcPortJSON{ID: p.ID.String(), Node: nodeOf(p.Node), BufferSize: p.BufferSize,
-					HistoryRequest: p.HistoryRequest, MaxActiveRequests: p.MaxActiveRequests})
+					HistoryRequest: p.HistoryRequest, MaxActiveRequests: p.MaxActiveRequests, kind: g.kind})
 			}
 			d.Ports[kind] = ps
 		}
@@ -552,7 +579,7 @@ type layoutFieldJSON struct {
 	Offset  uint64 `json:"offset"`
 	Size    uint64 `json:"size"`
 	Type    string `json:"type"`
-	Padding bool   `json:"padding,omitempty"`
+	Padding bool   `json:"padding"`
 }
 
 type layoutStructJSON struct {
