@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`module m { @bit_bound(16) enum E { A, @value(9) B }; typedef E Es[2];
 		struct S { Es e; string<3> s[2]; sequence<sequence<int8, 2>, 3> q; };
 		@history_size(1) service "m/s" { publish_subscribe S; }; };`))
+	// Nesting beyond MaxNesting, which Parse rejects before parsing.
+	f.Add([]byte(strings.Repeat("module a { ", MaxNesting+1) + strings.Repeat("}; ", MaxNesting+1)))
+	f.Add([]byte("module m { struct S { " + strings.Repeat("sequence<", MaxNesting) + "int8" + strings.Repeat(", 1>", MaxNesting) + " x; }; };"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, err := Parse("fuzz.idl", src, &Options{AllErrors: true})
 		if err == nil {

@@ -30,6 +30,20 @@ func Parse(filename string, src []byte, opts *Options) (*File, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	if pos, deep := tooDeep(filename, src); deep {
+		// A syntax error before the token that nests too deeply is
+		// the first error of the file: parse up to that token to find
+		// it (quickly, as the part before it nests less).
+		var l ErrorList
+		if _, err := ast.Parse(filename, src[:pos.Offset]); err != nil {
+			if epos, msg := syntaxError(filename, err); epos.Offset < pos.Offset {
+				l.Add(epos, msg)
+				return nil, l
+			}
+		}
+		l.Add(pos, nestingError)
+		return nil, l
+	}
 	tree, err := ast.Parse(filename, src)
 	if err != nil {
 		var l ErrorList

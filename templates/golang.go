@@ -72,10 +72,10 @@ func Go(f *idl.File, opts Options) ([]byte, error) {
 		pkg = f.Package
 	}
 	if pkg == "" {
-		return nil, fmt.Errorf("iox2gen: %s declares no module: give the Go package name", f.Name)
+		return nil, fmt.Errorf("%s declares no module: give the Go package name", f.Name)
 	}
-	if !token.IsIdentifier(pkg) || pkg == "_" {
-		return nil, fmt.Errorf("iox2gen: %q is not a valid Go package name", pkg)
+	if !ValidPackageName(pkg) {
+		return nil, fmt.Errorf("%q is not a valid Go package name", pkg)
 	}
 	g := &goFile{header: newHeader(f, opts), Package: pkg, File: f, imports: map[string]string{}}
 	body, err := execute("go/body", g)
@@ -89,13 +89,19 @@ func Go(f *idl.File, opts Options) ([]byte, error) {
 	return FormatGo(append(head, body...))
 }
 
+// ValidPackageName reports whether name can be the name of the package
+// of the generated Go code: an identifier that is not a keyword, nor _.
+func ValidPackageName(name string) bool {
+	return token.IsIdentifier(name) && name != "_"
+}
+
 // FormatGo is the one formatting step of all generated Go: go/format. If
 // the source does not parse, the error holds the source with line numbers.
 func FormatGo(src []byte) ([]byte, error) {
 	out, err := format.Source(src)
 	if err != nil {
 		var b bytes.Buffer
-		fmt.Fprintf(&b, "iox2gen: generated Go does not parse: %v\n", err)
+		fmt.Fprintf(&b, "generated Go does not parse: %v\n", err)
 		for i, line := range strings.Split(string(src), "\n") {
 			fmt.Fprintf(&b, "%5d  %s\n", i+1, line)
 		}

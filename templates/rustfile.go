@@ -79,29 +79,62 @@ func Rust(f *idl.File, opts Options) ([]byte, error) {
 }
 
 // renderRustModule renders the items of m, then each child module inside
-// its `pub mod`, indented by four spaces.
+// its `pub mod`, indented by four spaces a level.
 func renderRustModule(m *rustModule) (string, error) {
-	out, err := execute("rust/module", m)
-	if err != nil {
+	var w rustWriter
+	if err := w.module(m, ""); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.Write(out)
-	for _, c := range m.Children {
-		inner, err := renderRustModule(c)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "\n\n/// IDL module %s.\n%spub mod %s {\n", strings.Join(c.Path, "::"), rustAllow("module", c.Name), rustIdent(c.Name))
-		for _, line := range strings.SplitAfter(strings.TrimLeft(inner, "\n"), "\n") {
-			if strings.TrimSpace(line) != "" {
-				b.WriteString("    ")
-			}
-			b.WriteString(line)
-		}
-		b.WriteString("\n}")
+	return w.b.String(), nil
+}
+
+// rustWriter writes nested modules, each line indented once with the
+// indentation of its depth (re-indenting the text of each child module
+// in its parent took time cubic in the depth).
+type rustWriter struct {
+	b strings.Builder
+	// skipNL drops the newlines at the start of a module's body.
+	skipNL bool
+}
+
+func (w *rustWriter) module(m *rustModule, indent string) error {
+	out, err := execute("rust/module", m)
+	if err != nil {
+		return err
 	}
-	return b.String(), nil
+	w.write(string(out), indent)
+	for _, c := range m.Children {
+		w.write(fmt.Sprintf("\n\n/// IDL module %s.\n%spub mod %s {\n", strings.Join(c.Path, "::"), rustAllow("module", c.Name), rustIdent(c.Name)), indent)
+		w.skipNL = true
+		if err := w.module(c, indent+"    "); err != nil {
+			return err
+		}
+		w.skipNL = false
+		w.write("\n}", indent)
+	}
+	return nil
+}
+
+// write writes s, indenting its lines that are not blank. s starts at
+// the start of a line or with a newline.
+func (w *rustWriter) write(s, indent string) {
+	if w.skipNL {
+		s = strings.TrimLeft(s, "\n")
+		if s == "" {
+			return
+		}
+		w.skipNL = false
+	}
+	if indent == "" {
+		w.b.WriteString(s)
+		return
+	}
+	for line := range strings.SplitAfterSeq(s, "\n") {
+		if strings.TrimSpace(line) != "" {
+			w.b.WriteString(indent)
+		}
+		w.b.WriteString(line)
+	}
 }
 
 var rustKeywords = map[string]bool{}

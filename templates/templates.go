@@ -34,9 +34,10 @@ type Options struct {
 	// Package is the Go package name. Default: the IDL file's package
 	// (its first top-level module in lower case).
 	Package string
-	// Source is the path of the IDL file written in the header, as given
-	// on the command line (relative, with forward slashes). Default:
-	// the file name in the model.
+	// Source is the path of the IDL file written in the header: iox2gen
+	// gives SourcePath(input, outDir), the path relative to the output
+	// directory, with forward slashes. Default: the file name in the
+	// model.
 	Source string
 	// VersionMarkers adds a line with the generator's version to the
 	// header. Golden tests turn it off, so that a release does not change
@@ -110,7 +111,7 @@ var identityPrims = map[idl.Prim]string{
 
 // header holds what the header of every output file says.
 type header struct {
-	Source     string // IDL path as given
+	Source     string // IDL path, relative to the output directory
 	SourceBase string // its base name
 	Version    string // "" without version markers
 	GenVersion int
@@ -132,7 +133,7 @@ func newHeader(f *idl.File, opts Options) header {
 func execute(name string, data any) ([]byte, error) {
 	var b bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
-		return nil, fmt.Errorf("iox2gen: template %s: %v", name, err)
+		return nil, fmt.Errorf("template %s: %v", name, err)
 	}
 	return b.Bytes(), nil
 }
@@ -178,22 +179,25 @@ func Generate(f *idl.File, lang string, opts Options) ([]byte, error) {
 	case "rust":
 		return Rust(f, opts)
 	}
-	return nil, fmt.Errorf("iox2gen: unknown language %q", lang)
+	return nil, fmt.Errorf("unknown language %q", lang)
 }
 
 // SourcePath is the IDL path that iox2gen writes in the header of the
-// files generated from input into outDir: input as given when it is
-// relative, else relative to outDir (or its base name), always with
-// forward slashes, so that nothing absolute gets into the output.
+// files generated from input into outDir: the path of input relative to
+// outDir, with forward slashes. It does not depend on the working
+// directory, so that `iox2gen -out gen/fleet idl/fleet.idl` run from the
+// module root and `iox2gen -out . ../../idl/fleet.idl` run in gen/fleet
+// write the same bytes, and nothing absolute gets into the output. When
+// no relative path exists (another volume on Windows), it is the base
+// name of input.
 func SourcePath(input, outDir string) string {
-	if filepath.IsAbs(input) {
-		rel := filepath.Base(input)
-		if absOut, err := filepath.Abs(outDir); err == nil {
-			if r, err := filepath.Rel(absOut, input); err == nil {
-				rel = r
-			}
+	rel := filepath.Base(input)
+	absIn, err1 := filepath.Abs(input)
+	absOut, err2 := filepath.Abs(outDir)
+	if err1 == nil && err2 == nil {
+		if r, err := filepath.Rel(absOut, absIn); err == nil {
+			rel = r
 		}
-		input = rel
 	}
-	return filepath.ToSlash(input)
+	return filepath.ToSlash(rel)
 }

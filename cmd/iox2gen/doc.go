@@ -28,11 +28,16 @@
 //		comma-separated languages to generate: go, c, rust; default all
 //	-check
 //		write nothing; exit with status 1 if any file on disk differs from
-//		what iox2gen would write (a staleness check for CI)
+//		what iox2gen would write (a staleness check for CI), printing for
+//		each stale file its first differing line:
+//		FILE:LINE: stale: want "...", have "..." (run go generate)
 //	-all-errors
 //		report every error, not only the first 10 of each file
 //	-version
 //		print the version and exit
+//
+// The generated files record the path of the IDL file relative to DIR,
+// so they do not depend on the directory iox2gen runs in.
 //
 // The exit status is 0 on success, 1 when an IDL file has errors, a file
 // cannot be read or written, or -check finds stale files, and 2 on misuse

@@ -9,6 +9,8 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 
 	"github.com/iox2go/iox2go/idl"
 	"github.com/iox2go/iox2go/templates"
@@ -50,6 +52,14 @@ func Run(cfg Config, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if slices.Contains(cfg.Langs, "go") && !templates.ValidPackageName(pkg) {
+		from := ""
+		if cfg.Package == "" {
+			from = fmt.Sprintf(" (the first module of %s)", files[0].Name)
+		}
+		log.Printf("%q%s is not a valid Go package name: use -package to choose another name", pkg, from)
+		return 1
+	}
 	if err := checkInputs(files); err != nil {
 		report(stderr, err)
 		return 1
@@ -81,7 +91,8 @@ func Run(cfg Config, stderr io.Writer) int {
 					log.Print(err)
 					status = 1
 				case !bytes.Equal(old, out):
-					log.Printf("%s is stale: run go generate", name)
+					line, want, have := firstDiff(out, old)
+					fmt.Fprintf(stderr, "%s:%d: stale: want %s, have %s (run go generate)\n", name, line, want, have)
 					status = 1
 				}
 				continue
@@ -93,6 +104,42 @@ func Run(cfg Config, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// firstDiff returns the number of the first line where have differs
+// from want, and that line of each, quoted: trimmed, unless they differ
+// only in white space, and cut after 100 characters; "end of file" when
+// one of them has no such line.
+func firstDiff(want, have []byte) (line int, wantLine, haveLine string) {
+	w := bytes.SplitAfter(want, []byte("\n"))
+	h := bytes.SplitAfter(have, []byte("\n"))
+	i := 0
+	for i < len(w) && i < len(h) && bytes.Equal(w[i], h[i]) {
+		i++
+	}
+	at := func(lines [][]byte) ([]byte, bool) {
+		if i >= len(lines) || (i == len(lines)-1 && len(lines[i]) == 0) {
+			return nil, false
+		}
+		return lines[i], true
+	}
+	wl, wok := at(w)
+	hl, hok := at(h)
+	trim := !wok || !hok || !bytes.Equal(bytes.TrimSpace(wl), bytes.TrimSpace(hl))
+	show := func(l []byte, ok bool) string {
+		if !ok {
+			return "end of file"
+		}
+		if trim {
+			l = bytes.TrimSpace(l)
+		}
+		s := string(l)
+		if r := []rune(s); len(r) > 100 {
+			s = string(r[:100]) + "..."
+		}
+		return strconv.Quote(s)
+	}
+	return i + 1, show(wl, wok), show(hl, hok)
 }
 
 // report prints IDL errors one per line, and any other error through log.
