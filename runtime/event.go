@@ -389,12 +389,14 @@ func (s *EventService) Attributes() []Attribute {
 }
 
 // NumberOfNotifiers returns how many notifiers the service has; may be
-// stale under concurrency.
-func (s *EventService) NumberOfNotifiers() int { return countActive(s.ev.core.dyn.pubs) }
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *EventService) NumberOfNotifiers() int { return s.ev.core.countActive(false) }
 
 // NumberOfListeners returns how many listeners the service has; may be
-// stale under concurrency.
-func (s *EventService) NumberOfListeners() int { return countActive(s.ev.core.dyn.subs) }
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *EventService) NumberOfListeners() int { return s.ev.core.countActive(true) }
 
 // Close closes the notifiers and listeners created through this handle's
 // node and leaves the service; the last node to leave removes it.

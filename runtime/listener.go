@@ -36,6 +36,10 @@ type Listener struct {
 	// unmaps it, so Close never pulls the memory from under a sleeper.
 	refs   atomic.Int32
 	closed atomic.Bool
+	// closeMu is held across closePort, so that a Close of the service
+	// (which closes its ports and then unmaps the dynamic config) waits for
+	// a concurrent Close of the listener that is still releasing its slot.
+	closeMu sync.Mutex
 
 	// cancel is a process-local futex word that context cancellation bumps
 	// (and wakes), ending a blocking wait.
@@ -54,6 +58,10 @@ type Listener struct {
 func (b *ListenerBuilder) Create() (*Listener, error) {
 	ev := b.svc.ev
 	op := "create listener"
+	if err := ev.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer ev.core.exit()
 	node := ev.core.node
 	d := ev.core.dyn
 	l := &Listener{ev: ev, id: newID()}
@@ -94,6 +102,8 @@ func (l *Listener) Close() error { return l.closePort() }
 func (l *Listener) maintain() {}
 
 func (l *Listener) closePort() error {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
 	if l.closed.Swap(true) {
 		return nil
 	}

@@ -60,6 +60,7 @@ type Node struct {
 	mu       sync.Mutex
 	services map[*serviceCore]struct{}
 	closed   bool
+	closing  chan struct{} // closed by Close: ends Waits in progress
 }
 
 // NodeDetails is what a node records about itself for others to read.
@@ -99,6 +100,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		shm:      cfg.provider(),
 		signal:   !b.noSignal,
 		services: map[*serviceCore]struct{}{},
+		closing:  make(chan struct{}),
 	}
 	for _, dir := range []string{cfg.Root, cfg.nodesDir(), cfg.servicesDir(), cfg.ShmDir} {
 		if err := ensureDir(dir, cfg.FileMode); err != nil {
@@ -206,6 +208,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
+	close(n.closing)
 	svcs := make([]*serviceCore, 0, len(n.services))
 	for s := range n.services {
 		svcs = append(svcs, s)
@@ -239,6 +242,13 @@ func (n *Node) removeFiles() error {
 	return err
 }
 
+// isClosed reports whether Close has begun.
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
 func (n *Node) addService(s *serviceCore) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -265,21 +275,40 @@ func (n *Node) tagPath(hash, uid string) string {
 
 // Wait sleeps for d. It returns ErrNodeInterrupted after SIGINT and
 // ErrNodeTerminationRequest after SIGTERM (when the node handles signals),
-// so that a loop `for node.Wait(d) == nil { ... }` ends cleanly.
+// and an error wrapping ErrClosed once the node is closed (a Close during
+// the sleep ends it at once), so that a loop
+// `for node.Wait(d) == nil { ... }` ends cleanly.
 func (n *Node) Wait(d time.Duration) error {
+	if err := n.waitErr(); err != nil {
+		return err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	arrived := signalArrived
+	if !n.signal {
+		arrived = nil // never ready
+	}
+	select {
+	case <-t.C:
+	case <-arrived:
+	case <-n.closing:
+	}
+	return n.waitErr()
+}
+
+// waitErr is what Wait returns when it ends now: a pending signal (when
+// the node handles signals), ErrClosed for a closed node, else nil.
+func (n *Node) waitErr() error {
 	if n.signal {
 		if err := pendingSignal(); err != nil {
 			return err
 		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-signalArrived:
-		}
-		return pendingSignal()
 	}
-	time.Sleep(d)
+	select {
+	case <-n.closing:
+		return fmt.Errorf("iox2: wait: %w", ErrClosed)
+	default:
+	}
 	return nil
 }
 

@@ -48,6 +48,10 @@ type notifierConn struct {
 func (b *NotifierBuilder) Create() (*Notifier, error) {
 	ev := b.svc.ev
 	op := "create notifier"
+	if err := ev.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer ev.core.exit()
 	if uint64(b.defaultID) > uint64(ev.qos.EventIDMaxValue) {
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: ErrEventIDOutOfBounds,
 			Detail: fmt.Sprintf("default event id %d, the service's max is %d", b.defaultID, ev.qos.EventIDMaxValue)}

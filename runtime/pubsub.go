@@ -26,6 +26,10 @@ type publisherOpts struct {
 func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 	q := &svc.qos
 	op := "create publisher"
+	if err := svc.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer svc.core.exit()
 	if o.maxLoans < 1 || o.maxSlice < 1 {
 		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrInvalidQoS,
 			Detail: fmt.Sprintf("max loaned samples %d and max slice length %d must be at least 1", o.maxLoans, o.maxSlice)}
@@ -87,6 +91,10 @@ type subscriberOpts struct {
 func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
 	q := &svc.qos
 	op := "create subscriber"
+	if err := svc.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer svc.core.exit()
 	if o.bufSize < 1 {
 		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrInvalidQoS, Detail: fmt.Sprintf("buffer size %d must be at least 1", o.bufSize)}
 	}
@@ -384,14 +392,14 @@ func (s *PublishSubscribeService[T]) Attributes() []Attribute {
 }
 
 // NumberOfPublishers returns how many publishers the service has; may be
-// stale under concurrency.
-func (s *PublishSubscribeService[T]) NumberOfPublishers() int { return countActive(s.ps.core.dyn.pubs) }
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *PublishSubscribeService[T]) NumberOfPublishers() int { return s.ps.core.countActive(false) }
 
 // NumberOfSubscribers returns how many subscribers the service has; may be
-// stale under concurrency.
-func (s *PublishSubscribeService[T]) NumberOfSubscribers() int {
-	return countActive(s.ps.core.dyn.subs)
-}
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *PublishSubscribeService[T]) NumberOfSubscribers() int { return s.ps.core.countActive(true) }
 
 func countActive(slots []portSlot) int {
 	n := 0

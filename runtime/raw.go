@@ -202,12 +202,14 @@ func (s *RawPubSubService) UserHeaderType() (TypeInfo, bool) {
 }
 
 // NumberOfPublishers returns how many publishers the service has; may be
-// stale under concurrency.
-func (s *RawPubSubService) NumberOfPublishers() int { return countActive(s.ps.core.dyn.pubs) }
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *RawPubSubService) NumberOfPublishers() int { return s.ps.core.countActive(false) }
 
 // NumberOfSubscribers returns how many subscribers the service has; may be
-// stale under concurrency.
-func (s *RawPubSubService) NumberOfSubscribers() int { return countActive(s.ps.core.dyn.subs) }
+// stale under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *RawPubSubService) NumberOfSubscribers() int { return s.ps.core.countActive(true) }
 
 // Close closes the service's ports created through this handle and leaves
 // the service; the last node to leave removes it.

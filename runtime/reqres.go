@@ -462,16 +462,16 @@ func (s *RequestResponseService[Req, Resp]) Attributes() []Attribute {
 }
 
 // NumberOfClients returns how many clients the service has; may be stale
-// under concurrency.
+// under concurrency. It returns 0 once the service (or its node) is
+// closed.
 func (s *RequestResponseService[Req, Resp]) NumberOfClients() int {
-	return countActive(s.rr.core.dyn.pubs)
+	return s.rr.core.countActive(false)
 }
 
 // NumberOfServers returns how many servers the service has; may be stale
-// under concurrency.
-func (s *RequestResponseService[Req, Resp]) NumberOfServers() int {
-	return countActive(s.rr.core.dyn.subs)
-}
+// under concurrency. It returns 0 once the service (or its node) is
+// closed.
+func (s *RequestResponseService[Req, Resp]) NumberOfServers() int { return s.rr.core.countActive(true) }
 
 // Close closes the clients and servers created through this handle's node
 // and leaves the service; the last node to leave removes it.

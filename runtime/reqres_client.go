@@ -64,6 +64,10 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 	q := &rr.qos
 	op := "create client"
 	name := rr.core.name
+	if err := rr.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer rr.core.exit()
 	switch {
 	case o.maxActive < 1 || o.maxSlice < 1:
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrInvalidQoS,

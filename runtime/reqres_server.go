@@ -49,6 +49,10 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 	q := &rr.qos
 	op := "create server"
 	name := rr.core.name
+	if err := rr.core.enter(op); err != nil {
+		return nil, err
+	}
+	defer rr.core.exit()
 	switch {
 	case o.loansPerRequest < 1 || o.loansPerRequest > 1<<16 || o.maxSlice < 1:
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrInvalidQoS,

@@ -65,14 +65,70 @@ type serviceCore struct {
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+
+	// users is read-held by every service method that touches the dynamic
+	// segment from outside a port (port creation, the port counts), from
+	// its check of closed to its last use of the segment; close takes it
+	// once, after setting closed, so that it never unmaps the segment under
+	// such a method. See enter.
+	users sync.RWMutex
 }
 
-// openService creates, opens or opens-or-creates a service.
+// enter makes the dynamic segment safe to use until the matching exit: it
+// fails with a *ServiceError wrapping ErrClosed (and then needs no exit)
+// once the service, or the node it was opened through, is closed. Methods
+// that hold it must not call each other: a read lock is not reentrant
+// once close waits for it.
+func (s *serviceCore) enter(op string) error {
+	s.users.RLock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		s.users.RUnlock()
+		return &ServiceError{Op: op, Service: s.name, Err: ErrClosed}
+	}
+	return nil
+}
+
+// exit ends what a successful enter began.
+func (s *serviceCore) exit() { s.users.RUnlock() }
+
+// countActive counts the active slots of one of the service's port arrays
+// (d.pubs or d.subs, chosen by subs); 0 once the service is closed.
+func (s *serviceCore) countActive(subs bool) int {
+	if s.enter("count ports") != nil {
+		return 0
+	}
+	defer s.exit()
+	if subs {
+		return countActive(s.dyn.subs)
+	}
+	return countActive(s.dyn.pubs)
+}
+
+// openService creates, opens or opens-or-creates a service. It fails with
+// ErrClosed when the node is closed, before or while it opens.
 func openService(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, error) {
 	op := mode.String()
 	if node == nil {
 		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrClosed, Detail: "nil node"}
 	}
+	if node.isClosed() {
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrClosed, Detail: "the node is closed"}
+	}
+	s, err := openServiceOf(node, spec, mode)
+	if err != nil && !errors.Is(err, ErrClosed) && node.isClosed() {
+		// The node was closed while we opened: its directory, where the
+		// service tags go, may have gone from under us.
+		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrClosed, Detail: "the node was closed: " + err.Error()}
+	}
+	return s, err
+}
+
+// openServiceOf is openService on a node that was open when it began.
+func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, error) {
+	op := mode.String()
 	if _, err := NewServiceName(spec.name); err != nil {
 		return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrInvalidServiceName, Detail: err.Error()}
 	}
@@ -148,7 +204,7 @@ func openService(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, er
 
 // errOr returns err if it wraps one of our sentinels, else def.
 func errOr(err, def error) error {
-	for _, s := range []error{ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch} {
+	for _, s := range []error{ErrClosed, ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch} {
 		if errors.Is(err, s) {
 			return s
 		}
@@ -337,6 +393,14 @@ func (s *serviceCore) close() error {
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	// Wait for the port creations and counts in progress: they entered
+	// before closed was set and use the segment until they exit (a creation
+	// that registers too late closes its port itself). Every later one sees
+	// closed and fails without touching the segment.
+	s.users.Lock()
+	s.users.Unlock()
+	s.mu.Lock()
 	ports := make([]port, 0, len(s.ports))
 	for p := range s.ports {
 		ports = append(ports, p)
