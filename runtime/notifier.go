@@ -109,16 +109,20 @@ func (n *Notifier) NotifyWithCustomEventID(id EventID) (int, error) {
 	}
 	n.update()
 	k := n.deliver(uint32(id))
-	n.mu.Unlock()
-	if dl := n.ev.deadline; dl > 0 {
-		now := futex.Now()
+	var now, prev int64
+	dl := n.ev.deadline
+	if dl > 0 {
+		now = futex.Now()
 		// SYNC POINT last-notification: shared by every notifier of the
-		// service; each Swap sees the previous one's time.
-		prev := n.ev.core.dyn.hdr.lastNotification.Swap(now)
-		if prev != 0 && now-prev > dl {
-			return k, fmt.Errorf("%w: %v since the previous notification, deadline %v",
-				ErrMissedDeadline, time.Duration(now-prev), time.Duration(dl))
-		}
+		// service; each Swap sees the previous one's time. Under n.mu:
+		// the service unmaps its dynamic segment only after closing this
+		// port, which takes n.mu.
+		prev = n.ev.core.dyn.hdr.lastNotification.Swap(now)
+	}
+	n.mu.Unlock()
+	if dl > 0 && prev != 0 && now-prev > dl {
+		return k, fmt.Errorf("%w: %v since the previous notification, deadline %v",
+			ErrMissedDeadline, time.Duration(now-prev), time.Duration(dl))
 	}
 	return k, nil
 }
