@@ -35,14 +35,14 @@ var (
 	ErrClosed                  = errors.New("iox2: use of a closed node, service or port")
 	ErrNodeInterrupted         = errors.New("iox2: interrupted (SIGINT)")
 	ErrNodeTerminationRequest  = errors.New("iox2: termination requested (SIGTERM)")
-	ErrExceedsMaxLoans         = errors.New("iox2: publisher already has its maximum number of loaned samples")
-	ErrOutOfMemory             = errors.New("iox2: publisher's chunk pool is exhausted")
-	ErrExceedsMaxBorrows       = errors.New("iox2: subscriber already holds its maximum number of borrowed samples")
+	ErrExceedsMaxLoans         = errors.New("iox2: the port (publisher, client or server) already has its maximum number of loaned samples")
+	ErrOutOfMemory             = errors.New("iox2: the sending port's chunk pool is exhausted")
+	ErrExceedsMaxBorrows       = errors.New("iox2: the receiving port already holds its maximum number of borrowed samples")
 	ErrSampleNotOwned          = errors.New("iox2: sample was already sent or released")
 	ErrUnableToDeliver         = errors.New("iox2: unable to deliver the sample")
 	ErrConnectionCorrupted     = errors.New("iox2: connection is corrupted")
 	ErrConnectionNotReady      = errors.New("iox2: connection is not ready yet")
-	ErrSliceLengthExceedsLimit = errors.New("iox2: slice length exceeds the publisher's maximum")
+	ErrSliceLengthExceedsLimit = errors.New("iox2: slice length exceeds the port's maximum")
 
 	// Events.
 	ErrExceedsMaxNotifiers = errors.New("iox2: service already has its maximum number of notifiers")

@@ -63,6 +63,7 @@ type recvConn struct {
 	borrowed  []uint64        // bitset over chunks we hold
 	nBorrowed int
 	expired   bool // the sender is gone
+	lingering bool // the port closed while samples were held: only data is mapped
 }
 
 func (c *recvConn) has(i uint32) bool { return c.borrowed[i>>6]&(1<<(i&63)) != 0 }
@@ -330,7 +331,20 @@ func (r *receiver) drainChannel(ch int) {
 
 // release gives chunk i back to c's sender. Must be called with r.mu held.
 func (r *receiver) release(c *recvConn, i uint32) {
-	if !r.closed && c.has(i) {
+	if r.closed {
+		// The connection is closed; its data segment is mapped until the
+		// last sample held from it is released.
+		if c.has(i) {
+			c.borrowed[i>>6] &^= 1 << (i & 63)
+			c.nBorrowed--
+			r.borrowed--
+			if c.nBorrowed == 0 && c.lingering {
+				c.data.Close()
+			}
+		}
+		return
+	}
+	if c.has(i) {
 		c.borrowed[i>>6] &^= 1 << (i & 63)
 		c.nBorrowed--
 		r.borrowed--
@@ -404,14 +418,27 @@ func (r *receiver) closeLocked() {
 	r.closed = true
 	for i, c := range r.conns {
 		if c != nil {
-			c.close()
+			c.closeOrLinger()
 			r.conns[i] = nil
 		}
 	}
 	for _, c := range r.expired {
-		c.close()
+		c.closeOrLinger()
 	}
 	r.expired = nil
+}
+
+// closeOrLinger closes c, or, while samples of it are still held, only its
+// connection: the sender's data segment stays mapped, so that a held
+// sample stays readable after its port (or service, or node) closed, and
+// the release of the last one unmaps it (release).
+func (c *recvConn) closeOrLinger() {
+	if c.nBorrowed == 0 {
+		c.close()
+		return
+	}
+	c.conn.seg.Close()
+	c.lingering = true
 }
 
 // closePort closes a standalone receiver (a subscriber) and frees its slot.

@@ -125,6 +125,7 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 // given back. Must be called with c.mu held.
 func (c *client) send(i uint32, length uint64) (int, error) {
 	if c.closed {
+		c.snd.unloan(i) // ends the loan of a closed sender
 		return -1, ErrClosed
 	}
 	if c.snd.state[i] != chunkLoaned {
@@ -285,11 +286,9 @@ func (c *client) closePort() error {
 	for k := range c.pending {
 		c.closePending(k, c.pending[k].gen)
 	}
-	for i, st := range c.snd.state {
-		if st == chunkLoaned {
-			c.snd.unloan(uint32(i))
-		}
-	}
+	// Requests on loan stay mapped until their holders send or release
+	// them (another goroutine may be writing into one): see
+	// sender.removeFiles.
 	c.closed = true
 	d := c.rr.core.dyn
 	c.snd.closeLocked()
@@ -479,9 +478,7 @@ func (r *RequestMut[Req, Resp]) Release() {
 	if r.data == nil {
 		return
 	}
-	if !c.closed {
-		c.snd.unloan(r.chunk)
-	}
+	c.snd.unloan(r.chunk)
 	r.data = nil
 }
 

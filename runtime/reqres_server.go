@@ -214,6 +214,7 @@ func (s *server) unloan(a *activeReq, gen uint64, i uint32) bool {
 // held.
 func (s *server) send(a *activeReq, gen uint64, i uint32, length uint64) error {
 	if s.closed {
+		s.snd.unloan(i) // ends the loan of a closed sender
 		return ErrClosed
 	}
 	if !s.unloan(a, gen, i) {
@@ -239,9 +240,13 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	if !a.used || a.gen != gen {
 		return
 	}
-	for _, i := range a.loaned {
-		s.snd.unloan(i)
+	if !s.closed {
+		for _, i := range a.loaned {
+			s.snd.unloan(i)
+		}
 	}
+	// (A closing server leaves its responses on loan: they stay mapped
+	// until their holders send or release them, see sender.removeFiles.)
 	a.loaned = a.loaned[:0]
 	s.rcv.release(a.conn, a.chunk)
 	last := len(s.actives) - 1
@@ -270,11 +275,11 @@ func (s *server) closePort() error {
 		s.mu.Unlock()
 		return nil
 	}
+	s.closed = true
 	for len(s.actives) > 0 {
 		a := s.actives[len(s.actives)-1]
 		s.closeActive(a, a.gen)
 	}
-	s.closed = true
 	d := s.rr.core.dyn
 	s.snd.closeLocked()
 	release(&d.subs[s.slot], s.rr.core.node.id)
@@ -556,7 +561,7 @@ func (m *ResponseMut[Resp]) Release() {
 	if m.data == nil {
 		return
 	}
-	if s.unloan(m.a, m.gen, m.chunk) {
+	if s.closed || s.unloan(m.a, m.gen, m.chunk) {
 		s.snd.unloan(m.chunk)
 	}
 	m.data, m.a = nil, nil

@@ -81,6 +81,10 @@ type sender struct {
 	// used for the chunks that have never been loaned.
 	free []uint32
 
+	// removed is set once the data segment's file is removed; the mapping
+	// may outlive it while samples are on loan (see removeFiles).
+	removed bool
+
 	refs     []uint32 // per chunk: loan + connections + history (+ pending request) holding it
 	state    []uint8  // per chunk: chunkFree, chunkLoaned, chunkSent
 	loans    int
@@ -97,7 +101,7 @@ type sender struct {
 	safeOverflow bool
 	maxSlice     uint64
 	overflows    uint64 // chunks taken back from full queues (safe overflow)
-	discarded    uint64 // deliveries skipped by DiscardData
+	discarded    uint64 // deliveries skipped by DiscardData, or to a receiver over its limit
 }
 
 // connSpec is how a sender connects to one receiver: the connection's
@@ -246,6 +250,10 @@ func (p *sender) getFree() (uint32, bool) {
 // unloan gives back a loaned chunk without sending it. Must be called
 // with p.mu held.
 func (p *sender) unloan(i uint32) {
+	if p.closed {
+		p.endLoanClosed(i)
+		return
+	}
 	if p.state[i] == chunkLoaned {
 		p.state[i] = chunkSent
 		p.loans--
@@ -257,6 +265,7 @@ func (p *sender) unloan(i uint32) {
 // be called with p.mu held.
 func (p *sender) stamp(i uint32, length, requestID uint64, channel uint32) error {
 	if p.closed {
+		p.endLoanClosed(i)
 		return ErrClosed
 	}
 	if p.state[i] != chunkLoaned {
@@ -337,10 +346,20 @@ func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot
 // push puts v into channel ch of c, following the safe-overflow setting or
 // the backpressure strategy, and reports whether it is in.
 func (p *sender) push(c *sendConn, ch int, v uint64, wanted func() bool) bool {
+	q := c.conn.channels[ch]
 	if c.n >= c.limit {
 		p.reclaimConn(c)
+		// At most limit chunks are in flight on a connection that follows
+		// the protocol, and a push at the limit finds the queue full (it
+		// then evicts, or waits or discards by the backpressure strategy).
+		// A receiver that holds more does not give chunks back (a broken or
+		// hostile process, or a corrupted connection): it gets nothing more,
+		// so that it cannot drain the pool that the other receivers share.
+		if c.n > c.limit || c.n == c.limit && q.Len() < q.Cap() {
+			p.discarded++
+			return false
+		}
 	}
-	q := c.conn.channels[ch]
 	if p.safeOverflow {
 		if old, over := q.PushOverflow(v); over {
 			p.overflows++
@@ -623,16 +642,37 @@ func (p *sender) closePort() error {
 	return nil
 }
 
-// removeFiles unmaps and removes the data segment. Receivers that still
-// hold chunks keep their own mappings: the memory lives until the last
-// of them unmaps it.
+// removeFiles removes the data segment and unmaps it. Receivers that still
+// hold chunks keep their own mappings: the memory lives until the last of
+// them unmaps it. While samples are on loan, the mapping stays too: other
+// goroutines may still be writing into them (a port closed under a
+// concurrent Loan and Send), and the loan that ends last unmaps it
+// (endLoanClosed). Must be called with p.mu held.
 func (p *sender) removeFiles() {
-	if p.data != nil {
-		p.data.Close()
-		p.core.node.shm.Remove(p.core.node.config.dataName(p.id))
-		p.data = nil
-		p.table = nil
+	if p.data == nil {
+		return
 	}
+	if !p.removed {
+		p.core.node.shm.Remove(p.core.node.config.dataName(p.id))
+		p.removed = true
+	}
+	if p.loans > 0 {
+		return
+	}
+	p.data.Close()
+	p.data = nil
+	p.table = nil
+}
+
+// endLoanClosed ends loan i of a closed sender: the chunk is not sent and
+// not given back (the segment is gone), and the last loan to end unmaps
+// the segment. Must be called with p.mu held.
+func (p *sender) endLoanClosed(i uint32) {
+	if i < uint32(len(p.state)) && p.state[i] == chunkLoaned {
+		p.state[i] = chunkFree
+		p.loans--
+	}
+	p.removeFiles()
 }
 
 // freeChunks reports how many chunks are in the free list; may be stale.
