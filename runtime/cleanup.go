@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +18,9 @@ import (
 type CleanupState struct {
 	Cleanups       int // dead nodes whose resources were removed
 	FailedCleanups int // dead nodes that could not be cleaned (yet)
+	// CorruptServices counts the corrupted services that no node held and
+	// that the cleanup removed (see ListCorruptServices).
+	CorruptServices int
 }
 
 // CleanupDeadNodes removes everything that the dead nodes of cfg's domain
@@ -22,6 +28,10 @@ type CleanupState struct {
 // publishers' pools), their services if they were the last node, their
 // files. A cleanup that a crash interrupted resumes where it stopped.
 // A node that another process is cleaning at the moment is skipped.
+//
+// It then removes the corrupted services of the domain that no node holds
+// (see ListCorruptServices): nobody can open them, and they would make
+// every later creation of their name fail with ErrServiceCorrupted.
 //
 // A nil cfg stands for FindConfig's configuration; when the configuration
 // file is invalid, for DefaultConfig (CleanupDeadNodes cannot report the
@@ -39,6 +49,7 @@ func CleanupDeadNodes(cfg *Config) CleanupState {
 		}
 	}
 	removeStaleLockTemps(cfg)
+	st.CorruptServices = removeCorruptServices(cfg, p)
 	return st
 }
 
@@ -337,4 +348,282 @@ func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) 
 		return nil, err
 	}
 	return d, nil
+}
+
+// CorruptService is a service of a domain that no process can open: its
+// static config cannot be decoded or does not describe the service it is
+// named after, or its dynamic segment has a bad header (magic, layout
+// version, kind, size or capacities that disagree with the static config),
+// or the dynamic segment is gone. Every open, and every creation, of its
+// name fails (with ErrServiceCorrupted) until its files are removed.
+//
+// A service whose static config was written by another iox2go version is
+// never reported (that version may read it), nor one whose dynamic segment
+// is not published yet: its creator may still be at work.
+type CorruptService struct {
+	Hash    string   // names the service's files
+	Name    string   // from the static config; "" when it cannot be decoded
+	Pattern string   // likewise
+	Reason  string   // what is wrong
+	Files   []string // the static config and the dynamic segment(s), as paths
+	// HeldBy lists the nodes (in any state) whose directory records that
+	// they have the service open, or are creating or opening it. A service
+	// that a node holds is left alone: that node may be creating it, or
+	// use it still. A dead node's cleanup removes its hold.
+	HeldBy []ID
+}
+
+// ListCorruptServices returns the corrupted services of cfg's domain,
+// sorted by hash. CleanupDeadNodes removes those that no node holds.
+// A nil cfg stands for FindConfig's configuration; FindConfig's error (an
+// invalid configuration file) is returned.
+func ListCorruptServices(cfg *Config) ([]CorruptService, error) {
+	if cfg == nil {
+		var err error
+		if cfg, _, err = FindConfig(); err != nil {
+			return nil, err
+		}
+	}
+	ents, err := os.ReadDir(cfg.servicesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.provider()
+	holders, _ := serviceHolders(cfg)
+	var out []CorruptService
+	for _, e := range ents {
+		hash, ok := staticHash(cfg, e.Name())
+		if !ok {
+			continue
+		}
+		if c := judgeService(cfg, p, hash); c != nil {
+			c.HeldBy = holders[hash]
+			out = append(out, c.CorruptService)
+		}
+	}
+	return out, nil
+}
+
+// corruptService is a CorruptService with what its removal checks again.
+type corruptService struct {
+	CorruptService
+	static   []byte   // the static config as judged; nil when there was none
+	dynamics []string // the segment names of Files
+}
+
+// staticHash returns the service hash of a file name of the services
+// directory, and whether it is a static config of cfg's domain.
+func staticHash(cfg *Config, name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, cfg.Prefix)
+	if !ok {
+		return "", false
+	}
+	hash, ok := strings.CutSuffix(rest, ".service")
+	if !ok || len(hash) != 32 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return hash, true
+}
+
+// serviceHolders returns, per service hash, the nodes whose directory has a
+// tag of the service (tagPath): the nodes that have the service open or
+// are creating or opening it. A node writes its tag before it creates or
+// opens anything of the service and removes it after it let go of
+// everything. complete is false when a node directory could not be read:
+// then any service may be held.
+func serviceHolders(cfg *Config) (holders map[string][]ID, complete bool) {
+	holders = map[string][]ID{}
+	ents, err := os.ReadDir(cfg.nodesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return holders, true
+	}
+	if err != nil {
+		return holders, false
+	}
+	complete = true
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), cfg.Prefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		id, err := parseID(rest)
+		if err != nil {
+			continue
+		}
+		tags, err := os.ReadDir(filepath.Join(cfg.nodesDir(), e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the node went away
+		}
+		if err != nil {
+			complete = false
+			continue
+		}
+		for _, t := range tags {
+			if !strings.HasSuffix(t.Name(), ".svc") {
+				continue
+			}
+			hash, _, _ := strings.Cut(t.Name(), "_")
+			if hs := holders[hash]; len(hs) == 0 || hs[len(hs)-1] != id {
+				holders[hash] = append(hs, id)
+			}
+		}
+	}
+	return holders, complete
+}
+
+// judgeService returns the service with hash if it is corrupted, else nil.
+//
+// It never waits: a dynamic segment that is not published yet is not
+// corrupted, whatever the creation timeout (a creator publishes the
+// segment before it writes the static config, so a service with a static
+// config and an unpublished segment is a mystery, left alone).
+func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
+	path := cfg.staticPath(hash)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil // gone, or not ours to read
+	}
+	c := &corruptService{CorruptService: CorruptService{Hash: hash}, static: b}
+	sc, reason := decodeStatic(b, hash)
+	if sc != nil {
+		c.Name, c.Pattern = sc.Name, sc.Pattern
+		if sc.Version != Version {
+			return nil // another version's service: not ours to judge
+		}
+	}
+	if reason != "" {
+		// The static config is garbage: its incarnation is unknown, so
+		// every dynamic segment of the service goes with it. (A creator
+		// that is making one right now holds the service: see
+		// removeCorrupt.)
+		c.Reason = "static config: " + reason
+		c.Files = append(c.Files, path)
+		names, _ := p.List(cfg.Prefix + hash + "_")
+		for _, n := range names {
+			if strings.HasSuffix(n, ".dynamic") {
+				c.dynamics = append(c.dynamics, n)
+				c.Files = append(c.Files, filepath.Join(cfg.ShmDir, n))
+			}
+		}
+		return c
+	}
+	pattern, caps, _ := staticShape(sc)
+	dname := cfg.dynamicName(hash, sc.UID)
+	d, err := openDynamic(p, dname, caps, pattern, 0)
+	switch {
+	case err == nil:
+		d.close()
+		return nil
+	case errors.Is(err, shm.ErrNotExist):
+		c.Reason = "static config without its dynamic segment " + dname
+		c.Files = []string{path}
+		return c
+	case errors.Is(err, ErrServiceCorrupted), errors.Is(err, shm.ErrCorrupt),
+		errors.Is(err, shm.ErrVersionMismatch), errors.Is(err, shm.ErrWrongKind):
+		c.Reason = "dynamic segment: " + err.Error()
+		c.Files = []string{path, filepath.Join(cfg.ShmDir, dname)}
+		c.dynamics = []string{dname}
+		return c
+	}
+	return nil // not published yet, no permission, ...: not corrupted
+}
+
+// decodeStatic decodes static config b of the service with hash, as
+// readStatic does, and checks that it describes a service of this hash
+// with capacities a dynamic segment can have. reason says what is wrong
+// with it; sc is set whenever b decodes.
+func decodeStatic(b []byte, hash string) (sc *StaticConfig, reason string) {
+	sc = new(StaticConfig)
+	if err := json.Unmarshal(b, sc); err != nil {
+		return nil, err.Error()
+	}
+	if sc.Hash != hash {
+		return sc, fmt.Sprintf("it describes service hash %q", sc.Hash)
+	}
+	if sc.Version != Version {
+		return sc, "" // another version's format: not judged
+	}
+	pattern, _, ok := staticShape(sc)
+	if !ok {
+		return sc, fmt.Sprintf("no valid %s section", sc.Pattern)
+	}
+	if serviceHash(sc.Name, pattern) != hash {
+		return sc, fmt.Sprintf("it describes %s %q, which is not the service it is named after", sc.Pattern, sc.Name)
+	}
+	if len(sc.UID) != 16 || strings.Trim(sc.UID, "0123456789abcdef") != "" {
+		return sc, fmt.Sprintf("invalid uid %q", sc.UID)
+	}
+	return sc, ""
+}
+
+// staticShape returns the pattern and the dynamic segment's capacities of
+// the service sc describes; ok is false when sc has no valid ones.
+func staticShape(sc *StaticConfig) (p Pattern, caps dynCaps, ok bool) {
+	switch {
+	case sc.Pattern == PatternPublishSubscribe.String() && sc.PublishSubscribe != nil:
+		ps := sc.PublishSubscribe
+		p, caps = PatternPublishSubscribe, dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+	case sc.Pattern == PatternEvent.String() && sc.Event != nil:
+		es := sc.Event
+		p, caps = PatternEvent, dynCaps{nodes: es.MaxNodes, pubs: es.MaxNotifiers, subs: es.MaxListeners}
+	case sc.Pattern == PatternRequestResponse.String() && sc.RequestResponse != nil:
+		rs := sc.RequestResponse
+		p, caps = PatternRequestResponse, dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
+	default:
+		return 0, dynCaps{}, false
+	}
+	return p, caps, caps.valid()
+}
+
+// removeCorruptServices removes the corrupted services of cfg's domain
+// that no node holds and returns how many it removed. Only services that
+// no node held when it began are examined: a healthy service always has a
+// holder, so this costs a directory listing per node when nothing is wrong.
+func removeCorruptServices(cfg *Config, p shm.Provider) int {
+	holders, complete := serviceHolders(cfg)
+	if !complete {
+		return 0
+	}
+	ents, err := os.ReadDir(cfg.servicesDir())
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		hash, ok := staticHash(cfg, e.Name())
+		if !ok || len(holders[hash]) > 0 {
+			continue
+		}
+		if c := judgeService(cfg, p, hash); c != nil && removeCorrupt(cfg, p, c) {
+			n++
+		}
+	}
+	return n
+}
+
+// removeCorrupt removes the files of corrupted service c unless a node
+// holds it now, and reports whether it did.
+//
+// The holders are looked up after c was judged, and every creator and
+// opener writes its tag before it creates or opens anything: a dynamic
+// segment that c lists and a creator is still making shows up as held
+// here. The static config is removed only if it is still the one judged
+// (a new incarnation has another uid), first, as destroyService does; the
+// dynamic segments are named by their incarnation, never reused.
+func removeCorrupt(cfg *Config, p shm.Provider, c *corruptService) bool {
+	holders, complete := serviceHolders(cfg)
+	if !complete || len(holders[c.Hash]) > 0 {
+		return false
+	}
+	path := cfg.staticPath(c.Hash)
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, c.static) {
+		os.Remove(path)
+	}
+	for _, n := range c.dynamics {
+		p.Remove(n)
+	}
+	return true
 }

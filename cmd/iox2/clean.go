@@ -8,6 +8,9 @@ package main
 // segments of its ports, and the files of the services that it was the
 // last node of) and afterwards reports those that no longer exist. The file
 // names follow the runtime's naming scheme (runtime/config.go).
+//
+// CleanupDeadNodes also removes the corrupted services that no node holds
+// (runtime.ListCorruptServices): clean lists them too, before and after.
 
 import (
 	"errors"
@@ -26,23 +29,33 @@ func init() {
 	var dryRun, verbose bool
 	register(&command{
 		path:    "clean",
-		summary: "remove the files and shared memory that dead nodes left behind",
+		summary: "remove the files and shared memory that dead nodes and corrupted services left behind",
 		help: `Removes the resources of every dead node of the domain (a node whose process
 is gone without closing it): its lock and directory, the shared-memory
 segments of its ports, and the services it was the last node of. Chunks
 that its subscribers held go back to the publishers' pools. Live nodes do
 this too whenever a node is created or closed; clean does it now.
 
-Prints one line per node: "removed node ID (pid P, name N): K files", or
-"nothing to clean". --dry-run only lists what would be removed, file by
-file; --verbose lists the files removed. A dead node that could not be
-cleaned (another process is cleaning it, or no permission) makes clean
-exit with code 1.
+It also removes the corrupted services that no node holds: a service whose
+static configuration cannot be decoded, or whose dynamic segment has a bad
+header (magic, layout version, size), cannot be opened or created again
+until its files are gone. One that a live node holds is kept (that node
+may be creating it, or still use it).
+
+Prints one line per node: "removed node ID (pid P, name N): K files", one
+per corrupted service: "removed corrupted service HASH (name N, pattern
+P): K files" followed by "  reason: ..." (or "kept corrupted service ...:
+held by live node ID"), or "nothing to clean". --dry-run only lists what
+would be removed, file by file; --verbose lists the files removed. A dead
+node that could not be cleaned (another process is cleaning it, or no
+permission) makes clean exit with code 1.
 
 With --json: {"dry_run", "cleaned", "failed", "nodes": [{"id", "pid",
-"name", "removed", "files", "remaining"}]} where "files" are the files
-removed (or, with --dry-run, to be removed) and "remaining" those of them
-still there afterwards.`,
+"name", "removed", "files", "remaining"}], "services": [{"hash", "name",
+"pattern", "reason", "held_by", "removed", "files", "remaining"}]} where
+"files" are the files removed (or, with --dry-run, to be removed) and
+"remaining" those of them still there afterwards (for a service kept
+because a live node holds it: all of its files).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&dryRun, "dry-run", false, "list what would be removed, remove nothing")
 			fs.BoolVar(&verbose, "verbose", false, "list every file removed")
@@ -63,6 +76,53 @@ type cleanNodeJSON struct {
 	Removed   bool     `json:"removed"`
 	Files     []string `json:"files"`
 	Remaining []string `json:"remaining"`
+}
+
+// cleanServiceJSON is one corrupted service in the output of clean.
+type cleanServiceJSON struct {
+	Hash      string   `json:"hash"`
+	Name      string   `json:"name"`
+	Pattern   string   `json:"pattern"`
+	Reason    string   `json:"reason"`
+	HeldBy    []string `json:"held_by"` // the live (or inaccessible) nodes that hold it
+	Removed   bool     `json:"removed"`
+	Files     []string `json:"files"`
+	Remaining []string `json:"remaining"`
+}
+
+// corruptServices lists the corrupted services of the domain: those that
+// the cleanup removes (no node holds them but dead ones, whose cleanup
+// lets go of them) with their files, and those it keeps (held by a node
+// that is not dead) with their files as remaining. Files listed earlier
+// (in seen) are left out.
+func corruptServices(cfg *iox2.Config, states map[iox2.ID]iox2.NodeState, seen map[string]bool) ([]cleanServiceJSON, error) {
+	list, err := iox2.ListCorruptServices(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("list services in %s: %w", cfg.Root, err)
+	}
+	out := []cleanServiceJSON{}
+	for _, c := range list {
+		j := cleanServiceJSON{Hash: c.Hash, Name: c.Name, Pattern: c.Pattern, Reason: c.Reason,
+			HeldBy: []string{}, Files: []string{}, Remaining: []string{}}
+		for _, id := range c.HeldBy {
+			if states[id] != iox2.NodeDead {
+				j.HeldBy = append(j.HeldBy, id.String())
+			}
+		}
+		for _, f := range c.Files {
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+			if len(j.HeldBy) > 0 {
+				j.Remaining = append(j.Remaining, f)
+			} else {
+				j.Files = append(j.Files, f)
+			}
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }
 
 // deadNodeFiles lists the files that belong to dead node n: the paths
@@ -179,9 +239,29 @@ func clean(e *env, dryRun, verbose bool) error {
 		}
 		out = append(out, j)
 	}
+	svcOut, err := corruptServices(cfg, states, seen)
+	if err != nil {
+		return err
+	}
 	var st iox2.CleanupState
 	if !dryRun {
 		st = iox2.CleanupDeadNodes(cfg)
+		for i := range svcOut {
+			j := &svcOut[i]
+			if len(j.HeldBy) > 0 {
+				continue
+			}
+			var gone []string
+			for _, f := range j.Files {
+				if _, err := os.Lstat(f); errors.Is(err, fs.ErrNotExist) {
+					gone = append(gone, f)
+				} else {
+					j.Remaining = append(j.Remaining, f)
+				}
+			}
+			j.Files = append([]string{}, gone...)
+			j.Removed = len(j.Remaining) == 0
+		}
 		for i := range out {
 			j := &out[i]
 			var gone []string
@@ -204,17 +284,18 @@ func clean(e *env, dryRun, verbose bool) error {
 	}
 	if e.json {
 		if err := printJSON(e.stdout, struct {
-			DryRun  bool            `json:"dry_run"`
-			Cleaned int             `json:"cleaned"`
-			Failed  int             `json:"failed"`
-			Nodes   []cleanNodeJSON `json:"nodes"`
-		}{dryRun, st.Cleanups, st.FailedCleanups, out}); err != nil {
+			DryRun   bool               `json:"dry_run"`
+			Cleaned  int                `json:"cleaned"`
+			Failed   int                `json:"failed"`
+			Nodes    []cleanNodeJSON    `json:"nodes"`
+			Services []cleanServiceJSON `json:"services"`
+		}{dryRun, st.Cleanups, st.FailedCleanups, out, svcOut}); err != nil {
 			return err
 		}
 		return failed
 	}
 	w := e.stdout
-	if len(out) == 0 && st.Cleanups == 0 {
+	if len(out) == 0 && st.Cleanups == 0 && len(svcOut) == 0 && st.CorruptServices == 0 {
 		fmt.Fprintln(w, "nothing to clean")
 		return failed
 	}
@@ -241,6 +322,35 @@ func clean(e *env, dryRun, verbose bool) error {
 	}
 	if extra := st.Cleanups - countCleanedNodes(out); extra > 0 && !dryRun {
 		fmt.Fprintf(w, "removed %s that died while clean ran\n", countWord(extra, "more node"))
+	}
+	removedSvcs := 0
+	for _, j := range svcOut {
+		what := fmt.Sprintf("corrupted service %s (name %s, pattern %s)", j.Hash, dashIfEmpty(j.Name), dashIfEmpty(j.Pattern))
+		switch {
+		case len(j.HeldBy) > 0:
+			fmt.Fprintf(w, "kept %s: held by live node %s\n", what, strings.Join(j.HeldBy, ", "))
+		case dryRun:
+			fmt.Fprintf(w, "would remove %s: %s\n", what, countWord(len(j.Files), "file"))
+		case j.Removed:
+			removedSvcs++
+			fmt.Fprintf(w, "removed %s: %s\n", what, countWord(len(j.Files), "file"))
+		default:
+			fmt.Fprintf(w, "could not remove %s: removed %s, %d left\n", what, countWord(len(j.Files), "file"), len(j.Remaining))
+		}
+		fmt.Fprintf(w, "  reason: %s\n", j.Reason)
+		if len(j.HeldBy) == 0 && (dryRun || verbose) {
+			for _, f := range j.Files {
+				fmt.Fprintf(w, "  %s\n", f)
+			}
+		}
+		if len(j.HeldBy) == 0 && !dryRun && len(j.Remaining) > 0 {
+			for _, f := range j.Remaining {
+				fmt.Fprintf(w, "  left: %s\n", f)
+			}
+		}
+	}
+	if extra := st.CorruptServices - removedSvcs; extra > 0 && !dryRun {
+		fmt.Fprintf(w, "removed %s that clean had not listed\n", countWord(extra, "more corrupted service"))
 	}
 	return failed
 }

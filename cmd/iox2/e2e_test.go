@@ -527,6 +527,16 @@ type inspectCleanOut struct {
 		Files     []string `json:"files"`
 		Remaining []string `json:"remaining"`
 	} `json:"nodes"`
+	Services []struct {
+		Hash      string   `json:"hash"`
+		Name      string   `json:"name"`
+		Pattern   string   `json:"pattern"`
+		Reason    string   `json:"reason"`
+		HeldBy    []string `json:"held_by"`
+		Removed   bool     `json:"removed"`
+		Files     []string `json:"files"`
+		Remaining []string `json:"remaining"`
+	} `json:"services"`
 }
 
 // --- tests ---
