@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,6 +30,12 @@ func TestGarbageGivesClearErrors(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, []byte(replaceOnce(string(b), `"version": "`+Version+`"`, `"version": "9.9.9"`)), 0o600)
 		}, ErrVersionMismatch},
+		{"static config without its pattern's section", func(t *testing.T, cfg *Config, hash, uid string) {
+			rewriteStatic(t, cfg.staticPath(hash), func(m map[string]any) { delete(m, "publish_subscribe") })
+		}, ErrServiceCorrupted},
+		{"static config of an unknown pattern", func(t *testing.T, cfg *Config, hash, uid string) {
+			rewriteStatic(t, cfg.staticPath(hash), func(m map[string]any) { m["pattern"] = "telepathy" })
+		}, ErrServiceCorrupted},
 		{"dynamic config with a wrong magic", func(t *testing.T, cfg *Config, hash, uid string) {
 			patchShm(t, filepath.Join(cfg.ShmDir, cfg.dynamicName(hash, uid)), 4, 0xdeadbeef)
 		}, ErrServiceCorrupted},
@@ -57,6 +64,27 @@ func TestGarbageGivesClearErrors(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// rewriteStatic decodes the static config at path as JSON, lets edit
+// change it, and writes it back.
+func rewriteStatic(t *testing.T, path string, edit func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

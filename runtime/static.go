@@ -98,6 +98,21 @@ func readStatic(path, hash string) (*StaticConfig, error) {
 	if sc.Hash != hash {
 		return nil, fmt.Errorf("%w: static config %s describes service hash %q", ErrServiceCorrupted, path, sc.Hash)
 	}
+	// Every reader relies on the section of the pattern being there.
+	var has bool
+	switch sc.Pattern {
+	case PatternPublishSubscribe.String():
+		has = sc.PublishSubscribe != nil
+	case PatternEvent.String():
+		has = sc.Event != nil
+	case PatternRequestResponse.String():
+		has = sc.RequestResponse != nil
+	default:
+		return nil, fmt.Errorf("%w: static config %s has the unknown pattern %q", ErrServiceCorrupted, path, sc.Pattern)
+	}
+	if !has {
+		return nil, fmt.Errorf("%w: static config %s lacks its %s section", ErrServiceCorrupted, path, sc.Pattern)
+	}
 	return &sc, nil
 }
 
