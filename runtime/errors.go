@@ -79,6 +79,9 @@ func (e *ServiceError) Error() string {
 	if d := strings.TrimPrefix(e.Detail, e.Err.Error()+": "); d != "" {
 		s += ": " + d
 	}
+	if errors.Is(e.Err, ErrServiceCorrupted) {
+		s += " (once no node holds it, iox2 clean or CleanupDeadNodes removes it, and so does, by default, the next node creation)"
+	}
 	return s
 }
 
