@@ -96,7 +96,8 @@ func (l *Listener) Deadline() (time.Duration, bool) {
 }
 
 // Close closes the listener: notifiers stop reaching it, and blocking waits
-// on it return ErrClosed.
+// on it return ErrClosed, as do the waits of every WaitSet it is attached
+// to (until it is detached).
 func (l *Listener) Close() error { return l.closePort() }
 
 func (l *Listener) maintain() {}
@@ -118,7 +119,8 @@ func (l *Listener) closePort() error {
 	release(&d.subs[l.slot], node.id)
 	d.bump()
 	// SYNC POINT close: after the store of closed; wakes every sleeper on
-	// the epoch (blocking waits return ErrClosed, WaitSets skip us).
+	// the epoch (blocking waits and the waits of the WaitSets that we are
+	// attached to see closed and return ErrClosed).
 	l.seg.hdr.epoch.Add(1)
 	futex.WakeAll(&l.seg.hdr.epoch)
 	l.unpin()

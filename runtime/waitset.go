@@ -131,6 +131,19 @@ type attachment struct {
 	due      int64
 	pinned   bool // waiting goroutine only
 	detached atomic.Bool
+	// closedErr is what the waits return once the listener is closed (made
+	// on the first such wait, then returned until the attachment is
+	// detached). Waiting goroutine only.
+	closedErr error
+}
+
+// closedError is the error of a wait that found a's listener closed.
+func (a *attachment) closedError() error {
+	if a.closedErr == nil {
+		a.closedErr = &ServiceError{Op: "waitset wait", Service: a.l.ev.core.name, Err: ErrClosed,
+			Detail: fmt.Sprintf("attached listener %v (attachment %d) is closed; detach it", a.l.id, a.key)}
+	}
+	return a.closedErr
 }
 
 type readyAttachment struct {
@@ -258,19 +271,23 @@ func (ws *WaitSet) SignalHandling() bool { return ws.signal }
 // WaitAndProcess waits and calls cb for every ready attachment, again and
 // again, until cb returns Stop (StopRequest), SIGTERM or SIGINT arrives
 // (TerminationRequest, Interrupt) or ctx ends (ctx.Err()). It fails with
-// ErrNoAttachments when the WaitSet is empty.
+// ErrNoAttachments when the WaitSet is empty, and with a *ServiceError
+// wrapping ErrClosed when an attached listener is closed (directly or by
+// closing its service or node): at once if it is waiting, and on every
+// later wait until that attachment is detached.
 func (ws *WaitSet) WaitAndProcess(ctx context.Context, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
 	return ws.run(ctx, noDeadline, true, cb)
 }
 
 // WaitAndProcessOnce waits until at least one attachment is ready, calls
-// cb for every ready one, and returns.
+// cb for every ready one, and returns. It ends as WaitAndProcess does.
 func (ws *WaitSet) WaitAndProcessOnce(ctx context.Context, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
 	return ws.run(ctx, noDeadline, false, cb)
 }
 
 // WaitAndProcessOnceWithTimeout is WaitAndProcessOnce that waits at most d;
-// it returns AllEventsHandled when d passes with nothing ready.
+// it returns AllEventsHandled when d passes with nothing ready, and ends
+// early as WaitAndProcess does (a closed listener: ErrClosed).
 func (ws *WaitSet) WaitAndProcessOnceWithTimeout(cb func(AttachmentID) CallbackProgression, d time.Duration) (WaitSetRunResult, error) {
 	return ws.run(nil, futex.Now()+max(int64(d), 0), false, cb)
 }
@@ -328,8 +345,22 @@ func (ws *WaitSet) round(ctx context.Context, deadline int64, cb func(Attachment
 		if len(ws.cur) == 0 {
 			return AllEventsHandled, ErrNoAttachments
 		}
+		var closed *attachment
 		for _, a := range ws.cur {
-			a.pinned = a.l != nil && a.l.pin()
+			if a.l == nil {
+				continue
+			}
+			// pin fails only once the listener is closed (Close of the
+			// listener, its service or its node): the wait ends with
+			// ErrClosed until the attachment is detached.
+			a.pinned = a.l.pin()
+			if !a.pinned && closed == nil && !a.detached.Load() {
+				closed = a
+			}
+		}
+		if closed != nil {
+			ws.unpin()
+			return AllEventsHandled, closed.closedError()
 		}
 		next := ws.collect(deadline)
 		if len(ws.ready) > 0 {
@@ -405,7 +436,8 @@ func (ws *WaitSet) unpin() {
 }
 
 // sleep waits on the wake-up word, the signal word and every pinned
-// listener's epoch until one changes or deadline passes.
+// listener's epoch until one changes or deadline passes. It does not sleep
+// when a listener has events or is closed (the next round reports it).
 func (ws *WaitSet) sleep(w0, s0 uint32, deadline int64) {
 	ws.words = append(ws.words[:0], futex.Private(&ws.wake, w0))
 	if ws.signal {
@@ -426,7 +458,10 @@ func (ws *WaitSet) sleep(w0, s0 uint32, deadline int64) {
 		}
 		h := a.l.seg.hdr
 		ws.words = append(ws.words, futex.Shared(&h.epoch, h.epoch.Load())) // SYNC POINT epoch: paired with notify's Add.
-		if a.l.pending() {
+		// SYNC POINT close: after the epoch load, paired with closePort's
+		// store of closed before its epoch Add: a Close after this check
+		// changes the epoch, which ends the futex_waitv below.
+		if a.l.closed.Load() || a.l.pending() {
 			ready = true
 			break
 		}
