@@ -378,17 +378,8 @@ type CorruptService struct {
 // A nil cfg stands for FindConfig's configuration; FindConfig's error (an
 // invalid configuration file) is returned.
 func ListCorruptServices(cfg *Config) ([]CorruptService, error) {
-	if cfg == nil {
-		var err error
-		if cfg, _, err = FindConfig(); err != nil {
-			return nil, err
-		}
-	}
-	ents, err := os.ReadDir(cfg.servicesDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	cfg, ents, err := serviceEntries(cfg)
+	if err != nil || len(ents) == 0 {
 		return nil, err
 	}
 	p := cfg.provider()

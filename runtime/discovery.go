@@ -76,17 +76,8 @@ type ServiceInfo struct {
 // pattern. A nil cfg stands for FindConfig's configuration; FindConfig's
 // error (an invalid configuration file) is returned.
 func ListServices(cfg *Config) ([]ServiceInfo, error) {
-	if cfg == nil {
-		var err error
-		if cfg, _, err = FindConfig(); err != nil {
-			return nil, err
-		}
-	}
-	ents, err := os.ReadDir(cfg.servicesDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	cfg, ents, err := serviceEntries(cfg)
+	if err != nil || len(ents) == 0 {
 		return nil, err
 	}
 	p := cfg.provider()
@@ -141,4 +132,21 @@ func ListServices(cfg *Config) ([]ServiceInfo, error) {
 		return out[i].Static.Pattern < out[j].Static.Pattern
 	})
 	return out, nil
+}
+
+// serviceEntries returns the configuration to use (FindConfig's when cfg
+// is nil) and the entries of its domain's services directory; none when
+// the directory does not exist.
+func serviceEntries(cfg *Config) (*Config, []os.DirEntry, error) {
+	if cfg == nil {
+		var err error
+		if cfg, _, err = FindConfig(); err != nil {
+			return nil, nil, err
+		}
+	}
+	ents, err := os.ReadDir(cfg.servicesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil, nil
+	}
+	return cfg, ents, err
 }

@@ -157,23 +157,19 @@ func mustSend(t *testing.T, pub *Publisher[uint64], v uint64) {
 
 func receiveTyped(t *testing.T, sub *Subscriber[uint64]) *Sample[uint64] {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		s, err := sub.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s != nil {
-			return s
-		}
-	}
-	t.Fatal("no sample within 5 s")
-	return nil
+	return receiveWithin(t, sub.Receive)
 }
 
 func receiveRaw(t *testing.T, sub *RawSubscriber) *RawSample {
 	t.Helper()
+	return receiveWithin(t, sub.Receive)
+}
+
+// receiveWithin polls receive until it returns a sample, for at most 5 s.
+func receiveWithin[S any](t *testing.T, receive func() (*S, error)) *S {
+	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		s, err := sub.Receive()
+		s, err := receive()
 		if err != nil {
 			t.Fatal(err)
 		}
