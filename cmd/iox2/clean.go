@@ -251,28 +251,12 @@ func clean(e *env, dryRun, verbose bool) error {
 			if len(j.HeldBy) > 0 {
 				continue
 			}
-			var gone []string
-			for _, f := range j.Files {
-				if _, err := os.Lstat(f); errors.Is(err, fs.ErrNotExist) {
-					gone = append(gone, f)
-				} else {
-					j.Remaining = append(j.Remaining, f)
-				}
-			}
-			j.Files = append([]string{}, gone...)
+			j.Files, j.Remaining = splitGone(j.Files)
 			j.Removed = len(j.Remaining) == 0
 		}
 		for i := range out {
 			j := &out[i]
-			var gone []string
-			for _, f := range j.Files {
-				if _, err := os.Lstat(f); errors.Is(err, fs.ErrNotExist) {
-					gone = append(gone, f)
-				} else {
-					j.Remaining = append(j.Remaining, f)
-				}
-			}
-			j.Files = append([]string{}, gone...)
+			j.Files, j.Remaining = splitGone(j.Files)
 			_, err := os.Lstat(filepath.Join(cfg.Root, "nodes", cfg.Prefix+j.ID+".lock"))
 			_, derr := os.Lstat(filepath.Join(cfg.Root, "nodes", cfg.Prefix+j.ID))
 			j.Removed = errors.Is(err, fs.ErrNotExist) && errors.Is(derr, fs.ErrNotExist)
@@ -363,4 +347,17 @@ func countCleanedNodes(out []cleanNodeJSON) int {
 		}
 	}
 	return n
+}
+
+// splitGone splits files into those that no longer exist and the others.
+func splitGone(files []string) (gone, remaining []string) {
+	gone = []string{} // a JSON list, never null
+	for _, f := range files {
+		if _, err := os.Lstat(f); errors.Is(err, fs.ErrNotExist) {
+			gone = append(gone, f)
+		} else {
+			remaining = append(remaining, f)
+		}
+	}
+	return gone, remaining
 }
