@@ -295,7 +295,7 @@ func TestHostileReceiverCannotDrainThePool(t *testing.T) {
 	if stolen == nil {
 		t.Fatal("no connection to the victim")
 	}
-	l := newConnLayout(1, 2, uint32(stolen.limit))
+	l := newConnLayout(1, 2, completionCap(stolen.limit))
 	thief, err := ring.AttachQueue(l.sub(stolen.conn.seg.Bytes(), 0), 2)
 	if err != nil {
 		t.Fatal(err)
@@ -316,5 +316,86 @@ func TestHostileReceiverCannotDrainThePool(t *testing.T) {
 	pub.p.mu.Unlock()
 	if n > limit+1 {
 		t.Fatalf("%d chunks in flight on the thief's connection, limit %d", n, limit)
+	}
+}
+
+// TestCapSparesReceiversThatFollowTheProtocol runs a subscriber that always
+// holds its max borrowed samples (release the oldest, receive the next) in
+// a tight loop against a publisher that waits for room
+// (RetryUntilDelivered) or evicts (safe overflow): the per-connection chunk
+// cap must never take it for a broken one. Every sample must arrive
+// (RetryUntilDelivered), or at least the newest of every burst (safe
+// overflow).
+func TestCapSparesReceiversThatFollowTheProtocol(t *testing.T) {
+	const n = 20000
+	for _, tc := range []struct {
+		safe        bool
+		buf, borrow int
+	}{{false, 2, 1}, {false, 1, 2}, {false, 4, 4}, {true, 2, 1}, {true, 2, 2}} {
+		t.Run(fmt.Sprintf("safe=%v/buf=%d/borrow=%d", tc.safe, tc.buf, tc.borrow), func(t *testing.T) {
+			cfg := testConfig(t)
+			node := testNode(t, cfg)
+			svc := must[*PublishSubscribeService[uint64]](t)(PublishSubscribe[uint64](node, "cap/spare").
+				EnableSafeOverflow(tc.safe).SubscriberMaxBufferSize(tc.buf).SubscriberMaxBorrowedSamples(tc.borrow).Create())
+			pub := must[*Publisher[uint64]](t)(svc.PublisherBuilder().Backpressure(RetryUntilDelivered).Create())
+			sub := must[*Subscriber[uint64]](t)(svc.Subscriber())
+			var undelivered atomic.Int64
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for v := uint64(1); v <= n; v++ {
+					k, err := pub.SendCopy(v)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if k != 1 {
+						undelivered.Add(1)
+					}
+				}
+			}()
+			var held []*Sample[uint64]
+			var got, last uint64
+			deadline := time.Now().Add(30 * time.Second)
+			for last < n && time.Now().Before(deadline) {
+				if len(held) == tc.borrow {
+					held[0].Release()
+					held = held[1:]
+				}
+				s, err := sub.Receive()
+				if err != nil {
+					t.Error(err)
+					break
+				}
+				if s == nil {
+					continue
+				}
+				v := *s.Payload()
+				if v <= last || !tc.safe && v != last+1 {
+					t.Errorf("received %d after %d (lost with RetryUntilDelivered, or out of order)", v, last)
+					break
+				}
+				last = v
+				got++
+				held = append(held, s)
+			}
+			// A publisher waiting for room (RetryUntilDelivered) gives up
+			// once its subscriber is gone.
+			for _, s := range held {
+				s.Release()
+			}
+			sub.Close()
+			<-done
+			if t.Failed() {
+				return
+			}
+			if u := undelivered.Load(); u != 0 {
+				t.Fatalf("%d sends did not reach the subscriber", u)
+			}
+			if last != n {
+				t.Fatalf("the last sample received is %d, want %d", last, n)
+			}
+			t.Logf("received %d of %d", got, n)
+		})
 	}
 }

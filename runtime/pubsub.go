@@ -47,7 +47,7 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 		connFor: func(pi portInfo) connSpec {
 			buf, hist := subscriberBuffer(q, pi)
 			limit := buf + q.SubscriberMaxBorrowedSamples
-			return connSpec{layout: newConnLayout(1, uint32(buf), uint32(limit)), limit: limit, history: hist}
+			return connSpec{layout: newConnLayout(1, uint32(buf), completionCap(limit)), limit: limit, history: hist}
 		},
 		elem: svc.payload, header: svc.header, maxSlice: o.maxSlice,
 		numChunks: q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans,
@@ -114,7 +114,7 @@ func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
 	s := newReceiver(receiverOpts{
 		core: svc.core, id: newID(), mu: new(sync.Mutex), peers: d.pubs,
 		elem: svc.payload, header: svc.header, slice: svc.slice,
-		layout:      newConnLayout(1, uint32(o.bufSize), uint32(o.bufSize+q.SubscriberMaxBorrowedSamples)),
+		layout:      newConnLayout(1, uint32(o.bufSize), completionCap(o.bufSize+q.SubscriberMaxBorrowedSamples)),
 		maxBorrowed: q.SubscriberMaxBorrowedSamples, connMaxBorrowed: q.SubscriberMaxBorrowedSamples,
 	})
 	s.bufSize, s.histReq = o.bufSize, o.histReq
@@ -738,3 +738,10 @@ func UserHeader[H any, S interface {
 	}
 	return (*H)(p)
 }
+
+// completionCap is the capacity of the completion queue of a connection
+// whose limit (queue capacity + max borrowed) is limit: one more, because a
+// safe-overflow push at the limit whose oldest element the receiver took
+// first (so that nothing was evicted) leaves limit+1 chunks in flight,
+// every one of which the receiver may give back before the sender looks.
+func completionCap(limit int) uint32 { return uint32(limit + 1) }

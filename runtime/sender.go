@@ -349,13 +349,7 @@ func (p *sender) push(c *sendConn, ch int, v uint64, wanted func() bool) bool {
 	q := c.conn.channels[ch]
 	if c.n >= c.limit {
 		p.reclaimConn(c)
-		// At most limit chunks are in flight on a connection that follows
-		// the protocol, and a push at the limit finds the queue full (it
-		// then evicts, or waits or discards by the backpressure strategy).
-		// A receiver that holds more does not give chunks back (a broken or
-		// hostile process, or a corrupted connection): it gets nothing more,
-		// so that it cannot drain the pool that the other receivers share.
-		if c.n > c.limit || c.n == c.limit && q.Len() < q.Cap() {
+		if c.n >= c.limit && p.overLimit(c, q) {
 			p.discarded++
 			return false
 		}
@@ -377,13 +371,35 @@ func (p *sender) push(c *sendConn, ch int, v uint64, wanted func() bool) bool {
 	return true
 }
 
+// overLimit reports whether the receiver of c, found with limit chunks or
+// more in flight after a reclaim, breaks the protocol: it holds more than
+// it may or does not give chunks back (a broken or hostile process, or a
+// corrupted connection). Such a receiver gets nothing more, so that it
+// cannot drain the pool that the other receivers share.
+//
+// The queue's length is read before a second reclaim: a receiver that
+// follows the protocol has, at that moment, at most its queue's length
+// plus its max borrowed samples in flight that it has not given back
+// (what it gave back before the read, the second reclaim takes). So if the
+// queue was not full, the second reclaim leaves fewer than limit; a
+// receiver that released and received a sample between the first reclaim
+// and the read is not mistaken for a broken one.
+func (p *sender) overLimit(c *sendConn, q *ring.Queue) bool {
+	l := q.Len()
+	p.reclaimConn(c)
+	return c.n > c.limit || c.n == c.limit && l < q.Cap()
+}
+
 // retry waits, without holding up the discovery of other ports for long,
 // until q has room for v or c's receiver is gone (or no longer wants it).
 func (p *sender) retry(c *sendConn, q *ring.Queue, v uint64, wanted func() bool) bool {
 	d := p.core.dyn
 	for n := 0; ; n++ {
 		p.reclaimConn(c)
-		if q.Push(v) {
+		// Never above the connection's limit: the completion queue has
+		// room for limit+1 chunks (see connFor), the one above the limit
+		// being a safe-overflow push whose element the receiver took first.
+		if c.n < c.limit && q.Push(v) {
 			return true
 		}
 		if n%64 == 63 {
