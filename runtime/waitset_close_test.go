@@ -111,10 +111,13 @@ func testWaitSetWaitEndsOnClose(t *testing.T, closer, attach string,
 	// One event first, so that the wait has handled one round.
 	nt.Notify()
 	done := make(chan waitResult, 1)
-	go func() {
-		r, err := wait(ws, cb)
-		done <- waitResult{r, err}
-	}()
+	startWait := func() {
+		go func() {
+			r, err := wait(ws, cb)
+			done <- waitResult{r, err}
+		}()
+	}
+	startWait()
 	time.Sleep(50 * time.Millisecond)
 	select {
 	case res := <-done:
@@ -122,10 +125,7 @@ func testWaitSetWaitEndsOnClose(t *testing.T, closer, attach string,
 			t.Fatalf("wait before the close = %v, %v", res.r, res.err)
 		}
 		// WaitAndProcessOnce* return after the first event: wait again.
-		go func() {
-			r, err := wait(ws, cb)
-			done <- waitResult{r, err}
-		}()
+		startWait()
 		time.Sleep(50 * time.Millisecond)
 		select {
 		case res := <-done:
@@ -135,20 +135,11 @@ func testWaitSetWaitEndsOnClose(t *testing.T, closer, attach string,
 	default:
 	}
 	start := time.Now()
-	switch closer {
-	case "listener":
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-	case "service":
-		if err := svc.Close(); err != nil {
-			t.Fatal(err)
-		}
-	case "node":
-		if err := node.Close(); err != nil {
-			t.Fatal(err)
-		}
+	way := closer
+	if way == "listener" {
+		way = "port"
 	}
+	closeBy(t, way, l, svc, node)
 	var first error
 	select {
 	case res := <-done:
