@@ -10,7 +10,8 @@
 # testdata/fuzz and fails at once.
 set -eu
 t=${FUZZTIME:-3s}
-log=/tmp/iox2go-fuzz.log
+log=$(mktemp "${TMPDIR:-/tmp}/iox2go-fuzz.XXXXXX")
+trap 'rm -f "$log"' EXIT
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
@@ -27,4 +28,3 @@ for pkg in $(go list ./...); do
 		done
 	done
 done
-rm -f "$log"

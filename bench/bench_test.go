@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iox2go/iox2go/internal/testrun"
 )
 
 // The test binary is the program too: with envTestMain set, TestMain runs
@@ -111,7 +113,7 @@ func (p *program) wait(out io.Reader) error {
 // TMPDIR, or its process B.
 func (p *program) checkNothingLeft(t *testing.T) {
 	t.Helper()
-	left, _ := filepath.Glob(fmt.Sprintf("/dev/shm/iox2go-bench-%d-*", p.cmd.Process.Pid))
+	left, _ := filepath.Glob(fmt.Sprintf("/dev/shm/iox2go-bench-%s%d-*", testrun.Tag(), p.cmd.Process.Pid))
 	if len(left) > 0 {
 		t.Errorf("left in /dev/shm: %v", left)
 	}

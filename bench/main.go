@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/iox2go/iox2go/internal/testrun"
 )
 
 func main() {
@@ -271,7 +273,7 @@ func runA(args []string, stdout, stderr io.Writer) error {
 	r := &runner{
 		opts:   o,
 		dir:    dir,
-		prefix: fmt.Sprintf("iox2go-bench-%d-", os.Getpid()),
+		prefix: fmt.Sprintf("iox2go-bench-%s%d-", testrun.Tag(), os.Getpid()),
 		rtts:   make([]int64, o.iters),
 		stdout: stdout,
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iox2go/iox2go/internal/testrun"
 )
 
 // pair sets up mechanism name in both roles in this process: A on the
@@ -31,7 +33,8 @@ func pairMode(t *testing.T, name string, size int, stream bool) (a, b Mechanism)
 		t.Skip("busy-waiting peers in one process need GOMAXPROCS >= 2")
 	}
 	dir := t.TempDir()
-	cfg := Config{Prefix: fmt.Sprintf("iox2go-bench-test-%d-%s-%d", os.Getpid(), name, size), Dir: dir, Size: size, Timeout: 5 * time.Second, Stream: stream}
+	// Short: the prefix names a Unix socket in dir too, and a socket path has at most 107 bytes.
+	cfg := Config{Prefix: fmt.Sprintf("iox2gobt%s%d-%s-%d", testrun.Tag(), os.Getpid(), name, size), Dir: dir, Size: size, Timeout: 5 * time.Second, Stream: stream}
 	a, b = registry[name].new(), registry[name].new()
 	errB := make(chan error, 1)
 	go func() {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iox2go/iox2go/internal/testrun"
 )
 
 // testConfig returns a configuration of its own for test t: a root in a
@@ -20,7 +22,7 @@ func testConfig(t testing.TB) *Config {
 	cfg.Root = t.TempDir()
 	configs++
 	h := sha256.Sum256([]byte(fmt.Sprint(t.Name(), os.Getpid(), configs)))
-	cfg.Prefix = "iox2t_" + hex.EncodeToString(h[:5]) + "_"
+	cfg.Prefix = "iox2t_" + testrun.Tag() + hex.EncodeToString(h[:5]) + "_"
 	cfg.InProcess = inProcess
 	t.Cleanup(func() { assertNoShm(t, cfg) })
 	return cfg

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iox2go/iox2go/internal/testrun"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
@@ -74,7 +75,7 @@ func dataSetup(t *testing.T) *dataBin {
 	t.Helper()
 	bin := inspectBin(t) // e2e_test.go's: built once, removed by TestMain
 	root := filepath.Join(t.TempDir(), "root")
-	prefix := fmt.Sprintf("iox2data%d_%d_", os.Getpid(), dataSerial.Add(1))
+	prefix := fmt.Sprintf("iox2data%s%d_%d_", testrun.Tag(), os.Getpid(), dataSerial.Add(1))
 	b := &dataBin{path: bin, root: root, prefix: prefix, domain: []string{"--root", root, "--prefix", prefix}}
 	t.Cleanup(func() {
 		// Registered first, so it runs after the cleanups that stop peers.

@@ -20,22 +20,29 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/iox2go/iox2go/internal/testrun"
 	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
 var configs atomic.Uint64
 
+// RunTag returns the tag of this run of the test suite (the environment
+// variable IOX2GO_TEST_RUN, which `make test` sets; "" when unset). Every
+// prefix that Config makes carries it, so that a check for files left
+// behind can look at this run's files alone.
+func RunTag() string { return testrun.Tag() }
+
 // Config returns a configuration whose domain belongs to test t alone: its
 // root is a temporary directory of t and its prefix is derived from t's
-// name, the process and a counter. When t ends, Config checks that nothing
-// with that prefix is left in the shared-memory directory (removing it and
+// name, the process and a counter, after the run's tag (RunTag). When t
+// ends, Config checks that nothing with that prefix is left in the shared-memory directory (removing it and
 // failing the test if so); close your nodes before then.
 func Config(t testing.TB) *iox2.Config {
 	t.Helper()
 	cfg := iox2.DefaultConfig()
 	cfg.Root = t.TempDir()
 	h := sha256.Sum256([]byte(fmt.Sprint(t.Name(), os.Getpid(), configs.Add(1))))
-	cfg.Prefix = "iox2t_" + hex.EncodeToString(h[:5]) + "_"
+	cfg.Prefix = "iox2t_" + RunTag() + hex.EncodeToString(h[:5]) + "_"
 	t.Cleanup(func() { CheckNothingLeft(t, cfg) })
 	return cfg
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/internal/testrun"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -54,7 +55,7 @@ func Prefix(t testing.TB) string {
 	if len(short) > 64 {
 		short = short[len(short)-64:]
 	}
-	return fmt.Sprintf("shmtest_%s_%08x_%d_", short, h.Sum32(), os.Getpid())
+	return fmt.Sprintf("shmtest_%s%s_%08x_%d_", testrun.Tag(), short, h.Sum32(), os.Getpid())
 }
 
 // env is what a subtest gets: the provider and its private prefix.
