@@ -64,7 +64,13 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 	d.bump()
 	p.mu.Lock()
 	p.update()
+	err = p.connError(op, -1)
 	p.mu.Unlock()
+	if err != nil {
+		// A subscriber that exists now would miss every sample.
+		p.closePort()
+		return nil, err
+	}
 	if err := svc.core.addPort(p); err != nil {
 		p.closePort()
 		return nil, err
