@@ -65,18 +65,24 @@ var (
 )
 
 // ServiceError describes a failed operation on a service: which operation,
-// which service, what went wrong (Err, a sentinel) and, for
-// incompatibilities, both sides.
+// which service, what went wrong (Err) and, for incompatibilities, both
+// sides.
+//
+// Err is a sentinel, or, when the operating system refused something that
+// no sentinel covers (a full directory, a read-only file system, a Root or
+// ShmDir that is not a directory, ...), the error of the operating system
+// itself: it names the path or directory, and errors.Is finds its errno
+// (syscall.ENOSPC, syscall.EROFS, syscall.ENOTDIR, ...).
 type ServiceError struct {
 	Op      string // "create", "open", "open or create", "publisher", "subscriber", ...
 	Service string // the service name
-	Err     error  // the sentinel, e.g. ErrIncompatibleTypes
+	Err     error  // the sentinel, e.g. ErrIncompatibleTypes, or an error of the operating system
 	Detail  string // what differs: "requested X, service has Y"
 }
 
 func (e *ServiceError) Error() string {
 	s := fmt.Sprintf("%s service %q: %v", e.Op, e.Service, e.Err)
-	if d := strings.TrimPrefix(e.Detail, e.Err.Error()+": "); d != "" {
+	if d := strings.TrimPrefix(e.Detail, e.Err.Error()+": "); d != "" && d != e.Err.Error() {
 		s += ": " + d
 	}
 	if errors.Is(e.Err, ErrServiceCorrupted) {

@@ -102,9 +102,11 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		services: map[*serviceCore]struct{}{},
 		closing:  make(chan struct{}),
 	}
-	for _, dir := range []string{cfg.Root, cfg.nodesDir(), cfg.servicesDir(), cfg.ShmDir} {
-		if err := ensureDir(dir, cfg.FileMode); err != nil {
-			return nil, fmt.Errorf("iox2: create node: %w", err)
+	for _, dir := range []struct{ key, path string }{
+		{"Root", cfg.Root}, {"Root", cfg.nodesDir()}, {"Root", cfg.servicesDir()}, {"ShmDir", cfg.ShmDir},
+	} {
+		if err := ensureDir(dir.path, cfg.FileMode); err != nil {
+			return nil, fmt.Errorf("iox2: create node: %s: %w", dir.key, err)
 		}
 	}
 	// The lock is taken under a temporary name and then renamed, so that
@@ -145,9 +147,13 @@ func (b *NodeBuilder) Create() (*Node, error) {
 // ensureDir creates dir if needed. With a group file mode (0660), the
 // directories it creates are group-writable and set-group-ID, so that
 // every member of the group can create and remove files in them and the
-// files belong to the group. A directory that exists is left as it is.
+// files belong to the group. A directory that exists is left as it is;
+// anything else there is an error wrapping syscall.ENOTDIR.
 func ensureDir(dir string, mode os.FileMode) error {
-	if _, err := os.Stat(dir); err == nil {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755|fs.ModeDir); err != nil {
@@ -172,6 +178,9 @@ func dirMode(file os.FileMode) os.FileMode {
 	return m | 0o700
 }
 
+// writeJSONFile writes v to path. On error (a full or read-only Root), it
+// removes what it created and returns the error of the operating system,
+// which names the path.
 func writeJSONFile(path string, v any, mode os.FileMode) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -182,11 +191,14 @@ func writeJSONFile(path string, v any, mode os.FileMode) error {
 		return err
 	}
 	f.Chmod(mode)
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // Name returns the node's name.

@@ -64,7 +64,13 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 	d.bump()
 	p.mu.Lock()
 	p.update()
+	err = p.connError(op, -1)
 	p.mu.Unlock()
+	if err != nil {
+		// A subscriber that exists now would miss every sample.
+		p.closePort()
+		return nil, err
+	}
 	if err := svc.core.addPort(p); err != nil {
 		p.closePort()
 		return nil, err
@@ -611,7 +617,10 @@ func (s *SampleMut[T]) userHeader() (unsafe.Pointer, uint64) {
 }
 
 // Send sends the sample to every subscriber and returns how many received
-// it. The sample must not be used afterwards.
+// it. The sample must not be used afterwards. If the publisher could not
+// create its connection to a subscriber (a full or read-only ShmDir), Send
+// delivers to nobody, gives the sample back and returns that error, which
+// wraps the errno (errors.Is(err, syscall.ENOSPC)); each Send retries.
 func (s *SampleMut[T]) Send() (int, error) {
 	p := s.pub.p
 	p.mu.Lock()

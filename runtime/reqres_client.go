@@ -112,7 +112,13 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 	c.mu.Lock()
 	c.snd.update()
 	c.rcv.update()
+	err = c.snd.connError(op, -1)
 	c.mu.Unlock()
+	if err != nil {
+		// A server that exists now would miss every request.
+		c.closePort()
+		return nil, err
+	}
 	if err := rr.core.addPort(c); err != nil {
 		c.closePort()
 		return nil, err

@@ -96,7 +96,13 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 	s.mu.Lock()
 	s.snd.update()
 	s.rcv.update()
+	err = s.snd.connError(op, -1)
 	s.mu.Unlock()
+	if err != nil {
+		// A client that exists now would get no response from us.
+		s.closePort()
+		return nil, err
+	}
 	if err := rr.core.addPort(s); err != nil {
 		s.closePort()
 		return nil, err

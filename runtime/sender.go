@@ -102,6 +102,21 @@ type sender struct {
 	maxSlice     uint64
 	overflows    uint64 // chunks taken back from full queues (safe overflow)
 	discarded    uint64 // deliveries skipped by DiscardData, or to a receiver over its limit
+
+	// connErrs, by peer slot, is why the connection to the receiver there
+	// could not be created at the last attempt (a full or read-only
+	// directory); failing counts the entries with an error. While failing
+	// is not zero, update retries them on every call, and send and sendTo
+	// fail with the error: a receiver that exists when Send is called must
+	// get the sample or Send must say why not.
+	connErrs []connFailure
+	failing  int
+}
+
+// connFailure is a receiver to which the sender could not connect, and why.
+type connFailure struct {
+	peer ID
+	err  error
 }
 
 // connSpec is how a sender connects to one receiver: the connection's
@@ -190,6 +205,7 @@ func newSender(o senderOpts) (*sender, error) {
 	p.state = make([]uint8, n)
 	p.history = make([]uint32, o.history)
 	p.conns = make([]*sendConn, len(o.peers))
+	p.connErrs = make([]connFailure, len(o.peers))
 	return p, nil
 }
 
@@ -291,6 +307,10 @@ func (p *sender) send(i uint32, length, requestID uint64, channel uint32, keep b
 		return 0, err
 	}
 	p.update()
+	if p.failing > 0 {
+		p.deref(i) // the loan's reference: the sample goes back unsent
+		return 0, p.connError("send", -1)
+	}
 	v := p.layout.encode(i)
 	delivered := 0
 	for _, c := range p.conns {
@@ -328,6 +348,10 @@ func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot
 		return false, err
 	}
 	p.update()
+	if slot >= 0 && slot < len(p.conns) && p.connErrs[slot].err != nil && p.connErrs[slot].peer == peer {
+		p.deref(i)
+		return false, p.connError("send", slot)
+	}
 	delivered := false
 	if slot >= 0 && slot < len(p.conns) {
 		if c := p.conns[slot]; c != nil && c.peer == peer && int(channel) < len(c.conn.channels) {
@@ -493,11 +517,12 @@ func (p *sender) inFlight(i uint32) bool {
 
 // update connects to new receivers (delivering history) and drops the
 // connections of vanished ones. Must be called with p.mu held. The common
-// case is one atomic load.
+// case is one atomic load; while a connection fails (see connErrs), every
+// call tries again.
 func (p *sender) update() {
 	d := p.core.dyn
 	cur := d.changeCount()
-	if cur == p.seen {
+	if cur == p.seen && p.failing == 0 {
 		return
 	}
 	p.seen = cur
@@ -509,15 +534,52 @@ func (p *sender) update() {
 			p.dropConn(i)
 			c = nil
 		}
+		var err error
 		if ok && c == nil && pi.id != p.id {
-			if p.connect(i, pi) == nil {
+			if err = p.connect(i, pi); err == nil {
 				created = true
 			}
 		}
+		p.setConnErr(i, pi.id, err)
 	}
 	if created {
 		d.bump()
 	}
+}
+
+// setConnErr records the outcome of the last connection attempt to the
+// receiver in slot (err nil: connected, or nothing to connect to).
+func (p *sender) setConnErr(slot int, peer ID, err error) {
+	f := &p.connErrs[slot]
+	switch {
+	case err == nil && f.err == nil:
+		return
+	case err == nil:
+		p.failing--
+		*f = connFailure{}
+		return
+	case f.err == nil:
+		p.failing++
+	}
+	*f = connFailure{peer: peer, err: fmt.Errorf("connecting to port %v: %w", peer, err)}
+}
+
+// connError is the error of a failed connection, the one to the receiver in
+// slot, or else the first one, for operation op; nil if none failed. Must
+// be called with p.mu held.
+func (p *sender) connError(op string, slot int) error {
+	if slot < 0 {
+		for k := range p.connErrs {
+			if p.connErrs[k].err != nil {
+				slot = k
+				break
+			}
+		}
+	}
+	if slot < 0 || p.connErrs[slot].err == nil {
+		return nil
+	}
+	return &ServiceError{Op: op, Service: p.core.name, Err: p.connErrs[slot].err}
 }
 
 func (p *sender) connect(slot int, pi portInfo) error {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
@@ -202,7 +203,11 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 	}
 }
 
-// errOr returns err if it wraps one of our sentinels, else def.
+// errOr returns the sentinel of ours that err wraps; else err itself if it
+// carries an errno (an error of the operating system that no sentinel
+// covers: no space left, a read-only file system, a directory that is not
+// one, ...), so that errors.Is finds the errno and the error says where;
+// else def.
 func errOr(err, def error) error {
 	for _, s := range []error{ErrClosed, ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch} {
 		if errors.Is(err, s) {
@@ -214,6 +219,9 @@ func errOr(err, def error) error {
 	}
 	if errors.Is(err, shm.ErrVersionMismatch) {
 		return ErrVersionMismatch
+	}
+	if errno := syscall.Errno(0); errors.As(err, &errno) {
+		return err
 	}
 	return def
 }

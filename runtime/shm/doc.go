@@ -27,8 +27,9 @@
 // open it, so openers must be able to tell a finished segment from one in
 // the making, or one whose creator died halfway. The creator:
 //
-//  1. calls Provider.Create: the file is created exclusively, empty, then
-//     sized (zero-filled) and mapped;
+//  1. calls Provider.Create: the file is created exclusively, empty, its
+//     memory reserved (so that a full file system is an error here, not a
+//     SIGBUS later), then sized (zero-filled) and mapped;
 //  2. lays its struct over Bytes, fills the payload and, optionally, calls
 //     Init to fill the Header;
 //  3. calls Publish, which writes kind and size into the Header and then

@@ -5,8 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/iox2go/iox2go/runtime/shm"
 	"github.com/iox2go/iox2go/runtime/shm/shmtest"
@@ -51,9 +55,18 @@ func TestPosixHugeSegment(t *testing.T) {
 		t.Skip("needs a 64-bit address space")
 	}
 	shift := 30        // not a constant, so that 32-bit builds compile
-	size := 3 << shift // 3 GiB: sparse, only two pages get touched
+	size := 3 << shift // 3 GiB: reserved at creation, only two pages get touched
 	for _, dir := range []string{shm.DefaultDir, t.TempDir()} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			// Create reserves the whole segment: it costs 3 GiB of memory in
+			// a tmpfs for a moment. Leave room for everything else.
+			var st unix.Statfs_t
+			if err := unix.Statfs(dir, &st); err != nil {
+				t.Fatal(err)
+			}
+			if free := uint64(st.Bavail) * uint64(st.Bsize); free < 2*uint64(size) {
+				t.Skipf("%s has %d bytes free; reserving %d bytes there needs twice that", dir, free, size)
+			}
 			p := shm.NewPosix(dir, 0)
 			name := devShmName(t)
 			seg, err := p.Create(name, size)
@@ -72,6 +85,50 @@ func TestPosixHugeSegment(t *testing.T) {
 				t.Errorf("Open sees %d bytes, first %d, last %d; want %d, 1, 2", len(o.Bytes()), o.Bytes()[0], o.Bytes()[size-1], size)
 			}
 		})
+	}
+}
+
+// A segment is reserved when it is created: a directory without room for
+// it makes Create fail with ENOSPC, naming the directory, and leaves no
+// file; before, Create succeeded on a sparse file and the first write to a
+// page that the tmpfs could not back raised SIGBUS.
+func TestPosixCreateReservesTheSegment(t *testing.T) {
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CAP_SYS_ADMIN): run the test as root to cover a full directory")
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("mounting a tmpfs needs root (CAP_SYS_ADMIN): %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	free := func() int {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		return int(st.Bavail) * int(st.Bsize)
+	}
+	p := shm.NewPosix(dir, 0)
+	_, err := p.Create("big", 128<<10)
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "big") {
+		t.Errorf("Create of 128 KiB in a 64 KiB tmpfs: %v; want ENOSPC naming %s and the segment", err, dir)
+	}
+	if names, _ := p.List(""); len(names) != 0 {
+		t.Errorf("the failed Create left %q", names)
+	}
+	f := free()
+	seg, err := p.Create("small", 32<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Remove("small")
+	defer seg.Close()
+	if got := f - free(); got != 32<<10 {
+		t.Errorf("Create of 32 KiB took %d bytes of the tmpfs; want all of it, reserved at once", got)
+	}
+	// The rest does not fit either, and says so instead of raising SIGBUS.
+	if _, err := p.Create("rest", f); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Create of %d bytes with %d free: %v, want ENOSPC", f, free(), err)
 	}
 }
 

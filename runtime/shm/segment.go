@@ -33,6 +33,8 @@ type Segment interface {
 type Provider interface {
 	// Create creates the segment exclusively (ErrExist when the name is
 	// taken), sizes it to size bytes, all zero, and maps it read-write.
+	// Posix reserves the memory first: without room for it, Create fails
+	// with an error wrapping syscall.ENOSPC that names the directory.
 	Create(name string, size int) (Segment, error)
 	// Open maps the existing segment at its current size, read-write or
 	// read-only. It fails with ErrNotExist when the name does not exist,
