@@ -38,7 +38,7 @@ type CleanupState struct {
 // error; a node could not be created with that file anyway).
 func CleanupDeadNodes(cfg *Config) CleanupState {
 	cfg = foundConfigOr(cfg)
-	p := cfg.provider()
+	p := cfg.filesProvider()
 	var st CleanupState
 	for _, id := range listNodeIDs(cfg) {
 		switch cleanupNode(cfg, p, id) {
@@ -148,7 +148,11 @@ func nodeState(cfg *Config, id ID) NodeState {
 	return NodeMissing
 }
 
-// cleanupNode removes the resources of node id if it is dead.
+// cleanupNode removes the resources of node id if it is dead: for each of
+// its service tags, its ports' slots and the service if it was the last
+// node (cleanupServiceOfNode), then the files of every port that its
+// journal records (removeJournaledPorts), then its directory and lock.
+// p is cfg.filesProvider(): a dead node's segments are files.
 func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 	if nodeState(cfg, id) != NodeDead {
 		return notDead
@@ -182,7 +186,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 			ok = false
 		}
 	}
-	if !ok {
+	if !ok || !removeJournaledPorts(cfg, p, dir) {
 		return failed
 	}
 	os.RemoveAll(dir)
@@ -304,7 +308,7 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 // removed directly.
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 	for _, id := range d.nodeIDs() {
-		if cleanupNode(cfg, p, id) == notDead && nodeState(cfg, id) == NodeMissing {
+		if cleanupNode(cfg, cfg.filesProvider(), id) == notDead && nodeState(cfg, id) == NodeMissing {
 			removePortsOf(cfg, p, d, id)
 			d.leave(id, true) // never the last: the caller is registered
 		}
@@ -382,7 +386,7 @@ func ListCorruptServices(cfg *Config) ([]CorruptService, error) {
 	if err != nil || len(ents) == 0 {
 		return nil, err
 	}
-	p := cfg.provider()
+	p := cfg.filesProvider()
 	holders, _ := serviceHolders(cfg)
 	var out []CorruptService
 	for _, e := range ents {
