@@ -316,15 +316,48 @@ func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 }
 
 // cleanupOrphanStatic removes a static config whose dynamic segment is gone
-// and whose incarnation no live node has open.
-func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) {
+// from p and whose incarnation no live node has open. It returns the live
+// nodes that have it open, if any, and then keeps the file: the segment is
+// where p does not look (on the heap of a process whose node has
+// Config.InProcess, or in another ShmDir), or was removed under them.
+func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) (holders []ID) {
 	sc, err := readStatic(path, hash)
 	if err != nil || sc.UID != uid {
-		return
+		return nil
 	}
-	if _, err := openDynamicAny(p, cfg.dynamicName(hash, uid), cfg); errors.Is(err, shm.ErrNotExist) {
+	d, err := openDynamicAny(p, cfg.dynamicName(hash, uid), cfg)
+	if err == nil {
+		d.close()
+	}
+	if !errors.Is(err, shm.ErrNotExist) {
+		return nil
+	}
+	if holders = liveHolders(cfg, hash, uid); len(holders) == 0 {
 		os.Remove(path)
 	}
+	return holders
+}
+
+// liveHolders returns the nodes that have a tag of incarnation uid of the
+// service with hash (they have it open, or are opening it) and are not
+// dead: alive, or of unknown state.
+func liveHolders(cfg *Config, hash, uid string) []ID {
+	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*.svc"))
+	var ids []ID
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(filepath.Base(filepath.Dir(t)), cfg.Prefix)
+		if !ok {
+			continue
+		}
+		id, err := parseID(rest)
+		if err != nil || (len(ids) > 0 && ids[len(ids)-1] == id) {
+			continue
+		}
+		if st := nodeState(cfg, id); st == NodeAlive || st == NodeInaccessible {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // openDynamicAny opens a dynamic config whose capacities the caller does not

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -38,7 +40,8 @@ var journalPatterns = []struct {
 // helperJournalPort creates a node (in-process shared memory with
 // $IOX2_TEST_INPROC=1), opens or creates the service of role
 // $IOX2_TEST_ROLE, creates its port, prints "ready" and waits to be
-// killed.
+// killed, or, when its stdin is not empty, until its stdin ends: then it
+// closes its node and exits.
 func helperJournalPort() error {
 	cfg := helperConfig()
 	cfg.InProcess = os.Getenv("IOX2_TEST_INPROC") == "1"
@@ -50,7 +53,12 @@ func helperJournalPort() error {
 		return err
 	}
 	fmt.Println("ready")
-	select {}
+	if os.Getenv("IOX2_TEST_STDIN") != "1" {
+		select {}
+	}
+	io.Copy(io.Discard, os.Stdin)
+	node.Close() // its errors say what the damage did; the files must go anyway
+	return nil
 }
 
 // openJournalPort opens the service of role and creates the role's port;
@@ -333,4 +341,115 @@ func TestDeadInProcessNodeLeavesNothing(t *testing.T) {
 			assertNoFiles(t, cfg)
 		})
 	}
+}
+
+// TestLiveSenderLeavesNothingAfterCorruptDynamic: a service's dynamic
+// segment overwritten with garbage, then its receiving port's process
+// killed while the sending one lives on. The cleanup of the dead node
+// removes the dead port's own files; the connection that the live sender
+// created to it is the sender's, which removes it when it closes. Once
+// the sender's process has closed its node, nothing of the domain is
+// left.
+func TestLiveSenderLeavesNothingAfterCorruptDynamic(t *testing.T) {
+	for pi, pat := range journalPatterns {
+		t.Run(pat.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.InProcess = false
+			dead := startJournalPort(t, cfg, pat.b, false)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			live, out := startHelperWith(t, cfg, "journal-port", r, "IOX2_TEST_ROLE="+pat.a, "IOX2_TEST_STDIN=1")
+			r.Close()
+			expectLine(t, pat.a, out, "ready")
+			awaitShmFiles(t, cfg, pat.files)
+			damageDynamic(t, dynamicPath(t, cfg), "garbage", int64(pi+11))
+			killHelper(dead)
+			if st := CleanupDeadNodes(cfg); st.Cleanups != 1 {
+				t.Errorf("cleanup after the receiver's death: %+v", st)
+			}
+			w.Close()
+			done := make(chan error, 1)
+			go func() { done <- live.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("the live %s's process: %v", pat.a, err)
+				}
+			case <-time.After(20 * time.Second): // a close waits CreationTimeout (500 ms) at most for receivers
+				live.Process.Kill()
+				t.Fatalf("the live %s's process did not close its node within 20 s", pat.a)
+			}
+			if st := CleanupDeadNodes(cfg); st != (CleanupState{}) {
+				t.Errorf("cleanup after the sender closed its node: %+v, want nothing", st)
+			}
+			assertNoFiles(t, cfg)
+		})
+	}
+}
+
+// TestInProcessAndProcessesDoNotRemoveEachOthersService: a service name
+// that processes of a domain use cannot be opened by a node with
+// in-process shared memory of the same domain, and the reverse: the
+// segments are not where the opener looks. The opener gets a clear error
+// and removes nothing: the service's static config, which the opener
+// used to take for an orphan, stays, and the service goes on.
+func TestInProcessAndProcessesDoNotRemoveEachOthersService(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.InProcess = false
+	ic := cfg.clone()
+	ic.InProcess = true
+
+	// Processes hold journal/ps; an in-process node opens it.
+	pub := startJournalPort(t, cfg, "pub", false)
+	awaitShmFiles(t, cfg, []string{".dynamic", ".data"})
+	inode := testNode(t, ic)
+	for _, open := range []func() error{
+		func() error { _, err := PublishSubscribe[msg](inode, "journal/ps").Open(); return err },
+		func() error { _, err := PublishSubscribe[msg](inode, "journal/ps").OpenOrCreate(); return err },
+	} {
+		start := time.Now()
+		err := open()
+		if !errors.Is(err, ErrServiceCorrupted) || !strings.Contains(err.Error(), "InProcess") {
+			t.Errorf("in-process open of the processes' service: %v, want ErrServiceCorrupted saying why", err)
+		}
+		if d := time.Since(start); d > 4*ic.CreationTimeout {
+			t.Errorf("the in-process open took %v to fail", d)
+		}
+	}
+	rnode := noCleanupNode(t, cfg)
+	svc, err := PublishSubscribe[msg](rnode, "journal/ps").Open()
+	if err != nil {
+		t.Fatalf("a process's open after the in-process one: %v", err)
+	}
+	if n := svc.NumberOfPublishers(); n != 1 {
+		t.Errorf("the service that processes share has %d publishers after the in-process open, want the 1 of the helper", n)
+	}
+	svc.Close()
+
+	// The in-process node holds journal/ev; a process's node opens it.
+	isvc, err := Event(inode, "journal/ev").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Event(rnode, "journal/ev").OpenOrCreate(); !errors.Is(err, ErrServiceCorrupted) {
+		t.Errorf("a process's open of the in-process service: %v, want ErrServiceCorrupted", err)
+	}
+	if again, err := Event(inode, "journal/ev").Open(); err != nil {
+		t.Errorf("the in-process service after a process tried to open it: %v", err)
+	} else {
+		again.Close()
+	}
+	isvc.Close()
+	if _, err := Event(rnode, "journal/ev").OpenOrCreate(); err != nil {
+		t.Errorf("a process's open once the in-process node let go of the name: %v", err)
+	}
+
+	killHelper(pub)
+	rnode.Close()
+	inode.Close()
+	CleanupDeadNodes(cfg)
+	assertNoFiles(t, cfg)
 }

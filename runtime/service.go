@@ -185,12 +185,18 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 		var destroying errDestroying
 		switch {
 		case errors.As(err, &destroying):
-			cleanupNode(cfg, node.shm, destroying.destroyer)
+			cleanupNode(cfg, cfg.filesProvider(), destroying.destroyer)
 		case errors.Is(err, shm.ErrNotExist), errors.Is(err, shm.ErrNotInitialized):
 			// The static config outlived its dynamic segment: the service is
 			// being removed, or its remover died. Clean up after dead nodes
-			// and look again.
-			cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID)
+			// and look again. Unless live nodes have it open: then its
+			// segments are not where we look, and the service is theirs.
+			if holders := cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID); len(holders) > 0 {
+				return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceCorrupted, Detail: fmt.Sprintf(
+					"its dynamic segment %s does not exist in %s, yet live nodes %v have the service open: its shared memory is elsewhere "+
+						"(in the memory of their process, for a node with Config.InProcess = %v, or in another ShmDir) or was removed under them",
+					cfg.dynamicName(hash, sc.UID), shmPlace(cfg), holders, !cfg.InProcess)}
+			}
 		default:
 			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
 		}
@@ -446,4 +452,12 @@ func destroyService(cfg *Config, p shm.Provider, hash, uid string) {
 		os.Remove(path)
 	}
 	p.Remove(cfg.dynamicName(hash, uid))
+}
+
+// shmPlace says where cfg's nodes keep their segments, for errors.
+func shmPlace(cfg *Config) string {
+	if cfg.InProcess {
+		return "this process's memory (Config.InProcess)"
+	}
+	return cfg.ShmDir
 }
