@@ -193,9 +193,8 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 			// segments are not where we look, and the service is theirs.
 			if holders := cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID); len(holders) > 0 {
 				return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceCorrupted, Detail: fmt.Sprintf(
-					"its dynamic segment %s does not exist in %s, yet live nodes %v have the service open: its shared memory is elsewhere "+
-						"(in the memory of their process, for a node with Config.InProcess = %v, or in another ShmDir) or was removed under them",
-					cfg.dynamicName(hash, sc.UID), shmPlace(cfg), holders, !cfg.InProcess)}
+					"its dynamic segment %s does not exist in %s, yet live nodes %v have the service open: its shared memory is %s, or was removed under them",
+					cfg.dynamicName(hash, sc.UID), shmPlace(cfg), holders, shmElsewhere(cfg))}
 			}
 		default:
 			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
@@ -460,4 +459,13 @@ func shmPlace(cfg *Config) string {
 		return "this process's memory (Config.InProcess)"
 	}
 	return cfg.ShmDir
+}
+
+// shmElsewhere says, for errors, where the segments of a service of cfg's
+// domain are when they are not where cfg's nodes look.
+func shmElsewhere(cfg *Config) string {
+	if cfg.InProcess {
+		return "in " + cfg.ShmDir + " (nodes without Config.InProcess) or in the memory of another process"
+	}
+	return "in the memory of their process (nodes with Config.InProcess) or in another ShmDir"
 }

@@ -8,8 +8,8 @@ package main
 // segments of its ports, found through the port journal in its directory
 // and through the services' dynamic segments, and the files of the
 // services that it was the last node of) and afterwards reports those
-// that no longer exist. The file
-// names follow the runtime's naming scheme (runtime/config.go).
+// that no longer exist. The file names follow the runtime's naming scheme
+// (runtime/config.go, runtime/journal.go).
 //
 // CleanupDeadNodes also removes the corrupted services that no node holds
 // (runtime.ListCorruptServices): clean lists them too, before and after.
