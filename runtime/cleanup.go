@@ -38,7 +38,7 @@ type CleanupState struct {
 // error; a node could not be created with that file anyway).
 func CleanupDeadNodes(cfg *Config) CleanupState {
 	cfg = foundConfigOr(cfg)
-	p := cfg.provider()
+	p := cfg.filesProvider()
 	var st CleanupState
 	for _, id := range listNodeIDs(cfg) {
 		switch cleanupNode(cfg, p, id) {
@@ -148,7 +148,11 @@ func nodeState(cfg *Config, id ID) NodeState {
 	return NodeMissing
 }
 
-// cleanupNode removes the resources of node id if it is dead.
+// cleanupNode removes the resources of node id if it is dead: for each of
+// its service tags, its ports' slots and the service if it was the last
+// node (cleanupServiceOfNode), then the files of every port that its
+// journal records (removeJournaledPorts), then its directory and lock.
+// p is cfg.filesProvider(): a dead node's segments are files.
 func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 	if nodeState(cfg, id) != NodeDead {
 		return notDead
@@ -182,7 +186,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 			ok = false
 		}
 	}
-	if !ok {
+	if !ok || !removeJournaledPorts(cfg, p, dir) {
 		return failed
 	}
 	os.RemoveAll(dir)
@@ -304,7 +308,7 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 // removed directly.
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 	for _, id := range d.nodeIDs() {
-		if cleanupNode(cfg, p, id) == notDead && nodeState(cfg, id) == NodeMissing {
+		if cleanupNode(cfg, cfg.filesProvider(), id) == notDead && nodeState(cfg, id) == NodeMissing {
 			removePortsOf(cfg, p, d, id)
 			d.leave(id, true) // never the last: the caller is registered
 		}
@@ -312,15 +316,48 @@ func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 }
 
 // cleanupOrphanStatic removes a static config whose dynamic segment is gone
-// and whose incarnation no live node has open.
-func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) {
+// from p and whose incarnation no live node has open. It returns the live
+// nodes that have it open, if any, and then keeps the file: the segment is
+// where p does not look (on the heap of a process whose node has
+// Config.InProcess, or in another ShmDir), or was removed under them.
+func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) (holders []ID) {
 	sc, err := readStatic(path, hash)
 	if err != nil || sc.UID != uid {
-		return
+		return nil
 	}
-	if _, err := openDynamicAny(p, cfg.dynamicName(hash, uid), cfg); errors.Is(err, shm.ErrNotExist) {
+	d, err := openDynamicAny(p, cfg.dynamicName(hash, uid), cfg)
+	if err == nil {
+		d.close()
+	}
+	if !errors.Is(err, shm.ErrNotExist) {
+		return nil
+	}
+	if holders = liveHolders(cfg, hash, uid); len(holders) == 0 {
 		os.Remove(path)
 	}
+	return holders
+}
+
+// liveHolders returns the nodes that have a tag of incarnation uid of the
+// service with hash (they have it open, or are opening it) and are not
+// dead: alive, or of unknown state.
+func liveHolders(cfg *Config, hash, uid string) []ID {
+	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*.svc"))
+	var ids []ID
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(filepath.Base(filepath.Dir(t)), cfg.Prefix)
+		if !ok {
+			continue
+		}
+		id, err := parseID(rest)
+		if err != nil || (len(ids) > 0 && ids[len(ids)-1] == id) {
+			continue
+		}
+		if st := nodeState(cfg, id); st == NodeAlive || st == NodeInaccessible {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // openDynamicAny opens a dynamic config whose capacities the caller does not
@@ -382,7 +419,7 @@ func ListCorruptServices(cfg *Config) ([]CorruptService, error) {
 	if err != nil || len(ents) == 0 {
 		return nil, err
 	}
-	p := cfg.provider()
+	p := cfg.filesProvider()
 	holders, _ := serviceHolders(cfg)
 	var out []CorruptService
 	for _, e := range ents {

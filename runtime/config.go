@@ -190,3 +190,12 @@ func (c *Config) provider() shm.Provider {
 	}
 	return p
 }
+
+// filesProvider is the provider of the domain's segments that outlive
+// their process: the files in ShmDir, whatever InProcess says. The cleanup
+// of dead nodes and of corrupted services works on them: a dead node's
+// process is gone, and with it whatever it had on its heap (a node of a
+// live process holds its lock, so it is never dead), while a node with
+// in-process shared memory in one process must still clean up after the
+// dead processes of the domain as they would.
+func (c *Config) filesProvider() shm.Provider { return shm.NewPosix(c.ShmDir, c.FileMode) }

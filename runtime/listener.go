@@ -70,8 +70,15 @@ func (b *ListenerBuilder) Create() (*Listener, error) {
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: ErrExceedsMaxListeners,
 			Detail: fmt.Sprintf("the service supports %d", ev.qos.MaxListeners)}
 	}
+	// The journal entry comes first: if we die from here on, the cleanup
+	// of our node finds the segment, whatever happens to the slot.
+	if err := node.journalPort(l.id, portListener); err != nil {
+		release(&d.subs[l.slot], node.id)
+		return nil, journalErr(op, ev.core.name, err)
+	}
 	seg, err := createEventSegment(node.shm, node.config.eventName(l.id), l.id, ev.numIDs)
 	if err != nil {
+		node.forgetPort(l.id, portListener)
 		release(&d.subs[l.slot], node.id)
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
 	}
@@ -111,11 +118,13 @@ func (l *Listener) closePort() error {
 	core := l.ev.core
 	node := core.node
 	d := core.dyn
-	// The file goes first, while the slot still names it, so that dying in
-	// between leaks nothing (the cleanup of dead nodes removes it by the
-	// slot's port id). The memory stays mapped, by us until the last wait
-	// leaves and by notifiers until they see the slot go.
+	// The file goes first, while the journal entry (and the slot) still
+	// name it, so that dying in between leaks nothing (the cleanup of dead
+	// nodes removes it by the entry's port id). The memory stays mapped, by
+	// us until the last wait leaves and by notifiers until they see the
+	// slot go.
 	node.shm.Remove(node.config.eventName(l.id))
+	node.forgetPort(l.id, portListener)
 	release(&d.subs[l.slot], node.id)
 	d.bump()
 	// SYNC POINT close: after the store of closed; wakes every sleeper on

@@ -178,8 +178,14 @@ func newSender(o senderOpts) (*sender, error) {
 		maxLoans: o.maxLoans, strategy: o.strategy, safeOverflow: o.safeOverflow, maxSlice: uint64(o.maxSlice)}
 	n := uint64(o.numChunks)
 	p.layout = newDataLayout(o.elem.Size, o.elem.Align, p.maxSlice, n, o.header, uint64(o.tableLen))
+	// The journal entry comes first: if we die from here on, the cleanup
+	// of our node finds the files, whatever happens to the slot.
+	if err := node.journalPort(p.id, portSender); err != nil {
+		return nil, journalErr(o.op, o.core.name, err)
+	}
 	seg, err := node.shm.Create(cfg.dataName(p.id), p.layout.size)
 	if err != nil {
+		node.forgetPort(p.id, portSender)
 		return nil, &ServiceError{Op: o.op, Service: o.core.name, Err: errOr(err, ErrOutOfMemory), Detail: err.Error()}
 	}
 	p.data = seg
@@ -193,6 +199,7 @@ func newSender(o senderOpts) (*sender, error) {
 	p.pool, err = ring.NewPool(b[l.poolOff:l.poolOff+uint64(ring.PoolMemorySize(uint32(n)))], uint32(n), true)
 	if err != nil {
 		p.removeFiles()
+		node.forgetPort(p.id, portSender)
 		return nil, fmt.Errorf("iox2: %s: %w", o.op, err)
 	}
 	if l.tableLen > 0 {
@@ -646,12 +653,12 @@ func (p *sender) maintain() {
 	p.mu.Unlock()
 }
 
-// closeLocked removes the sender's connections and data segment. Files
-// first, slot last (the caller releases the slot afterwards): if we die in
-// between, the slot still names the port, and the cleanup of our dead node
-// finds what is left. Receivers keep their mappings of both, so the
-// chunks they hold or have queued stay readable. Must be called with p.mu
-// held.
+// closeLocked removes the sender's connections and data segment, then its
+// journal entry. Files first, journal entry and slot last (the caller
+// releases the slot afterwards): if we die in between, the entry still
+// names the files, and the cleanup of our dead node removes what is left.
+// Receivers keep their mappings of both, so the chunks they hold or have
+// queued stay readable. Must be called with p.mu held.
 func (p *sender) closeLocked() {
 	p.closed = true
 	p.awaitReceivers()
@@ -664,6 +671,7 @@ func (p *sender) closeLocked() {
 		}
 	}
 	p.removeFiles()
+	node.forgetPort(p.id, portSender)
 }
 
 // awaitReceivers waits, at most Config.CreationTimeout, until every

@@ -186,12 +186,17 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 		var destroying errDestroying
 		switch {
 		case errors.As(err, &destroying):
-			cleanupNode(cfg, node.shm, destroying.destroyer)
+			cleanupNode(cfg, cfg.filesProvider(), destroying.destroyer)
 		case errors.Is(err, shm.ErrNotExist), errors.Is(err, shm.ErrNotInitialized):
 			// The static config outlived its dynamic segment: the service is
 			// being removed, or its remover died. Clean up after dead nodes
-			// and look again.
-			cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID)
+			// and look again. Unless live nodes have it open: then its
+			// segments are not where we look, and the service is theirs.
+			if holders := cleanupOrphanStatic(cfg, node.shm, path, hash, sc.UID); len(holders) > 0 {
+				return nil, &ServiceError{Op: op, Service: spec.name, Err: ErrServiceCorrupted, Detail: fmt.Sprintf(
+					"its dynamic segment %s does not exist in %s, yet live nodes %v have the service open: its shared memory is %s, or was removed under them",
+					cfg.dynamicName(hash, sc.UID), shmPlace(cfg), holders, shmElsewhere(cfg))}
+			}
 		default:
 			return nil, &ServiceError{Op: op, Service: spec.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
 		}
@@ -454,4 +459,21 @@ func destroyService(cfg *Config, p shm.Provider, hash, uid string) {
 		os.Remove(path)
 	}
 	p.Remove(cfg.dynamicName(hash, uid))
+}
+
+// shmPlace says where cfg's nodes keep their segments, for errors.
+func shmPlace(cfg *Config) string {
+	if cfg.InProcess {
+		return "this process's memory (Config.InProcess)"
+	}
+	return cfg.ShmDir
+}
+
+// shmElsewhere says, for errors, where the segments of a service of cfg's
+// domain are when they are not where cfg's nodes look.
+func shmElsewhere(cfg *Config) string {
+	if cfg.InProcess {
+		return "in " + cfg.ShmDir + " (nodes without Config.InProcess) or in the memory of another process"
+	}
+	return "in the memory of their process (nodes with Config.InProcess) or in another ShmDir"
 }

@@ -5,9 +5,11 @@ package main
 // runtime.CleanupDeadNodes does the work but only counts the nodes it
 // cleaned. To say which files went, clean lists every dead node's files
 // first (its lock file, its directory and what is in it, the shared-memory
-// segments of its ports, and the files of the services that it was the
-// last node of) and afterwards reports those that no longer exist. The file
-// names follow the runtime's naming scheme (runtime/config.go).
+// segments of its ports, found through the port journal in its directory
+// and through the services' dynamic segments, and the files of the
+// services that it was the last node of) and afterwards reports those
+// that no longer exist. The file names follow the runtime's naming scheme
+// (runtime/config.go, runtime/journal.go).
 //
 // CleanupDeadNodes also removes the corrupted services that no node holds
 // (runtime.ListCorruptServices): clean lists them too, before and after.
@@ -145,6 +147,9 @@ func deadNodeFiles(cfg *iox2.Config, n iox2.NodeInfo, svcs []iox2.ServiceInfo, s
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil {
 			add(p)
+			for _, name := range journaledSegments(cfg.Prefix, d.Name(), shmNames) {
+				add(filepath.Join(cfg.ShmDir, name))
+			}
 		}
 		return nil
 	})
@@ -177,6 +182,31 @@ func deadNodeFiles(cfg *iox2.Config, n iox2.NodeInfo, svcs []iox2.ServiceInfo, s
 	}
 	sort.Strings(files)
 	return files
+}
+
+// journaledSegments returns the shared-memory segments among names that
+// the port journal entry named entry (a file of a node's directory,
+// "<port-id>.data.port" or "<port-id>.event.port") records: the port's
+// data segment and the connections it created, or its event segment. The
+// cleanup of the dead node removes them whatever the service's dynamic
+// segment says. Any other name records nothing.
+func journaledSegments(prefix, entry string, names []string) []string {
+	rest, ok := strings.CutSuffix(entry, ".port")
+	if !ok {
+		return nil
+	}
+	id, kind, ok := strings.Cut(rest, ".")
+	if !ok || (kind != "data" && kind != "event") {
+		return nil
+	}
+	var out []string
+	for _, n := range names {
+		rest, ok := strings.CutPrefix(n, prefix)
+		if ok && (rest == id+"."+kind || kind == "data" && strings.HasPrefix(rest, id+"_") && strings.HasSuffix(rest, ".connection")) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // portSegments returns the shared-memory segments of port id among names:

@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/iox2go/iox2go/runtime/shm"
+)
+
+// The port journal. Every port that creates files of its own in the
+// shared-memory directory records itself in its node's directory before
+// it creates the first of them, with one empty file named
+//
+//	<port-id>.<kind>.port
+//
+// and removes that entry after it removed its files. kind says which files
+// the port creates (portKind). The cleanup of a dead node removes the files
+// that its entries name, so it never depends on a service's dynamic
+// segment, which every process of the domain can write (and damage): a
+// port whose slot is unreadable is still found. One file per port is
+// atomic to create and to remove and needs no lock.
+//
+// A node with in-process shared memory (Config.InProcess) writes no
+// entries: its segments live on its process's heap and die with it.
+
+// portKind is what files a port creates; it is the middle part of the
+// name of the port's journal entry.
+type portKind string
+
+const (
+	// portSender is a publisher, client or server: its data segment
+	// <prefix><port-id>.data and the connections to its receivers,
+	// <prefix><port-id>_<receiver-id>.connection. (Connections to a
+	// receiver are created, and removed, by their sender.)
+	portSender portKind = "data"
+	// portListener is a listener: its event segment <prefix><port-id>.event.
+	portListener portKind = "event"
+)
+
+const portEntrySuffix = ".port"
+
+// portEntryPath is the journal entry of port id of kind in node directory dir.
+func portEntryPath(dir string, id ID, kind portKind) string {
+	return filepath.Join(dir, id.String()+"."+string(kind)+portEntrySuffix)
+}
+
+// parsePortEntry returns the port and kind of a journal entry's name;
+// ok is false when name is not one.
+func parsePortEntry(name string) (id ID, kind portKind, ok bool) {
+	rest, ok := strings.CutSuffix(name, portEntrySuffix)
+	if !ok {
+		return 0, "", false
+	}
+	idStr, k, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, "", false
+	}
+	id, err := parseID(idStr)
+	if err != nil || id == 0 || (portKind(k) != portSender && portKind(k) != portListener) {
+		return 0, "", false
+	}
+	return id, portKind(k), true
+}
+
+// journalPort records port id of kind in the node's directory. Call it
+// before the port creates any file.
+func (n *Node) journalPort(id ID, kind portKind) error {
+	if n.config.InProcess {
+		return nil
+	}
+	f, err := os.OpenFile(portEntryPath(n.dir, id, kind), os.O_WRONLY|os.O_CREATE|os.O_EXCL, n.config.FileMode)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// journalErr is the error of a port creation whose journal entry could
+// not be written.
+func journalErr(op, service string, err error) error {
+	if s := errOr(err, nil); s != nil {
+		return &ServiceError{Op: op, Service: service, Err: s, Detail: "record the port in its node's directory: " + err.Error()}
+	}
+	return &ServiceError{Op: op, Service: service, Err: fmt.Errorf("iox2: record the port in its node's directory: %w", err)}
+}
+
+// forgetPort removes the journal entry of port id. Call it after the
+// port removed its files.
+func (n *Node) forgetPort(id ID, kind portKind) {
+	if !n.config.InProcess {
+		os.Remove(portEntryPath(n.dir, id, kind))
+	}
+}
+
+// removeJournaledPorts removes the files of every port that the journal
+// in dead node directory dir records, then the entry, and reports whether
+// every file went. An entry whose files could not all be removed stays,
+// so that a later cleanup tries again.
+func removeJournaledPorts(cfg *Config, p shm.Provider, dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	ok := true
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), portEntrySuffix) {
+			continue
+		}
+		if id, kind, valid := parsePortEntry(e.Name()); valid && !removePortFiles(cfg, p, id, kind) {
+			ok = false
+			continue
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	return ok
+}
+
+// removePortFiles removes the files that port id of kind created, those
+// that exist, and reports whether none is left.
+func removePortFiles(cfg *Config, p shm.Provider, id ID, kind portKind) bool {
+	var names []string
+	switch kind {
+	case portSender:
+		names = append(names, cfg.dataName(id))
+		conns, err := p.List(cfg.Prefix + id.String() + "_")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+		for _, n := range conns {
+			if strings.HasSuffix(n, ".connection") {
+				names = append(names, n)
+			}
+		}
+	case portListener:
+		names = append(names, cfg.eventName(id))
+	}
+	ok := true
+	for _, n := range names {
+		if err := p.Remove(n); err != nil && !errors.Is(err, shm.ErrNotExist) {
+			ok = false
+		}
+	}
+	return ok
+}
