@@ -31,7 +31,7 @@ type CleanupState struct {
 	// that the cleanup removed (see ListCorruptServices).
 	CorruptServices int
 	// Nodes lists the dead nodes with their outcome, in the order the
-	// cleanup met them.
+	// outcomes were settled (those that another cleaner held come last).
 	Nodes []NodeCleanup
 }
 
