@@ -5,29 +5,146 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
-// CleanupState reports what a cleanup did.
+// CleanupState reports what a cleanup did: what became of every node that
+// was dead when it looked, and how many corrupted services it removed.
+//
+// Every node in Nodes has exactly one outcome, and the four counts add up
+// to len(Nodes). A node that another cleaner removed first is not a
+// failure: it is gone, as the caller wanted.
 type CleanupState struct {
-	Cleanups       int // dead nodes whose resources were removed
-	FailedCleanups int // dead nodes that could not be cleaned (yet)
+	Cleanups        int // dead nodes whose resources this cleanup removed
+	CleanedByOthers int // dead nodes that another cleaner removed first (CleanupDoneByOther)
+	InProgress      int // dead nodes that another cleaner was still cleaning when this cleanup stopped waiting (CleanupInProgress)
+	FailedCleanups  int // dead nodes that could not be cleaned: an error, see Nodes (CleanupFailed)
 	// CorruptServices counts the corrupted services that no node held and
 	// that the cleanup removed (see ListCorruptServices).
 	CorruptServices int
+	// Nodes lists the dead nodes with their outcome, in the order the
+	// outcomes were settled (those that another cleaner held come last).
+	Nodes []NodeCleanup
 }
+
+// Complete reports whether every node that was dead when the cleanup
+// looked is gone: none is still being cleaned by another cleaner and none
+// failed.
+func (s CleanupState) Complete() bool { return s.InProgress == 0 && s.FailedCleanups == 0 }
+
+// Err returns nil when the cleanup is complete, else an error that names
+// every dead node left and why (the nodes' Err, joined).
+func (s CleanupState) Err() error {
+	var errs []error
+	for _, n := range s.Nodes {
+		if n.Err != nil {
+			errs = append(errs, n.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NodeCleanup is what a cleanup did with one dead node.
+type NodeCleanup struct {
+	ID      ID
+	Outcome CleanupOutcome
+	// Cleaner is who held the node's cleaner lock (CleanupInProgress):
+	// its process and node, zero where it did not record them (an older
+	// iox2go, or a cleaner that had only just taken the lock).
+	Cleaner Cleaner
+	// Err says what went wrong (CleanupFailed, wrapping the system error,
+	// e.g. fs.ErrPermission) or wraps ErrCleanupInProgress; nil otherwise.
+	Err error
+}
+
+// CleanupOutcome is what became of a dead node in a cleanup.
+type CleanupOutcome int
+
+const (
+	// CleanupDone: this cleanup removed the node's resources.
+	CleanupDone CleanupOutcome = iota + 1
+	// CleanupDoneByOther: another cleaner (another process, or another
+	// goroutine of this one, such as an open service's liveness sweep)
+	// removed them, while this cleanup waited for it or just before.
+	CleanupDoneByOther
+	// CleanupInProgress: another cleaner still held the node's cleaner lock
+	// when this cleanup stopped waiting (see CleanupDeadNodes); the node's
+	// files may still exist. NodeCleanup.Cleaner says who.
+	CleanupInProgress
+	// CleanupFailed: an error stopped the cleanup (permissions, I/O);
+	// NodeCleanup.Err says which. A later cleanup tries again.
+	CleanupFailed
+)
+
+func (o CleanupOutcome) String() string {
+	switch o {
+	case CleanupDone:
+		return "removed"
+	case CleanupDoneByOther:
+		return "removed by another cleaner"
+	case CleanupInProgress:
+		return "being cleaned by another cleaner"
+	case CleanupFailed:
+		return "failed"
+	}
+	return "CleanupOutcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Cleaner identifies who cleans up a dead node: the process and, when the
+// cleanup runs for a node (Node.CleanupDeadNodes, a service's liveness
+// sweep, a node's creation or close), that node. CleanupDeadNodes with a
+// Config, and iox2 clean, run without a node.
+type Cleaner struct {
+	PID  int // 0 when unknown
+	Node ID  // 0 when unknown or none
+}
+
+func (c Cleaner) String() string {
+	switch {
+	case c.PID == 0:
+		return "an unknown cleaner"
+	case c.Node == 0:
+		return fmt.Sprintf("pid %d", c.PID)
+	}
+	return fmt.Sprintf("pid %d (node %s)", c.PID, c.Node)
+}
+
+// cleanerWait bounds how long CleanupDeadNodes waits, in all, for other
+// cleaners to finish the dead nodes they hold. A cleaner normally needs
+// milliseconds; it may wait up to CreationTimeout itself for a service
+// segment whose creator died, and a loaded machine stretches all of it:
+// four creation timeouts leave room for that. A cleaner that dies drops its
+// lock at once, so only a live but stuck one (stopped, say) reaches the
+// bound.
+func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 
 // CleanupDeadNodes removes everything that the dead nodes of cfg's domain
 // left behind: their ports (the chunks their subscribers held go back to the
 // publishers' pools), their services if they were the last node, their
 // files. A cleanup that a crash interrupted resumes where it stopped.
-// A node that another process is cleaning at the moment is skipped.
+//
+// The contract: when CleanupDeadNodes returns, every node that was dead
+// when it was called is gone, or the returned state names it (in Nodes)
+// with the reason: still being cleaned by another cleaner, and by whom, or
+// an error. Complete reports whether all are gone; Err names those left.
+// Only one cleaner works on a dead node at a time (it holds the node's
+// cleaner lock, an flock that the kernel drops if the cleaner dies). When
+// another cleaner holds it (another process, or in this process an open
+// service's liveness sweep), CleanupDeadNodes first cleans the other dead
+// nodes, then waits for that cleaner, in all for up to 4 ×
+// Config.CreationTimeout (2 s by default): a node that the other cleaner
+// removed meanwhile counts as CleanupDoneByOther, not as a failure; a node
+// that it left dead (it failed, or died) is cleaned here. Nodes that die
+// while CleanupDeadNodes runs may or may not be cleaned; nodes whose lock
+// file cannot be read (permissions) are not judged dead, as in ListNodes.
 //
 // It then removes the corrupted services of the domain that no node holds
 // (see ListCorruptServices): nobody can open them, and they would make
@@ -36,25 +153,104 @@ type CleanupState struct {
 // A nil cfg stands for FindConfig's configuration; when the configuration
 // file is invalid, for DefaultConfig (CleanupDeadNodes cannot report the
 // error; a node could not be created with that file anyway).
+//
+// A node's creation and close (with Config.CleanupDeadNodesOnCreation and
+// CleanupDeadNodesOnDestruction) clean up the same way but do not wait for
+// other cleaners.
 func CleanupDeadNodes(cfg *Config) CleanupState {
-	cfg = foundConfigOr(cfg)
+	return cleanupDeadNodes(foundConfigOr(cfg), 0, true)
+}
+
+// CleanupDeadNodes removes what dead nodes of the node's domain left
+// behind, as the function CleanupDeadNodes does, with n as the cleaner.
+func (n *Node) CleanupDeadNodes() CleanupState { return cleanupDeadNodes(n.config, n.id, true) }
+
+// cleanupDeadNodes is CleanupDeadNodes for cleaner node self (0 for none);
+// it waits for other cleaners if wait is set.
+func cleanupDeadNodes(cfg *Config, self ID, wait bool) CleanupState {
 	p := cfg.filesProvider()
 	var st CleanupState
+	var busy []ID // held by another cleaner
 	for _, id := range listNodeIDs(cfg) {
-		switch cleanupNode(cfg, p, id) {
-		case cleaned:
-			st.Cleanups++
-		case failed:
-			st.FailedCleanups++
+		r, err := cleanupNode(cfg, p, id, self)
+		if r == busyElsewhere {
+			busy = append(busy, id)
+			continue
 		}
+		st.add(id, r, err, Cleaner{})
+	}
+	if len(busy) > 0 && wait {
+		busy = waitForCleaners(cfg, p, busy, self, &st)
+	}
+	for _, id := range busy {
+		holder := readCleaner(cfg.cleanerPath(id))
+		st.add(id, busyElsewhere, fmt.Errorf("iox2: clean up dead node %s: %w: its cleaner lock is held by %s", id, ErrCleanupInProgress, holder), holder)
 	}
 	removeStaleLockTemps(cfg)
 	st.CorruptServices = removeCorruptServices(cfg, p)
 	return st
 }
 
-// CleanupDeadNodes removes what dead nodes of the node's domain left behind.
-func (n *Node) CleanupDeadNodes() CleanupState { return CleanupDeadNodes(n.config) }
+// waitForCleaners waits until the dead nodes busy, which other cleaners
+// hold, are gone or cleaned here, or until cleanerWait passed. It records
+// the outcomes in st and returns the nodes still held.
+//
+// It polls: a cleaner that dies drops its flock without any event to wait
+// for, and a blocking flock could not be given up at the deadline. The
+// poll backs off to 10 ms, a small delay next to a cleanup's work.
+func waitForCleaners(cfg *Config, p shm.Provider, busy []ID, self ID, st *CleanupState) []ID {
+	deadline := time.Now().Add(cleanerWait(cfg))
+	pause := 100 * time.Microsecond
+	for len(busy) > 0 && time.Now().Before(deadline) {
+		time.Sleep(pause)
+		pause = min(2*pause, 10*time.Millisecond)
+		left := busy[:0]
+		for _, id := range busy {
+			switch ns := nodeState(cfg, id); ns {
+			case NodeMissing:
+				// The other cleaner removes the node's lock file last and
+				// releases the cleaner lock after that: a node without
+				// files is done, even while the lock is still held.
+				st.add(id, cleanedByOther, nil, Cleaner{})
+			case NodeDead:
+				r, err := cleanupNode(cfg, p, id, self)
+				if r == busyElsewhere || r == notDead {
+					// Still held, or its state changed between two looks:
+					// look again.
+					left = append(left, id)
+					continue
+				}
+				st.add(id, r, err, Cleaner{})
+			default:
+				st.add(id, failed, fmt.Errorf("iox2: clean up dead node %s: its lock file %s is %s now", id, cfg.nodeLockPath(id), ns), Cleaner{})
+			}
+		}
+		busy = left
+	}
+	return busy
+}
+
+// add records the outcome r of dead node id.
+func (s *CleanupState) add(id ID, r cleanupResult, err error, holder Cleaner) {
+	n := NodeCleanup{ID: id, Err: err}
+	switch r {
+	case notDead:
+		return
+	case cleaned:
+		s.Cleanups++
+		n.Outcome = CleanupDone
+	case cleanedByOther:
+		s.CleanedByOthers++
+		n.Outcome = CleanupDoneByOther
+	case busyElsewhere:
+		s.InProgress++
+		n.Outcome, n.Cleaner = CleanupInProgress, holder
+	case failed:
+		s.FailedCleanups++
+		n.Outcome = CleanupFailed
+	}
+	s.Nodes = append(s.Nodes, n)
+}
 
 // listNodeIDs returns the IDs of the domain's nodes, from their lock files.
 func listNodeIDs(cfg *Config) []ID {
@@ -111,9 +307,11 @@ func removeStaleLockTemps(cfg *Config) {
 type cleanupResult int
 
 const (
-	notDead cleanupResult = iota
-	cleaned
-	failed
+	notDead        cleanupResult = iota // not dead when probed: alive, missing or inaccessible
+	cleaned                             // cleaned by this cleaner
+	cleanedByOther                      // dead when probed, gone once the cleaner lock was held
+	busyElsewhere                       // another cleaner holds the node's cleaner lock
+	failed                              // an error; see the error returned with it
 )
 
 // NodeState is the liveness of a node as seen from another process.
@@ -148,31 +346,42 @@ func nodeState(cfg *Config, id ID) NodeState {
 	return NodeMissing
 }
 
-// cleanupNode removes the resources of node id if it is dead: for each of
-// its service tags, its ports' slots and the service if it was the last
-// node (cleanupServiceOfNode), then the files of every port that its
-// journal records (removeJournaledPorts), then its directory and lock.
-// p is cfg.filesProvider(): a dead node's segments are files.
-func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
+// cleanupNode removes the resources of node id if it is dead, as cleaner
+// self (0 for none): for each of its service tags, its ports' slots and the
+// service if it was the last node (cleanupServiceOfNode), then the files of
+// every port that its journal records (removeJournaledPorts), then its
+// directory and lock. p is cfg.filesProvider(): a dead node's segments are
+// files. It never waits for another cleaner: it returns busyElsewhere when
+// one holds the node's cleaner lock. The error says what went wrong when it
+// returns failed.
+func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error) {
 	if nodeState(cfg, id) != NodeDead {
-		return notDead
+		return notDead, nil
 	}
 	cpath := cfg.cleanerPath(id)
 	cl, err := shm.AcquireLock(cpath, cfg.FileMode)
+	if errors.Is(err, shm.ErrLocked) {
+		return busyElsewhere, nil
+	}
 	if err != nil {
-		return failed // another process is cleaning it, or no permission
+		return failed, fmt.Errorf("iox2: clean up dead node %s: take its cleaner lock: %w", id, err)
 	}
 	defer func() {
 		os.Remove(cpath)
 		cl.Release()
 	}()
+	recordCleaner(cpath, self)
 	// Someone may have finished the job between our probe and our lock.
-	if nodeState(cfg, id) != NodeDead {
-		return notDead
+	switch nodeState(cfg, id) {
+	case NodeDead:
+	case NodeMissing:
+		return cleanedByOther, nil
+	default:
+		return notDead, nil
 	}
 	dir := cfg.nodeDir(id)
 	tags, _ := filepath.Glob(filepath.Join(dir, "*.svc"))
-	ok := true
+	var left []string
 	for _, t := range tags {
 		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), ".svc"), "_")
 		uid, _, _ := strings.Cut(rest, "_")
@@ -183,15 +392,64 @@ func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 		if cleanupServiceOfNode(cfg, p, hash, uid, id) {
 			os.Remove(t)
 		} else {
-			ok = false
+			left = append(left, filepath.Base(t))
 		}
 	}
-	if !ok || !removeJournaledPorts(cfg, p, dir) {
-		return failed
+	if len(left) > 0 {
+		return failed, fmt.Errorf("iox2: clean up dead node %s: services %s not cleaned up yet", id, strings.Join(left, ", "))
 	}
-	os.RemoveAll(dir)
-	os.Remove(cfg.nodeLockPath(id))
-	return cleaned
+	if !removeJournaledPorts(cfg, p, dir) {
+		return failed, fmt.Errorf("iox2: clean up dead node %s: the files of its ports are not all removed yet", id)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return failed, fmt.Errorf("iox2: clean up dead node %s: %w", id, err)
+	}
+	if err := os.Remove(cfg.nodeLockPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return failed, fmt.Errorf("iox2: clean up dead node %s: %w", id, err)
+	}
+	return cleaned, nil
+}
+
+// cleanerRecord is the content of a cleaner lock file: who holds it.
+type cleanerRecord struct {
+	PID  int    `json:"pid"`
+	Node string `json:"node,omitempty"`
+}
+
+// recordCleaner writes who holds the cleaner lock of path (this process,
+// and node self unless 0) into the file, so that a cleanup that finds the
+// lock held can say by whom. It is best effort: a cleanup does not depend
+// on it.
+func recordCleaner(path string, self ID) {
+	rec := cleanerRecord{PID: os.Getpid()}
+	if self != 0 {
+		rec.Node = self.String()
+	}
+	b, _ := json.Marshal(rec)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return
+	}
+	f.Write(b)
+	f.Close()
+}
+
+// readCleaner returns who holds the cleaner lock of path, as its holder
+// recorded it; zero fields where it did not (yet).
+func readCleaner(path string) Cleaner {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Cleaner{}
+	}
+	var rec cleanerRecord
+	if json.Unmarshal(b, &rec) != nil {
+		return Cleaner{}
+	}
+	c := Cleaner{PID: rec.PID}
+	if id, err := parseID(rec.Node); err == nil {
+		c.Node = id
+	}
+	return c
 }
 
 // cleanupServiceOfNode removes dead node id's ports from incarnation uid of
@@ -306,9 +564,13 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 // A registered node that has no files at all any more was cleaned up
 // without this service (its tag lost): its ports and registration here are
 // removed directly.
-func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
+//
+// It never waits for another cleaner (it runs in a service's discovery
+// goroutine, among others): a node that one holds is left to it.
+func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 	for _, id := range d.nodeIDs() {
-		if cleanupNode(cfg, cfg.filesProvider(), id) == notDead && nodeState(cfg, id) == NodeMissing {
+		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
+		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
 			removePortsOf(cfg, p, d, id)
 			d.leave(id, true) // never the last: the caller is registered
 		}

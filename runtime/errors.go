@@ -57,6 +57,9 @@ var (
 	ErrExceedsMaxActiveRequests = errors.New("iox2: client already has its maximum number of active requests")
 	ErrActiveRequestsExceedMax  = errors.New("iox2: client max active requests exceeds the service's max active requests per client")
 
+	// Cleanup.
+	ErrCleanupInProgress = errors.New("iox2: another cleaner is still cleaning up the dead node")
+
 	// WaitSet.
 	ErrNoAttachments   = errors.New("iox2: waitset has no attachments")
 	ErrAlreadyAttached = errors.New("iox2: listener is already attached to the waitset")

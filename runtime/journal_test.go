@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -213,7 +214,7 @@ func TestDeadNodesLeaveNothingAfterCorruptDynamic(t *testing.T) {
 					t.Errorf("cleanup: %+v, want 2 nodes cleaned", st)
 				}
 				assertNoFiles(t, cfg)
-				if st := CleanupDeadNodes(cfg); st != (CleanupState{}) {
+				if st := CleanupDeadNodes(cfg); !reflect.DeepEqual(st, CleanupState{}) {
 					t.Errorf("second cleanup: %+v, want nothing", st)
 				}
 			})
@@ -382,7 +383,7 @@ func TestLiveSenderLeavesNothingAfterCorruptDynamic(t *testing.T) {
 				live.Process.Kill()
 				t.Fatalf("the live %s's process did not close its node within 20 s", pat.a)
 			}
-			if st := CleanupDeadNodes(cfg); st != (CleanupState{}) {
+			if st := CleanupDeadNodes(cfg); !reflect.DeepEqual(st, CleanupState{}) {
 				t.Errorf("cleanup after the sender closed its node: %+v, want nothing", st)
 			}
 			assertNoFiles(t, cfg)

@@ -139,7 +139,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		watchSignals()
 	}
 	if cfg.CleanupDeadNodesOnCreation {
-		CleanupDeadNodes(cfg)
+		cleanupDeadNodes(cfg, n.id, false)
 	}
 	return n, nil
 }
@@ -234,7 +234,7 @@ func (n *Node) Close() error {
 	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
 	// tidier than we found it.
 	if n.config.CleanupDeadNodesOnDestruction {
-		CleanupDeadNodes(n.config)
+		cleanupDeadNodes(n.config, n.id, false)
 	}
 	return errors.Join(errs...)
 }

@@ -186,7 +186,7 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 		var destroying errDestroying
 		switch {
 		case errors.As(err, &destroying):
-			cleanupNode(cfg, cfg.filesProvider(), destroying.destroyer)
+			cleanupNode(cfg, cfg.filesProvider(), destroying.destroyer, node.id)
 		case errors.Is(err, shm.ErrNotExist), errors.Is(err, shm.ErrNotInitialized):
 			// The static config outlived its dynamic segment: the service is
 			// being removed, or its remover died. Clean up after dead nodes
@@ -315,7 +315,7 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 		return nil, err
 	}
 	if cfg.CleanupDeadNodesOnOpen {
-		cleanupDeadNodesOf(cfg, node.shm, d)
+		cleanupDeadNodesOf(cfg, node.shm, d, node.id)
 	}
 	if err := d.join(node.id); err != nil {
 		var destroying errDestroying
@@ -360,7 +360,7 @@ func (s *serviceCore) discover() {
 	const livenessEvery = 4
 	for round := 1; ; round++ {
 		if round%livenessEvery == 0 {
-			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn)
+			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
 		}
 		// The change count is loaded before the stop check: close closes
 		// stop and then bumps the count, so a close that this check misses

@@ -2,13 +2,15 @@ package main
 
 // iox2 clean: remove what dead nodes left behind.
 //
-// runtime.CleanupDeadNodes does the work but only counts the nodes it
-// cleaned. To say which files went, clean lists every dead node's files
-// first (its lock file, its directory and what is in it, the shared-memory
+// runtime.CleanupDeadNodes does the work and says what became of each dead
+// node (removed by it, removed by another cleaner meanwhile, still being
+// cleaned by another cleaner when it stopped waiting, or an error), but not
+// which files went. To say that, clean lists every dead node's files first
+// (its lock file, its directory and what is in it, the shared-memory
 // segments of its ports, found through the port journal in its directory
 // and through the services' dynamic segments, and the files of the
-// services that it was the last node of) and afterwards reports those
-// that no longer exist. The file names follow the runtime's naming scheme
+// services that it was the last node of) and afterwards reports those that
+// no longer exist. The file names follow the runtime's naming scheme
 // (runtime/config.go, runtime/journal.go).
 //
 // CleanupDeadNodes also removes the corrupted services that no node holds
@@ -44,20 +46,33 @@ header (magic, layout version, size), cannot be opened or created again
 until its files are gone. One that a live node holds is kept (that node
 may be creating it, or still use it).
 
-Prints one line per node: "removed node ID (pid P, name N): K files", one
-per corrupted service: "removed corrupted service HASH (name N, pattern
-P): K files" followed by "  reason: ..." (or "kept corrupted service ...:
-held by live node ID"), or "nothing to clean". --dry-run only lists what
-would be removed, file by file; --verbose lists the files removed. A dead
-node that could not be cleaned (another process is cleaning it, or no
-permission) makes clean exit with code 1.
+Only one cleaner works on a dead node at a time. When another one (a live
+node's liveness sweep, another clean) is at it, clean waits for it, up to
+4 times the creation timeout (2s by default). When clean returns, every
+node that was dead when it started is gone, or clean says why not.
 
-With --json: {"dry_run", "cleaned", "failed", "nodes": [{"id", "pid",
-"name", "removed", "files", "remaining"}], "services": [{"hash", "name",
+Prints one line per node: "removed node ID (pid P, name N): K files",
+"node ID (...) was removed by another cleaner: K files", "node ID (...) is
+still being cleaned by pid P (node N): K files removed so far, L left" or
+"could not clean node ID (...): removed K files, L left" followed by
+"  error: ..."; one per corrupted service: "removed corrupted service HASH
+(name N, pattern P): K files" followed by "  reason: ..." (or "kept
+corrupted service ...: held by live node ID"); or "nothing to clean".
+--dry-run only lists what would be removed, file by file; --verbose lists
+the files removed. A dead node that is still there when clean ends (still
+being cleaned by another cleaner, or an error such as no permission) makes
+clean exit with code 1.
+
+With --json: {"dry_run", "cleaned", "cleaned_by_others", "in_progress",
+"failed", "nodes": [{"id", "pid", "name", "outcome", "error", "cleaner",
+"removed", "files", "remaining"}], "services": [{"hash", "name",
 "pattern", "reason", "held_by", "removed", "files", "remaining"}]} where
-"files" are the files removed (or, with --dry-run, to be removed) and
-"remaining" those of them still there afterwards (for a service kept
-because a live node holds it: all of its files).`,
+"outcome" is "removed", "removed_by_other", "in_progress" or "failed"
+("" with --dry-run), "cleaner" is {"pid", "node"} of the cleaner still at
+work for "in_progress" (else null), "files" are the files removed (or,
+with --dry-run, to be removed) and "remaining" those of them still there
+afterwards (for a service kept because a live node holds it: all of its
+files).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&dryRun, "dry-run", false, "list what would be removed, remove nothing")
 			fs.BoolVar(&verbose, "verbose", false, "list every file removed")
@@ -72,12 +87,36 @@ because a live node holds it: all of its files).`,
 
 // cleanNodeJSON is one dead node in the output of clean.
 type cleanNodeJSON struct {
-	ID        string   `json:"id"`
-	PID       int      `json:"pid"`
-	Name      string   `json:"name"`
-	Removed   bool     `json:"removed"`
-	Files     []string `json:"files"`
-	Remaining []string `json:"remaining"`
+	ID        string       `json:"id"`
+	PID       int          `json:"pid"`
+	Name      string       `json:"name"`
+	Outcome   string       `json:"outcome"` // see outcomeWord; "" with --dry-run
+	Error     string       `json:"error"`   // why it is not removed; "" when it is
+	Cleaner   *cleanerJSON `json:"cleaner"` // who is still cleaning it (outcome "in_progress")
+	Removed   bool         `json:"removed"`
+	Files     []string     `json:"files"`
+	Remaining []string     `json:"remaining"`
+
+	cleaner iox2.Cleaner // Cleaner as the runtime gave it
+}
+
+// cleanerJSON is who holds a dead node's cleaner lock.
+type cleanerJSON struct {
+	PID  int    `json:"pid"`  // 0 when it did not say
+	Node string `json:"node"` // "" when it runs without a node, or did not say
+}
+
+// outcomeWord is the JSON word of a node's cleanup outcome.
+func outcomeWord(o iox2.CleanupOutcome) string {
+	switch o {
+	case iox2.CleanupDone:
+		return "removed"
+	case iox2.CleanupDoneByOther:
+		return "removed_by_other"
+	case iox2.CleanupInProgress:
+		return "in_progress"
+	}
+	return "failed"
 }
 
 // cleanServiceJSON is one corrupted service in the output of clean.
@@ -290,26 +329,26 @@ func clean(e *env, dryRun, verbose bool) error {
 			_, err := os.Lstat(filepath.Join(cfg.Root, "nodes", cfg.Prefix+j.ID+".lock"))
 			_, derr := os.Lstat(filepath.Join(cfg.Root, "nodes", cfg.Prefix+j.ID))
 			j.Removed = errors.Is(err, fs.ErrNotExist) && errors.Is(derr, fs.ErrNotExist)
+			setOutcome(j, st)
 		}
 	}
-	var failed error
-	if st.FailedCleanups > 0 {
-		failed = fmt.Errorf("%d dead node(s) could not be cleaned (being cleaned by another process, or no permission; %s)", st.FailedCleanups, domainDesc(cfg))
-	}
+	failed := cleanError(cfg, st, out)
 	if e.json {
 		if err := printJSON(e.stdout, struct {
-			DryRun   bool               `json:"dry_run"`
-			Cleaned  int                `json:"cleaned"`
-			Failed   int                `json:"failed"`
-			Nodes    []cleanNodeJSON    `json:"nodes"`
-			Services []cleanServiceJSON `json:"services"`
-		}{dryRun, st.Cleanups, st.FailedCleanups, out, svcOut}); err != nil {
+			DryRun          bool               `json:"dry_run"`
+			Cleaned         int                `json:"cleaned"`
+			CleanedByOthers int                `json:"cleaned_by_others"`
+			InProgress      int                `json:"in_progress"`
+			Failed          int                `json:"failed"`
+			Nodes           []cleanNodeJSON    `json:"nodes"`
+			Services        []cleanServiceJSON `json:"services"`
+		}{dryRun, st.Cleanups, st.CleanedByOthers, st.InProgress, st.FailedCleanups, out, svcOut}); err != nil {
 			return err
 		}
 		return failed
 	}
 	w := e.stdout
-	if len(out) == 0 && st.Cleanups == 0 && len(svcOut) == 0 && st.CorruptServices == 0 {
+	if len(out) == 0 && len(st.Nodes) == 0 && len(svcOut) == 0 && st.CorruptServices == 0 {
 		fmt.Fprintln(w, "nothing to clean")
 		return failed
 	}
@@ -318,10 +357,15 @@ func clean(e *env, dryRun, verbose bool) error {
 		switch {
 		case dryRun:
 			fmt.Fprintf(w, "would remove %s: %s\n", who, countWord(len(j.Files), "file"))
-		case j.Removed:
+		case j.Outcome == "removed":
 			fmt.Fprintf(w, "removed %s: %s\n", who, countWord(len(j.Files), "file"))
+		case j.Outcome == "removed_by_other":
+			fmt.Fprintf(w, "%s was removed by another cleaner: %s\n", who, countWord(len(j.Files), "file"))
+		case j.Outcome == "in_progress":
+			fmt.Fprintf(w, "%s is still being cleaned by %s: %s removed so far, %d left\n", who, j.cleanerText(), countWord(len(j.Files), "file"), len(j.Remaining))
 		default:
 			fmt.Fprintf(w, "could not clean %s: removed %s, %d left\n", who, countWord(len(j.Files), "file"), len(j.Remaining))
+			fmt.Fprintf(w, "  error: %s\n", j.Error)
 		}
 		if dryRun || verbose {
 			for _, f := range j.Files {
@@ -334,8 +378,30 @@ func clean(e *env, dryRun, verbose bool) error {
 			}
 		}
 	}
-	if extra := st.Cleanups - countCleanedNodes(out); extra > 0 && !dryRun {
-		fmt.Fprintf(w, "removed %s that died while clean ran\n", countWord(extra, "more node"))
+	if !dryRun {
+		// Nodes that died after clean listed them: the runtime's outcomes.
+		listed := map[string]bool{}
+		for _, j := range out {
+			listed[j.ID] = true
+		}
+		var more, moreByOther int
+		for _, n := range st.Nodes {
+			switch {
+			case listed[n.ID.String()]:
+			case n.Outcome == iox2.CleanupDone:
+				more++
+			case n.Outcome == iox2.CleanupDoneByOther:
+				moreByOther++
+			default:
+				fmt.Fprintf(w, "node %s died while clean ran and is left: %s\n", n.ID, stripIox2(n.Err.Error()))
+			}
+		}
+		if more > 0 {
+			fmt.Fprintf(w, "removed %s that died while clean ran\n", countWord(more, "more node"))
+		}
+		if moreByOther > 0 {
+			fmt.Fprintf(w, "another cleaner removed %s that died while clean ran\n", countWord(moreByOther, "more node"))
+		}
 	}
 	removedSvcs := 0
 	for _, j := range svcOut {
@@ -369,14 +435,59 @@ func clean(e *env, dryRun, verbose bool) error {
 	return failed
 }
 
-func countCleanedNodes(out []cleanNodeJSON) int {
-	n := 0
+// setOutcome sets the outcome of dead node j from the runtime's cleanup
+// state st.
+func setOutcome(j *cleanNodeJSON, st iox2.CleanupState) {
+	for _, n := range st.Nodes {
+		if n.ID.String() != j.ID {
+			continue
+		}
+		j.Outcome = outcomeWord(n.Outcome)
+		if n.Err != nil {
+			j.Error = stripIox2(n.Err.Error())
+		}
+		if n.Outcome == iox2.CleanupInProgress {
+			j.cleaner = n.Cleaner
+			j.Cleaner = &cleanerJSON{PID: n.Cleaner.PID}
+			if n.Cleaner.Node != 0 {
+				j.Cleaner.Node = n.Cleaner.Node.String()
+			}
+		}
+		return
+	}
+	// The runtime did not find it dead: someone removed it between clean's
+	// listing and the cleanup, or it cannot be read any more.
+	if j.Removed {
+		j.Outcome = "removed_by_other"
+		return
+	}
+	j.Outcome = "failed"
+	j.Error = "dead node " + j.ID + ": no longer dead, or no longer readable, when the cleanup looked at it"
+}
+
+// cleanerText says who is still cleaning node j.
+func (j *cleanNodeJSON) cleanerText() string { return j.cleaner.String() }
+
+// cleanError is the error of clean when dead nodes are left, one line
+// per node saying which and why; nil when there are none.
+func cleanError(cfg *iox2.Config, st iox2.CleanupState, out []cleanNodeJSON) error {
+	var msgs []string
+	listed := map[string]bool{}
 	for _, j := range out {
-		if j.Removed {
-			n++
+		listed[j.ID] = true
+		if j.Error != "" {
+			msgs = append(msgs, j.Error)
 		}
 	}
-	return n
+	for _, n := range st.Nodes {
+		if !listed[n.ID.String()] && n.Err != nil {
+			msgs = append(msgs, stripIox2(n.Err.Error()))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s left (%s):\n%s", countWord(len(msgs), "dead node"), domainDesc(cfg), strings.Join(msgs, "\n"))
 }
 
 // splitGone splits files into those that no longer exist and the others.

@@ -516,13 +516,21 @@ type inspectDetailsOut struct {
 }
 
 type inspectCleanOut struct {
-	DryRun  bool `json:"dry_run"`
-	Cleaned int  `json:"cleaned"`
-	Failed  int  `json:"failed"`
-	Nodes   []struct {
-		ID        string   `json:"id"`
-		PID       int      `json:"pid"`
-		Name      string   `json:"name"`
+	DryRun          bool `json:"dry_run"`
+	Cleaned         int  `json:"cleaned"`
+	CleanedByOthers int  `json:"cleaned_by_others"`
+	InProgress      int  `json:"in_progress"`
+	Failed          int  `json:"failed"`
+	Nodes           []struct {
+		ID      string `json:"id"`
+		PID     int    `json:"pid"`
+		Name    string `json:"name"`
+		Outcome string `json:"outcome"`
+		Error   string `json:"error"`
+		Cleaner *struct {
+			PID  int    `json:"pid"`
+			Node string `json:"node"`
+		} `json:"cleaner"`
 		Removed   bool     `json:"removed"`
 		Files     []string `json:"files"`
 		Remaining []string `json:"remaining"`
@@ -841,7 +849,8 @@ func TestInspectCleanJSON(t *testing.T) {
 	victim.kill(t)
 	var c inspectCleanOut
 	inspectJSON(t, cfg, &c, "clean")
-	if c.DryRun || c.Cleaned != 1 || c.Failed != 0 || len(c.Nodes) != 1 || !c.Nodes[0].Removed ||
+	if c.DryRun || c.Cleaned != 1 || c.Failed != 0 || c.CleanedByOthers != 0 || c.InProgress != 0 ||
+		len(c.Nodes) != 1 || !c.Nodes[0].Removed || c.Nodes[0].Outcome != "removed" || c.Nodes[0].Error != "" || c.Nodes[0].Cleaner != nil ||
 		c.Nodes[0].ID != victim.id || c.Nodes[0].PID != victim.pid || len(c.Nodes[0].Remaining) != 0 {
 		t.Fatalf("clean --json: %+v", c)
 	}
