@@ -24,6 +24,13 @@ type EventActivation struct {
 // 8-byte counter per id.
 const maxEventIDLimit = 1<<16 - 1
 
+// MinEventDeadline bounds a service's deadline from below (0, no deadline,
+// aside). A WaitSet that watches a deadline wakes once per deadline while
+// no notification comes, and a sleeping thread wakes tens to hundreds of
+// microseconds late under load: a shorter deadline would burn a core and
+// be missed for nothing.
+const MinEventDeadline = time.Millisecond
+
 // EventQoS is the quality of service of an event service. The defaults
 // are iceoryx2's.
 type EventQoS struct {
@@ -31,7 +38,7 @@ type EventQoS struct {
 	MaxListeners    int           // default 16
 	MaxNodes        int           // default 36
 	EventIDMaxValue int           // default 255: ids 0..255; at most 65535
-	Deadline        time.Duration // default 0: no deadline
+	Deadline        time.Duration // default 0: no deadline; else at least MinEventDeadline
 	// The events a notifier sends by itself when it is created, when it is
 	// closed, and that the process cleaning up a dead node sends for each
 	// of the node's notifiers. nil (the default) sends none.
@@ -98,6 +105,9 @@ func (q *EventQoS) validate() error {
 	}
 	if q.Deadline < 0 {
 		return fmt.Errorf("deadline is %v, must be positive (or 0 for none)", q.Deadline)
+	}
+	if q.Deadline > 0 && q.Deadline < MinEventDeadline {
+		return fmt.Errorf("deadline is %v, must be at least %v (or 0 for none)", q.Deadline, MinEventDeadline)
 	}
 	for _, e := range []struct {
 		name string
