@@ -39,6 +39,18 @@ type Config struct {
 	// leaves released chunks unclaimed. Default: 50ms; at least 10ms
 	// (MinDiscoveryInterval).
 	DiscoveryInterval time.Duration
+	// PortMemoryLimit bounds, in bytes, the memory that one port may need
+	// by its service's QoS and its own settings, counted at the worst
+	// case: the shared memory it creates (a sender's data segment and one
+	// connection per receiver that the service allows, a listener's event
+	// segment) and the process memory that keeps track of it. A service
+	// whose QoS makes a port with the default settings exceed it is
+	// refused when it is created and when it is opened, and so is a port
+	// whose own settings do (ErrResourceLimit): the QoS of an existing
+	// service was written by another process, and must not make this one
+	// run out of memory. Default: 1 GiB (DefaultPortMemoryLimit); at least
+	// 1 MiB (MinPortMemoryLimit).
+	PortMemoryLimit int
 	// InProcess keeps the shared-memory segments of this configuration in
 	// process memory instead of ShmDir: ports of one process talk to each
 	// other exactly as across processes, but nothing is visible outside
@@ -125,6 +137,7 @@ func DefaultConfig() *Config {
 		FileMode:          0o600,
 		CreationTimeout:   500 * time.Millisecond,
 		DiscoveryInterval: 50 * time.Millisecond,
+		PortMemoryLimit:   DefaultPortMemoryLimit,
 
 		CleanupDeadNodesOnCreation:    true,
 		CleanupDeadNodesOnDestruction: true,
@@ -174,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DiscoveryInterval < MinDiscoveryInterval {
 		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (every open service's discovery goroutine wakes once per interval)", c.DiscoveryInterval, MinDiscoveryInterval)
+	}
+	if c.PortMemoryLimit < MinPortMemoryLimit {
+		return fmt.Errorf("iox2: config: port memory limit is %d bytes, must be at least %d (1 MiB)", c.PortMemoryLimit, MinPortMemoryLimit)
 	}
 	return nil
 }

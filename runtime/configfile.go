@@ -97,6 +97,8 @@ var configKeyTable = []configKeyDesc{
 		"How long an opener waits for a service whose creator has not finished creating it. At least \"1ms\"."},
 	{"global.discovery-interval", func(c *Config) any { return &c.DiscoveryInterval },
 		"Longest sleep of a service's discovery goroutine (it wakes at once when a port comes or goes). At least \"10ms\": every open service wakes once per interval."},
+	{"global.port-memory-limit", func(c *Config) any { return &c.PortMemoryLimit },
+		"Most memory, in bytes, that one port may need by its service's QoS and its own settings, at the worst case: the shared memory it creates and what tracks it. A service whose QoS exceeds it is refused when created and when opened. At least 1048576 (1 MiB)."},
 	{"global.node.cleanup-dead-nodes-on-creation", func(c *Config) any { return &c.CleanupDeadNodesOnCreation },
 		"Whether creating a node removes what the dead nodes of the domain left behind."},
 	{"global.node.cleanup-dead-nodes-on-destruction", func(c *Config) any { return &c.CleanupDeadNodesOnDestruction },
@@ -627,7 +629,8 @@ func joinConfigErrors(errs []*ConfigError) error {
 }
 
 // validateConfigFile runs the checks of Config.Validate and of the three
-// default QoS, with messages that do not repeat "config".
+// default QoS (each value, and their combinations that no payload type
+// could fit in a chunk index), with messages that do not repeat "config".
 func validateConfigFile(c *Config) error {
 	if err := c.Validate(); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "iox2: config: "))
@@ -638,7 +641,10 @@ func validateConfigFile(c *Config) error {
 	if err := c.Defaults.Event.validate(); err != nil {
 		return err
 	}
-	return c.Defaults.RequestResponse.validate()
+	if err := c.Defaults.RequestResponse.validate(); err != nil {
+		return err
+	}
+	return checkDefaultIndexes(c)
 }
 
 // blame finds the key of the file that the validation error verr is about:

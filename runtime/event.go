@@ -290,16 +290,22 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 	spec.capsOf = func(sc *StaticConfig) dynCaps {
 		return dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
 	}
+	spec.limits = func(sc *StaticConfig, cfg *Config) (error, string) {
+		have := sc.Event.qos()
+		if err := have.validate(); err != nil {
+			return ErrServiceCorrupted, err.Error()
+		}
+		if err := checkEvent(&have, cfg.PortMemoryLimit); err != nil {
+			return ErrResourceLimit, err.Error()
+		}
+		return nil, ""
+	}
 	core, err := openService(b.node, spec, mode)
 	if err != nil {
 		return nil, err
 	}
-	es := core.static.Event
-	have := es.qos()
-	if err := have.validate(); err != nil {
-		core.close()
-		return nil, &ServiceError{Op: mode.String(), Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
-	}
+	// The QoS passed spec.limits, before the service was opened.
+	have := core.static.Event.qos()
 	ev := &eventCore{core: core, qos: have, numIDs: uint32(have.EventIDMaxValue) + 1, deadline: int64(have.Deadline)}
 	if ev.deadline > 0 {
 		// iceoryx2 measures the first gap from the service's creation; the
