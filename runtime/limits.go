@@ -116,7 +116,10 @@ func (f *footprint) check(limit int) error {
 		} else if f.local > 0 {
 			parts = append(parts, fmtBytes(f.local)+" of bookkeeping")
 		}
-		list := parts[len(parts)-1]
+		list := "its memory"
+		if len(parts) > 0 {
+			list = parts[len(parts)-1]
+		}
 		if len(parts) > 1 {
 			list = strings.Join(parts[:len(parts)-1], ", ") + " and " + list
 		}
@@ -160,7 +163,8 @@ const (
 	// per chunk of a sender: its reference count, its state and its place
 	// in the local free stack
 	senderChunkBytes = 4 + 1 + 4
-	// per connection of a sender, besides the bitset over its chunks
+	// per connection of a sender, besides the bitset over its chunks (and
+	// the queue handles of a response connection's further channels)
 	sendConnBytes = uint64(unsafe.Sizeof(sendConn{})+unsafe.Sizeof(connection{})+unsafe.Sizeof((*sendConn)(nil))) + 3*ringQueueBytes
 	// per connection of a receiver, besides the bitset over the sender's
 	// chunks
@@ -258,7 +262,8 @@ func clientFootprint(q *ReqResQoS, req TypeInfo, slice int) footprint {
 	f.conns = sv
 	f.connSize = u(newConnLayout(1, uint32(a), uint32(2*a)).size)
 	serverPool := satMul(satMul(c, a), satAdd(satAdd(r, b), 1))
-	responses := satMul(sv, satAdd(recvConnBytes, bitsetBytes(serverPool)))
+	// Each response connection has a queue per request slot.
+	responses := satMul(sv, satAdd(satAdd(recvConnBytes, bitsetBytes(serverPool)), satMul(a, ringQueueBytes+8)))
 	slots := satMul(a, satAdd(uint64(unsafe.Sizeof(pendingReq{})+unsafe.Sizeof(PendingResponse[byte, byte]{})),
 		satMul(b, uint64(unsafe.Sizeof(heldChunk{})))))
 	f.local = satAdd(satAdd(senderLocal(chunks, sv, 0, lq, uint64(unsafe.Sizeof(RequestMut[byte, byte]{}))), responses), slots)
@@ -288,7 +293,9 @@ func serverFootprint(q *ReqResQoS, resp TypeInfo, loansPerRequest, slice int) fo
 	requests := satMul(c, satAdd(recvConnBytes, bitsetBytes(clientPool)))
 	active := satMul(satMul(c, a), satAdd(uint64(unsafe.Sizeof(ActiveRequest[byte, byte]{})), satMul(lr, 4)))
 	loans := satMul(satMul(c, a), lr)
-	f.local = satAdd(satAdd(senderLocal(chunks, c, 0, loans, uint64(unsafe.Sizeof(ResponseMut[byte]{}))), requests), active)
+	channels := satMul(satMul(c, a), ringQueueBytes+8) // of the response connections
+	f.local = satAdd(satAdd(senderLocal(chunks, c, 0, loans, uint64(unsafe.Sizeof(ResponseMut[byte]{}))), requests),
+		satAdd(active, channels))
 	return f
 }
 
