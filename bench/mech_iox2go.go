@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,6 +42,11 @@ func (m *iox2PubSub) Setup(cfg Config) error {
 	c.Root = filepath.Join(cfg.Dir, "iox2go")
 	m.root = c.Root
 	c.Prefix = cfg.Prefix + "_"
+	// The services are the benchmark's own, sized by its flags: in the
+	// throughput mode a publisher has streamBufferSize+3 chunks of
+	// -stream-size bytes (4 GiB at 1 MiB), of which the run touches only
+	// as many as it runs ahead. No limit of the default's order applies.
+	c.PortMemoryLimit = math.MaxInt
 	node, err := iox2.NewNodeBuilder().Name("bench-" + cfg.Role.String()).Config(c).SignalHandling(false).Create()
 	if err != nil {
 		return err

@@ -92,11 +92,13 @@ var configKeyTable = []configKeyDesc{
 	{"global.prefix", func(c *Config) any { return &c.Prefix },
 		"Starts the name of every file and segment: configurations with different prefixes (or roots) are separate domains. Letters, digits, '_', '-' and '.', 1 to 64 bytes."},
 	{"global.file-mode", func(c *Config) any { return &c.FileMode },
-		"Permission of every file and segment created: 0o600 (same user) or, to share with a group, 0o660. Must include owner read and write."},
+		"Permission of every file and segment created: 0o600 (same user) or, to share with a group, 0o660. Must include owner read and write; permissions for other users (0o007) are refused."},
 	{"global.creation-timeout", func(c *Config) any { return &c.CreationTimeout },
-		"How long an opener waits for a service whose creator has not finished creating it."},
+		"How long an opener waits for a service whose creator has not finished creating it. At least \"1ms\"."},
 	{"global.discovery-interval", func(c *Config) any { return &c.DiscoveryInterval },
-		"Longest sleep of a service's discovery goroutine (it wakes at once when a port comes or goes)."},
+		"Longest sleep of a service's discovery goroutine (it wakes at once when a port comes or goes). At least \"10ms\": every open service wakes once per interval."},
+	{"global.port-memory-limit", func(c *Config) any { return &c.PortMemoryLimit },
+		"Most memory, in bytes, that one port may need by its service's QoS and its own settings, at the worst case: the shared memory it creates and what tracks it. A service whose QoS exceeds it is refused when created and when opened. At least 1048576 (1 MiB)."},
 	{"global.node.cleanup-dead-nodes-on-creation", func(c *Config) any { return &c.CleanupDeadNodesOnCreation },
 		"Whether creating a node removes what the dead nodes of the domain left behind."},
 	{"global.node.cleanup-dead-nodes-on-destruction", func(c *Config) any { return &c.CleanupDeadNodesOnDestruction },
@@ -132,7 +134,7 @@ var configKeyTable = []configKeyDesc{
 	{"defaults.event.event-id-max-value", func(c *Config) any { return &c.Defaults.Event.EventIDMaxValue },
 		"Largest event id (0 to 65535)."},
 	{"defaults.event.deadline", func(c *Config) any { return &c.Defaults.Event.Deadline },
-		"Longest time between two notifications before listeners are told of a missed deadline; \"0s\" is none."},
+		"Longest time between two notifications before listeners are told of a missed deadline; \"0s\" is none, else at least \"1ms\"."},
 	{"defaults.event.notifier-created-event", func(c *Config) any { return &c.Defaults.Event.NotifierCreatedEvent },
 		"Event id a notifier sends when it is created; absent: none."},
 	{"defaults.event.notifier-dropped-event", func(c *Config) any { return &c.Defaults.Event.NotifierDroppedEvent },
@@ -627,7 +629,8 @@ func joinConfigErrors(errs []*ConfigError) error {
 }
 
 // validateConfigFile runs the checks of Config.Validate and of the three
-// default QoS, with messages that do not repeat "config".
+// default QoS (each value, and their combinations that no payload type
+// could fit in a chunk index), with messages that do not repeat "config".
 func validateConfigFile(c *Config) error {
 	if err := c.Validate(); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "iox2: config: "))
@@ -638,7 +641,10 @@ func validateConfigFile(c *Config) error {
 	if err := c.Defaults.Event.validate(); err != nil {
 		return err
 	}
-	return c.Defaults.RequestResponse.validate()
+	if err := c.Defaults.RequestResponse.validate(); err != nil {
+		return err
+	}
+	return checkDefaultIndexes(c)
 }
 
 // blame finds the key of the file that the validation error verr is about:

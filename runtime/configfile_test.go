@@ -54,7 +54,8 @@ func TestConfigRoundTrip(t *testing.T) {
 	odd.Prefix = "dom-1.x_"
 	odd.FileMode = 0o660
 	odd.CreationTimeout = time.Hour + 2*time.Minute + 3*time.Second + 4
-	odd.DiscoveryInterval = 1500 * time.Microsecond
+	odd.DiscoveryInterval = 15500 * time.Microsecond
+	odd.PortMemoryLimit = 3<<30 + 5
 	odd.CleanupDeadNodesOnCreation = false
 	odd.CleanupDeadNodesOnDestruction = false
 	odd.CleanupDeadNodesOnOpen = false
@@ -217,7 +218,13 @@ func TestConfigFileErrors(t *testing.T) {
 		{"duration as integer", "[global]\ndiscovery-interval = 50\n",
 			`f.toml:2:22: key "global.discovery-interval": wants a duration string such as "500ms", found integer`},
 		{"zero duration", "[global]\ndiscovery-interval = \"0s\"\n",
-			`f.toml:2:22: key "global.discovery-interval": discovery interval must be positive`},
+			`f.toml:2:22: key "global.discovery-interval": discovery interval is 0s, must be at least 10ms (every open service's discovery goroutine wakes once per interval)`},
+		{"tiny discovery interval", "[global]\ndiscovery-interval = \"1ns\"\n",
+			`f.toml:2:22: key "global.discovery-interval": discovery interval is 1ns, must be at least 10ms (every open service's discovery goroutine wakes once per interval)`},
+		{"tiny creation timeout", "[global]\ncreation-timeout = \"999us\"\n",
+			`f.toml:2:20: key "global.creation-timeout": creation timeout is 999µs, must be at least 1ms`},
+		{"tiny deadline", "[defaults.event]\ndeadline = \"1ns\"\n",
+			`f.toml:2:12: key "defaults.event.deadline": deadline is 1ns, must be at least 1ms (or 0 for none)`},
 		{"negative deadline", "[defaults.event]\ndeadline = \"-1s\"\n",
 			`f.toml:2:12: key "defaults.event.deadline": deadline is -1s, must be positive (or 0 for none)`},
 		{"bad backpressure", "[defaults.request-response]\nclient-backpressure-strategy = \"Block\"\n",
@@ -230,6 +237,16 @@ func TestConfigFileErrors(t *testing.T) {
 			`f.toml:2:13: key "global.file-mode": file mode 600 (0o1130) holds more than permission bits: write it in octal, such as 0o600 or "0600"`},
 		{"mode without owner rw", "[global]\nfile-mode = 0o440\n",
 			`f.toml:2:13: key "global.file-mode": file mode 0440 must include owner read and write and hold only permission bits`},
+		{"port memory limit below 1 MiB", "[global]\nport-memory-limit = 1000\n",
+			`f.toml:2:21: key "global.port-memory-limit": port memory limit is 1000 bytes, must be at least 1048576 (1 MiB)`},
+		{"defaults beyond a chunk index", "[defaults.publish-subscribe]\nmax-subscribers = 65536\nsubscriber-max-buffer-size = 65536\nsubscriber-max-borrowed-samples = 65536\n",
+			`f.toml:4:35: key "defaults.publish-subscribe.subscriber-max-borrowed-samples": a publisher needs max subscribers 65536 × (subscriber max buffer size 65536 + subscriber max borrowed samples 65536) + history size 0 + max loaned samples 2 = 8589934594 chunks; a chunk index addresses at most 16777215`},
+		{"request-response defaults beyond a chunk index", "[defaults.request-response]\nmax-active-requests-per-client = 65536\nmax-response-buffer-size = 65536\n",
+			`f.toml:3:28: key "defaults.request-response.max-response-buffer-size": a server needs max clients 8 × max active requests per client 65536 × (max response buffer size 65536 + max borrowed responses per pending response 2 + max loaned responses per request 2) = 34361835520 chunks; a chunk index addresses at most 16777215`},
+		{"world-writable mode", "[global]\nfile-mode = 0o777\n",
+			`f.toml:2:13: key "global.file-mode": file mode 0777 gives permissions to every user (world bits 07): use 0600, or 0660 to share with a group`},
+		{"world-readable mode", "[global]\nfile-mode = \"0604\"\n",
+			`f.toml:2:13: key "global.file-mode": file mode 0604 gives permissions to every user (world bits 04): use 0600, or 0660 to share with a group`},
 		{"mode as bool", "[global]\nfile-mode = true\n",
 			`f.toml:2:13: key "global.file-mode": wants a file mode such as 0o600 or "0600", found boolean`},
 		{"several errors in file order", "[global]\nprefx = 1\nprefix = 2\n[defaults.event]\nmax-listenrs = 3\n",

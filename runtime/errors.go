@@ -43,6 +43,12 @@ var (
 	ErrConnectionCorrupted     = errors.New("iox2: connection is corrupted")
 	ErrConnectionNotReady      = errors.New("iox2: connection is not ready yet")
 	ErrSliceLengthExceedsLimit = errors.New("iox2: slice length exceeds the port's maximum")
+	// ErrResourceLimit: a service's QoS, or a port's settings, ask for more
+	// than a port can have: more chunks than a chunk index addresses, a
+	// queue longer than a queue can be, or more memory than
+	// Config.PortMemoryLimit. It refines ErrInvalidQoS: errors.Is(err,
+	// ErrInvalidQoS) holds for it too.
+	ErrResourceLimit = fmt.Errorf("%w: it exceeds a resource limit", ErrInvalidQoS)
 
 	// Events.
 	ErrExceedsMaxNotifiers = errors.New("iox2: service already has its maximum number of notifiers")

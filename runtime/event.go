@@ -24,6 +24,13 @@ type EventActivation struct {
 // 8-byte counter per id.
 const maxEventIDLimit = 1<<16 - 1
 
+// MinEventDeadline bounds a service's deadline from below (0, no deadline,
+// aside). A WaitSet that watches a deadline wakes once per deadline while
+// no notification comes, and a sleeping thread wakes tens to hundreds of
+// microseconds late under load: a shorter deadline would burn a core and
+// be missed for nothing.
+const MinEventDeadline = time.Millisecond
+
 // EventQoS is the quality of service of an event service. The defaults
 // are iceoryx2's.
 type EventQoS struct {
@@ -31,7 +38,7 @@ type EventQoS struct {
 	MaxListeners    int           // default 16
 	MaxNodes        int           // default 36
 	EventIDMaxValue int           // default 255: ids 0..255; at most 65535
-	Deadline        time.Duration // default 0: no deadline
+	Deadline        time.Duration // default 0: no deadline; else at least MinEventDeadline
 	// The events a notifier sends by itself when it is created, when it is
 	// closed, and that the process cleaning up a dead node sends for each
 	// of the node's notifiers. nil (the default) sends none.
@@ -98,6 +105,9 @@ func (q *EventQoS) validate() error {
 	}
 	if q.Deadline < 0 {
 		return fmt.Errorf("deadline is %v, must be positive (or 0 for none)", q.Deadline)
+	}
+	if q.Deadline > 0 && q.Deadline < MinEventDeadline {
+		return fmt.Errorf("deadline is %v, must be at least %v (or 0 for none)", q.Deadline, MinEventDeadline)
 	}
 	for _, e := range []struct {
 		name string
@@ -280,16 +290,22 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 	spec.capsOf = func(sc *StaticConfig) dynCaps {
 		return dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
 	}
+	spec.limits = func(sc *StaticConfig, cfg *Config) (error, string) {
+		have := sc.Event.qos()
+		if err := have.validate(); err != nil {
+			return ErrServiceCorrupted, err.Error()
+		}
+		if err := checkEvent(&have, cfg.PortMemoryLimit); err != nil {
+			return ErrResourceLimit, err.Error()
+		}
+		return nil, ""
+	}
 	core, err := openService(b.node, spec, mode)
 	if err != nil {
 		return nil, err
 	}
-	es := core.static.Event
-	have := es.qos()
-	if err := have.validate(); err != nil {
-		core.close()
-		return nil, &ServiceError{Op: mode.String(), Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
-	}
+	// The QoS passed spec.limits, before the service was opened.
+	have := core.static.Event.qos()
 	ev := &eventCore{core: core, qos: have, numIDs: uint32(have.EventIDMaxValue) + 1, deadline: int64(have.Deadline)}
 	if ev.deadline > 0 {
 		// iceoryx2 measures the first gap from the service's creation; the

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"testing"
 	"unsafe"
@@ -18,6 +20,9 @@ func FuzzStaticConfig(f *testing.F) {
 	f.Add([]byte(`{`))
 	f.Add([]byte(`{"hash":"h","publish_subscribe":{"max_publishers":-5,"max_subscribers":100000000}}`))
 	f.Add([]byte{0, 1, 2})
+	for _, seed := range staticSeeds() {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg := DefaultConfig()
 		cfg.Root = t.TempDir()
@@ -41,6 +46,196 @@ func FuzzStaticConfig(f *testing.F) {
 		var se *ServiceError
 		if !errors.As(err, &se) {
 			t.Fatalf("Open of a garbage static config: %v is not a *ServiceError", err)
+		}
+	})
+}
+
+// staticSeeds are static configs whose values are each in range: small
+// ones of every pattern, and the combinations that exceed a limit (the
+// 8.6e9-chunk publisher pool of the report, a server pool beyond a chunk
+// index, a dynamic config and event segments beyond a small memory bound).
+func staticSeeds() [][]byte {
+	msgTI, _ := typeInfoOf[msg]()
+	rqTI, _ := typeInfoOf[rqMsg]()
+	rsTI, _ := typeInfoOf[rsMsg]()
+	ps := func(pubs, subs, buf, borrowed, history int) StaticConfig {
+		return StaticConfig{Name: "fuzzed", Pattern: PatternPublishSubscribe.String(), PublishSubscribe: &PubSubStatic{
+			Payload: msgTI, PayloadVariant: variantFixed, MaxPublishers: pubs, MaxSubscribers: subs, MaxNodes: 4,
+			HistorySize: history, SubscriberMaxBufferSize: buf, SubscriberMaxBorrowedSamples: borrowed, EnableSafeOverflow: true}}
+	}
+	rr := func(active, buf, borrowed, servers, clients int) StaticConfig {
+		return StaticConfig{Name: "fuzzed", Pattern: PatternRequestResponse.String(), RequestResponse: &ReqResStatic{
+			Request: rqTI, RequestVariant: variantFixed, Response: rsTI, ResponseVariant: variantDynamic,
+			EnableSafeOverflowForRequests: true, EnableSafeOverflowForResponses: true, MaxActiveRequestsPerClient: active,
+			MaxLoanedRequests: 2, MaxResponseBufferSize: buf, MaxBorrowedResponsesPerPendingResponse: borrowed,
+			MaxServers: servers, MaxClients: clients, MaxNodes: 4}}
+	}
+	ev := func(notifiers, listeners, nodes, maxID int) StaticConfig {
+		return StaticConfig{Name: "fuzzed", Pattern: PatternEvent.String(), Event: &EventStatic{
+			MaxNotifiers: notifiers, MaxListeners: listeners, MaxNodes: nodes, EventIDMaxValue: maxID}}
+	}
+	var out [][]byte
+	for _, sc := range []StaticConfig{
+		ps(2, 2, 2, 2, 1), ps(2, 1<<16, 1<<16, 1<<16, 0), ps(1<<16, 2, 1<<16, 1<<16, 1<<16), ps(1, 1<<16, 1, 1, 0),
+		rr(2, 2, 2, 1, 1), rr(1<<16, 1<<16, 1<<16, 1<<16, 1<<16), rr(1<<15, 1, 1, 1<<8, 1), rr(1<<10, 1<<10, 1, 1, 1),
+		ev(2, 2, 4, 7), ev(1<<16, 1<<16, 1<<16, maxEventIDLimit),
+	} {
+		b, err := json.Marshal(&sc)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzStaticConfigPorts creates, as another process could, a service from
+// a fuzzed static config (with a dynamic config that matches it), then
+// opens it and creates every kind of port of its pattern. Nothing that the
+// static config says may crash the process, or make a port allocate more
+// than Config.PortMemoryLimit (a small one here: what the checks let
+// through is allocated for real, in process memory).
+func FuzzStaticConfigPorts(f *testing.F) {
+	for _, seed := range staticSeeds() {
+		f.Add(seed, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, slice uint8) {
+		var sc StaticConfig
+		if json.Unmarshal(b, &sc) != nil {
+			return
+		}
+		sc.Name, sc.Attributes = "fuzzed", nil
+		// The types must be this process's for the typed builders; the
+		// raw one takes any (checkRawStatic).
+		if rs := sc.RequestResponse; rs != nil {
+			rs.Request, _ = typeInfoOf[rqMsg]()
+			rs.Response, _ = typeInfoOf[rsMsg]()
+			if rs.RequestVariant == variantDynamic || rs.ResponseVariant == variantDynamic {
+				rs.RequestVariant, rs.ResponseVariant = variantDynamic, variantDynamic
+			}
+		}
+		cfg := DefaultConfig()
+		cfg.Root = t.TempDir()
+		cfg.InProcess = true
+		cfg.Prefix = "fuzzp_"
+		cfg.PortMemoryLimit = 8 << 20
+		peer, err := NewNodeBuilder().Config(cfg).SignalHandling(false).Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		if _, err := forgeService(peer, sc); err != nil {
+			return // no valid capacities, or not one pattern
+		}
+		node, err := NewNodeBuilder().Config(cfg).SignalHandling(false).Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		checkErr := func(what string, err error) {
+			var se *ServiceError
+			if err != nil && !errors.As(err, &se) {
+				t.Fatalf("%s: %v is not a *ServiceError", what, err)
+			}
+		}
+		switch sc.Pattern {
+		case PatternPublishSubscribe.String():
+			svc, err := PublishSubscribeRaw(node, "fuzzed").Open()
+			checkErr("raw open", err)
+			if err != nil {
+				return
+			}
+			defer svc.Close()
+			o := RawPublisherOptions{}
+			if svc.IsSlice() {
+				o.MaxSliceLen = int(slice)
+			}
+			if p, err := svc.PublisherWith(o); err == nil {
+				defer p.Close()
+			} else {
+				checkErr("raw publisher", err)
+			}
+			if s, err := svc.Subscriber(); err == nil {
+				defer s.Close()
+			} else {
+				checkErr("raw subscriber", err)
+			}
+		case PatternRequestResponse.String():
+			var svc *RequestResponseService[rqMsg, rsMsg]
+			if sc.RequestResponse.RequestVariant == variantDynamic {
+				s, err := RequestResponseSlice[rqMsg, rsMsg](node, "fuzzed").Open()
+				checkErr("open", err)
+				svc = s
+			} else {
+				s, err := RequestResponse[rqMsg, rsMsg](node, "fuzzed").Open()
+				checkErr("open", err)
+				svc = s
+			}
+			if svc == nil {
+				return
+			}
+			defer svc.Close()
+			n := 1
+			if sc.RequestResponse.RequestVariant == variantDynamic {
+				n = max(int(slice), 1)
+			}
+			if c, err := svc.ClientBuilder().MaxSliceLen(n).Create(); err == nil {
+				defer c.Close()
+			} else {
+				checkErr("client", err)
+			}
+			if s, err := svc.ServerBuilder().MaxSliceLen(n).Create(); err == nil {
+				defer s.Close()
+			} else {
+				checkErr("server", err)
+			}
+		case PatternEvent.String():
+			svc, err := Event(node, "fuzzed").Open()
+			checkErr("open", err)
+			if err != nil {
+				return
+			}
+			defer svc.Close()
+			if l, err := svc.Listener(); err == nil {
+				defer l.Close()
+			} else {
+				checkErr("listener", err)
+			}
+			if n, err := svc.Notifier(); err == nil {
+				defer n.Close()
+			} else {
+				checkErr("notifier", err)
+			}
+		}
+	})
+}
+
+// FuzzPortFootprint checks the arithmetic of the limits over every QoS in
+// range and any port settings: nothing overflows, and a publisher that
+// passes the check has a data segment no larger than its footprint says
+// and than the limit.
+func FuzzPortFootprint(f *testing.F) {
+	f.Add(uint32(8), uint32(2), uint32(2), uint32(0), int64(2), int64(1), uint32(24), uint32(8))
+	f.Add(uint32(1<<16), uint32(1<<16), uint32(1<<16), uint32(1<<16), int64(2), int64(1), uint32(24), uint32(8))
+	f.Add(uint32(1), uint32(1), uint32(1), uint32(0), int64(1), int64(math.MaxInt64), uint32(1<<31-1), uint32(4096))
+	f.Fuzz(func(t *testing.T, subs, buf, borrowed, history uint32, loans, slice int64, size, align uint32) {
+		q := DefaultPubSubQoS()
+		q.MaxSubscribers, q.SubscriberMaxBufferSize = int(subs%(1<<16))+1, int(buf%(1<<16))+1
+		q.SubscriberMaxBorrowedSamples, q.HistorySize = int(borrowed%(1<<16))+1, int(history%(1<<16+1))
+		if loans < 1 || slice < 1 || size == 0 || align == 0 || align&(align-1) != 0 || align > 4096 {
+			return
+		}
+		ti := TypeInfo{Size: uint64(size), Align: uint64(align)}
+		fp := publisherFootprint(&q, ti, TypeInfo{}, int(loans), int(slice))
+		if err := fp.check(DefaultPortMemoryLimit); err != nil {
+			return
+		}
+		l := newDataLayout(ti.Size, ti.Align, uint64(slice), fp.chunks, TypeInfo{}, 0)
+		if uint64(l.size) != l.bytes || l.bytes > fp.total() || fp.total() > DefaultPortMemoryLimit {
+			t.Fatalf("publisher %+v: layout of %d bytes (%d), footprint %d", q, l.size, l.bytes, fp.total())
+		}
+		if got := l.chunksOff + l.stride*l.numChunks; got != l.bytes {
+			t.Fatalf("publisher %+v: chunks end at %d, size %d", q, got, l.bytes)
 		}
 	})
 }

@@ -35,6 +35,10 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 			Detail: fmt.Sprintf("max loaned samples %d and max slice length %d must be at least 1", o.maxLoans, o.maxSlice)}
 	}
 	node := svc.core.node
+	f := publisherFootprint(q, svc.payload, svc.header, o.maxLoans, o.maxSlice)
+	if err := f.check(node.config.PortMemoryLimit); err != nil {
+		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrResourceLimit, Detail: err.Error()}
+	}
 	d := svc.core.dyn
 	id := newID()
 	slot := claim(d.pubs, id, node.id)
@@ -178,14 +182,17 @@ func (b *PublishSubscribeBuilder[T]) spec(op string) (*serviceSpec, TypeInfo, er
 		SubscriberMaxBorrowedSamples: q.SubscriberMaxBorrowedSamples,
 		EnableSafeOverflow:           q.EnableSafeOverflow,
 	}
-	spec := pubSubSpec(b.name, &ps, b.attrs, b.reqs, func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) })
+	spec := pubSubSpec(b.name, &ps, b.attrs, b.reqs, func(sc *StaticConfig) (error, string) { return b.verify(sc, &ti) },
+		q.PublisherMaxLoanedSamples)
 	return spec, ti, nil
 }
 
 // pubSubSpec returns the spec of publish-subscribe service name: a service
 // it creates stores ps (nil: the spec only opens), verify checks an
-// existing one. Shared by the typed and the raw builders.
-func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify func(*StaticConfig) (error, string)) *serviceSpec {
+// existing one, and maxLoans is the default of the publishers that this
+// process creates, with which the limits are checked. Shared by the typed
+// and the raw builders.
+func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify func(*StaticConfig) (error, string), maxLoans int) *serviceSpec {
 	spec := &serviceSpec{
 		name:    name,
 		pattern: PatternPublishSubscribe,
@@ -196,6 +203,21 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 			ps := sc.PublishSubscribe
 			return dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
 		},
+		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
+			ps := sc.PublishSubscribe
+			q := ps.qos(maxLoans)
+			if err := q.validate(); err != nil {
+				return ErrServiceCorrupted, err.Error()
+			}
+			var header TypeInfo
+			if ps.UserHeader != nil {
+				header = *ps.UserHeader
+			}
+			if err := checkPubSub(&q, ps.Payload, header, cfg.PortMemoryLimit); err != nil {
+				return ErrResourceLimit, err.Error()
+			}
+			return nil, ""
+		},
 	}
 	if ps != nil {
 		spec.caps = dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
@@ -205,6 +227,21 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 		}
 	}
 	return spec
+}
+
+// qos returns the QoS that ps stores, with maxLoans as the publishers'
+// default.
+func (ps *PubSubStatic) qos(maxLoans int) PubSubQoS {
+	return PubSubQoS{
+		MaxPublishers:                ps.MaxPublishers,
+		MaxSubscribers:               ps.MaxSubscribers,
+		MaxNodes:                     ps.MaxNodes,
+		HistorySize:                  ps.HistorySize,
+		SubscriberMaxBufferSize:      ps.SubscriberMaxBufferSize,
+		SubscriberMaxBorrowedSamples: ps.SubscriberMaxBorrowedSamples,
+		EnableSafeOverflow:           ps.EnableSafeOverflow,
+		PublisherMaxLoanedSamples:    maxLoans,
+	}
 }
 
 const (
@@ -339,22 +376,10 @@ func openPubSub(node *Node, spec *serviceSpec, mode openMode, ti *TypeInfo, maxL
 	if err != nil {
 		return nil, err
 	}
+	// The QoS passed spec.limits, before the service was opened.
 	ps := core.static.PublishSubscribe
-	q := PubSubQoS{
-		MaxPublishers:                ps.MaxPublishers,
-		MaxSubscribers:               ps.MaxSubscribers,
-		MaxNodes:                     ps.MaxNodes,
-		HistorySize:                  ps.HistorySize,
-		SubscriberMaxBufferSize:      ps.SubscriberMaxBufferSize,
-		SubscriberMaxBorrowedSamples: ps.SubscriberMaxBorrowedSamples,
-		EnableSafeOverflow:           ps.EnableSafeOverflow,
-		PublisherMaxLoanedSamples:    maxLoans,
-		PublisherBackpressure:        node.config.Defaults.PublishSubscribe.PublisherBackpressure,
-	}
-	if err := q.validate(); err != nil {
-		core.close()
-		return nil, &ServiceError{Op: mode.String(), Service: spec.name, Err: ErrServiceCorrupted, Detail: err.Error()}
-	}
+	q := ps.qos(maxLoans)
+	q.PublisherBackpressure = node.config.Defaults.PublishSubscribe.PublisherBackpressure
 	psc := &pubSubCore{core: core, qos: q, payload: ps.Payload, slice: ps.PayloadVariant == variantDynamic}
 	if ps.UserHeader != nil {
 		psc.header = *ps.UserHeader

@@ -61,7 +61,7 @@ func (b *RawPubSubBuilder) Open() (*RawPubSubService, error) {
 			return ErrServiceCorrupted, d
 		}
 		return nil, ""
-	})
+	}, b.maxLoans())
 	return b.open(spec, modeOpen)
 }
 
@@ -114,7 +114,7 @@ func (b *RawPubSubBuilder) create(static PubSubStatic, mode openMode) (*RawPubSu
 			return ErrServiceCorrupted, d
 		}
 		return verifyPubSubTypes(ps, &ti, static.PayloadVariant == variantDynamic, static.UserHeader)
-	})
+	}, q.PublisherMaxLoanedSamples)
 	return b.open(spec, mode)
 }
 

@@ -1,10 +1,6 @@
 package runtime
 
-import (
-	"fmt"
-
-	"github.com/iox2go/iox2go/runtime/ring"
-)
+import "fmt"
 
 // ReqResQoS is the quality of service of a request-response service and
 // the default settings of its ports. The defaults are iceoryx2's.
@@ -92,7 +88,8 @@ func (rs *ReqResStatic) qos(ports ReqResQoS) ReqResQoS {
 
 // Chunk counts of the data segments, from the worst case (see
 // docs/ARCHITECTURE.md, "Request-response"). Each is checked against the
-// capacity of the free list.
+// capacity of the free list first (clientFootprint, serverFootprint),
+// with values in range: then none of them overflows.
 func (q *ReqResQoS) clientChunks() int {
 	a := q.MaxActiveRequestsPerClient
 	return q.MaxServers*2*a + a + q.MaxLoanedRequests
@@ -129,24 +126,6 @@ func (q *ReqResQoS) validate() error {
 	for _, b := range []Backpressure{q.ClientBackpressure, q.ServerBackpressure} {
 		if b != RetryUntilDelivered && b != DiscardData {
 			return fmt.Errorf("unknown backpressure strategy %v", b)
-		}
-	}
-	return q.checkSizes(q.ServerMaxLoanedResponsesPerRequest)
-}
-
-// checkSizes rejects capacities whose chunk pools or queues would exceed
-// what the free list and the queues can hold.
-func (q *ReqResQoS) checkSizes(loansPerRequest int) error {
-	for _, v := range []struct {
-		name string
-		n    int
-	}{
-		{"chunks of a client (max servers × 2 × max active requests + max active requests + max loaned requests)", q.clientChunks()},
-		{"responses in flight per connection (max active requests × (response buffer + borrowed responses))", q.responseConnLimit()},
-		{"chunks of a server (max clients × max active requests × (response buffer + borrowed responses + loaned responses))", q.serverChunks(loansPerRequest)},
-	} {
-		if v.n > ring.MaxCapacity {
-			return fmt.Errorf("%s is %d, must be at most %d", v.name, v.n, ring.MaxCapacity)
 		}
 	}
 	return nil
@@ -342,17 +321,25 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 			rs := sc.RequestResponse
 			return dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
 		},
+		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
+			rs := sc.RequestResponse
+			have := rs.qos(q)
+			if err := have.validate(); err != nil {
+				return ErrServiceCorrupted, err.Error()
+			}
+			if err := checkReqRes(&have, rs.Request, rs.Response, cfg.PortMemoryLimit); err != nil {
+				return ErrResourceLimit, err.Error()
+			}
+			return nil, ""
+		},
 	}
 	core, err := openService(b.node, spec, mode)
 	if err != nil {
 		return nil, err
 	}
+	// The QoS passed spec.limits, before the service was opened.
 	rs := core.static.RequestResponse
 	have := rs.qos(q)
-	if err := have.validate(); err != nil {
-		core.close()
-		return nil, &ServiceError{Op: op, Service: b.name, Err: ErrServiceCorrupted, Detail: err.Error()}
-	}
 	rr := &reqResCore{core: core, qos: have, req: reqTI, resp: respTI,
 		reqSlice: rs.RequestVariant == variantDynamic, respSlice: rs.ResponseVariant == variantDynamic}
 	return &RequestResponseService[Req, Resp]{rr: rr}, nil

@@ -81,6 +81,10 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrInvalidQoS, Detail: fmt.Sprintf("unknown backpressure strategy %v", o.strategy)}
 	}
 	node := rr.core.node
+	f := clientFootprint(q, rr.req, o.maxSlice)
+	if err := f.check(node.config.PortMemoryLimit); err != nil {
+		return nil, &ServiceError{Op: op, Service: name, Err: ErrResourceLimit, Detail: err.Error()}
+	}
 	d := rr.core.dyn
 	c := &client{rr: rr, id: newID(), maxActive: o.maxActive, pending: make([]pendingReq, o.maxActive)}
 	c.slot = claim(d.pubs, c.id, node.id)

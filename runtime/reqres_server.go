@@ -62,10 +62,11 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 	case o.strategy != RetryUntilDelivered && o.strategy != DiscardData:
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrInvalidQoS, Detail: fmt.Sprintf("unknown backpressure strategy %v", o.strategy)}
 	}
-	if err := q.checkSizes(o.loansPerRequest); err != nil {
-		return nil, &ServiceError{Op: op, Service: name, Err: ErrInvalidQoS, Detail: err.Error()}
-	}
 	node := rr.core.node
+	f := serverFootprint(q, rr.resp, o.loansPerRequest, o.maxSlice)
+	if err := f.check(node.config.PortMemoryLimit); err != nil {
+		return nil, &ServiceError{Op: op, Service: name, Err: ErrResourceLimit, Detail: err.Error()}
+	}
 	d := rr.core.dyn
 	s := &server{rr: rr, id: newID(), loansPerRequest: o.loansPerRequest}
 	s.slot = claim(d.subs, s.id, node.id)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"sync/atomic"
 	"unsafe"
@@ -57,6 +58,10 @@ type dataLayout struct {
 	headerOff, headerSize                                                    uint64
 	tableOff, tableLen                                                       uint64
 	size                                                                     int
+	// bytes is the size that newDataLayout computed, saturated at
+	// 2^64-1: size is only valid once bytes is checked against the limits
+	// (see footprint).
+	bytes uint64
 
 	// Derived, local: recip is ceil(2^64/stride) (0 when stride is a power
 	// of two, with strideShift its log2), so that decode divides by a
@@ -86,36 +91,50 @@ func (l *dataLayout) derive() {
 // alignment, then room for maxLen payload elements at theirs. A client's
 // segment also holds its request table of tableLen words, between the free
 // list and the chunks.
+//
+// Every size saturates at 2^64-1 instead of wrapping, so that a geometry
+// too large for any segment shows as such in bytes: the caller checks it
+// (footprint.check) before it creates anything.
 func newDataLayout(elemSize, elemAlign, maxLen, numChunks uint64, hdr TypeInfo, tableLen uint64) dataLayout {
 	a := max(elemAlign, 8, hdr.Align)
 	var l dataLayout
 	l.elemSize = elemSize
-	l.payloadSize = elemSize * maxLen
+	l.payloadSize = satMul(elemSize, maxLen)
 	end := chunkHeaderSize
 	if hdr.Size > 0 {
 		l.headerOff = alignU(chunkHeaderSize, max(hdr.Align, 1))
 		l.headerSize = hdr.Size
-		end = l.headerOff + hdr.Size
+		end = satAdd(l.headerOff, hdr.Size)
 	}
 	l.payloadOff = alignU(end, max(elemAlign, 8))
-	l.stride = alignU(l.payloadOff+max(l.payloadSize, 1), max(a, 64))
+	l.stride = alignU(satAdd(l.payloadOff, max(l.payloadSize, 1)), max(a, 64))
 	l.numChunks = numChunks
 	l.poolOff = uint64(shm.HeaderSize) + uint64(unsafe.Sizeof(dataHeader{}))
-	end = l.poolOff + uint64(ring.PoolMemorySize(uint32(numChunks)))
+	// (PoolMemorySize is 0 beyond ring.MaxCapacity chunks, which the
+	// caller refuses.)
+	end = l.poolOff + uint64(ring.PoolMemorySize(uint32(min(numChunks, ring.MaxCapacity+1))))
 	if tableLen > 0 {
 		// Its own lines: written by the client on every send, read by
 		// the servers.
 		l.tableOff = alignU(end, 128)
 		l.tableLen = tableLen
-		end = l.tableOff + 8*tableLen
+		end = satAdd(l.tableOff, satMul(8, tableLen))
 	}
 	l.chunksOff = alignU(end, max(a, 128))
-	l.size = int(l.chunksOff + l.stride*numChunks)
+	l.bytes = satAdd(l.chunksOff, satMul(l.stride, numChunks))
+	l.size = int(min(l.bytes, math.MaxInt))
 	l.derive()
 	return l
 }
 
-func alignU(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
+// alignU rounds n up to a multiple of a, a power of two; near 2^64 it
+// saturates at the largest multiple of a.
+func alignU(n, a uint64) uint64 {
+	if n > math.MaxUint64-(a-1) {
+		return math.MaxUint64 &^ (a - 1)
+	}
+	return (n + a - 1) &^ (a - 1)
+}
 
 func dataHeaderOf(b []byte) *dataHeader {
 	return (*dataHeader)(unsafe.Pointer(&b[shm.HeaderSize]))

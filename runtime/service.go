@@ -40,6 +40,12 @@ type serviceSpec struct {
 	// verify checks an existing service against the builder; it returns a
 	// *ServiceError-compatible sentinel and detail.
 	verify func(sc *StaticConfig) (error, string)
+	// limits checks the QoS of a static config, the one this spec creates
+	// or one that another process wrote, against the limits of cfg's
+	// ports (see footprint): ErrServiceCorrupted for a value out of its
+	// range, ErrResourceLimit for a combination that exceeds a limit. It
+	// runs before anything of the service is created or mapped.
+	limits func(sc *StaticConfig, cfg *Config) (error, string)
 }
 
 // port is a publisher, subscriber or other port of a service.
@@ -179,6 +185,11 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 		if err, detail := spec.verify(sc); err != nil {
 			return nil, &ServiceError{Op: op, Service: spec.name, Err: err, Detail: detail}
 		}
+		// The static config was written by another process: its QoS must
+		// not make this one allocate more than its limits allow.
+		if err, detail := spec.limits(sc, cfg); err != nil {
+			return nil, &ServiceError{Op: op, Service: spec.name, Err: err, Detail: detail}
+		}
 		s, err := joinService(node, spec, sc)
 		if err == nil {
 			return s, nil
@@ -214,7 +225,7 @@ func openServiceOf(node *Node, spec *serviceSpec, mode openMode) (*serviceCore, 
 // one, ...), so that errors.Is finds the errno and the error says where;
 // else def.
 func errOr(err, def error) error {
-	for _, s := range []error{ErrClosed, ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch} {
+	for _, s := range []error{ErrClosed, ErrPermission, ErrExceedsMaxNodes, ErrServiceCorrupted, ErrVersionMismatch, ErrResourceLimit} {
 		if errors.Is(err, s) {
 			return s
 		}
@@ -282,6 +293,9 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 		Attributes: append([]Attribute{}, spec.attrs...),
 	}
 	spec.newStatic(sc)
+	if err, detail := spec.limits(sc, cfg); err != nil {
+		return nil, fmt.Errorf("%w: %s", err, detail)
+	}
 	// The tag comes first: if we die anywhere after this line, whoever
 	// cleans up after us finds it and removes what we created.
 	tag := node.tagPath(hash, uid)
