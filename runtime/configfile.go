@@ -94,7 +94,7 @@ var configKeyTable = []configKeyDesc{
 	{"global.file-mode", func(c *Config) any { return &c.FileMode },
 		"Permission of every file and segment created: 0o600 (same user) or, to share with a group, 0o660. Must include owner read and write; permissions for other users (0o007) are refused."},
 	{"global.creation-timeout", func(c *Config) any { return &c.CreationTimeout },
-		"How long an opener waits for a service whose creator has not finished creating it. At least \"1ms\"."},
+		"How long an opener waits for a service whose creator has not finished creating it; CleanupDeadNodes waits up to 4 times as long for another cleaner of a dead node. At least \"1ms\"."},
 	{"global.discovery-interval", func(c *Config) any { return &c.DiscoveryInterval },
 		"Longest sleep of a service's discovery goroutine (it wakes at once when a port comes or goes). At least \"10ms\": every open service wakes once per interval."},
 	{"global.port-memory-limit", func(c *Config) any { return &c.PortMemoryLimit },
