@@ -9,15 +9,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 // CleanupState reports what a cleanup did.
 type CleanupState struct {
-	Cleanups       int // dead nodes whose resources were removed
-	FailedCleanups int // dead nodes that could not be cleaned (yet)
+	Cleanups int // dead nodes whose resources were removed
+	// FailedCleanups counts the dead nodes that could not be cleaned
+	// (yet): another process is cleaning them, permissions, or a sender of
+	// theirs delivered samples that a live receiver has not mapped yet
+	// (those stay until it has; see docs/ARCHITECTURE.md, "Liveness and
+	// cleanup").
+	FailedCleanups int
 	// CorruptServices counts the corrupted services that no node held and
 	// that the cleanup removed (see ListCorruptServices).
 	CorruptServices int
@@ -44,7 +52,7 @@ func CleanupDeadNodes(cfg *Config) CleanupState {
 		switch cleanupNode(cfg, p, id) {
 		case cleaned:
 			st.Cleanups++
-		case failed:
+		case failed, draining:
 			st.FailedCleanups++
 		}
 	}
@@ -114,6 +122,10 @@ const (
 	notDead cleanupResult = iota
 	cleaned
 	failed
+	// draining: the node's cleanup waits for live receivers to map what
+	// its senders delivered (see slotDraining); it counts as not cleaned
+	// (yet).
+	draining
 )
 
 // NodeState is the liveness of a node as seen from another process.
@@ -183,7 +195,10 @@ func cleanupNode(cfg *Config, p shm.Provider, id ID) cleanupResult {
 		}
 	}
 	if !ok {
-		return failed
+		// A live receiver has not yet mapped what one of the node's
+		// senders delivered to it: the node stays, dead, until it has
+		// (or is gone), and the next cleanup finishes.
+		return draining
 	}
 	os.RemoveAll(dir)
 	os.Remove(cfg.nodeLockPath(id))
@@ -209,9 +224,15 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 		return true
 	}
 	defer d.close()
-	deadPubs := removePortsOf(cfg, p, d, id)
+	deadPubs, pending := removePortsOf(cfg, p, d, id)
 	if d.hdr.pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
+	}
+	if pending {
+		// The node stays registered (so the service, which a live
+		// receiver holds anyway, stays too) and its tag stays: the
+		// next cleanup of the node looks again.
+		return false
 	}
 	if d.leave(id, true) {
 		destroyService(cfg, p, hash, uid)
@@ -224,25 +245,50 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 // removePortsOf frees node id's port slots and deletes their files. Live
 // ports of the other nodes see the change and drop their connections. It
 // returns the number of publishers (notifiers, for an event service) it
-// removed.
+// removed, and whether some are left draining.
 //
 // In a request-response service every port (client or server) both sends
 // and receives: each has a data segment and connections from and to it.
-func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
+//
+// A dead sender's slot is freed and its files deleted only when no live
+// receiver still needs them (retireSender): a receiver that has not mapped
+// a connection holding samples for it would lose them, although each Send
+// reported it reached. Such a sender's slot is left draining instead and
+// pending is set; a later call (the next cleanup of the node) finishes.
+func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pending bool) {
 	event := d.hdr.pattern == uint32(PatternEvent)
 	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
 	changed := false
+	// retire removes the files of sender slot s (port sid, sending to the
+	// receivers in slots) and reports true if nobody needs them any more;
+	// else it leaves the slot draining. A slot that never turned active
+	// has no receiver; one that drained for drainTimeout is given up.
+	retire := func(s *portSlot, sid ID, receivers []portSlot) bool {
+		if sid == 0 {
+			return true
+		}
+		st := s.state.Load()
+		all := st == slotFree || st == slotDraining && drainExpired(s)
+		if retireSender(cfg, p, sid, receivers, all) {
+			return true
+		}
+		pending = true
+		if drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
+			changed = true
+		}
+		return false
+	}
 	for i := range d.pubs {
 		s := &d.pubs[i]
 		if s.node.Load() != uint64(id) {
 			continue
 		}
-		if pid := ID(s.id.Load()); pid != 0 && !event {
-			p.Remove(cfg.dataName(pid))
-			removeConnections(cfg, p, pid, 0)
-			if reqres {
-				removeConnections(cfg, p, 0, pid)
-			}
+		pid := ID(s.id.Load())
+		if reqres && pid != 0 {
+			removeConnections(cfg, p, 0, pid) // the servers' responses to it
+		}
+		if !event && !retire(s, pid, d.subs) {
+			continue
 		}
 		if s.state.Load() == slotActive {
 			pubs++
@@ -260,9 +306,10 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 			case event:
 				p.Remove(cfg.eventName(sid)) // a listener's event segment
 			case reqres:
-				p.Remove(cfg.dataName(sid)) // a server's responses
-				removeConnections(cfg, p, sid, 0)
-				removeConnections(cfg, p, 0, sid)
+				removeConnections(cfg, p, 0, sid) // the clients' requests to it
+				if !retire(s, sid, d.pubs) {      // its responses
+					continue
+				}
 			default:
 				removeConnections(cfg, p, 0, sid)
 			}
@@ -273,7 +320,93 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 	if changed {
 		d.bump()
 	}
-	return pubs
+	return pubs, pending
+}
+
+// retireSender deletes the connections of dead sender sid that no live
+// receiver needs (all of them with all) and, if none is left, its data
+// segment; it reports whether none is left. receivers are the slots of the
+// ports it sends to.
+func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all bool) bool {
+	names, _ := p.List(cfg.Prefix + sid.String() + "_")
+	done := true
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".connection") {
+			continue
+		}
+		if !all && connectionNeeded(cfg, p, n, sid, receivers) {
+			done = false
+			continue
+		}
+		p.Remove(n)
+	}
+	if done {
+		p.Remove(cfg.dataName(sid))
+	}
+	return done
+}
+
+// drainTimeout bounds how long a dead sender's files are kept for a live
+// receiver that does not map them (a stopped process, or one that cannot
+// map them): four times the longest that a closing sender waits for its
+// receivers to do the same (awaitReceivers). A receiver maps them within
+// a wake-up of its discovery goroutine, so only a stuck one reaches it.
+func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
+
+// connectionNeeded reports whether connection name, from dead sender sid,
+// holds samples that a live receiver has not yet mapped: it is published,
+// not attached, one of its submission queues is not empty, and its
+// receiver is still in one of receivers, active, in a node that is not
+// known dead. Anything unreadable (never published, garbage) is not
+// needed: no receiver could read it either.
+//
+// The answer only ever turns from true to false: attached is set once,
+// queues that nobody has mapped do not fill, and a port ID is never
+// reused.
+func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []portSlot) bool {
+	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, false, 0)
+	if err != nil {
+		return false
+	}
+	defer seg.Close()
+	b := seg.Bytes()
+	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(connHeader{})) {
+		return false
+	}
+	h := connHeaderOf(b)
+	// SYNC POINT attached: paired with the receiver's store in connect.
+	if h.attached.Load() != 0 || h.sender != uint64(sid) {
+		return false
+	}
+	l := newConnLayout(h.channels, h.submissionCap, h.completionCap)
+	if !l.valid() || l.size != len(b) {
+		return false
+	}
+	empty := true
+	for ch := range int(l.channels) {
+		q, err := ring.AttachQueue(l.sub(b, ch), l.subCap)
+		if err != nil {
+			return false
+		}
+		if !q.IsEmpty() {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		return false
+	}
+	rid := ID(h.receiver)
+	for i := range receivers {
+		if pi, ok := snapshot(&receivers[i]); ok && pi.id == rid {
+			switch nodeState(cfg, pi.node) {
+			case NodeDead, NodeMissing:
+				return false
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // removeConnections deletes the connection segments from sender `from` (if
@@ -305,8 +438,9 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic) {
 	for _, id := range d.nodeIDs() {
 		if cleanupNode(cfg, p, id) == notDead && nodeState(cfg, id) == NodeMissing {
-			removePortsOf(cfg, p, d, id)
-			d.leave(id, true) // never the last: the caller is registered
+			if _, pending := removePortsOf(cfg, p, d, id); !pending {
+				d.leave(id, true) // never the last: the caller is registered
+			}
 		}
 	}
 }
