@@ -264,7 +264,7 @@ func clean(e *env, dryRun, verbose bool) error {
 	}
 	var failed error
 	if st.FailedCleanups > 0 {
-		failed = fmt.Errorf("%d dead node(s) could not be cleaned (being cleaned by another process, or no permission; %s)", st.FailedCleanups, domainDesc(cfg))
+		failed = fmt.Errorf("%d dead node(s) could not be cleaned (being cleaned by another process, no permission, or holding samples for a live receiver that has not mapped them yet; %s)", st.FailedCleanups, domainDesc(cfg))
 	}
 	if e.json {
 		if err := printJSON(e.stdout, struct {
