@@ -27,7 +27,11 @@ type Config struct {
 	// services and clean up each other's dead nodes.
 	FileMode os.FileMode
 	// CreationTimeout bounds how long an opener waits for a segment whose
-	// creator has not finished initializing it. Default: 500ms.
+	// creator has not finished initializing it. Default: 500ms. It also
+	// bounds how long a closing publisher (client, server) waits for its
+	// receivers to map what it sent, and four times it how long the
+	// cleanup keeps what a dead one sent for a live receiver that has not
+	// mapped it (see docs/ARCHITECTURE.md, "Liveness and cleanup").
 	CreationTimeout time.Duration
 	// DiscoveryInterval is the longest that the discovery goroutine of an
 	// open service sleeps. It is woken at once whenever a port of the service
