@@ -2,7 +2,7 @@
 GO      ?= go
 IDL     := $(wildcard examples/idl/*.idl)
 
-.PHONY: all build demo test test-short generate regenerate check-generated bench fuzz vet clean-shm tools
+.PHONY: all build demo test test-short stress generate regenerate check-generated bench fuzz vet clean-shm tools
 
 all: build
 
@@ -33,6 +33,11 @@ test: tools
 
 test-short:
 	$(GO) test -short ./...
+
+# The long forms of the stress tests (IOX2GO_STRESS=1), e.g. 2,000 senders
+# killed right after their last send with every core busy.
+stress:
+	IOX2GO_STRESS=1 $(GO) test -count=1 -timeout 30m -run 'Stress' ./runtime/
 
 # Report what the cross-language tests need, and install it where we can.
 tools:

@@ -13,20 +13,28 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 // CleanupState reports what a cleanup did: what became of every node that
 // was dead when it looked, and how many corrupted services it removed.
 //
-// Every node in Nodes has exactly one outcome, and the four counts add up
+// Every node in Nodes has exactly one outcome, and the five counts add up
 // to len(Nodes). A node that another cleaner removed first is not a
 // failure: it is gone, as the caller wanted.
 type CleanupState struct {
 	Cleanups        int // dead nodes whose resources this cleanup removed
 	CleanedByOthers int // dead nodes that another cleaner removed first (CleanupDoneByOther)
 	InProgress      int // dead nodes that another cleaner was still cleaning when this cleanup stopped waiting (CleanupInProgress)
-	FailedCleanups  int // dead nodes that could not be cleaned: an error, see Nodes (CleanupFailed)
+	// Draining counts the dead nodes whose senders had delivered samples
+	// that a live receiver had still not mapped when this cleanup stopped
+	// waiting (CleanupDraining): their files stay until it has, or is
+	// gone, or the drain's bound passed (see docs/ARCHITECTURE.md,
+	// "Liveness and cleanup"); a later cleanup removes them.
+	Draining       int
+	FailedCleanups int // dead nodes that could not be cleaned: an error, see Nodes (CleanupFailed)
 	// CorruptServices counts the corrupted services that no node held and
 	// that the cleanup removed (see ListCorruptServices).
 	CorruptServices int
@@ -38,7 +46,9 @@ type CleanupState struct {
 // Complete reports whether every node that was dead when the cleanup
 // looked is gone: none is still being cleaned by another cleaner and none
 // failed.
-func (s CleanupState) Complete() bool { return s.InProgress == 0 && s.FailedCleanups == 0 }
+func (s CleanupState) Complete() bool {
+	return s.InProgress == 0 && s.Draining == 0 && s.FailedCleanups == 0
+}
 
 // Err returns nil when the cleanup is complete, else an error that names
 // every dead node left and why (the nodes' Err, joined).
@@ -82,6 +92,14 @@ const (
 	// CleanupFailed: an error stopped the cleanup (permissions, I/O);
 	// NodeCleanup.Err says which. A later cleanup tries again.
 	CleanupFailed
+	// CleanupDraining: the node's senders had delivered samples that a
+	// live receiver had still not mapped when this cleanup stopped
+	// waiting; they stay readable for it until it has, closes or dies,
+	// at most 4 × Config.CreationTimeout from the first cleanup that
+	// found them (see docs/ARCHITECTURE.md, "Liveness and cleanup"). A
+	// later cleanup removes the node. NodeCleanup.Err wraps
+	// ErrCleanupInProgress.
+	CleanupDraining
 )
 
 func (o CleanupOutcome) String() string {
@@ -94,6 +112,8 @@ func (o CleanupOutcome) String() string {
 		return "being cleaned by another cleaner"
 	case CleanupFailed:
 		return "failed"
+	case CleanupDraining:
+		return "kept for receivers"
 	}
 	return "CleanupOutcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -133,8 +153,10 @@ func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 //
 // The contract: when CleanupDeadNodes returns, every node that was dead
 // when it was called is gone, or the returned state names it (in Nodes)
-// with the reason: still being cleaned by another cleaner, and by whom, or
-// an error. Complete reports whether all are gone; Err names those left.
+// with the reason: still being cleaned by another cleaner, and by whom;
+// kept because its senders delivered samples that a live receiver has not
+// mapped yet (CleanupDraining); or an error. Complete reports whether all
+// are gone; Err names those left.
 // Only one cleaner works on a dead node at a time (it holds the node's
 // cleaner lock, an flock that the kernel drops if the cleaner dies). When
 // another cleaner holds it (another process, or in this process an open
@@ -142,7 +164,11 @@ func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // nodes, then waits for that cleaner, in all for up to 4 ×
 // Config.CreationTimeout (2 s by default): a node that the other cleaner
 // removed meanwhile counts as CleanupDoneByOther, not as a failure; a node
-// that it left dead (it failed, or died) is cleaned here. Nodes that die
+// that it left dead (it failed, or died) is cleaned here. A draining node is
+// waited for the same way: its receivers normally map what it sent within
+// a discovery round, and its drain ends 4 × CreationTimeout after it began
+// at the latest, so that only a receiver that does not run (a stopped
+// process) leaves it CleanupDraining. Nodes that die
 // while CleanupDeadNodes runs may or may not be cleaned; nodes whose lock
 // file cannot be read (permissions) are not judged dead, as in ListNodes.
 //
@@ -170,64 +196,85 @@ func (n *Node) CleanupDeadNodes() CleanupState { return cleanupDeadNodes(n.confi
 func cleanupDeadNodes(cfg *Config, self ID, wait bool) CleanupState {
 	p := cfg.filesProvider()
 	var st CleanupState
-	var busy []ID // held by another cleaner
+	var left []unfinished // held by another cleaner, or draining
 	for _, id := range listNodeIDs(cfg) {
 		r, err := cleanupNode(cfg, p, id, self)
-		if r == busyElsewhere {
-			busy = append(busy, id)
+		if r == busyElsewhere || r == draining {
+			left = append(left, unfinished{id, r, err})
 			continue
 		}
 		st.add(id, r, err, Cleaner{})
 	}
-	if len(busy) > 0 && wait {
-		busy = waitForCleaners(cfg, p, busy, self, &st)
+	if len(left) > 0 && wait {
+		left = waitForCleaners(cfg, p, left, self, &st)
 	}
-	for _, id := range busy {
-		holder := readCleaner(cfg.cleanerPath(id))
-		st.add(id, busyElsewhere, fmt.Errorf("iox2: clean up dead node %s: %w: its cleaner lock is held by %s", id, ErrCleanupInProgress, holder), holder)
+	for _, u := range left {
+		if u.r == draining {
+			st.add(u.id, draining, u.err, Cleaner{})
+			continue
+		}
+		holder := readCleaner(cfg.cleanerPath(u.id))
+		st.add(u.id, busyElsewhere, fmt.Errorf("iox2: clean up dead node %s: %w: its cleaner lock is held by %s", u.id, ErrCleanupInProgress, holder), holder)
 	}
 	removeStaleLockTemps(cfg)
 	st.CorruptServices = removeCorruptServices(cfg, p)
 	return st
 }
 
-// waitForCleaners waits until the dead nodes busy, which other cleaners
-// hold, are gone or cleaned here, or until cleanerWait passed. It records
-// the outcomes in st and returns the nodes still held.
+// unfinished is a dead node that a cleanup could not finish yet: r is
+// busyElsewhere or draining, err the error that came with it.
+type unfinished struct {
+	id  ID
+	r   cleanupResult
+	err error
+}
+
+// waitForCleaners waits until the dead nodes left, which other cleaners
+// hold or whose senders drain, are gone or cleaned here, or until
+// cleanerWait passed. It records the outcomes in st and returns the nodes
+// still unfinished.
 //
 // It polls: a cleaner that dies drops its flock without any event to wait
 // for, and a blocking flock could not be given up at the deadline. The
-// poll backs off to 10 ms, a small delay next to a cleanup's work.
-func waitForCleaners(cfg *Config, p shm.Provider, busy []ID, self ID, st *CleanupState) []ID {
+// poll backs off to 10 ms, a small delay next to a cleanup's work. A
+// draining node's bound (4 × CreationTimeout from when its drain began, no
+// later than this wait began) has passed at the deadline: one more look
+// after it removes what the receivers never mapped.
+func waitForCleaners(cfg *Config, p shm.Provider, left []unfinished, self ID, st *CleanupState) []unfinished {
 	deadline := time.Now().Add(cleanerWait(cfg))
 	pause := 100 * time.Microsecond
-	for len(busy) > 0 && time.Now().Before(deadline) {
-		time.Sleep(pause)
-		pause = min(2*pause, 10*time.Millisecond)
-		left := busy[:0]
-		for _, id := range busy {
-			switch ns := nodeState(cfg, id); ns {
+	for last := false; len(left) > 0 && !last; {
+		last = !time.Now().Before(deadline)
+		if !last {
+			time.Sleep(pause)
+			pause = min(2*pause, 10*time.Millisecond)
+		}
+		next := left[:0]
+		for _, u := range left {
+			switch ns := nodeState(cfg, u.id); ns {
 			case NodeMissing:
 				// The other cleaner removes the node's lock file last and
 				// releases the cleaner lock after that: a node without
 				// files is done, even while the lock is still held.
-				st.add(id, cleanedByOther, nil, Cleaner{})
+				st.add(u.id, cleanedByOther, nil, Cleaner{})
 			case NodeDead:
-				r, err := cleanupNode(cfg, p, id, self)
-				if r == busyElsewhere || r == notDead {
-					// Still held, or its state changed between two looks:
-					// look again.
-					left = append(left, id)
-					continue
+				r, err := cleanupNode(cfg, p, u.id, self)
+				switch r {
+				case busyElsewhere, draining:
+					next = append(next, unfinished{u.id, r, err})
+				case notDead:
+					// Its state changed between two looks: look again.
+					next = append(next, u)
+				default:
+					st.add(u.id, r, err, Cleaner{})
 				}
-				st.add(id, r, err, Cleaner{})
 			default:
-				st.add(id, failed, fmt.Errorf("iox2: clean up dead node %s: its lock file %s is %s now", id, cfg.nodeLockPath(id), ns), Cleaner{})
+				st.add(u.id, failed, fmt.Errorf("iox2: clean up dead node %s: its lock file %s is %s now", u.id, cfg.nodeLockPath(u.id), ns), Cleaner{})
 			}
 		}
-		busy = left
+		left = next
 	}
-	return busy
+	return left
 }
 
 // add records the outcome r of dead node id.
@@ -245,6 +292,9 @@ func (s *CleanupState) add(id ID, r cleanupResult, err error, holder Cleaner) {
 	case busyElsewhere:
 		s.InProgress++
 		n.Outcome, n.Cleaner = CleanupInProgress, holder
+	case draining:
+		s.Draining++
+		n.Outcome = CleanupDraining
 	case failed:
 		s.FailedCleanups++
 		n.Outcome = CleanupFailed
@@ -312,6 +362,10 @@ const (
 	cleanedByOther                      // dead when probed, gone once the cleaner lock was held
 	busyElsewhere                       // another cleaner holds the node's cleaner lock
 	failed                              // an error; see the error returned with it
+	// draining: the node's cleanup waits for live receivers to map what
+	// its senders delivered (see slotDraining); the node stays, dead, and
+	// a later cleanup finishes it.
+	draining
 )
 
 // NodeState is the liveness of a node as seen from another process.
@@ -396,7 +450,11 @@ func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error
 		}
 	}
 	if len(left) > 0 {
-		return failed, fmt.Errorf("iox2: clean up dead node %s: services %s not cleaned up yet", id, strings.Join(left, ", "))
+		// A live receiver has not yet mapped what one of the node's
+		// senders delivered to it: the node stays, dead, until it has
+		// (or is gone, or the drain's bound passed), and the next cleanup
+		// finishes.
+		return draining, fmt.Errorf("iox2: clean up dead node %s: %w: its senders delivered samples that live receivers have not mapped yet (services %s); they are kept until mapped, at most 4 × the creation timeout", id, ErrCleanupInProgress, strings.Join(left, ", "))
 	}
 	if !removeJournaledPorts(cfg, p, dir) {
 		return failed, fmt.Errorf("iox2: clean up dead node %s: the files of its ports are not all removed yet", id)
@@ -471,9 +529,15 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 		return true
 	}
 	defer d.close()
-	deadPubs := removePortsOf(cfg, p, d, id)
+	deadPubs, pending := removePortsOf(cfg, p, d, id)
 	if d.hdr.pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
+	}
+	if pending {
+		// The node stays registered (so the service, which a live
+		// receiver holds anyway, stays too) and its tag stays: the
+		// next cleanup of the node looks again.
+		return false
 	}
 	if d.leave(id, true) {
 		destroyService(cfg, p, hash, uid)
@@ -486,25 +550,50 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 // removePortsOf frees node id's port slots and deletes their files. Live
 // ports of the other nodes see the change and drop their connections. It
 // returns the number of publishers (notifiers, for an event service) it
-// removed.
+// removed, and whether some are left draining.
 //
 // In a request-response service every port (client or server) both sends
 // and receives: each has a data segment and connections from and to it.
-func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
+//
+// A dead sender's slot is freed and its files deleted only when no live
+// receiver still needs them (retireSender): a receiver that has not mapped
+// a connection holding samples for it would lose them, although each Send
+// reported it reached. Such a sender's slot is left draining instead and
+// pending is set; a later call (the next cleanup of the node) finishes.
+func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pending bool) {
 	event := d.hdr.pattern == uint32(PatternEvent)
 	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
 	changed := false
+	// retire removes the files of sender slot s (port sid, sending to the
+	// receivers in slots) and reports true if nobody needs them any more;
+	// else it leaves the slot draining. A slot that never turned active
+	// has no receiver; one that drained for drainTimeout is given up.
+	retire := func(s *portSlot, sid ID, receivers []portSlot) bool {
+		if sid == 0 {
+			return true
+		}
+		st := s.state.Load()
+		all := st == slotFree || st == slotDraining && drainExpired(s)
+		if retireSender(cfg, p, sid, receivers, all) {
+			return true
+		}
+		pending = true
+		if drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
+			changed = true
+		}
+		return false
+	}
 	for i := range d.pubs {
 		s := &d.pubs[i]
 		if s.node.Load() != uint64(id) {
 			continue
 		}
-		if pid := ID(s.id.Load()); pid != 0 && !event {
-			p.Remove(cfg.dataName(pid))
-			removeConnections(cfg, p, pid, 0)
-			if reqres {
-				removeConnections(cfg, p, 0, pid)
-			}
+		pid := ID(s.id.Load())
+		if reqres && pid != 0 {
+			removeConnections(cfg, p, 0, pid) // the servers' responses to it
+		}
+		if !event && !retire(s, pid, d.subs) {
+			continue
 		}
 		if s.state.Load() == slotActive {
 			pubs++
@@ -522,9 +611,10 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 			case event:
 				p.Remove(cfg.eventName(sid)) // a listener's event segment
 			case reqres:
-				p.Remove(cfg.dataName(sid)) // a server's responses
-				removeConnections(cfg, p, sid, 0)
-				removeConnections(cfg, p, 0, sid)
+				removeConnections(cfg, p, 0, sid) // the clients' requests to it
+				if !retire(s, sid, d.pubs) {      // its responses
+					continue
+				}
 			default:
 				removeConnections(cfg, p, 0, sid)
 			}
@@ -535,7 +625,93 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int) {
 	if changed {
 		d.bump()
 	}
-	return pubs
+	return pubs, pending
+}
+
+// retireSender deletes the connections of dead sender sid that no live
+// receiver needs (all of them with all) and, if none is left, its data
+// segment; it reports whether none is left. receivers are the slots of the
+// ports it sends to.
+func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all bool) bool {
+	names, _ := p.List(cfg.Prefix + sid.String() + "_")
+	done := true
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".connection") {
+			continue
+		}
+		if !all && connectionNeeded(cfg, p, n, sid, receivers) {
+			done = false
+			continue
+		}
+		p.Remove(n)
+	}
+	if done {
+		p.Remove(cfg.dataName(sid))
+	}
+	return done
+}
+
+// drainTimeout bounds how long a dead sender's files are kept for a live
+// receiver that does not map them (a stopped process, or one that cannot
+// map them): four times the longest that a closing sender waits for its
+// receivers to do the same (awaitReceivers). A receiver maps them within
+// a wake-up of its discovery goroutine, so only a stuck one reaches it.
+func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
+
+// connectionNeeded reports whether connection name, from dead sender sid,
+// holds samples that a live receiver has not yet mapped: it is published,
+// not attached, one of its submission queues is not empty, and its
+// receiver is still in one of receivers, active, in a node that is not
+// known dead. Anything unreadable (never published, garbage) is not
+// needed: no receiver could read it either.
+//
+// The answer only ever turns from true to false: attached is set once,
+// queues that nobody has mapped do not fill, and a port ID is never
+// reused.
+func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []portSlot) bool {
+	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, false, 0)
+	if err != nil {
+		return false
+	}
+	defer seg.Close()
+	b := seg.Bytes()
+	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(connHeader{})) {
+		return false
+	}
+	h := connHeaderOf(b)
+	// SYNC POINT attached: paired with the receiver's store in connect.
+	if h.attached.Load() != 0 || h.sender != uint64(sid) {
+		return false
+	}
+	l := newConnLayout(h.channels, h.submissionCap, h.completionCap)
+	if !l.valid() || l.size != len(b) {
+		return false
+	}
+	empty := true
+	for ch := range int(l.channels) {
+		q, err := ring.AttachQueue(l.sub(b, ch), l.subCap)
+		if err != nil {
+			return false
+		}
+		if !q.IsEmpty() {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		return false
+	}
+	rid := ID(h.receiver)
+	for i := range receivers {
+		if pi, ok := snapshot(&receivers[i]); ok && pi.id == rid {
+			switch nodeState(cfg, pi.node) {
+			case NodeDead, NodeMissing:
+				return false
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // removeConnections deletes the connection segments from sender `from` (if
@@ -571,8 +747,9 @@ func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 	for _, id := range d.nodeIDs() {
 		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
 		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
-			removePortsOf(cfg, p, d, id)
-			d.leave(id, true) // never the last: the caller is registered
+			if _, pending := removePortsOf(cfg, p, d, id); !pending {
+				d.leave(id, true) // never the last: the caller is registered
+			}
 		}
 	}
 }

@@ -30,9 +30,13 @@ type Config struct {
 	// write into every sample.
 	FileMode os.FileMode
 	// CreationTimeout bounds how long an opener waits for a segment whose
-	// creator has not finished initializing it, and CleanupDeadNodes waits
-	// up to 4 times as long for another cleaner of a dead node. Default:
-	// 500ms; at least 1ms (MinCreationTimeout).
+	// creator has not finished initializing it. Default: 500ms; at least
+	// 1ms (MinCreationTimeout). It also bounds how long a closing publisher
+	// (client, server) waits for its receivers to map what it sent; four
+	// times it bounds how long the cleanup keeps what a dead one sent for a
+	// live receiver that has not mapped it (see docs/ARCHITECTURE.md,
+	// "Liveness and cleanup"), and how long CleanupDeadNodes waits for
+	// another cleaner of a dead node.
 	CreationTimeout time.Duration
 	// DiscoveryInterval is the longest that the discovery goroutine of an
 	// open service sleeps. It is woken at once whenever a port of the service

@@ -17,7 +17,9 @@ const (
 	kindData       uint32 = 2
 	kindConnection uint32 = 3
 	kindEvent      uint32 = 4
-	layoutVersion  uint32 = 4 // 4: a queue of capacity 1 is an exchanged slot (ring "ixQ" v2)
+	// 4: a queue of capacity 1 is an exchanged slot (ring "ixQ" v2);
+	// 5: a dead sender's port slot may be draining (slotDraining).
+	layoutVersion uint32 = 5
 )
 
 // dynHeader follows the shm.Header of a service's dynamic config segment.
@@ -67,15 +69,26 @@ type nodeSlot struct {
 const (
 	slotFree   = 0 // not visible; fields may be being set up by the owner
 	slotActive = 2 // fields valid, files exist
+	// slotDraining is a sender (publisher, client, server) whose node
+	// died while a live receiver had not yet mapped a connection that
+	// holds samples for it. Receivers still connect to it (and treat the
+	// connection as expired at once: the sender is gone); senders, the
+	// port counts and the listings treat it as gone. Its data segment and
+	// those connections exist until every such receiver has mapped them
+	// (set attached) or is gone; then the cleanup of the dead node
+	// removes them and frees the slot (see removePortsOf).
+	slotDraining = 3
 )
 
 // portSlot describes one port of the service. A node claims a slot by CAS of
 // node from 0 to its ID (so that a slot claimed by a node that then died is
 // always attributable to it), writes id (which names the port's files) and
 // the pattern-specific fields, creates the files, then stores state active.
-// Removal stores state free, then id 0, then node 0 (making it claimable).
+// Removal stores state free, then id 0, then node 0 (making it claimable);
+// the cleanup of a dead sender may first leave it draining (slotDraining).
 // A reader takes a snapshot that is valid only if state and id are the same
-// before and after it read the other fields; a port ID is never reused.
+// before and after it read the other fields (a receiver's snapshot also
+// takes active turning draining); a port ID is never reused.
 type portSlot struct {
 	state atomic.Uint64
 	id    atomic.Uint64
@@ -83,7 +96,12 @@ type portSlot struct {
 	a     atomic.Uint64 // subscriber: buffer size; publisher: max slice length
 	b     atomic.Uint64 // subscriber: history request
 	c     atomic.Uint64
-	_     [16]byte
+	// drainBy is the CLOCK_MONOTONIC time (futex.Now) until which a
+	// draining slot's files are kept for receivers that have not mapped
+	// them (see slotDraining). Written by the cleaner that makes the slot
+	// draining, before the state; read by later cleaners.
+	drainBy atomic.Int64
+	_       [8]byte
 }
 
 const dynHeaderOffset = shm.HeaderSize
@@ -313,23 +331,67 @@ func release(s *portSlot, node ID) {
 	s.node.CompareAndSwap(uint64(node), 0)
 }
 
+// drain turns active slot s of dead node into a draining one (see
+// slotDraining), whose files are kept until deadline (a futex.Now time)
+// at most, and reports whether it changed it.
+func drain(s *portSlot, node ID, deadline int64) bool {
+	if s.node.Load() != uint64(node) || s.state.Load() != slotActive {
+		return false
+	}
+	s.drainBy.Store(deadline)
+	// SYNC POINT slot-drain: publishes drainBy; paired with
+	// snapshotReceivable's loads of state and the cleaners' in
+	// drainExpired. The bump that follows wakes the receivers to look.
+	return s.state.CompareAndSwap(slotActive, slotDraining)
+}
+
+// drainExpired reports whether draining slot s is past its deadline.
+func drainExpired(s *portSlot) bool {
+	// SYNC POINT slot-drain: paired with drain's store.
+	return futex.Now() > s.drainBy.Load()
+}
+
+// hasDraining reports whether a port slot is draining; may be stale under
+// concurrency.
+func (d *dynamic) hasDraining() bool {
+	for _, slots := range [][]portSlot{d.pubs, d.subs} {
+		for i := range slots {
+			if slots[i].state.Load() == slotDraining {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // portInfo is a consistent snapshot of an active port slot.
 type portInfo struct {
 	id, node ID
 	a, b, c  uint64
 }
 
-// snapshot reads slot s; ok is false when it is not active or changed while
-// being read.
+// snapshot reads slot s; ok is false when it is not active (free, or
+// draining: its port is dead) or changed while being read.
 func snapshot(s *portSlot) (pi portInfo, ok bool) {
+	pi, draining, ok := snapshotReceivable(s)
+	return pi, ok && !draining
+}
+
+// snapshotReceivable reads slot s as a receiver does: ok is true when it
+// is active or draining (a dead sender whose samples are still to be
+// mapped; draining is then set) and did not change port while being read.
+// A slot that turns from active to draining while being read is read as
+// draining.
+func snapshotReceivable(s *portSlot) (pi portInfo, draining, ok bool) {
 	st := s.state.Load()
 	id := s.id.Load()
-	if st != slotActive || id == 0 {
-		return pi, false
+	if st != slotActive && st != slotDraining || id == 0 {
+		return pi, false, false
 	}
 	pi = portInfo{id: ID(id), node: ID(s.node.Load()), a: s.a.Load(), b: s.b.Load(), c: s.c.Load()}
-	if s.state.Load() != st || s.id.Load() != id {
-		return pi, false
+	st2 := s.state.Load()
+	if st2 != slotActive && st2 != slotDraining || st2 < st || s.id.Load() != id {
+		return pi, false, false
 	}
-	return pi, true
+	return pi, st2 == slotDraining, true
 }

@@ -107,7 +107,9 @@ func (r *receiver) update() {
 	}
 	r.seen = cur
 	for i := range r.peers {
-		pi, ok := snapshot(&r.peers[i])
+		// A draining sender is dead but may have samples for us in a
+		// connection we have not mapped yet: we still connect to it.
+		pi, draining, ok := snapshotReceivable(&r.peers[i])
 		c := r.conns[i]
 		if c != nil && (!ok || pi.id != c.peer) {
 			r.conns[i] = nil
@@ -115,12 +117,24 @@ func (r *receiver) update() {
 			c = nil
 		}
 		if ok && c == nil && pi.id != r.id {
-			r.conns[i] = r.connect(i, pi)
+			c = r.connect(i, pi, draining)
+			r.conns[i] = c
+		}
+		if c != nil && draining {
+			// Its node died: what is queued stays readable, and the
+			// connection is dropped once the cleanup frees the slot.
+			c.expired = true
 		}
 	}
 }
 
-func (r *receiver) connect(slot int, pi portInfo) *recvConn {
+// connect maps the connection from the sender in slot and its data
+// segment, and sets the connection's attached word. For a draining
+// (dead) sender it also asks the service's discovery goroutine for a
+// liveness sweep, which removes the sender's files once every receiver
+// has attached; a receiver that can never map them (a data segment that
+// is not valid) attaches all the same, so that it does not keep them.
+func (r *receiver) connect(slot int, pi portInfo, draining bool) *recvConn {
 	node := r.core.node
 	cfg := node.config
 	conn, err := openConnection(node.shm, cfg.connName(pi.id, r.id), pi.id, r.id, r.layout)
@@ -129,16 +143,24 @@ func (r *receiver) connect(slot int, pi portInfo) *recvConn {
 		// is), or garbage: either way, nothing to receive from it now.
 		return nil
 	}
-	data, err := shm.OpenReady(node.shm, cfg.dataName(pi.id), kindData, layoutVersion, false, cfg.CreationTimeout)
-	if err != nil {
+	giveUp := func() *recvConn {
+		if draining {
+			// SYNC POINT attached: nothing to wait for; paired with the
+			// cleaner's load in connectionNeeded.
+			conn.hdr.attached.Store(1)
+			r.core.sweepSoon()
+		}
 		conn.seg.Close()
 		return nil
 	}
+	data, err := shm.OpenReady(node.shm, cfg.dataName(pi.id), kindData, layoutVersion, false, cfg.CreationTimeout)
+	if err != nil {
+		return giveUp()
+	}
 	dl, err := readDataLayout(data, r.elem.Size, r.header.Size, r.wantTable)
 	if err != nil || dl.payloadOff%max(r.elem.Align, 1) != 0 {
-		conn.seg.Close()
 		data.Close()
-		return nil
+		return giveUp()
 	}
 	c := &recvConn{peer: pi.id, slot: slot, conn: conn, data: data, base: unsafe.Pointer(&data.Bytes()[0]), layout: dl,
 		borrowed: make([]uint64, (dl.numChunks+63)/64)}
@@ -146,8 +168,12 @@ func (r *receiver) connect(slot int, pi portInfo) *recvConn {
 		c.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(c.base, dl.tableOff)), dl.tableLen)
 	}
 	// SYNC POINT attached: both mappings exist; paired with the sender's
-	// load in awaitReceivers.
+	// load in awaitReceivers and a cleaner's in connectionNeeded.
 	conn.hdr.attached.Store(1)
+	if draining {
+		c.expired = true
+		r.core.sweepSoon()
+	}
 	return c
 }
 

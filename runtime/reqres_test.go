@@ -727,6 +727,8 @@ func TestDataPathLayouts(t *testing.T) {
 		{"connHeader", unsafe.Sizeof(connHeader{}), 128},
 		{"connHeader.channels", unsafe.Offsetof(connHeader{}.channels), 24},
 		{"connHeader.attached", unsafe.Offsetof(connHeader{}.attached), 32},
+		{"portSlot", unsafe.Sizeof(portSlot{}), 64},
+		{"portSlot.drainBy", unsafe.Offsetof(portSlot{}.drainBy), 48},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)

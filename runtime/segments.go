@@ -227,7 +227,10 @@ type connHeader struct {
 	// attached is set by the receiver once it has mapped the connection
 	// and the sender's data segment: from then on, the sender may remove
 	// both files without the receiver losing what is queued. Written by
-	// the receiver, read by the sender when it closes.
+	// the receiver, read by the sender when it closes and by the cleaner
+	// of a dead sender (connectionNeeded), which keeps the files until it
+	// is set. A receiver that cannot map a dead sender's data segment sets
+	// it all the same: it has nothing to wait for.
 	attached atomic.Uint64
 	_        [88]byte
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,11 @@ type serviceCore struct {
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+
+	// sweep asks the discovery goroutine for a liveness sweep at once: a
+	// receiver has mapped a connection of a draining (dead) sender, whose
+	// files the sweep may now remove (see sweepSoon).
+	sweep atomic.Bool
 
 	// users is read-held by every service method that touches the dynamic
 	// segment from outside a port (port creation, the port counts), from
@@ -368,12 +374,16 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 // nodes and cleans up after dead ones, so that the chunks a dead subscriber
 // held return to the publishers' pools without anyone calling anything.
 // This sweep runs whatever Config.CleanupDeadNodesOnOpen says.
+//
+// A receiver that maps a connection of a draining sender (a dead one whose
+// samples it had not mapped yet) asks for a sweep at once (sweepSoon), so
+// that the dead sender's files go as soon as nobody needs them.
 func (s *serviceCore) discover() {
 	defer close(s.done)
 	interval := s.node.config.DiscoveryInterval
 	const livenessEvery = 4
 	for round := 1; ; round++ {
-		if round%livenessEvery == 0 {
+		if s.sweep.Swap(false) || round%livenessEvery == 0 {
 			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
 		}
 		// The change count is loaded before the stop check: close closes
@@ -391,8 +401,19 @@ func (s *serviceCore) discover() {
 			p.maintain()
 		}
 		s.mu.Unlock()
+		if s.sweep.Load() {
+			continue // a port asked for a sweep while we maintained it
+		}
 		futex.Wait(&s.dyn.hdr.changes, c, interval)
 	}
+}
+
+// sweepSoon asks the discovery goroutine for a liveness sweep now. It
+// wakes the goroutine (and those of the other processes of the service,
+// which look and sleep again).
+func (s *serviceCore) sweepSoon() {
+	s.sweep.Store(true)
+	futex.WakeAll(&s.dyn.hdr.changes)
 }
 
 func (s *serviceCore) addPort(p port) error {
@@ -446,6 +467,12 @@ func (s *serviceCore) close() error {
 	// the count before it saw stop open) does not sleep a whole interval.
 	s.dyn.bump()
 	<-s.done
+	if s.dyn.hasDraining() {
+		// Our receivers are gone: the dead senders that waited for them
+		// may be finished now, before we leave (and perhaps remove the
+		// service).
+		cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
+	}
 	s.leave()
 	s.node.removeService(s)
 	return errors.Join(errs...)

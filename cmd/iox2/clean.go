@@ -53,21 +53,24 @@ node that was dead when it started is gone, or clean says why not.
 
 Prints one line per node: "removed node ID (pid P, name N): K files",
 "node ID (...) was removed by another cleaner: K files", "node ID (...) is
-still being cleaned by pid P (node N): K files removed so far, L left" or
-"could not clean node ID (...): removed K files, L left" followed by
+still being cleaned by pid P (node N): K files removed so far, L left",
+"node ID (...) is kept for live receivers that have not mapped what it
+sent: K files removed so far, L left" or "could not clean node ID (...): removed K files, L left" followed by
 "  error: ..."; one per corrupted service: "removed corrupted service HASH
 (name N, pattern P): K files" followed by "  reason: ..." (or "kept
 corrupted service ...: held by live node ID"); or "nothing to clean".
 --dry-run only lists what would be removed, file by file; --verbose lists
 the files removed. A dead node that is still there when clean ends (still
-being cleaned by another cleaner, or an error such as no permission) makes
+being cleaned by another cleaner, kept because a live receiver has still
+not mapped the samples it sent, or an error such as no permission) makes
 clean exit with code 1.
 
 With --json: {"dry_run", "cleaned", "cleaned_by_others", "in_progress",
-"failed", "nodes": [{"id", "pid", "name", "outcome", "error", "cleaner",
+"kept_for_receivers", "failed", "nodes": [{"id", "pid", "name", "outcome", "error", "cleaner",
 "removed", "files", "remaining"}], "services": [{"hash", "name",
 "pattern", "reason", "held_by", "removed", "files", "remaining"}]} where
-"outcome" is "removed", "removed_by_other", "in_progress" or "failed"
+"outcome" is "removed", "removed_by_other", "in_progress",
+"kept_for_receivers" or "failed"
 ("" with --dry-run), "cleaner" is {"pid", "node"} of the cleaner still at
 work for "in_progress" (else null), "files" are the files removed (or,
 with --dry-run, to be removed) and "remaining" those of them still there
@@ -115,6 +118,8 @@ func outcomeWord(o iox2.CleanupOutcome) string {
 		return "removed_by_other"
 	case iox2.CleanupInProgress:
 		return "in_progress"
+	case iox2.CleanupDraining:
+		return "kept_for_receivers"
 	}
 	return "failed"
 }
@@ -339,10 +344,11 @@ func clean(e *env, dryRun, verbose bool) error {
 			Cleaned         int                `json:"cleaned"`
 			CleanedByOthers int                `json:"cleaned_by_others"`
 			InProgress      int                `json:"in_progress"`
+			KeptForRecv     int                `json:"kept_for_receivers"`
 			Failed          int                `json:"failed"`
 			Nodes           []cleanNodeJSON    `json:"nodes"`
 			Services        []cleanServiceJSON `json:"services"`
-		}{dryRun, st.Cleanups, st.CleanedByOthers, st.InProgress, st.FailedCleanups, out, svcOut}); err != nil {
+		}{dryRun, st.Cleanups, st.CleanedByOthers, st.InProgress, st.Draining, st.FailedCleanups, out, svcOut}); err != nil {
 			return err
 		}
 		return failed
@@ -363,6 +369,8 @@ func clean(e *env, dryRun, verbose bool) error {
 			fmt.Fprintf(w, "%s was removed by another cleaner: %s\n", who, countWord(len(j.Files), "file"))
 		case j.Outcome == "in_progress":
 			fmt.Fprintf(w, "%s is still being cleaned by %s: %s removed so far, %d left\n", who, j.cleanerText(), countWord(len(j.Files), "file"), len(j.Remaining))
+		case j.Outcome == "kept_for_receivers":
+			fmt.Fprintf(w, "%s is kept for live receivers that have not mapped what it sent: %s removed so far, %d left\n", who, countWord(len(j.Files), "file"), len(j.Remaining))
 		default:
 			fmt.Fprintf(w, "could not clean %s: removed %s, %d left\n", who, countWord(len(j.Files), "file"), len(j.Remaining))
 			fmt.Fprintf(w, "  error: %s\n", j.Error)
