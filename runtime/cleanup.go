@@ -165,10 +165,12 @@ func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // Config.CreationTimeout (2 s by default): a node that the other cleaner
 // removed meanwhile counts as CleanupDoneByOther, not as a failure; a node
 // that it left dead (it failed, or died) is cleaned here. A draining node is
-// waited for the same way: its receivers normally map what it sent within
-// a discovery round, and its drain ends 4 × CreationTimeout after it began
-// at the latest, so that only a receiver that does not run (a stopped
-// process) leaves it CleanupDraining. Nodes that die
+// waited for the same way, for up to Config.CreationTimeout: its receivers
+// normally map what it sent within a discovery round, so that only a
+// receiver that does not run for that long (a stopped process, a goroutine
+// that holds the port) leaves it CleanupDraining; what it sent stays
+// readable for that receiver until the drain's own bound, 4 ×
+// CreationTimeout. Nodes that die
 // while CleanupDeadNodes runs may or may not be cleaned; nodes whose lock
 // file cannot be read (permissions) are not judged dead, as in ListNodes.
 //
@@ -230,26 +232,38 @@ type unfinished struct {
 }
 
 // waitForCleaners waits until the dead nodes left, which other cleaners
-// hold or whose senders drain, are gone or cleaned here, or until
-// cleanerWait passed. It records the outcomes in st and returns the nodes
-// still unfinished.
+// hold or whose senders drain, are gone or cleaned here, or until it gives
+// up on them: on a held node after cleanerWait, on a draining one after
+// CreationTimeout (its receivers normally map what it sent within a
+// discovery round; waiting longer would only wait for its drain's bound,
+// 4 × CreationTimeout, to pass, and then remove what a slow receiver was
+// still to get). It records the outcomes in st and returns the nodes given
+// up on.
 //
 // It polls: a cleaner that dies drops its flock without any event to wait
 // for, and a blocking flock could not be given up at the deadline. The
-// poll backs off to 10 ms, a small delay next to a cleanup's work. A
-// draining node's bound (4 × CreationTimeout from when its drain began, no
-// later than this wait began) has passed at the deadline: one more look
-// after it removes what the receivers never mapped.
+// poll backs off to 10 ms, a small delay next to a cleanup's work.
 func waitForCleaners(cfg *Config, p shm.Provider, left []unfinished, self ID, st *CleanupState) []unfinished {
-	deadline := time.Now().Add(cleanerWait(cfg))
+	start := time.Now()
+	heldUntil, drainUntil := start.Add(cleanerWait(cfg)), start.Add(cfg.CreationTimeout)
 	pause := 100 * time.Microsecond
-	for last := false; len(left) > 0 && !last; {
-		last = !time.Now().Before(deadline)
-		if !last {
-			time.Sleep(pause)
-			pause = min(2*pause, 10*time.Millisecond)
-		}
+	var gaveUp []unfinished
+	for {
+		now := time.Now()
 		next := left[:0]
+		for _, u := range left {
+			if u.r == draining && !now.Before(drainUntil) || u.r != draining && !now.Before(heldUntil) {
+				gaveUp = append(gaveUp, u)
+				continue
+			}
+			next = append(next, u)
+		}
+		if left = next; len(left) == 0 {
+			return gaveUp
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 10*time.Millisecond)
+		next = left[:0]
 		for _, u := range left {
 			switch ns := nodeState(cfg, u.id); ns {
 			case NodeMissing:
@@ -274,7 +288,6 @@ func waitForCleaners(cfg *Config, p shm.Provider, left []unfinished, self ID, st
 		}
 		left = next
 	}
-	return left
 }
 
 // add records the outcome r of dead node id.

@@ -520,6 +520,7 @@ type inspectCleanOut struct {
 	Cleaned         int  `json:"cleaned"`
 	CleanedByOthers int  `json:"cleaned_by_others"`
 	InProgress      int  `json:"in_progress"`
+	KeptForRecv     int  `json:"kept_for_receivers"`
 	Failed          int  `json:"failed"`
 	Nodes           []struct {
 		ID      string `json:"id"`
