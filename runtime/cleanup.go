@@ -447,6 +447,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error
 		return notDead, nil
 	}
 	dir := cfg.nodeDir(id)
+	owns := journaledPorts(dir)
 	tags, _ := filepath.Glob(filepath.Join(dir, "*.svc"))
 	var left []string
 	for _, t := range tags {
@@ -456,7 +457,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error
 			os.Remove(t)
 			continue
 		}
-		if cleanupServiceOfNode(cfg, p, hash, uid, id) {
+		if cleanupServiceOfNode(cfg, p, hash, uid, id, owns) {
 			os.Remove(t)
 		} else {
 			left = append(left, filepath.Base(t))
@@ -525,8 +526,9 @@ func readCleaner(path string) Cleaner {
 
 // cleanupServiceOfNode removes dead node id's ports from incarnation uid of
 // the service with hash, and the service itself if id was its last node.
-// It reports whether the tag can go.
-func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) bool {
+// It reports whether the tag can go. owns tells which ports' files are the
+// node's to delete (its journal: see removePortsOf).
+func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, owns func(ID) bool) bool {
 	dname := cfg.dynamicName(hash, uid)
 	d, err := openDynamicAny(p, dname, cfg)
 	if errors.Is(err, shm.ErrNotExist) || errors.Is(err, shm.ErrNotInitialized) {
@@ -542,7 +544,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 		return true
 	}
 	defer d.close()
-	deadPubs, pending := removePortsOf(cfg, p, d, id)
+	deadPubs, pending := removePortsOf(cfg, p, d, id, owns)
 	if d.hdr.pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
 	}
@@ -568,12 +570,21 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 // In a request-response service every port (client or server) both sends
 // and receives: each has a data segment and connections from and to it.
 //
+// The slots say which ports were the node's, but any process of the domain
+// can write them: a slot is only a claim. So removePortsOf deletes the
+// files of a port only if owns(port) (the dead node's own journal names
+// it: see journal.go), and never a connection to a dead receiver: that one
+// is its live sender's, which removes it when it sees the receiver's slot
+// go (sender.dropConn), or its dead sender's, whose own journal names it.
+// A damaged slot that names a live port can thus make a cleaner free that
+// slot, never delete the live port's files.
+//
 // A dead sender's slot is freed and its files deleted only when no live
 // receiver still needs them (retireSender): a receiver that has not mapped
 // a connection holding samples for it would lose them, although each Send
 // reported it reached. Such a sender's slot is left draining instead and
 // pending is set; a later call (the next cleanup of the node) finishes.
-func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pending bool) {
+func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID) bool) (pubs int, pending bool) {
 	event := d.hdr.pattern == uint32(PatternEvent)
 	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
 	changed := false
@@ -582,8 +593,8 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pe
 	// else it leaves the slot draining. A slot that never turned active
 	// has no receiver; one that drained for drainTimeout is given up.
 	retire := func(s *portSlot, sid ID, receivers []portSlot) bool {
-		if sid == 0 {
-			return true
+		if sid == 0 || !owns(sid) {
+			return true // no files, or none that are the node's
 		}
 		st := s.state.Load()
 		all := st == slotFree || st == slotDraining && drainExpired(s)
@@ -602,9 +613,6 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pe
 			continue
 		}
 		pid := ID(s.id.Load())
-		if reqres && pid != 0 {
-			removeConnections(cfg, p, 0, pid) // the servers' responses to it
-		}
 		if !event && !retire(s, pid, d.subs) {
 			continue
 		}
@@ -622,14 +630,13 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID) (pubs int, pe
 		if sid := ID(s.id.Load()); sid != 0 {
 			switch {
 			case event:
-				p.Remove(cfg.eventName(sid)) // a listener's event segment
+				if owns(sid) {
+					p.Remove(cfg.eventName(sid)) // a listener's event segment
+				}
 			case reqres:
-				removeConnections(cfg, p, 0, sid) // the clients' requests to it
-				if !retire(s, sid, d.pubs) {      // its responses
+				if !retire(s, sid, d.pubs) { // its responses
 					continue
 				}
-			default:
-				removeConnections(cfg, p, 0, sid)
 			}
 		}
 		release(s, id)
@@ -727,27 +734,6 @@ func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receiver
 	return false
 }
 
-// removeConnections deletes the connection segments from sender `from` (if
-// not 0) or to receiver `to` (if not 0).
-func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
-	if from != 0 {
-		names, _ := p.List(cfg.Prefix + from.String() + "_")
-		for _, n := range names {
-			if strings.HasSuffix(n, ".connection") {
-				p.Remove(n)
-			}
-		}
-		return
-	}
-	names, _ := p.List(cfg.Prefix)
-	suffix := "_" + to.String() + ".connection"
-	for _, n := range names {
-		if strings.HasSuffix(n, suffix) {
-			p.Remove(n)
-		}
-	}
-}
-
 // cleanupDeadNodesOf cleans up after the dead nodes registered in d.
 //
 // A registered node that has no files at all any more was cleaned up
@@ -760,7 +746,9 @@ func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 	for _, id := range d.nodeIDs() {
 		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
 		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
-			if _, pending := removePortsOf(cfg, p, d, id); !pending {
+			// No journal to go by: its cleanup removed its files (the
+			// directory goes last), so only the slots are left.
+			if _, pending := removePortsOf(cfg, p, d, id, ownsNothing); !pending {
 				d.leave(id, true) // never the last: the caller is registered
 			}
 		}

@@ -96,6 +96,22 @@ func (n *Node) forgetPort(id ID, kind portKind) {
 	}
 }
 
+// journaledPorts reports which ports the journal in node directory dir
+// records: the ports whose files are the node's to delete.
+func journaledPorts(dir string) (owns func(ID) bool) {
+	ents, _ := os.ReadDir(dir)
+	set := make(map[ID]bool, len(ents))
+	for _, e := range ents {
+		if id, _, ok := parsePortEntry(e.Name()); ok {
+			set[id] = true
+		}
+	}
+	return func(id ID) bool { return set[id] }
+}
+
+// ownsNothing is the journal of a node whose directory is gone.
+func ownsNothing(ID) bool { return false }
+
 // removeJournaledPorts removes the files of every port that the journal
 // in dead node directory dir records, then the entry, and reports whether
 // every file went. An entry whose files could not all be removed stays,

@@ -456,3 +456,66 @@ func TestInProcessAndProcessesDoNotRemoveEachOthersService(t *testing.T) {
 	CleanupDeadNodes(cfg)
 	assertNoFiles(t, cfg)
 }
+
+// TestCleanupDeletesOnlyFilesOfItsJournal: a slot of the dynamic segment is
+// only a claim (any process of the domain can write it), so the cleanup of
+// a dead node deletes the files of the ports that its own journal names,
+// never those of a port that a damaged slot attributes to it. Here the dead
+// node's publisher slot is made to name the live publisher: the cleanup
+// frees the slot but leaves the live publisher's data segment, which a new
+// subscriber still maps.
+func TestCleanupDeletesOnlyFilesOfItsJournal(t *testing.T) {
+	cfg := testConfig(t)
+	if cfg.InProcess {
+		t.Skip("needs the files of a real process")
+	}
+	node, err := NewNodeBuilder().Config(cfg).SignalHandling(false).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	svc, err := PublishSubscribe[msg](node, "journal/ps").OpenOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := svc.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := startJournalPort(t, cfg, "pub", false)
+	d := svc.ps.core.dyn
+	var deadPub ID
+	for i := range d.pubs {
+		s := &d.pubs[i]
+		if id := ID(s.id.Load()); id != 0 && id != pub.ID() && s.state.Load() == slotActive {
+			deadPub = id
+			s.id.Store(uint64(pub.ID())) // the damage: the slot claims the live publisher
+		}
+	}
+	if deadPub == 0 {
+		t.Fatal("the child's publisher slot was not found")
+	}
+	killHelper(child)
+	if st := CleanupDeadNodes(cfg); !st.Complete() || st.Cleanups+st.CleanedByOthers != 1 {
+		t.Fatalf("cleanup: %+v, want the dead node gone", st)
+	}
+	live := filepath.Join(cfg.ShmDir, cfg.dataName(pub.ID()))
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("the live publisher's data segment: %v; the cleanup of another node deleted it", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.ShmDir, cfg.dataName(deadPub))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead publisher's data segment: %v, want it removed through the journal", err)
+	}
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pub.SendCopy(msg{Seq: 7}); n != 1 || err != nil {
+		t.Fatalf("send after the cleanup = %d, %v; want 1, nil", n, err)
+	}
+	s, err := sub.Receive()
+	if err != nil || s == nil || s.Payload().Seq != 7 {
+		t.Fatalf("receive after the cleanup = %v, %v; want sample 7", s, err)
+	}
+	s.Release()
+}

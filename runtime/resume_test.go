@@ -31,18 +31,18 @@ func TestInterruptedCleanupResumes(t *testing.T) {
 			}
 		}},
 		{"left the service, tag left", func(cfg *Config, d *dynamic, dead ID) {
-			removePortsOf(cfg, cfg.provider(), d, dead)
+			removePortsOf(cfg, cfg.provider(), d, dead, journaledPorts(cfg.nodeDir(dead)))
 			d.leave(dead, true)
 		}},
 		{"marked the service for removal, then died", func(cfg *Config, d *dynamic, dead ID) {
-			removePortsOf(cfg, cfg.provider(), d, dead)
+			removePortsOf(cfg, cfg.provider(), d, dead, journaledPorts(cfg.nodeDir(dead)))
 			for i := range d.nodes {
 				d.nodes[i].id.CompareAndSwap(uint64(dead), 0)
 			}
 			d.hdr.destroyer.Store(uint64(dead))
 		}},
 		{"service removed, node files left", func(cfg *Config, d *dynamic, dead ID) {
-			cleanupServiceOfNode(cfg, cfg.provider(), serviceHash("resume", PatternPublishSubscribe), uidOf(d, cfg), dead)
+			cleanupServiceOfNode(cfg, cfg.provider(), serviceHash("resume", PatternPublishSubscribe), uidOf(d, cfg), dead, journaledPorts(cfg.nodeDir(dead)))
 		}},
 	}
 	for _, step := range steps {
