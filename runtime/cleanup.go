@@ -357,10 +357,24 @@ func parseID(s string) (ID, error) {
 }
 
 // removeStaleLockTemps removes the temporary lock files of nodes that died
-// while being created (a live creator holds the lock on its temp file).
+// while being created (a live creator holds the lock on its temp file), and
+// the cleaner locks of cleaners that died after they removed their node's
+// files but before their own lock file (cleanupNode removes the node's
+// lock file, then its cleaner lock's): a cleaner lock that nobody holds,
+// of a node that is gone, belongs to nobody.
 func removeStaleLockTemps(cfg *Config) {
 	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.lock.tmp"))
 	for _, m := range matches {
+		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
+			os.Remove(m)
+		}
+	}
+	cleaners, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
+	for _, m := range cleaners {
+		id, err := parseID(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner"))
+		if err != nil || nodeState(cfg, id) != NodeMissing {
+			continue
+		}
 		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
 			os.Remove(m)
 		}
