@@ -46,8 +46,9 @@ func (b *NodeBuilder) Config(c *Config) *NodeBuilder { b.config = c; return b }
 // return ErrNodeInterrupted after SIGINT and ErrNodeTerminationRequest
 // after SIGTERM, from then on. Catching is one-shot: after the first signal
 // the process's own behaviour is back, so a second Ctrl-C kills a program
-// whose shutdown hangs; so it is once the last node and WaitSet that asked
-// are closed. The program's own signal.Notify channels are not affected.
+// whose shutdown hangs. It is back too, signal or not, once the last node
+// and WaitSet that asked are closed. The program's own signal.Notify
+// channels are not affected.
 //
 // The alternative, without it: ctx, stop := signal.NotifyContext(
 // context.Background(), os.Interrupt, syscall.SIGTERM), and ctx passed to
@@ -318,13 +319,9 @@ func (n *Node) WaitContext(ctx context.Context, d time.Duration) error {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	var arrived <-chan struct{} // nil: never ready
-	if n.sig != nil {
-		arrived = n.sig.w.arrived
-	}
 	select {
 	case <-t.C:
-	case <-arrived:
+	case <-n.sig.done():
 	case <-n.closing:
 	case <-ctx.Done():
 	}
@@ -335,10 +332,8 @@ func (n *Node) WaitContext(ctx context.Context, d time.Duration) error {
 // (when the node handles signals), ErrClosed for a closed node, ctx's
 // error, else nil.
 func (n *Node) waitErr(ctx context.Context) error {
-	if n.sig != nil {
-		if err := n.sig.pending(); err != nil {
-			return err
-		}
+	if err := n.sig.pending(); err != nil {
+		return err
 	}
 	select {
 	case <-n.closing:

@@ -82,8 +82,24 @@ func (s *signalSub) release() {
 	})
 }
 
-// pending returns the error for the signal caught, or nil.
-func (s *signalSub) pending() error { return s.w.pending() }
+// pending returns the error for the signal caught, or nil (also for a nil
+// s: no signal handling).
+func (s *signalSub) pending() error {
+	if s == nil {
+		return nil
+	}
+	return s.w.pending()
+}
+
+// done returns a channel that is closed when a signal is caught (then
+// pending says which); for a nil s, nil: never ready. A wait that selects
+// on it needs no other hook.
+func (s *signalSub) done() <-chan struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.w.arrived
+}
 
 func (w *signalWatch) pending() error {
 	switch syscall.Signal(w.last.Load()) {
