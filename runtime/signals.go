@@ -61,6 +61,9 @@ func subscribeSignals() *signalSub {
 		w := &signalWatch{c: make(chan os.Signal, 1), arrived: make(chan struct{})}
 		signal.Notify(w.c, syscall.SIGINT, syscall.SIGTERM)
 		go w.run()
+		// SYNC POINT signal-cur: publishes the watch of this period; paired
+		// with pendingSignal's load. A subscriber's waits run after its
+		// subscribeSignals returned, so they see it.
 		signals.cur.Store(w)
 	}
 	signals.users++
@@ -77,6 +80,9 @@ func (s *signalSub) release() {
 		signals.mu.Lock()
 		defer signals.mu.Unlock()
 		if signals.users--; signals.users == 0 {
+			// SYNC POINT signal-cur: ends the period; paired with
+			// pendingSignal's load (only waits of closed subscribers can
+			// still run then, and they end with ErrClosed).
 			signals.cur.Swap(nil).stop()
 		}
 	})
@@ -102,6 +108,8 @@ func (s *signalSub) done() <-chan struct{} {
 }
 
 func (w *signalWatch) pending() error {
+	// SYNC POINT signal-last: paired with run's store; a waiter that saw
+	// the signal word change or arrived closed sees the signal.
 	switch syscall.Signal(w.last.Load()) {
 	case syscall.SIGINT:
 		return ErrNodeInterrupted
@@ -118,12 +126,14 @@ func (w *signalWatch) run() {
 		return // released before any signal
 	}
 	w.stop() // one is enough: a second Ctrl-C is the process's again
+	// SYNC POINT signal-last: before the bump of the signal word and the
+	// close of arrived; paired with pending's load.
 	w.last.Store(int32(s.(syscall.Signal)))
 	// SYNC POINT signal-word: after the store of last; paired with the
 	// waiters' load of signalWord before their pendingSignal check.
 	signalWord.Add(1)
 	futex.WakePrivate(&signalWord)
-	close(w.arrived)
+	close(w.arrived) // happens before a wait's receive from done()
 }
 
 // stop stops catching. After signal.Stop returns, nothing is sent on c, so
@@ -139,7 +149,7 @@ func (w *signalWatch) stop() {
 // subscriptions are open, or nil. Waits of a node or WaitSet that
 // subscribed call it (their subscription keeps the period open).
 func pendingSignal() error {
-	if w := signals.cur.Load(); w != nil {
+	if w := signals.cur.Load(); w != nil { // SYNC POINT signal-cur: paired with subscribeSignals' store.
 		return w.pending()
 	}
 	return nil
