@@ -38,6 +38,13 @@
 // a service when the process died. The hot path (loan, send, receive,
 // release) allocates nothing.
 //
+// Signals are the program's: a node leaves SIGINT and SIGTERM alone, and a
+// program that does nothing about them dies on Ctrl-C as any Go program
+// does. To shut down cleanly, either build the node (or a WaitSet) with
+// SignalHandling(true), so that its waits return ErrNodeInterrupted or
+// ErrNodeTerminationRequest, or catch them with signal.NotifyContext and
+// pass the context to Node.WaitContext and the blocking waits.
+//
 // Errors are values: compare them with errors.Is against the Err* sentinels,
 // and use errors.As with *ServiceError for the details of a failed open.
 //

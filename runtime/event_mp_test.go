@@ -197,9 +197,9 @@ func rusageCPU() time.Duration {
 }
 
 // helperIdleListener measures its own waits (see idleStats), prints them,
-// then blocks until SIGTERM and prints "sigterm".
+// then blocks until SIGTERM and prints "sigterm". Its node handles signals.
 func helperIdleListener() error {
-	node, err := helperNode()
+	node, err := NewNodeBuilder().Config(helperConfig()).SignalHandling(true).Create()
 	if err != nil {
 		return err
 	}

@@ -1,27 +1,25 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/iox2go/iox2go/runtime/internal/futex"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 // NodeBuilder configures a Node. The zero value is ready to use.
 type NodeBuilder struct {
-	name     string
-	config   *Config
-	noSignal bool
+	name   string
+	config *Config
+	signal bool
 }
 
 // NewNodeBuilder returns a builder for a node with no name and the
@@ -38,9 +36,24 @@ func (b *NodeBuilder) Name(name string) *NodeBuilder { b.name = name; return b }
 func (b *NodeBuilder) Config(c *Config) *NodeBuilder { b.config = c; return b }
 
 // SignalHandling sets whether the node turns SIGINT and SIGTERM into errors
-// returned by Wait (true, the default, as iceoryx2's
-// HandleTerminationRequests) or leaves signals alone.
-func (b *NodeBuilder) SignalHandling(on bool) *NodeBuilder { b.noSignal = !on; return b }
+// (iceoryx2's HandleTerminationRequests). It is off by default: a node
+// leaves the program's signals alone, and a program that never asks dies
+// on Ctrl-C as any Go program does (the next node's cleanup removes what it
+// left).
+//
+// With true, from Create until the node is closed the process catches both
+// signals, and Wait, WaitContext and the blocking waits of the node's ports
+// return ErrNodeInterrupted after SIGINT and ErrNodeTerminationRequest
+// after SIGTERM, from then on. Catching is one-shot: after the first signal
+// the process's own behaviour is back, so a second Ctrl-C kills a program
+// whose shutdown hangs. It is back too, signal or not, once the last node
+// and WaitSet that asked are closed. The program's own signal.Notify
+// channels are not affected.
+//
+// The alternative, without it: ctx, stop := signal.NotifyContext(
+// context.Background(), os.Interrupt, syscall.SIGTERM), and ctx passed to
+// WaitContext and the blocking waits, which then return ctx.Err().
+func (b *NodeBuilder) SignalHandling(on bool) *NodeBuilder { b.signal = on; return b }
 
 // Node is a process's entry point into a domain: it owns the services and
 // ports created through it, proves its process is alive to everyone else,
@@ -55,7 +68,8 @@ type Node struct {
 	shm    shm.Provider
 	dir    string // <Root>/nodes/<Prefix><id>: details and service tags
 	lock   *shm.Lock
-	signal bool
+	signal bool       // SignalHandling(true): the waits return the signal errors
+	sig    *signalSub // the subscription when signal; released by Close
 
 	mu       sync.Mutex
 	services map[*serviceCore]struct{}
@@ -98,7 +112,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		id:       newID(),
 		config:   cfg,
 		shm:      cfg.provider(),
-		signal:   !b.noSignal,
+		signal:   b.signal,
 		services: map[*serviceCore]struct{}{},
 		closing:  make(chan struct{}),
 	}
@@ -136,7 +150,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		return nil, fmt.Errorf("iox2: create node: %w", err)
 	}
 	if n.signal {
-		watchSignals()
+		n.sig = subscribeSignals()
 	}
 	if cfg.CleanupDeadNodesOnCreation {
 		cleanupDeadNodes(cfg, n.id, false)
@@ -226,6 +240,9 @@ func (n *Node) Close() error {
 		svcs = append(svcs, s)
 	}
 	n.mu.Unlock()
+	// Catching signals ends first: a signal during the rest of Close is
+	// the program's again (once no other node or WaitSet asked for them).
+	n.sig.release()
 	var errs []error
 	for _, s := range svcs {
 		errs = append(errs, s.close())
@@ -285,83 +302,43 @@ func (n *Node) tagPath(hash, uid string) string {
 	return filepath.Join(n.dir, hash+"_"+uid+"_"+newID().String()+".svc")
 }
 
-// Wait sleeps for d. It returns ErrNodeInterrupted after SIGINT and
-// ErrNodeTerminationRequest after SIGTERM (when the node handles signals),
-// and an error wrapping ErrClosed once the node is closed (a Close during
-// the sleep ends it at once), so that a loop
-// `for node.Wait(d) == nil { ... }` ends cleanly.
-func (n *Node) Wait(d time.Duration) error {
-	if err := n.waitErr(); err != nil {
+// Wait sleeps for d. It is WaitContext with context.Background().
+func (n *Node) Wait(d time.Duration) error { return n.WaitContext(context.Background(), d) }
+
+// WaitContext sleeps for d, or less when the wait must end: it returns an
+// error wrapping ErrClosed once the node is closed (a Close during the
+// sleep ends it at once), ctx.Err() once ctx is done and, when the node
+// handles signals (NodeBuilder.SignalHandling), ErrNodeInterrupted after
+// SIGINT and ErrNodeTerminationRequest after SIGTERM; otherwise nil. So a
+// loop `for node.Wait(d) == nil { ... }` ends cleanly, and one on
+// node.WaitContext(ctx, d) with ctx from signal.NotifyContext ends on
+// Ctrl-C without the node handling signals.
+func (n *Node) WaitContext(ctx context.Context, d time.Duration) error {
+	if err := n.waitErr(ctx); err != nil {
 		return err
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	arrived := signalArrived
-	if !n.signal {
-		arrived = nil // never ready
-	}
 	select {
 	case <-t.C:
-	case <-arrived:
+	case <-n.sig.done():
 	case <-n.closing:
+	case <-ctx.Done():
 	}
-	return n.waitErr()
+	return n.waitErr(ctx)
 }
 
-// waitErr is what Wait returns when it ends now: a pending signal (when
-// the node handles signals), ErrClosed for a closed node, else nil.
-func (n *Node) waitErr() error {
-	if n.signal {
-		if err := pendingSignal(); err != nil {
-			return err
-		}
+// waitErr is what WaitContext returns when it ends now: a pending signal
+// (when the node handles signals), ErrClosed for a closed node, ctx's
+// error, else nil.
+func (n *Node) waitErr(ctx context.Context) error {
+	if err := n.sig.pending(); err != nil {
+		return err
 	}
 	select {
 	case <-n.closing:
 		return fmt.Errorf("iox2: wait: %w", ErrClosed)
 	default:
 	}
-	return nil
-}
-
-var (
-	signalOnce    sync.Once
-	lastSignal    atomic.Int32
-	signalArrived = make(chan struct{})
-	// signalWord is a process-local futex word that the watcher bumps and
-	// wakes after every signal, so that blocking waits sleeping in
-	// futex_waitv (listeners, WaitSets) wake up and return.
-	signalWord atomic.Uint32
-)
-
-func watchSignals() {
-	signalOnce.Do(func() {
-		c := make(chan os.Signal, 4)
-		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
-		go func() {
-			first := true
-			for s := range c {
-				lastSignal.Store(int32(s.(syscall.Signal)))
-				// SYNC POINT signal-word: after the store of lastSignal;
-				// paired with the waiters' load of signalWord before their
-				// pendingSignal check.
-				signalWord.Add(1)
-				futex.WakePrivate(&signalWord)
-				if first {
-					close(signalArrived)
-					first = false
-				}
-			}
-		}()
-	})
-}
-
-func pendingSignal() error {
-	switch syscall.Signal(lastSignal.Load()) {
-	case syscall.SIGINT:
-		return ErrNodeInterrupted
-	case syscall.SIGTERM:
-		return ErrNodeTerminationRequest
-	}
-	return nil
+	return ctx.Err()
 }

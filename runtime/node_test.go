@@ -2,60 +2,11 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-func init() { helpers["node-wait"] = helperNodeWait }
-
-// helperNodeWait waits in a node.Wait loop and reports how it ended.
-func helperNodeWait() error {
-	node, err := NewNodeBuilder().Config(helperConfig()).Create()
-	if err != nil {
-		return err
-	}
-	defer node.Close()
-	fmt.Println("ready")
-	for {
-		if err := node.Wait(10 * time.Millisecond); err != nil {
-			switch {
-			case errors.Is(err, ErrNodeTerminationRequest):
-				fmt.Println("SIGTERM")
-			case errors.Is(err, ErrNodeInterrupted):
-				fmt.Println("SIGINT")
-			}
-			return nil
-		}
-	}
-}
-
-func TestNodeWaitEndsOnSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		cfg := testConfig(t)
-		cmd, out := startHelper(t, cfg, "node-wait")
-		if !out.Scan() || out.Text() != "ready" {
-			t.Fatal("helper did not start")
-		}
-		cmd.Process.Signal(sig)
-		if !out.Scan() {
-			t.Fatalf("%v: the Wait loop did not report", sig)
-		}
-		want := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
-		if out.Text() != want {
-			t.Fatalf("after %v, Wait returned the error for %q", sig, out.Text())
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("%v: %v", sig, err)
-		}
-		if nodes, _ := ListNodes(cfg); len(nodes) != 0 {
-			t.Fatalf("%v: the node's files are left: %+v", sig, nodes)
-		}
-	}
-}
 
 func TestServiceNameRules(t *testing.T) {
 	for _, ok := range []string{"a", "My/Funk/ServiceName", "with spaces and ~!@#", string(make([]byte, 0)) + "x"} {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,9 @@ const (
 	// AllEventsHandled: every ready attachment was handled (or a timeout
 	// passed with none ready).
 	AllEventsHandled WaitSetRunResult = iota
-	// TerminationRequest: SIGTERM arrived (with signal handling on).
+	// TerminationRequest: SIGTERM arrived (with WaitSetBuilder.SignalHandling(true)).
 	TerminationRequest
-	// Interrupt: SIGINT arrived (with signal handling on).
+	// Interrupt: SIGINT arrived (with WaitSetBuilder.SignalHandling(true)).
 	Interrupt
 	// StopRequest: the callback returned Stop.
 	StopRequest
@@ -51,16 +52,19 @@ func (r WaitSetRunResult) String() string {
 const WaitSetCapacity = 1024
 
 // WaitSetBuilder configures a WaitSet.
-type WaitSetBuilder struct{ noSignal bool }
+type WaitSetBuilder struct{ signal bool }
 
-// NewWaitSetBuilder returns a builder of a WaitSet that handles SIGINT and
-// SIGTERM (iceoryx2's default HandleTerminationRequests).
+// NewWaitSetBuilder returns a builder of a WaitSet that leaves signals
+// alone.
 func NewWaitSetBuilder() *WaitSetBuilder { return &WaitSetBuilder{} }
 
 // SignalHandling sets whether SIGINT and SIGTERM end the WaitSet's waits
-// (with Interrupt and TerminationRequest). Turning it on makes the process
-// catch both signals, as a Node with signal handling does.
-func (b *WaitSetBuilder) SignalHandling(on bool) *WaitSetBuilder { b.noSignal = !on; return b }
+// (with Interrupt and TerminationRequest). It is off by default (iceoryx2's
+// default is on; a Go library must not take its program's signals unless
+// asked). With true, the process catches both signals from Create until
+// the WaitSet is closed, exactly as with NodeBuilder.SignalHandling(true)
+// (one-shot; the last Close restores the process's behaviour).
+func (b *WaitSetBuilder) SignalHandling(on bool) *WaitSetBuilder { b.signal = on; return b }
 
 // Create creates the WaitSet. It fails with ErrWaitUnsupported on a kernel
 // without futex_waitv.
@@ -68,9 +72,12 @@ func (b *WaitSetBuilder) Create() (*WaitSet, error) {
 	if futex.Supported() != nil {
 		return nil, ErrWaitUnsupported
 	}
-	ws := &WaitSet{signal: !b.noSignal}
+	ws := &WaitSet{signal: b.signal}
 	if ws.signal {
-		watchSignals()
+		ws.sig = subscribeSignals()
+		// A WaitSet dropped without Close must not leave the process
+		// catching signals for good.
+		runtime.AddCleanup(ws, (*signalSub).release, ws.sig)
 	}
 	return ws, nil
 }
@@ -93,6 +100,8 @@ func NewWaitSet() (*WaitSet, error) { return NewWaitSetBuilder().Create() }
 // wait on its own WaitSet).
 type WaitSet struct {
 	signal bool
+	sig    *signalSub // the subscription when signal; released by Close
+	closed atomic.Bool
 
 	mu      sync.Mutex
 	atts    []*attachment // guarded by mu
@@ -268,10 +277,23 @@ func (ws *WaitSet) Capacity() int { return WaitSetCapacity }
 // SignalHandling reports whether SIGINT and SIGTERM end the waits.
 func (ws *WaitSet) SignalHandling() bool { return ws.signal }
 
+// Close releases the WaitSet: with signal handling, it stops catching
+// SIGINT and SIGTERM (once no other WaitSet or node asked for them). A
+// wait in progress returns, and every later wait fails, with ErrClosed;
+// the attachments stay (Detach is harmless). It is idempotent.
+func (ws *WaitSet) Close() error {
+	if ws.closed.CompareAndSwap(false, true) {
+		ws.sig.release()
+		ws.kick()
+	}
+	return nil
+}
+
 // WaitAndProcess waits and calls cb for every ready attachment, again and
 // again, until cb returns Stop (StopRequest), SIGTERM or SIGINT arrives
-// (TerminationRequest, Interrupt) or ctx ends (ctx.Err()). It fails with
-// ErrNoAttachments when the WaitSet is empty, and with a *ServiceError
+// with signal handling on (TerminationRequest, Interrupt) or ctx ends
+// (ctx.Err()). It fails with ErrNoAttachments when the WaitSet is empty,
+// with ErrClosed once the WaitSet is closed, and with a *ServiceError
 // wrapping ErrClosed when an attached listener is closed (directly or by
 // closing its service or node): at once if it is waiting, and on every
 // later wait until that attachment is detached.
@@ -333,6 +355,9 @@ func (ws *WaitSet) round(ctx context.Context, deadline int64, cb func(Attachment
 			if r, ok := signalResult(); ok {
 				return r, nil
 			}
+		}
+		if ws.closed.Load() {
+			return AllEventsHandled, fmt.Errorf("iox2: waitset wait: %w", ErrClosed)
 		}
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {

@@ -250,8 +250,10 @@ func TestDataHz(t *testing.T) {
 	}
 }
 
-// Ctrl-C ends subscribe, publish (waiting for stdin), hz and record
-// cleanly: exit code 0, the recording flushed, the CLI's nodes gone.
+// Ctrl-C ends subscribe, publish (waiting for stdin), hz, record and
+// replay cleanly: exit code 0, the recording flushed, the CLI's nodes gone.
+// (The CLI catches the signals with signal.NotifyContext; its node does not
+// handle them.)
 func TestDataInterrupt(t *testing.T) {
 	b := dataSetup(t)
 	pub := b.startPeer(t, "imu-pub")
@@ -280,6 +282,13 @@ func TestDataInterrupt(t *testing.T) {
 	}
 	if n := strings.Count(string(data), "\n"); n != 3 {
 		t.Errorf("recording has %d lines, want a header and 2 samples:\n%s", n, data)
+	}
+	// replay, playing that recording until Ctrl-C.
+	rep := b.startCLI(t, "replay", "--input", file, "--repetitions", "0")
+	dataWaitPorts(t, b.config(), robot.ImuServiceName, iox2.PatternPublishSubscribe, 2, 0)
+	rep.cmd.Process.Signal(syscall.SIGINT)
+	if code := rep.wait(t, 10*time.Second); code != 0 {
+		t.Errorf("replay after SIGINT: exit code %d\n%s", code, rep.stderr())
 	}
 	nodes, err := iox2.ListNodes(b.config())
 	if err != nil {

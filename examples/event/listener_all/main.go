@@ -22,7 +22,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("listener_all: ")
 
-	node, err := iox2.NewNodeBuilder().Name("listener_all").Create()
+	// SignalHandling(true): Ctrl-C (SIGINT) and SIGTERM end the waits with
+	// an error instead of killing the program, so that the loop below ends
+	// and node.Close removes the node's files.
+	node, err := iox2.NewNodeBuilder().Name("listener_all").SignalHandling(true).Create()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,7 +21,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("subscriber: ")
 
-	node, err := iox2.NewNodeBuilder().Name("subscriber").Create()
+	// SignalHandling(true): Ctrl-C (SIGINT) and SIGTERM end the waits with
+	// an error instead of killing the program, so that the loop below ends
+	// and node.Close removes the node's files.
+	node, err := iox2.NewNodeBuilder().Name("subscriber").SignalHandling(true).Create()
 	if err != nil {
 		log.Fatal(err)
 	}

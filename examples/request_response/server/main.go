@@ -23,7 +23,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("server: ")
 
-	node, err := iox2.NewNodeBuilder().Name("server").Create()
+	// SignalHandling(true): Ctrl-C (SIGINT) and SIGTERM end the waits with
+	// an error instead of killing the program, so that the loop below ends
+	// and node.Close removes the node's files.
+	node, err := iox2.NewNodeBuilder().Name("server").SignalHandling(true).Create()
 	if err != nil {
 		log.Fatal(err)
 	}
