@@ -758,11 +758,17 @@ func removeConnections(cfg *Config, p shm.Provider, from, to ID) {
 // goroutine, among others): a node that one holds is left to it.
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 	for _, id := range d.nodeIDs() {
-		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
-		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
-			if _, pending := removePortsOf(cfg, p, d, id); !pending {
-				d.leave(id, true) // never the last: the caller is registered
-			}
+		cleanupDeadNodeOf(cfg, p, d, id, self)
+	}
+}
+
+// cleanupDeadNodeOf is cleanupDeadNodesOf for node id of d only (the
+// node's peer watch calls it when a peer's process ended).
+func cleanupDeadNodeOf(cfg *Config, p shm.Provider, d *dynamic, id, self ID) {
+	r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
+	if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
+		if _, pending := removePortsOf(cfg, p, d, id); !pending {
+			d.leave(id, true) // never the last: the caller is registered
 		}
 	}
 }
