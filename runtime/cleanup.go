@@ -82,7 +82,7 @@ const (
 	// CleanupDone: this cleanup removed the node's resources.
 	CleanupDone CleanupOutcome = iota + 1
 	// CleanupDoneByOther: another cleaner (another process, or another
-	// goroutine of this one, such as an open service's liveness sweep)
+	// goroutine of this one, such as a node's watch over its peers)
 	// removed them, while this cleanup waited for it or just before.
 	CleanupDoneByOther
 	// CleanupInProgress: another cleaner still held the node's cleaner lock
@@ -119,8 +119,8 @@ func (o CleanupOutcome) String() string {
 }
 
 // Cleaner identifies who cleans up a dead node: the process and, when the
-// cleanup runs for a node (Node.CleanupDeadNodes, a service's liveness
-// sweep, a node's creation or close), that node. CleanupDeadNodes with a
+// cleanup runs for a node (Node.CleanupDeadNodes, the node's watch over
+// its peers, a node's creation or close), that node. CleanupDeadNodes with a
 // Config, and iox2 clean, run without a node.
 type Cleaner struct {
 	PID  int // 0 when unknown
@@ -159,8 +159,8 @@ func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // are gone; Err names those left.
 // Only one cleaner works on a dead node at a time (it holds the node's
 // cleaner lock, an flock that the kernel drops if the cleaner dies). When
-// another cleaner holds it (another process, or in this process an open
-// service's liveness sweep), CleanupDeadNodes first cleans the other dead
+// another cleaner holds it (another process, or in this process a node's
+// watch over its peers), CleanupDeadNodes first cleans the other dead
 // nodes, then waits for that cleaner, in all for up to 4 ×
 // Config.CreationTimeout (2 s by default): a node that the other cleaner
 // removed meanwhile counts as CleanupDoneByOther, not as a failure; a node

@@ -47,7 +47,7 @@ until its files are gone. One that a live node holds is kept (that node
 may be creating it, or still use it).
 
 Only one cleaner works on a dead node at a time. When another one (a live
-node's liveness sweep, another clean) is at it, clean waits for it, up to
+node that watched it die, another clean) is at it, clean waits for it, up to
 4 times the creation timeout (2s by default). When clean returns, every
 node that was dead when it started is gone, or clean says why not.
 
