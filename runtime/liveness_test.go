@@ -405,6 +405,39 @@ func TestPeerFoundDeadWhenFirstSeen(t *testing.T) {
 	}
 }
 
+// TestPeerThatLeavesIsNoLongerWatched: a peer whose process lives on but
+// that no service of ours lists any more is let go of: its watcher ends
+// and its pidfd is closed.
+func TestPeerThatLeavesIsNoLongerWatched(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DiscoveryInterval, cfg.LivenessSweepInterval = time.Hour, time.Hour
+	sleeper := startSleeps(t, 1)[0]
+	node := testNode(t, cfg)
+	svc := must[*PublishSubscribeService[msg]](t)(PublishSubscribe[msg](node, "live/leaves").Create())
+	core := svc.ps.core
+	eventually(t, 5*time.Second, func() bool { modes, _ := peerModes(node); return len(modes) == 0 },
+		func() string { return "peers before any" })
+	time.Sleep(10 * time.Millisecond)
+	goroutines0, fds0 := goruntime.NumGoroutine(), openFDs(t)
+	f := addFakePeer(t, cfg, core, sleeper.Process.Pid, true)
+	t.Cleanup(func() { f.lock.Release(); CleanupDeadNodes(cfg) })
+	core.dyn.bump()
+	eventually(t, 5*time.Second, func() bool { return peerModeOf(node, f.id) == peerPidfd },
+		func() string { return "the peer is watched as " + peerModeOf(node, f.id).String() })
+	core.dyn.leave(f.id, true)
+	core.dyn.bump()
+	eventually(t, 5*time.Second, func() bool {
+		modes, _ := peerModes(node)
+		return len(modes) == 0 && goruntime.NumGoroutine() <= goroutines0 && openFDs(t) <= fds0+1 // +1: the fake peer's lock
+	}, func() string {
+		modes, _ := peerModes(node)
+		return fmt.Sprintf("peers %s, goroutines %d (%d before), descriptors %d (%d before)", fmtModes(modes), goruntime.NumGoroutine(), goroutines0, openFDs(t), fds0)
+	})
+	if sleeper.ProcessState != nil {
+		t.Error("the peer's process ended")
+	}
+}
+
 // TestPeersInThisProcessAreNotWatched: two nodes of one process see each
 // other as local peers: no pidfd, no timer.
 func TestPeersInThisProcessAreNotWatched(t *testing.T) {
