@@ -219,6 +219,7 @@ func cleanupDeadNodes(cfg *Config, self ID, wait bool) CleanupState {
 		st.add(u.id, busyElsewhere, fmt.Errorf("iox2: clean up dead node %s: %w: its cleaner lock is held by %s", u.id, ErrCleanupInProgress, holder), holder)
 	}
 	removeStaleLockTemps(cfg)
+	removeStaleCleanerLocks(cfg)
 	st.CorruptServices = removeCorruptServices(cfg, p)
 	return st
 }
@@ -361,6 +362,28 @@ func parseID(s string) (ID, error) {
 func removeStaleLockTemps(cfg *Config) {
 	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.lock.tmp"))
 	for _, m := range matches {
+		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
+			os.Remove(m)
+		}
+	}
+}
+
+// removeStaleCleanerLocks removes the cleaner lock files that nobody holds
+// and whose node is gone. A cleaner removes its lock file last, after the
+// node's files; one killed in between (or right after it took the lock
+// for a node that another cleaner had just finished) leaves it behind, and
+// no later cleanup of that node would look at it again. Nodes that peers
+// watch through pidfds are cleaned up by those peers at once, and a test
+// that kills them in a row kills cleaners at work. A cleaner that opens
+// such a file while it goes finds the node gone all the same.
+func removeStaleCleanerLocks(cfg *Config) {
+	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
+	for _, m := range matches {
+		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner")
+		id, err := parseID(idStr)
+		if err != nil || nodeState(cfg, id) != NodeMissing {
+			continue
+		}
 		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
 			os.Remove(m)
 		}

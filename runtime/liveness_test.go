@@ -458,6 +458,34 @@ func TestPeersInThisProcessAreNotWatched(t *testing.T) {
 		func() string { modes, _ := peerModes(a); return "peers of a after b left: " + fmtModes(modes) })
 }
 
+// TestStaleCleanerLockIsRemoved: a cleaner lock file that nobody holds,
+// of a node that is gone (its cleaner was killed after it removed the
+// node's files), is removed by the next cleanup; one that a cleaner holds
+// stays.
+func TestStaleCleanerLockIsRemoved(t *testing.T) {
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	stale, held := newID(), newID()
+	lk, err := shm.AcquireLock(cfg.cleanerPath(stale), cfg.FileMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.Release()
+	hl, err := shm.AcquireLock(cfg.cleanerPath(held), cfg.FileMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.CleanupDeadNodes()
+	if _, err := os.Stat(cfg.cleanerPath(stale)); !os.IsNotExist(err) {
+		t.Errorf("stale cleaner lock file: %v, want it removed", err)
+	}
+	if _, err := os.Stat(cfg.cleanerPath(held)); err != nil {
+		t.Errorf("held cleaner lock file: %v, want it kept", err)
+	}
+	hl.Release()
+	os.Remove(cfg.cleanerPath(held))
+}
+
 // TestNodeRecordsItsPIDNamespace: details.json names the PID namespace
 // that the pid belongs to.
 func TestNodeRecordsItsPIDNamespace(t *testing.T) {
