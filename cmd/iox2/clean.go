@@ -198,6 +198,9 @@ func deadNodeFiles(cfg *iox2.Config, n iox2.NodeInfo, svcs []iox2.ServiceInfo, s
 		return nil
 	})
 	add(filepath.Join(nodesDir, cfg.Prefix+id+".lock"))
+	// Left by a cleaner of n that was killed at work (a peer that watched
+	// n die and was killed next); the cleanup of n removes it.
+	add(filepath.Join(nodesDir, cfg.Prefix+id+".cleaner"))
 	for _, s := range svcs {
 		attached, others := false, false
 		for _, other := range s.Nodes {
