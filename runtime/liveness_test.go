@@ -438,6 +438,20 @@ func TestPeerThatLeavesIsNoLongerWatched(t *testing.T) {
 	}
 }
 
+// TestWatchPeersAllocatesNothing: a look at a service's node slots that
+// finds no new peer (every discovery round makes one) allocates nothing.
+func TestWatchPeersAllocatesNothing(t *testing.T) {
+	cfg := testConfig(t)
+	a, b := testNode(t, cfg), testNode(t, cfg)
+	sa := must[*PublishSubscribeService[msg]](t)(PublishSubscribe[msg](a, "live/allocs").Create())
+	must[*PublishSubscribeService[msg]](t)(PublishSubscribe[msg](b, "live/allocs").Open())
+	eventually(t, 5*time.Second, func() bool { return peerModeOf(a, b.ID()) == peerLocal },
+		func() string { return "b is watched as " + peerModeOf(a, b.ID()).String() })
+	if n := testing.AllocsPerRun(100, func() { a.live.watchPeers(sa.ps.core) }); n != 0 {
+		t.Errorf("watchPeers allocates %v times per call", n)
+	}
+}
+
 // TestPeersInThisProcessAreNotWatched: two nodes of one process see each
 // other as local peers: no pidfd, no timer.
 func TestPeersInThisProcessAreNotWatched(t *testing.T) {
