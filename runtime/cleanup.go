@@ -82,7 +82,7 @@ const (
 	// CleanupDone: this cleanup removed the node's resources.
 	CleanupDone CleanupOutcome = iota + 1
 	// CleanupDoneByOther: another cleaner (another process, or another
-	// goroutine of this one, such as an open service's liveness sweep)
+	// goroutine of this one, such as a node's watch over its peers)
 	// removed them, while this cleanup waited for it or just before.
 	CleanupDoneByOther
 	// CleanupInProgress: another cleaner still held the node's cleaner lock
@@ -119,8 +119,8 @@ func (o CleanupOutcome) String() string {
 }
 
 // Cleaner identifies who cleans up a dead node: the process and, when the
-// cleanup runs for a node (Node.CleanupDeadNodes, a service's liveness
-// sweep, a node's creation or close), that node. CleanupDeadNodes with a
+// cleanup runs for a node (Node.CleanupDeadNodes, the node's watch over
+// its peers, a node's creation or close), that node. CleanupDeadNodes with a
 // Config, and iox2 clean, run without a node.
 type Cleaner struct {
 	PID  int // 0 when unknown
@@ -159,8 +159,8 @@ func cleanerWait(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // are gone; Err names those left.
 // Only one cleaner works on a dead node at a time (it holds the node's
 // cleaner lock, an flock that the kernel drops if the cleaner dies). When
-// another cleaner holds it (another process, or in this process an open
-// service's liveness sweep), CleanupDeadNodes first cleans the other dead
+// another cleaner holds it (another process, or in this process a node's
+// watch over its peers), CleanupDeadNodes first cleans the other dead
 // nodes, then waits for that cleaner, in all for up to 4 ×
 // Config.CreationTimeout (2 s by default): a node that the other cleaner
 // removed meanwhile counts as CleanupDoneByOther, not as a failure; a node
@@ -219,6 +219,7 @@ func cleanupDeadNodes(cfg *Config, self ID, wait bool) CleanupState {
 		st.add(u.id, busyElsewhere, fmt.Errorf("iox2: clean up dead node %s: %w: its cleaner lock is held by %s", u.id, ErrCleanupInProgress, holder), holder)
 	}
 	removeStaleLockTemps(cfg)
+	removeStaleCleanerLocks(cfg)
 	st.CorruptServices = removeCorruptServices(cfg, p)
 	return st
 }
@@ -357,11 +358,7 @@ func parseID(s string) (ID, error) {
 }
 
 // removeStaleLockTemps removes the temporary lock files of nodes that died
-// while being created (a live creator holds the lock on its temp file), and
-// the cleaner locks of cleaners that died after they removed their node's
-// files but before their own lock file (cleanupNode removes the node's
-// lock file, then its cleaner lock's): a cleaner lock that nobody holds,
-// of a node that is gone, belongs to nobody.
+// while being created (a live creator holds the lock on its temp file).
 func removeStaleLockTemps(cfg *Config) {
 	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.lock.tmp"))
 	for _, m := range matches {
@@ -369,9 +366,21 @@ func removeStaleLockTemps(cfg *Config) {
 			os.Remove(m)
 		}
 	}
-	cleaners, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
-	for _, m := range cleaners {
-		id, err := parseID(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner"))
+}
+
+// removeStaleCleanerLocks removes the cleaner lock files that nobody holds
+// and whose node is gone. A cleaner removes its lock file last, after the
+// node's files; one killed in between (or right after it took the lock
+// for a node that another cleaner had just finished) leaves it behind, and
+// no later cleanup of that node would look at it again. Nodes that peers
+// watch through pidfds are cleaned up by those peers at once, and a test
+// that kills them in a row kills cleaners at work. A cleaner that opens
+// such a file while it goes finds the node gone all the same.
+func removeStaleCleanerLocks(cfg *Config) {
+	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
+	for _, m := range matches {
+		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner")
+		id, err := parseID(idStr)
 		if err != nil || nodeState(cfg, id) != NodeMissing {
 			continue
 		}
@@ -758,13 +767,19 @@ func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receiver
 // goroutine, among others): a node that one holds is left to it.
 func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 	for _, id := range d.nodeIDs() {
-		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
-		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
-			// No journal to go by: its cleanup removed its files (the
-			// directory goes last), so only the slots are left.
-			if _, pending := removePortsOf(cfg, p, d, id, ownsNothing); !pending {
-				d.leave(id, true) // never the last: the caller is registered
-			}
+		cleanupDeadNodeOf(cfg, p, d, id, self)
+	}
+}
+
+// cleanupDeadNodeOf is cleanupDeadNodesOf for node id of d only (the
+// node's peer watch calls it when a peer's process ended).
+func cleanupDeadNodeOf(cfg *Config, p shm.Provider, d *dynamic, id, self ID) {
+	r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
+	if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
+		// No journal to go by: its cleanup removed its files (the
+		// directory goes last), so only the slots are left.
+		if _, pending := removePortsOf(cfg, p, d, id, ownsNothing); !pending {
+			d.leave(id, true) // never the last: the caller is registered
 		}
 	}
 }

@@ -190,33 +190,3 @@ func TestCleanupDeadNodesReportsFailure(t *testing.T) {
 	}
 	os.RemoveAll(lock)
 }
-
-// TestStaleCleanerLockIsRemoved: a cleaner that dies after it removed its
-// dead node's files, but before its own cleaner lock file, leaves that file
-// behind; nothing else names it, so the next cleanup removes it (a cleaner
-// lock that someone holds, or of a node that still exists, stays).
-func TestStaleCleanerLockIsRemoved(t *testing.T) {
-	cfg := testConfig(t)
-	if err := os.MkdirAll(cfg.nodesDir(), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	stale, held := newID(), newID()
-	if err := os.WriteFile(cfg.cleanerPath(stale), []byte(`{"pid":1}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := shm.AcquireLock(cfg.cleanerPath(held), cfg.FileMode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		os.Remove(cfg.cleanerPath(held))
-		l.Release()
-	}()
-	CleanupDeadNodes(cfg)
-	if _, err := os.Stat(cfg.cleanerPath(stale)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the stale cleaner lock is left: %v", err)
-	}
-	if _, err := os.Stat(cfg.cleanerPath(held)); err != nil {
-		t.Errorf("the held cleaner lock was removed: %v", err)
-	}
-}

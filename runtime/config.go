@@ -42,8 +42,24 @@ type Config struct {
 	// open service sleeps. It is woken at once whenever a port of the service
 	// comes or goes; the interval only bounds how long an idle publisher
 	// leaves released chunks unclaimed. Default: 50ms; at least 10ms
-	// (MinDiscoveryInterval).
+	// (MinDiscoveryInterval). It no longer paces the liveness checks (see
+	// LivenessSweepInterval).
+	//
+	// Deprecated: discovery is driven by events (issue 12); the field and
+	// its configuration key are accepted for older files and code but have
+	// no effect once the per-node dispatcher replaces the per-service
+	// discovery goroutine.
 	DiscoveryInterval time.Duration
+	// LivenessSweepInterval is how often a node probes the peer nodes that
+	// it cannot watch through a pidfd: those in another PID namespace
+	// (containers that share ShmDir), all of them on a kernel without
+	// pidfd_open (before Linux 5.3), and dead ones whose cleanup another
+	// cleaner holds or that still drain. A peer in the node's own PID
+	// namespace is watched through a pidfd instead and cleaned up as soon
+	// as its process ends. The sweep's timer runs only while such peers
+	// exist. Default: 1s; at least 10ms (MinLivenessSweepInterval). See
+	// docs/ARCHITECTURE.md, "Liveness and cleanup".
+	LivenessSweepInterval time.Duration
 	// PortMemoryLimit bounds, in bytes, the memory that one port may need
 	// by its service's QoS and its own settings, counted at the worst
 	// case: the shared memory it creates (a sender's data segment and one
@@ -70,9 +86,9 @@ type Config struct {
 	// nodes of the domain left behind. Default: true.
 	CleanupDeadNodesOnDestruction bool
 	// CleanupDeadNodesOnOpen makes opening a service first remove the
-	// ports of its dead nodes. Default: true. An open service's periodic
-	// liveness check (which returns the chunks that a dead subscriber
-	// held) runs regardless.
+	// ports of its dead nodes. Default: true. The node's watch over the
+	// peers of its open services (which returns the chunks that a dead
+	// subscriber held) runs regardless.
 	CleanupDeadNodesOnOpen bool
 	// Defaults holds the QoS a service gets for every value its builder
 	// leaves unset.
@@ -131,6 +147,10 @@ const (
 	// 2-core machine), for nothing but a faster reclaim of chunks by idle
 	// publishers.
 	MinDiscoveryInterval = 10 * time.Millisecond
+	// MinLivenessSweepInterval bounds LivenessSweepInterval from below: each
+	// sweep probes the lock of every peer that cannot be watched through a
+	// pidfd.
+	MinLivenessSweepInterval = 10 * time.Millisecond
 )
 
 // DefaultConfig returns the default configuration.
@@ -143,6 +163,8 @@ func DefaultConfig() *Config {
 		CreationTimeout:   500 * time.Millisecond,
 		DiscoveryInterval: 50 * time.Millisecond,
 		PortMemoryLimit:   DefaultPortMemoryLimit,
+
+		LivenessSweepInterval: time.Second,
 
 		CleanupDeadNodesOnCreation:    true,
 		CleanupDeadNodesOnDestruction: true,
@@ -192,6 +214,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DiscoveryInterval < MinDiscoveryInterval {
 		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (every open service's discovery goroutine wakes once per interval)", c.DiscoveryInterval, MinDiscoveryInterval)
+	}
+	if c.LivenessSweepInterval < MinLivenessSweepInterval {
+		return fmt.Errorf("iox2: config: liveness sweep interval is %v, must be at least %v", c.LivenessSweepInterval, MinLivenessSweepInterval)
 	}
 	if c.PortMemoryLimit < MinPortMemoryLimit {
 		return fmt.Errorf("iox2: config: port memory limit is %d bytes, must be at least %d (1 MiB)", c.PortMemoryLimit, MinPortMemoryLimit)

@@ -55,6 +55,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	odd.FileMode = 0o660
 	odd.CreationTimeout = time.Hour + 2*time.Minute + 3*time.Second + 4
 	odd.DiscoveryInterval = 15500 * time.Microsecond
+	odd.LivenessSweepInterval = 1500 * time.Millisecond
 	odd.PortMemoryLimit = 3<<30 + 5
 	odd.CleanupDeadNodesOnCreation = false
 	odd.CleanupDeadNodesOnDestruction = false
@@ -716,19 +717,20 @@ func TestCleanupDeadNodesOnOpenFlag(t *testing.T) {
 			cfg.InProcess = false
 			c := cfg.clone()
 			c.CleanupDeadNodesOnCreation, c.CleanupDeadNodesOnOpen = false, on
-			// No periodic sweep within the test: a discovery goroutine
-			// sweeps every fourth round, and a round needs a change (the
-			// two joins below) or the interval to pass. (Not longer: a
-			// close that comes just before the goroutine sleeps waits
-			// for the interval.)
-			c.DiscoveryInterval = 2 * time.Second
+			// Nobody else cleans up after the dead helper within the
+			// test: the nodes' watches over their peers would (at once,
+			// through a pidfd), so they treat every peer as one to sweep,
+			// and sweep once an hour.
+			c.LivenessSweepInterval = time.Hour
 			creator := testNode(t, c)
+			creator.live.forceSweep = true
 			svc, err := PublishSubscribe[uint64](creator, "config/open").Create()
 			if err != nil {
 				t.Fatal(err)
 			}
 			startAndKill(t, cfg, "config-holder", 0) // joins, then dies
 			n := testNode(t, c)
+			n.live.forceSweep = true
 			opened, err := PublishSubscribe[uint64](n, "config/open").Open()
 			if err != nil {
 				t.Fatal(err)

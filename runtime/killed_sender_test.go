@@ -593,6 +593,16 @@ func TestStressKilledServerLosesNoResponses(t *testing.T) {
 		mode, delay := killMode(r, rng)
 		cmd, out := startHelper(t, cfg, "killed-server", "IOX2_TEST_KILL="+mode)
 		id := readyID(t, out)
+		// The previous round's dead server may still be being cleaned up
+		// by this process's watch over its peers, which saw it die (and
+		// then the new server's own cleanup at its creation skips it):
+		// until then a request would reach it too. 10 s is far more than
+		// a cleanup takes on a loaded machine.
+		for deadline := time.Now().Add(10 * time.Second); svc.NumberOfServers() != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d servers after 10 s", r, svc.NumberOfServers())
+			}
+		}
 		p := must[*PendingResponse[rqMsg, rsMsg]](t)(client.SendCopy(rqMsg{N: uint64(r)}))
 		if n := p.NumberOfServerConnections(); n != 1 {
 			t.Fatalf("round %d: request reached %d servers", r, n)

@@ -70,6 +70,7 @@ type Node struct {
 	lock   *shm.Lock
 	signal bool       // SignalHandling(true): the waits return the signal errors
 	sig    *signalSub // the subscription when signal; released by Close
+	live   *liveness  // watches the peer nodes of the open services (liveness.go)
 
 	mu       sync.Mutex
 	services map[*serviceCore]struct{}
@@ -79,12 +80,18 @@ type Node struct {
 
 // NodeDetails is what a node records about itself for others to read.
 type NodeDetails struct {
-	Name       string    `json:"name"`
-	ID         string    `json:"id"`
-	PID        int       `json:"pid"`
-	Executable string    `json:"executable"`
-	Created    time.Time `json:"created"`
-	Version    string    `json:"version"`
+	Name string `json:"name"`
+	ID   string `json:"id"`
+	PID  int    `json:"pid"` // as the node's own PID namespace numbers it
+	// PIDNamespace names the PID namespace of the node's process as
+	// /proc/self/ns/pid does ("pid:[4026531836]"); "" when unknown. PID
+	// names the node's process only to readers in the same namespace: the
+	// others' liveness checks of the node fall back to the sweep (see
+	// Config.LivenessSweepInterval).
+	PIDNamespace string    `json:"pid_namespace,omitempty"`
+	Executable   string    `json:"executable"`
+	Created      time.Time `json:"created"`
+	Version      string    `json:"version"`
 }
 
 // Create creates the node: it takes the node's liveness lock, writes its
@@ -116,6 +123,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		services: map[*serviceCore]struct{}{},
 		closing:  make(chan struct{}),
 	}
+	n.live = newLiveness(n)
 	for _, dir := range []struct{ key, path string }{
 		{"Root", cfg.Root}, {"Root", cfg.nodesDir()}, {"Root", cfg.servicesDir()}, {"ShmDir", cfg.ShmDir},
 	} {
@@ -144,7 +152,8 @@ func (b *NodeBuilder) Create() (*Node, error) {
 	}
 	os.Chmod(n.dir, dirMode(cfg.FileMode))
 	exe, _ := os.Executable()
-	det := NodeDetails{Name: n.name, ID: n.id.String(), PID: os.Getpid(), Executable: exe, Created: time.Now().UTC(), Version: Version}
+	det := NodeDetails{Name: n.name, ID: n.id.String(), PID: os.Getpid(), PIDNamespace: ownPIDNamespace(),
+		Executable: exe, Created: time.Now().UTC(), Version: Version}
 	if err := writeJSONFile(filepath.Join(n.dir, "details.json"), det, cfg.FileMode); err != nil {
 		n.removeFiles()
 		return nil, fmt.Errorf("iox2: create node: %w", err)
@@ -247,6 +256,9 @@ func (n *Node) Close() error {
 	for _, s := range svcs {
 		errs = append(errs, s.close())
 	}
+	// Every service forgot its peers; this ends what is left (a cleanup
+	// of a dead peer in progress) and waits for it.
+	n.live.close()
 	errs = append(errs, n.removeFiles())
 	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
 	// tidier than we found it.

@@ -347,6 +347,7 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 		os.Remove(tag)
 		return nil, err
 	}
+	d.bump() // w-live: the other nodes start watching us at once
 	return startService(node, spec.name, sc.Hash, sc, d, tag)
 }
 
@@ -370,10 +371,11 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 // and vanished peers, so that no user call is needed for connections and
 // history to reach a late joiner.
 //
-// Every livenessEvery wake-ups it also probes the liveness of the service's
-// nodes and cleans up after dead ones, so that the chunks a dead subscriber
-// held return to the publishers' pools without anyone calling anything.
-// This sweep runs whatever Config.CleanupDeadNodesOnOpen says.
+// Each round also hands the service's node slots to the node's peer watch
+// (liveness.go), which cleans up after a peer as soon as its process ends,
+// so that the chunks a dead subscriber held return to the publishers'
+// pools without anyone calling anything. This runs whatever
+// Config.CleanupDeadNodesOnOpen says.
 //
 // A receiver that maps a connection of a draining sender (a dead one whose
 // samples it had not mapped yet) asks for a sweep at once (sweepSoon), so
@@ -381,11 +383,14 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 func (s *serviceCore) discover() {
 	defer close(s.done)
 	interval := s.node.config.DiscoveryInterval
-	const livenessEvery = 4
-	for round := 1; ; round++ {
-		if s.sweep.Swap(false) || round%livenessEvery == 0 {
+	for {
+		if s.sweep.Swap(false) {
 			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
 		}
+		// w-live (issue 12, point 5): the peer watch replaces the sweep of
+		// every fourth wake-up. Call it wherever the node slots may have
+		// changed (at open and after every bump) while s.dyn is mapped.
+		s.node.live.watchPeers(s)
 		// The change count is loaded before the stop check: close closes
 		// stop and then bumps the count, so a close that this check misses
 		// bumps after the load, and the Wait below returns at once instead
@@ -467,6 +472,7 @@ func (s *serviceCore) close() error {
 	// the count before it saw stop open) does not sleep a whole interval.
 	s.dyn.bump()
 	<-s.done
+	s.node.live.forget(s) // w-live: no watchPeers(s) after this
 	if s.dyn.hasDraining() {
 		// Our receivers are gone: the dead senders that waited for them
 		// may be finished now, before we leave (and perhaps remove the
@@ -482,6 +488,8 @@ func (s *serviceCore) leave() {
 	cfg := s.node.config
 	if s.dyn.leave(s.node.id, false) {
 		destroyService(cfg, s.node.shm, s.hash, s.static.UID)
+	} else {
+		s.dyn.bump() // w-live: the other nodes stop watching us for this service
 	}
 	s.dyn.close()
 	os.Remove(s.tag)

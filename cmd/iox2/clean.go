@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	iox2 "github.com/iox2go/iox2go/runtime"
+	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 func init() {
@@ -47,7 +48,7 @@ until its files are gone. One that a live node holds is kept (that node
 may be creating it, or still use it).
 
 Only one cleaner works on a dead node at a time. When another one (a live
-node's liveness sweep, another clean) is at it, clean waits for it, up to
+node that watched it die, another clean) is at it, clean waits for it, up to
 4 times the creation timeout (2s by default). When clean returns, every
 node that was dead when it started is gone, or clean says why not.
 
@@ -198,6 +199,12 @@ func deadNodeFiles(cfg *iox2.Config, n iox2.NodeInfo, svcs []iox2.ServiceInfo, s
 		return nil
 	})
 	add(filepath.Join(nodesDir, cfg.Prefix+id+".lock"))
+	// A cleaner lock file that nobody holds was left by a cleaner of n
+	// killed at work (a peer that watched n die and was killed next); the
+	// cleanup of n removes it. One that is held is its cleaner's.
+	if cpath := filepath.Join(nodesDir, cfg.Prefix+id+".cleaner"); probeDead(cpath) {
+		add(cpath)
+	}
 	for _, s := range svcs {
 		attached, others := false, false
 		for _, other := range s.Nodes {
@@ -226,6 +233,13 @@ func deadNodeFiles(cfg *iox2.Config, n iox2.NodeInfo, svcs []iox2.ServiceInfo, s
 	}
 	sort.Strings(files)
 	return files
+}
+
+// probeDead reports whether the lock file at path exists and nobody holds
+// it.
+func probeDead(path string) bool {
+	st, err := shm.Probe(path)
+	return err == nil && st == shm.Dead
 }
 
 // journaledSegments returns the shared-memory segments among names that
