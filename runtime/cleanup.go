@@ -831,7 +831,7 @@ func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) 
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
-	d, err := layDynamic(seg, caps)
+	d, err := layDynamic(seg, caps, cfg)
 	if err != nil {
 		seg.Close()
 		return nil, err
@@ -992,7 +992,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 	}
 	pattern, caps, _ := staticShape(sc)
 	dname := cfg.dynamicName(hash, sc.UID)
-	d, err := openDynamic(p, dname, caps, pattern, 0)
+	d, err := openDynamic(cfg, p, dname, caps, pattern, 0)
 	switch {
 	case err == nil:
 		d.close()

@@ -286,7 +286,7 @@ func FuzzDynamicConfig(f *testing.F) {
 		if !c.valid() {
 			return
 		}
-		d, err := layDynamic(fakeSegment{b: buf}, c)
+		d, err := layDynamic(fakeSegment{b: buf}, c, nil)
 		if err != nil {
 			return
 		}

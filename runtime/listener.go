@@ -45,6 +45,9 @@ type Listener struct {
 	// (and wakes), ending a blocking wait.
 	cancel atomic.Uint32
 
+	// wp is the listener's waitpoint.
+	wp *waitpoint
+
 	// The *One methods report one id per call: a drain's ids wait here.
 	oneMu   sync.Mutex
 	one     []EventActivation // guarded by oneMu; capacity numIDs, made on first use
@@ -107,7 +110,9 @@ func (l *Listener) Deadline() (time.Duration, bool) {
 // to (until it is detached).
 func (l *Listener) Close() error { return l.closePort() }
 
-func (l *Listener) maintain() {}
+func (l *Listener) maintain() bool { return true }
+
+func (l *Listener) waitpoint() *waitpoint { return l.wp }
 
 func (l *Listener) closePort() error {
 	l.closeMu.Lock()

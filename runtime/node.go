@@ -57,6 +57,11 @@ type Node struct {
 	lock   *shm.Lock
 	signal bool
 
+	// bell is the node's doorbell, its waitpoints and its dispatcher
+	// goroutine (bell.go); sweeper its liveness sweep timer (sweep.go).
+	bell    *nodeBell
+	sweeper sweeper
+
 	mu       sync.Mutex
 	services map[*serviceCore]struct{}
 	closed   bool
@@ -135,6 +140,13 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		n.removeFiles()
 		return nil, fmt.Errorf("iox2: create node: %w", err)
 	}
+	// The doorbell exists before any service slot names the node, so
+	// that every peer that sees the node can ring it.
+	if err := openBell(n); err != nil {
+		n.removeFiles()
+		return nil, fmt.Errorf("iox2: create node: doorbell: %w", err)
+	}
+	registerNode(n)
 	if n.signal {
 		watchSignals()
 	}
@@ -230,6 +242,9 @@ func (n *Node) Close() error {
 	for _, s := range svcs {
 		errs = append(errs, s.close())
 	}
+	n.stopSweep()
+	unregisterNode(n)
+	n.bell.close()
 	errs = append(errs, n.removeFiles())
 	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
 	// tidier than we found it.
@@ -270,6 +285,9 @@ func (n *Node) addService(s *serviceCore) error {
 	n.services[s] = struct{}{}
 	return nil
 }
+
+// deliver hands a token rung by this process to the node (see ringNode).
+func (n *Node) deliver(t uint64) { n.bell.deliver(t, false) }
 
 func (n *Node) removeService(s *serviceCore) {
 	n.mu.Lock()

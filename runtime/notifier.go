@@ -169,17 +169,20 @@ func (n *Notifier) update() {
 	}
 }
 
-// maintain is called by the discovery goroutine: it maps new listeners'
+// maintain is called by the service's rounds: it maps new listeners'
 // segments ahead of the next Notify.
-func (n *Notifier) maintain() {
+func (n *Notifier) maintain() bool {
 	if !n.mu.TryLock() {
-		return
+		return false
 	}
 	if !n.closed {
 		n.update()
 	}
 	n.mu.Unlock()
+	return true
 }
+
+func (n *Notifier) waitpoint() *waitpoint { return nil }
 
 // Close closes the notifier, after sending the service's notifier dropped
 // event if it defines one.

@@ -29,6 +29,9 @@ type receiver struct {
 	mu     *sync.Mutex // the port's; shared with its sender part, if any
 	closed bool
 
+	// wp is the port's waitpoint, whose word W is its own slot's wake.
+	wp *waitpoint
+
 	peers     []portSlot // the senders' slots
 	elem      TypeInfo
 	header    TypeInfo
@@ -428,15 +431,19 @@ func (r *receiver) maintainLocked() {
 	}
 }
 
-// maintain is called by the discovery goroutine for a standalone receiver
-// (a subscriber).
-func (r *receiver) maintain() {
+// maintain is called by the service's rounds for a standalone receiver (a
+// subscriber); false when the owner holds the mutex (the round is retried).
+func (r *receiver) maintain() bool {
 	if !r.mu.TryLock() {
-		return
+		return false
 	}
 	r.maintainLocked()
 	r.mu.Unlock()
+	return true
 }
+
+// waitpoint returns the subscriber's waitpoint.
+func (r *receiver) waitpoint() *waitpoint { return r.wp }
 
 // closeLocked unmaps every connection. Must be called with r.mu held,
 // after the port's slot is released.

@@ -270,9 +270,11 @@ func (c *client) closePending(k int, gen uint64) {
 	c.active--
 }
 
-func (c *client) maintain() {
+func (c *client) waitpoint() *waitpoint { return c.rcv.wp }
+
+func (c *client) maintain() bool {
 	if !c.mu.TryLock() {
-		return
+		return false
 	}
 	if !c.closed {
 		c.snd.maintainLocked()
@@ -285,6 +287,7 @@ func (c *client) maintain() {
 		}
 	}
 	c.mu.Unlock()
+	return true
 }
 
 func (c *client) closePort() error {

@@ -265,16 +265,19 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	a.gen++
 }
 
-func (s *server) maintain() {
+func (s *server) maintain() bool {
 	if !s.mu.TryLock() {
-		return
+		return false
 	}
 	if !s.closed {
 		s.snd.maintainLocked()
 		s.rcv.maintainLocked()
 	}
 	s.mu.Unlock()
+	return true
 }
+
+func (s *server) waitpoint() *waitpoint { return s.rcv.wp }
 
 func (s *server) closePort() error {
 	s.mu.Lock()

@@ -634,8 +634,8 @@ func (p *sender) dropConn(slot int) {
 	p.core.node.shm.Remove(c.name)
 }
 
-// maintainLocked connects, drops and reclaims; the discovery goroutine
-// calls it through the port's maintain. Must be called with p.mu held.
+// maintainLocked connects, drops and reclaims; the service's rounds call
+// it through the port's maintain. Must be called with p.mu held.
 func (p *sender) maintainLocked() {
 	if !p.closed {
 		p.update()
@@ -643,15 +643,19 @@ func (p *sender) maintainLocked() {
 	}
 }
 
-// maintain is called by the discovery goroutine for a standalone sender
-// (a publisher).
-func (p *sender) maintain() {
+// maintain is called by the service's rounds for a standalone sender (a
+// publisher); false when the owner holds the mutex (the round is retried).
+func (p *sender) maintain() bool {
 	if !p.mu.TryLock() {
-		return // the owner is in loan or send, which do the same work
+		return false
 	}
 	p.maintainLocked()
 	p.mu.Unlock()
+	return true
 }
+
+// waitpoint: a publisher does not wait.
+func (p *sender) waitpoint() *waitpoint { return nil }
 
 // closeLocked removes the sender's connections and data segment, then its
 // journal entry. Files first, journal entry and slot last (the caller
