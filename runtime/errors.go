@@ -55,7 +55,12 @@ var (
 	ErrExceedsMaxListeners = errors.New("iox2: service already has its maximum number of listeners")
 	ErrEventIDOutOfBounds  = errors.New("iox2: event id exceeds the service's event id max value")
 	ErrMissedDeadline      = errors.New("iox2: notification delivered, but later than the service's deadline after the previous one")
-	ErrWaitUnsupported     = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
+	// ErrWaitUnsupported is no longer returned: blocking waits park
+	// goroutines in Go's network poller, which every Linux has (they once
+	// needed futex_waitv, Linux 5.16).
+	//
+	// Deprecated: nothing returns it.
+	ErrWaitUnsupported = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
 
 	// Request-response.
 	ErrExceedsMaxClients        = errors.New("iox2: service already has its maximum number of clients")

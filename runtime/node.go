@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iox2go/iox2go/runtime/internal/futex"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -343,13 +342,12 @@ func (n *Node) waitErr() error {
 }
 
 var (
-	signalOnce    sync.Once
-	lastSignal    atomic.Int32
+	signalOnce sync.Once
+	lastSignal atomic.Int32
+	// signalArrived is closed after the first signal: every blocking wait
+	// of a node (or WaitSet) that handles signals selects on it, and then
+	// returns the signal's error (pendingSignal: it stays pending).
 	signalArrived = make(chan struct{})
-	// signalWord is a process-local futex word that the watcher bumps and
-	// wakes after every signal, so that blocking waits sleeping in
-	// futex_waitv (listeners, WaitSets) wake up and return.
-	signalWord atomic.Uint32
 )
 
 func watchSignals() {
@@ -359,12 +357,9 @@ func watchSignals() {
 		go func() {
 			first := true
 			for s := range c {
+				// Before the close below (channel close happens before a
+				// receive that sees it): a woken waiter reads it.
 				lastSignal.Store(int32(s.(syscall.Signal)))
-				// SYNC POINT signal-word: after the store of lastSignal;
-				// paired with the waiters' load of signalWord before their
-				// pendingSignal check.
-				signalWord.Add(1)
-				futex.WakePrivate(&signalWord)
 				if first {
 					close(signalArrived)
 					first = false

@@ -134,6 +134,7 @@ func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
 			Detail: fmt.Sprintf("the service supports %d", q.MaxSubscribers)}
 	}
 	s.own = d.subs
+	s.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
 	slot := &d.subs[s.slot]
 	slot.a.Store(uint64(s.bufSize))
 	slot.b.Store(uint64(s.histReq))

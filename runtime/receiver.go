@@ -49,6 +49,7 @@ type receiver struct {
 	conns   []*recvConn // by sender slot
 	expired []*recvConn // connections of vanished senders, drained first
 	seen    uint32
+	changed bool // a connection was mapped or expired since maintain last looked
 	next    int    // round-robin start among conns
 	dropped uint64 // values from a queue that named no valid chunk
 	stale   uint64 // responses to an earlier request of the same slot, given back unread
@@ -117,11 +118,13 @@ func (r *receiver) update() {
 		if c != nil && (!ok || pi.id != c.peer) {
 			r.conns[i] = nil
 			r.expire(c)
+			r.changed = true
 			c = nil
 		}
 		if ok && c == nil && pi.id != r.id {
 			c = r.connect(i, pi, draining)
 			r.conns[i] = c
+			r.changed = r.changed || c != nil
 		}
 		if c != nil && draining {
 			// Its node died: what is queued stays readable, and the
@@ -384,6 +387,21 @@ func (r *receiver) release(c *recvConn, i uint32) {
 	}
 }
 
+// wakeSender wakes c's sender if it sleeps (a client waiting for the
+// responses of a request whose chunk a server just gave back: the stream
+// may have ended). Must be called with r.mu held.
+func (r *receiver) wakeSender(c *recvConn) {
+	if c.slot >= len(r.peers) {
+		return
+	}
+	s := &r.peers[c.slot]
+	// SYNC POINT W-check: after the release (completion push); paired with
+	// the client's W-arm before its re-check of IsConnected.
+	if s.wake.Load() != 0 {
+		claimAndRing(r.core.node.config, &s.wake, &s.node)
+	}
+}
+
 // hasData reports whether channel ch of any connection has something
 // queued. Must be called with r.mu held.
 func (r *receiver) hasData(ch int) bool {
@@ -432,14 +450,24 @@ func (r *receiver) maintainLocked() {
 }
 
 // maintain is called by the service's rounds for a standalone receiver (a
-// subscriber); false when the owner holds the mutex (the round is retried).
-func (r *receiver) maintain() bool {
+// subscriber); not done when the owner holds the mutex (the round is
+// retried); wake when its connections changed.
+func (r *receiver) maintain() (done, wake bool) {
 	if !r.mu.TryLock() {
-		return false
+		return false, false
 	}
 	r.maintainLocked()
+	wake = r.takeChanged()
 	r.mu.Unlock()
-	return true
+	return true, wake
+}
+
+// takeChanged reports whether a connection was mapped or expired since
+// the last call. Must be called with r.mu held.
+func (r *receiver) takeChanged() bool {
+	c := r.changed
+	r.changed = false
+	return c
 }
 
 // waitpoint returns the subscriber's waitpoint.
@@ -481,6 +509,9 @@ func (r *receiver) closePort() error {
 		r.mu.Unlock()
 		return nil
 	}
+	// Before the slot goes: the waitpoint forgets its word (which the
+	// slot's next port owns) and wakes every waiter for good.
+	r.wp.close()
 	d := r.core.dyn
 	release(&r.own[r.slot], r.core.node.id)
 	d.bump()

@@ -109,6 +109,7 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 		core: rr.core, id: c.id, mu: &c.mu, peers: d.subs, elem: rr.resp, slice: rr.respSlice,
 		layout: rr.responseConn().layout, maxBorrowed: b, connMaxBorrowed: b,
 	})
+	c.rcv.wp = node.bell.newWaitpoint(&d.pubs[c.slot].wake, nil)
 	s := &d.pubs[c.slot]
 	s.a.Store(uint64(o.maxActive))
 	activate(s)
@@ -272,9 +273,9 @@ func (c *client) closePending(k int, gen uint64) {
 
 func (c *client) waitpoint() *waitpoint { return c.rcv.wp }
 
-func (c *client) maintain() bool {
+func (c *client) maintain() (done, wake bool) {
 	if !c.mu.TryLock() {
-		return false
+		return false, false
 	}
 	if !c.closed {
 		c.snd.maintainLocked()
@@ -285,9 +286,12 @@ func (c *client) maintain() bool {
 				c.rcv.drainChannel(k)
 			}
 		}
+		// A server that came or went may start or end response streams.
+		wake = c.rcv.takeChanged() || c.snd.changed
+		c.snd.changed = false
 	}
 	c.mu.Unlock()
-	return true
+	return true, wake
 }
 
 func (c *client) closePort() error {
@@ -305,6 +309,7 @@ func (c *client) closePort() error {
 	c.closed = true
 	d := c.rr.core.dyn
 	c.snd.closeLocked()
+	c.rcv.wp.close() // before the slot, whose word it forgets, goes
 	release(&d.pubs[c.slot], c.rr.core.node.id)
 	d.bump()
 	c.rcv.closeLocked()

@@ -90,6 +90,7 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 		core: rr.core, id: s.id, mu: &s.mu, peers: d.pubs, elem: rr.req, slice: rr.reqSlice,
 		layout: rr.requestConn().layout, wantTable: a, maxBorrowed: q.MaxClients * a, connMaxBorrowed: a,
 	})
+	s.rcv.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
 	sl := &d.subs[s.slot]
 	sl.a.Store(uint64(o.maxSlice))
 	activate(sl)
@@ -143,11 +144,13 @@ func (s *server) receive(a *activeReq) (bool, error) {
 		if uint64(ch) >= uint64(len(c.table)) || requestID == 0 {
 			s.rcv.dropped++
 			s.rcv.release(c, i)
+			s.rcv.wakeSender(c)
 			continue
 		}
 		if !s.rr.qos.EnableFireAndForgetRequests && !s.connected(c, ch, requestID) {
 			s.skipped++
 			s.rcv.release(c, i)
+			s.rcv.wakeSender(c)
 			continue
 		}
 		a.used, a.conn, a.chunk, a.length = true, c, i, n
@@ -256,6 +259,8 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	// until their holders send or release them, see sender.removeFiles.)
 	a.loaned = a.loaned[:0]
 	s.rcv.release(a.conn, a.chunk)
+	// The client's PendingResponse may wait for the end of its stream.
+	s.rcv.wakeSender(a.conn)
 	last := len(s.actives) - 1
 	s.actives[a.idx] = s.actives[last]
 	s.actives[a.idx].idx = a.idx
@@ -265,16 +270,17 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	a.gen++
 }
 
-func (s *server) maintain() bool {
+func (s *server) maintain() (done, wake bool) {
 	if !s.mu.TryLock() {
-		return false
+		return false, false
 	}
 	if !s.closed {
 		s.snd.maintainLocked()
 		s.rcv.maintainLocked()
+		wake = s.rcv.takeChanged()
 	}
 	s.mu.Unlock()
-	return true
+	return true, wake
 }
 
 func (s *server) waitpoint() *waitpoint { return s.rcv.wp }
@@ -292,6 +298,7 @@ func (s *server) closePort() error {
 	}
 	d := s.rr.core.dyn
 	s.snd.closeLocked()
+	s.rcv.wp.close() // before the slot, whose word it forgets, goes
 	release(&d.subs[s.slot], s.rr.core.node.id)
 	d.bump()
 	s.rcv.closeLocked()

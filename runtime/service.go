@@ -54,9 +54,11 @@ type port interface {
 	// service (after every change of its ports and connections): it
 	// connects to new peers (delivering history), drops vanished ones,
 	// maps new connections and reclaims returned chunks. It must not
-	// block: it reports false when it could not run now (the port's
-	// mutex is held), and the round is retried soon.
-	maintain() bool
+	// block: done is false when it could not run now (the port's mutex is
+	// held), and the round is retried soon. wake asks the round to wake
+	// the port's waiters: its connections changed (a new one may hold
+	// samples, a vanished server may end a response stream).
+	maintain() (done, wake bool)
 	// waitpoint is the port's waitpoint (receiving ports), or nil.
 	waitpoint() *waitpoint
 	closePort() error
@@ -88,6 +90,7 @@ type serviceCore struct {
 	stopped    bool          // guarded by roundMu
 	retry      *time.Timer   // guarded by roundMu
 	retryDelay time.Duration // guarded by roundMu
+	wake       []*waitpoint  // scratch of a round; guarded by roundMu
 
 	// sweep asks the next round for a liveness sweep of the service: a
 	// receiver has mapped a connection of a draining (dead) sender, whose
@@ -399,8 +402,9 @@ func (s *serviceCore) arm() {
 // arm again, let every port of the service react (connect to new peers and
 // deliver them history, drop vanished ones, map new connections, reclaim
 // returned chunks), run a liveness sweep if one was asked for, and wake
-// every waiter of the service's receiving ports (a new connection may hold
-// samples pushed before its receiver armed for it). It replaces the
+// the waiters of the receiving ports whose connections changed (a new
+// connection may hold samples pushed before its receiver armed for it; a
+// vanished server may end a response stream). It replaces the
 // per-service discovery goroutine and its timer: nothing runs while
 // nothing changes.
 func (s *serviceCore) round() {
@@ -411,23 +415,26 @@ func (s *serviceCore) round() {
 	}
 	s.arm()
 	skipped := false
+	wake := s.wake[:0]
 	s.mu.Lock()
 	for p := range s.ports {
-		if !p.maintain() {
+		done, w := p.maintain()
+		if !done {
 			skipped = true
+		}
+		if wp := p.waitpoint(); w && wp != nil {
+			wake = append(wake, wp)
 		}
 	}
 	s.mu.Unlock()
 	if s.sweep.Swap(false) {
 		cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
 	}
-	s.mu.Lock()
-	for p := range s.ports {
-		if wp := p.waitpoint(); wp != nil {
-			wp.fire()
-		}
+	for i, wp := range wake {
+		wp.fire() // (a closed one has no waiters left)
+		wake[i] = nil
 	}
-	s.mu.Unlock()
+	s.wake = wake
 	if skipped {
 		s.retryLater()
 	} else {
