@@ -67,6 +67,10 @@ var (
 	ErrExceedsMaxServers        = errors.New("iox2: service already has its maximum number of servers")
 	ErrExceedsMaxActiveRequests = errors.New("iox2: client already has its maximum number of active requests")
 	ErrActiveRequestsExceedMax  = errors.New("iox2: client max active requests exceeds the service's max active requests per client")
+	// ErrStreamEnded: no server holds the request any more (each that
+	// received it closed it, went away or died) and no response is queued;
+	// PendingResponse.BlockingReceive returns it, and Responses ends.
+	ErrStreamEnded = errors.New("iox2: response stream ended: no server holds the request and no response is queued")
 
 	// Cleanup.
 	ErrCleanupInProgress = errors.New("iox2: another cleaner is still cleaning up the dead node")

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,4 +389,39 @@ func (l *Listener) waitOne(ctx context.Context, deadline int64) (EventID, bool, 
 		return ok
 	})
 	return a.ID, ok, err
+}
+
+// Events returns an iterator over the listener's events, for a range loop:
+//
+//	for ev, err := range listener.Events(ctx) {
+//		if err != nil {
+//			return err // ctx ended, or the listener closed
+//		}
+//		handle(ev.ID, ev.Count)
+//	}
+//
+// Each iteration waits for the next event id that was notified (as
+// BlockingWaitOne) and yields it with the number of its notifications
+// (coalesced, as TryWait reports them). An EventActivation is a value:
+// there is nothing to release or keep. When a wait fails (ctx ended, the
+// listener closed, a handled signal), the iterator yields the error once
+// and stops.
+func (l *Listener) Events(ctx context.Context) iter.Seq2[EventActivation, error] {
+	return func(yield func(EventActivation, error) bool) {
+		for {
+			var a EventActivation
+			var ok bool
+			err := l.wait(ctx, noDeadline, func() bool {
+				a, ok = l.takeOne()
+				return ok
+			})
+			if err != nil {
+				yield(EventActivation{}, err)
+				return
+			}
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}
 }

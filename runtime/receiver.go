@@ -29,8 +29,10 @@ type receiver struct {
 	mu     *sync.Mutex // the port's; shared with its sender part, if any
 	closed bool
 
-	// wp is the port's waitpoint, whose word W is its own slot's wake.
-	wp *waitpoint
+	// wp is the port's waitpoint, whose word W is its own slot's wake;
+	// src is what a WaitSet needs of it.
+	wp  *waitpoint
+	src *waitSource
 
 	peers     []portSlot // the senders' slots
 	elem      TypeInfo

@@ -62,3 +62,38 @@ func putTimer(t *time.Timer) {
 		timers.Put(t)
 	}
 }
+
+// block is the loop of every BlockingReceive: it calls try until try
+// returns a value or an error, and between attempts parks on the port's
+// waitpoint wp. The attempt after arming is the re-check of the sleep
+// handshake (see waitpoint): a sender that published before our arming is
+// seen by it, one that publishes after sees our token and rings. It
+// returns ctx.Err() when ctx ends, ErrClosed when the port closes, and the
+// signal's error when node handles signals. try is called without any lock
+// held; it must not block.
+func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bool, error)) (R, error) {
+	for {
+		v, ok, err := try()
+		if ok || err != nil {
+			return v, err
+		}
+		if err := n.blockErr(ctx); err != nil {
+			return v, err
+		}
+		ch := wp.wait() // SYNC POINT W-arm: before the re-check below
+		if ch == nil {
+			return v, ErrClosed
+		}
+		if v, ok, err = try(); ok || err != nil {
+			wp.unwait(ch)
+			return v, err
+		}
+		select {
+		case <-ch:
+		case <-wp.done:
+		case <-doneOf(ctx):
+		case <-n.signalChan():
+		}
+		wp.unwait(ch)
+	}
+}
