@@ -51,7 +51,7 @@ type receiver struct {
 	conns   []*recvConn // by sender slot
 	expired []*recvConn // connections of vanished senders, drained first
 	seen    uint32
-	changed bool // a connection was mapped or expired since maintain last looked
+	changed bool   // a connection was mapped or expired since maintain last looked
 	next    int    // round-robin start among conns
 	dropped uint64 // values from a queue that named no valid chunk
 	stale   uint64 // responses to an earlier request of the same slot, given back unread
