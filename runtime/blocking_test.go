@@ -504,6 +504,8 @@ func TestBlockingInProcessTransport(t *testing.T) {
 		{"request-response", TestRequestResponseBlockingReceive},
 		{"iterators", TestIterators},
 		{"allocations", TestBlockingReceiveAllocatesNothing},
+		{"waitset ports", TestWaitSetAttachesEveryReceivingPort},
+		{"waitset channel", TestWaitSetChannelForm},
 	} {
 		t.Run(tc.name, tc.f)
 	}

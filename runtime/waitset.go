@@ -411,6 +411,8 @@ func (ws *WaitSet) TryWaitAndProcess(cb func(AttachmentID) CallbackProgression) 
 	}
 	if next >= 0 {
 		ws.timer.Reset(time.Duration(max(next-futex.Now(), 0)))
+	} else {
+		ws.timer.Stop()
 	}
 	return r, nil
 }
