@@ -210,7 +210,7 @@ func TestCrashRecovery(t *testing.T) {
 
 // assertNoFiles fails if anything of cfg's domain is left in /dev/shm or
 // under the root.
-func assertNoFiles(t *testing.T, cfg *Config) {
+func assertNoFiles(t testing.TB, cfg *Config) {
 	t.Helper()
 	if left := shmLeftovers(cfg); len(left) > 0 {
 		t.Errorf("left in %s: %v", cfg.ShmDir, left)

@@ -186,7 +186,7 @@ func TestResourceLimitsOnCreate(t *testing.T) {
 	// subscriber keeps a bitset over the chunks of each of 65536 of them.
 	_, err = PublishSubscribe[msg](node, "fan-in").MaxPublishers(1 << 16).MaxSubscribers(2).
 		SubscriberMaxBufferSize(1 << 16).SubscriberMaxBorrowedSamples(1 << 16).Create()
-	wantLimit(t, "pub-sub Create of a huge fan-in", err, "a subscriber needs up to 2.1 GiB (2262302720 bytes) for bookkeeping, more than the port memory limit")
+	wantLimit(t, "pub-sub Create of a huge fan-in", err, "a subscriber needs up to 2.1 GiB (2263351296 bytes) for bookkeeping, more than the port memory limit")
 	assertNoService(t, cfg, "fan-in", PatternPublishSubscribe)
 
 	_, err = RequestResponse[rqMsg, rsMsg](node, "rr").MaxActiveRequestsPerClient(1 << 16).MaxResponseBufferSize(1 << 16).Create()

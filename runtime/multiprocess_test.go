@@ -44,12 +44,12 @@ func helperConfig() *Config {
 
 // startHelper starts the test binary as helper name, with cfg's domain and
 // the extra environment, and returns the command and its stdout lines.
-func startHelper(t *testing.T, cfg *Config, name string, env ...string) (*exec.Cmd, *bufio.Scanner) {
+func startHelper(t testing.TB, cfg *Config, name string, env ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	return startHelperWith(t, cfg, name, nil, env...)
 }
 
-func startHelperWith(t *testing.T, cfg *Config, name string, stdin *os.File, env ...string) (*exec.Cmd, *bufio.Scanner) {
+func startHelperWith(t testing.TB, cfg *Config, name string, stdin *os.File, env ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	if stdin != nil {
