@@ -290,4 +290,3 @@ func BenchmarkManyBlockedReceives(b *testing.B) {
 	b.ReportMetric(100*float64(f.CPU)/float64(f.Idle), "%cpu-idle")
 	b.ReportMetric(float64(f.Close.Milliseconds()), "ms-close")
 }
-
