@@ -667,8 +667,9 @@ func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all
 // drainTimeout bounds how long a dead sender's files are kept for a live
 // receiver that does not map them (a stopped process, or one that cannot
 // map them): four times the longest that a closing sender waits for its
-// receivers to do the same (awaitReceivers). A receiver maps them within
-// a wake-up of its discovery goroutine, so only a stuck one reaches it.
+// receivers to do the same (awaitReceivers). A receiver maps them in the
+// round that the draining's bump rings its node for, so only a stuck one
+// reaches it.
 func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 
 // connectionNeeded reports whether connection name, from dead sender sid,

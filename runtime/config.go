@@ -38,11 +38,15 @@ type Config struct {
 	// "Liveness and cleanup"), and how long CleanupDeadNodes waits for
 	// another cleaner of a dead node.
 	CreationTimeout time.Duration
-	// DiscoveryInterval is the longest that the discovery goroutine of an
-	// open service sleeps. It is woken at once whenever a port of the service
-	// comes or goes; the interval only bounds how long an idle publisher
-	// leaves released chunks unclaimed. Default: 50ms; at least 10ms
-	// (MinDiscoveryInterval).
+	// DiscoveryInterval paces the liveness sweep: while a service that a
+	// node has open is open in other nodes too, the node probes them every
+	// 4 × DiscoveryInterval and cleans up after the dead ones, so that a
+	// dead peer's ports go (and the chunks a dead subscriber held return)
+	// without anyone calling anything. While no service has other nodes, no
+	// timer runs. Discovery itself needs no interval: every change of a
+	// service's ports rings, at once, the nodes that have it open (see
+	// docs/ARCHITECTURE.md, "Waiting and waking"). Default: 50ms; at least
+	// 10ms (MinDiscoveryInterval).
 	DiscoveryInterval time.Duration
 	// PortMemoryLimit bounds, in bytes, the memory that one port may need
 	// by its service's QoS and its own settings, counted at the worst
@@ -123,13 +127,11 @@ const (
 	// makes opening a service that another process is creating fail for
 	// nothing, and a closing publisher give up on its subscribers at once.
 	MinCreationTimeout = time.Millisecond
-	// MinDiscoveryInterval bounds DiscoveryInterval from below. Every open
-	// service's discovery goroutine wakes once per interval even when
-	// nothing happens (changes wake it at once anyway): ten idle services,
-	// each with a publisher and a subscriber, cost about 2% of a core at
-	// 50ms, 9% at 10ms, 27% at 1ms and 60% at 1µs (measured on a loaded
-	// 2-core machine), for nothing but a faster reclaim of chunks by idle
-	// publishers.
+	// MinDiscoveryInterval bounds DiscoveryInterval from below. Each
+	// liveness sweep probes the lock file of every node of every service
+	// that has other nodes (a few system calls per node): a faster sweep
+	// costs CPU in every process of the domain for a slightly earlier
+	// cleanup of a process that died without closing.
 	MinDiscoveryInterval = 10 * time.Millisecond
 )
 
@@ -191,7 +193,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("iox2: config: creation timeout is %v, must be at least %v", c.CreationTimeout, MinCreationTimeout)
 	}
 	if c.DiscoveryInterval < MinDiscoveryInterval {
-		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (every open service's discovery goroutine wakes once per interval)", c.DiscoveryInterval, MinDiscoveryInterval)
+		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (the liveness sweep probes the peer nodes every four intervals)", c.DiscoveryInterval, MinDiscoveryInterval)
 	}
 	if c.PortMemoryLimit < MinPortMemoryLimit {
 		return fmt.Errorf("iox2: config: port memory limit is %d bytes, must be at least %d (1 MiB)", c.PortMemoryLimit, MinPortMemoryLimit)

@@ -96,7 +96,7 @@ var configKeyTable = []configKeyDesc{
 	{"global.creation-timeout", func(c *Config) any { return &c.CreationTimeout },
 		"How long an opener waits for a service whose creator has not finished creating it; CleanupDeadNodes waits up to 4 times as long for another cleaner of a dead node. At least \"1ms\"."},
 	{"global.discovery-interval", func(c *Config) any { return &c.DiscoveryInterval },
-		"Longest sleep of a service's discovery goroutine (it wakes at once when a port comes or goes). At least \"10ms\": every open service wakes once per interval."},
+		"Paces the liveness sweep: while a service is open in other nodes too, they are probed every 4 times this, and dead ones cleaned up. (Discovery needs no interval: a change of ports rings the nodes at once.) At least \"10ms\"."},
 	{"global.port-memory-limit", func(c *Config) any { return &c.PortMemoryLimit },
 		"Most memory, in bytes, that one port may need by its service's QoS and its own settings, at the worst case: the shared memory it creates and what tracks it. A service whose QoS exceeds it is refused when created and when opened. At least 1048576 (1 MiB)."},
 	{"global.node.cleanup-dead-nodes-on-creation", func(c *Config) any { return &c.CleanupDeadNodesOnCreation },

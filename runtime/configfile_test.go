@@ -218,9 +218,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"duration as integer", "[global]\ndiscovery-interval = 50\n",
 			`f.toml:2:22: key "global.discovery-interval": wants a duration string such as "500ms", found integer`},
 		{"zero duration", "[global]\ndiscovery-interval = \"0s\"\n",
-			`f.toml:2:22: key "global.discovery-interval": discovery interval is 0s, must be at least 10ms (every open service's discovery goroutine wakes once per interval)`},
+			`f.toml:2:22: key "global.discovery-interval": discovery interval is 0s, must be at least 10ms (the liveness sweep probes the peer nodes every four intervals)`},
 		{"tiny discovery interval", "[global]\ndiscovery-interval = \"1ns\"\n",
-			`f.toml:2:22: key "global.discovery-interval": discovery interval is 1ns, must be at least 10ms (every open service's discovery goroutine wakes once per interval)`},
+			`f.toml:2:22: key "global.discovery-interval": discovery interval is 1ns, must be at least 10ms (the liveness sweep probes the peer nodes every four intervals)`},
 		{"tiny creation timeout", "[global]\ncreation-timeout = \"999us\"\n",
 			`f.toml:2:20: key "global.creation-timeout": creation timeout is 999µs, must be at least 1ms`},
 		{"tiny deadline", "[defaults.event]\ndeadline = \"1ns\"\n",
@@ -716,11 +716,9 @@ func TestCleanupDeadNodesOnOpenFlag(t *testing.T) {
 			cfg.InProcess = false
 			c := cfg.clone()
 			c.CleanupDeadNodesOnCreation, c.CleanupDeadNodesOnOpen = false, on
-			// No periodic sweep within the test: a discovery goroutine
-			// sweeps every fourth round, and a round needs a change (the
-			// two joins below) or the interval to pass. (Not longer: a
-			// close that comes just before the goroutine sleeps waits
-			// for the interval.)
+			// No periodic sweep within the test: the liveness sweep runs
+			// every four discovery intervals (8 s) while a service has
+			// other nodes.
 			c.DiscoveryInterval = 2 * time.Second
 			creator := testNode(t, c)
 			svc, err := PublishSubscribe[uint64](creator, "config/open").Create()

@@ -77,7 +77,7 @@ var (
 
 	// WaitSet.
 	ErrNoAttachments   = errors.New("iox2: waitset has no attachments")
-	ErrAlreadyAttached = errors.New("iox2: listener is already attached to the waitset")
+	ErrAlreadyAttached = errors.New("iox2: port is already attached to the waitset")
 	ErrWaitSetFull     = errors.New("iox2: waitset has reached its capacity")
 	ErrInvalidInterval = errors.New("iox2: waitset deadline or interval must be positive")
 )

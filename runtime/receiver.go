@@ -138,8 +138,8 @@ func (r *receiver) update() {
 
 // connect maps the connection from the sender in slot and its data
 // segment, and sets the connection's attached word. For a draining
-// (dead) sender it also asks the service's discovery goroutine for a
-// liveness sweep, which removes the sender's files once every receiver
+// (dead) sender it also asks the service's next round for a liveness
+// sweep (sweepSoon), which removes the sender's files once every receiver
 // has attached; a receiver that can never map them (a data segment that
 // is not valid) attaches all the same, so that it does not keep them.
 func (r *receiver) connect(slot int, pi portInfo, draining bool) *recvConn {

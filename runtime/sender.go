@@ -711,10 +711,11 @@ func (p *sender) closeLocked() {
 // awaitReceivers waits, at most Config.CreationTimeout, until every
 // receiver that has chunks in flight from us has mapped its connection and
 // our data segment, so that removing the files loses nothing: a sample
-// sent just before Close reaches a receiver that had not yet looked (its
-// discovery goroutine maps the connection when woken by the bump). A
-// receiver that went away is not waited for. Must be called with p.mu
-// held.
+// sent just before Close reaches a receiver that had not yet looked (the
+// round that the connection's bump rings its node for maps the
+// connection). A receiver that went away is not waited for. It polls (a
+// closing sender is rare, and the wait short); no timer of anyone else's
+// is involved. Must be called with p.mu held.
 func (p *sender) awaitReceivers() {
 	var deadline time.Time
 	for {
@@ -738,7 +739,7 @@ func (p *sender) awaitReceivers() {
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(p.core.node.config.CreationTimeout)
-			p.core.dyn.bump() // wake the receivers' discovery goroutines
+			p.core.dyn.bump() // ring the receivers' nodes once more: their rounds map
 		} else if time.Now().After(deadline) {
 			return
 		}
