@@ -510,3 +510,31 @@ func TestBlockingInProcessTransport(t *testing.T) {
 		t.Run(tc.name, tc.f)
 	}
 }
+
+// TestEachHandleLeavesItsOwnNodeSlot: a node that has a service open twice
+// holds two node slots, each armed with its own handle's token. Closing the
+// second handle must free the second slot, not the first: a late
+// subscriber of another node must still reach the first handle's idle
+// publisher (its history) through the first slot's token.
+func TestEachHandleLeavesItsOwnNodeSlot(t *testing.T) {
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	opts := func(b *PublishSubscribeBuilder[msg]) { b.HistorySize(1) }
+	first := openMsg(t, node, "block/handles", opts)
+	second := openMsg(t, node, "block/handles", opts)
+	pub := must[*Publisher[msg]](t)(first.Publisher())
+	send(t, pub, 5)
+	second.Close()
+	other := testNode(t, cfg)
+	late := must[*Subscriber[msg]](t)(openMsg(t, other, "block/handles", opts).Subscriber())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := late.BlockingReceive(ctx)
+	if err != nil {
+		t.Fatalf("late subscriber of another node: %v (the first handle was not rung)", err)
+	}
+	if s.Payload().Seq != 5 {
+		t.Fatalf("history %d, want 5", s.Payload().Seq)
+	}
+	s.Release()
+}

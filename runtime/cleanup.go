@@ -552,7 +552,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID) 
 		// next cleanup of the node looks again.
 		return false
 	}
-	if d.leave(id, true) {
+	if d.leave(id, allAt) {
 		destroyService(cfg, p, hash, uid)
 	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
 		destroyService(cfg, p, hash, uid)
@@ -762,7 +762,7 @@ func cleanupDeadNodesOf(cfg *Config, p shm.Provider, d *dynamic, self ID) {
 		r, _ := cleanupNode(cfg, cfg.filesProvider(), id, self)
 		if (r == notDead || r == cleanedByOther) && nodeState(cfg, id) == NodeMissing {
 			if _, pending := removePortsOf(cfg, p, d, id); !pending {
-				d.leave(id, true) // never the last: the caller is registered
+				d.leave(id, allAt) // never the last: the caller is registered
 			}
 		}
 	}

@@ -243,28 +243,28 @@ func (d *dynamic) join(id ID) (int, error) {
 	// before this load; leave's CAS of destroyer happens before its rescan.
 	// So either we see the destroyer or the destroyer sees our slot.
 	if who := d.hdr.destroyer.Load(); who != 0 {
-		mine := d.leave(id, false)
+		mine := d.leave(id, slot)
 		return -1, errDestroying{destroyer: ID(who), mine: mine}
 	}
 	return slot, nil
 }
 
-// leave removes one registration of node id (all of them with all, as a
-// cleaner does; idempotent, so that a cleaner can resume it) and reports
-// whether it was the last node, in which case the caller must delete the
-// service's files and then the dynamic segment.
-func (d *dynamic) leave(id ID, all bool) (last bool) {
+// leave removes the registration of node id in node slot slot (every
+// registration of id when slot is allAt, as a cleaner does; idempotent, so
+// that a cleaner can resume it) and reports whether it was the last node,
+// in which case the caller must delete the service's files and then the
+// dynamic segment. A node that has a service open twice has two slots:
+// each handle leaves its own, whose wake word holds that handle's token.
+func (d *dynamic) leave(id ID, slot int) (last bool) {
 	for i := range d.nodes {
 		ns := &d.nodes[i]
-		if ns.id.Load() != uint64(id) {
+		if slot != allAt && i != slot || ns.id.Load() != uint64(id) {
 			continue
 		}
 		// Nobody rings a node that left (a stale token would only cost
 		// it a spurious look, but the slot's next owner stores its own).
 		ns.wake.Store(0)
-		if ns.id.CompareAndSwap(uint64(id), 0) && !all {
-			break
-		}
+		ns.id.CompareAndSwap(uint64(id), 0)
 	}
 	if !d.empty() {
 		return false
@@ -282,6 +282,9 @@ func (d *dynamic) leave(id ID, all bool) (last bool) {
 	}
 	return true
 }
+
+// allAt is the slot argument of leave that removes every registration.
+const allAt = -1
 
 func (d *dynamic) empty() bool {
 	for i := range d.nodes {

@@ -304,7 +304,7 @@ func FuzzDynamicConfig(f *testing.F) {
 		}
 		d.nodeIDs()
 		d.join(ID(12345))
-		d.leave(ID(12345), true)
+		d.leave(ID(12345), allAt)
 	})
 }
 

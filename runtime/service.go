@@ -554,7 +554,7 @@ func (s *serviceCore) close() error {
 
 func (s *serviceCore) leave() {
 	cfg := s.node.config
-	if s.dyn.leave(s.node.id, false) {
+	if s.dyn.leave(s.node.id, s.slot) {
 		destroyService(cfg, s.node.shm, s.hash, s.static.UID)
 	}
 	s.dyn.close()
