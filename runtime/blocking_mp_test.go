@@ -418,3 +418,136 @@ func TestBlockingReceiveEndsWhilePeersLive(t *testing.T) {
 	}
 	w.Write([]byte("stop\n"))
 }
+
+func init() { helpers["bl-echo"] = helperBlockingEcho }
+
+// helperBlockingEcho sends back every value it receives on mp/ping, on
+// mp/pong, until it receives 0; then it answers IOX2_TEST_N requests of
+// mp/rr with one response each.
+func helperBlockingEcho() error {
+	n, _ := strconv.Atoi(os.Getenv("IOX2_TEST_N"))
+	node, err := helperNode()
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	ping, err := PublishSubscribe[uint64](node, "mp/ping").OpenOrCreate()
+	if err != nil {
+		return err
+	}
+	pong, err := PublishSubscribe[uint64](node, "mp/pong").OpenOrCreate()
+	if err != nil {
+		return err
+	}
+	rr, err := RequestResponse[rqMsg, rsMsg](node, "mp/rr").OpenOrCreate()
+	if err != nil {
+		return err
+	}
+	sub, err := ping.Subscriber()
+	if err != nil {
+		return err
+	}
+	pub, err := pong.Publisher()
+	if err != nil {
+		return err
+	}
+	srv, err := rr.Server()
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for s, err := range sub.Samples(ctx) {
+		if err != nil {
+			return err
+		}
+		v := *s.Payload()
+		if _, err := pub.SendCopy(v); err != nil {
+			return err
+		}
+		if v == 0 {
+			break
+		}
+	}
+	served := 0
+	for req, err := range srv.Requests(ctx) {
+		if err != nil {
+			return err
+		}
+		req.SendCopy(rsMsg{N: req.Payload().N})
+		if served++; served == n {
+			break
+		}
+	}
+	return nil
+}
+
+// TestBlockingPingPongAcrossProcesses: thousands of round trips between
+// two processes in which both sides block between messages (each message
+// finds its receiver asleep, or about to be): a lost wake-up would hang
+// the test. Then the same with request-response (the server blocks in
+// Requests, the client in Responses).
+func TestBlockingPingPongAcrossProcesses(t *testing.T) {
+	n := 20_000
+	if testing.Short() {
+		n = 2000
+	}
+	cfg := testConfig(t)
+	node := testNode(t, cfg)
+	ping := must[*PublishSubscribeService[uint64]](t)(PublishSubscribe[uint64](node, "mp/ping").Create())
+	pong := must[*PublishSubscribeService[uint64]](t)(PublishSubscribe[uint64](node, "mp/pong").Create())
+	rr := must[*RequestResponseService[rqMsg, rsMsg]](t)(RequestResponse[rqMsg, rsMsg](node, "mp/rr").Create())
+	pub := must[*Publisher[uint64]](t)(ping.Publisher())
+	sub := must[*Subscriber[uint64]](t)(pong.Subscriber())
+	cl := must[*Client[rqMsg, rsMsg]](t)(rr.Client())
+	cmd, out := startHelper(t, cfg, "bl-echo", "IOX2_TEST_N="+strconv.Itoa(n))
+	expectLine(t, "echo", out, "ready")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	for i := range n {
+		v := uint64(i + 1)
+		if i == n-1 {
+			v = 0
+		}
+		if k, err := pub.SendCopy(v); err != nil || k != 1 {
+			t.Fatalf("ping %d reached %d: %v", i, k, err)
+		}
+		s, err := sub.BlockingReceive(ctx)
+		if err != nil {
+			t.Fatalf("pong %d: %v", i, err)
+		}
+		if *s.Payload() != v {
+			t.Fatalf("pong %d carries %d, want %d", i, *s.Payload(), v)
+		}
+		s.Release()
+	}
+	ps := time.Since(start)
+	start = time.Now()
+	for i := range n {
+		pending, err := cl.SendCopy(rqMsg{N: uint64(i)})
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got := 0
+		for r, err := range pending.Responses(ctx) {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			if r.Payload().N != uint64(i) {
+				t.Fatalf("response %d to request %d", r.Payload().N, i)
+			}
+			got++
+		}
+		if got != 1 {
+			t.Fatalf("request %d: %d responses", i, got)
+		}
+		pending.Close()
+	}
+	t.Logf("%d blocking round trips: pub-sub %v each, request-response %v each (including the end of each stream)",
+		n, ps/time.Duration(n), time.Since(start)/time.Duration(n))
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
