@@ -260,7 +260,8 @@ type nodeBell struct {
 	queue   []*waitpoint
 	sweep   bool // a liveness sweep is due (see sweep.go); guarded by qmu
 	kick    chan struct{}
-	stopped bool // guarded by qmu
+	quit    chan struct{} // closed by close (in-process: ends the dispatcher)
+	stopped bool          // guarded by qmu
 	done    chan struct{}
 }
 
@@ -268,7 +269,7 @@ type nodeBell struct {
 // dispatcher. It runs before the node is visible to any peer: no slot
 // names the node yet.
 func openBell(n *Node) error {
-	b := &nodeBell{node: n, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	b := &nodeBell{node: n, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	if !n.config.InProcess {
 		f, err := makeBell(filepath.Join(n.dir, bellName), n.config.FileMode)
 		if err != nil {
@@ -308,10 +309,9 @@ func (b *nodeBell) close() {
 	}
 	b.stopped = true
 	b.qmu.Unlock()
+	close(b.quit)
 	if b.f != nil {
 		b.f.Close() // ends the dispatcher's read
-	} else {
-		close(b.kick)
 	}
 	<-b.done
 }
@@ -321,10 +321,14 @@ func (b *nodeBell) close() {
 func (b *nodeBell) dispatch() {
 	defer close(b.done)
 	if b.f == nil {
-		for range b.kick {
-			b.runQueue()
+		for {
+			select {
+			case <-b.kick:
+				b.runQueue()
+			case <-b.quit:
+				return
+			}
 		}
-		return
 	}
 	var buf [4096]byte
 	have := 0
