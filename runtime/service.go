@@ -457,15 +457,33 @@ func (s *serviceCore) retryLater() {
 }
 
 // sweepLiveness cleans up after the dead nodes of the service and reports
-// whether other nodes have it open (see sweep.go). Runs in the dispatcher.
-func (s *serviceCore) sweepLiveness() bool {
+// whether other nodes have it open (see sweep.go). states caches the
+// nodes' states over one sweep of all services. Runs in the dispatcher.
+func (s *serviceCore) sweepLiveness(states map[ID]NodeState) (peers bool) {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	if s.stopped {
 		return false
 	}
-	cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
-	return s.hasPeers()
+	cfg := s.node.config
+	dead := false
+	for _, id := range s.dyn.nodeIDs() {
+		if id == s.node.id {
+			continue
+		}
+		peers = true
+		st, ok := states[id]
+		if !ok {
+			st = nodeState(cfg, id)
+			states[id] = st
+		}
+		dead = dead || st == NodeDead || st == NodeMissing
+	}
+	if dead {
+		cleanupDeadNodesOf(cfg, s.node.shm, s.dyn, s.node.id)
+		peers = s.hasPeers()
+	}
+	return peers
 }
 
 // hasPeers reports whether a node other than ours has the service open;

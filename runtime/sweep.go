@@ -78,9 +78,13 @@ func (n *Node) sweepRound() {
 		svcs = append(svcs, s)
 	}
 	n.mu.Unlock()
+	// Each peer node is probed once per sweep, however many services it
+	// shares with us; only a service with a dead (or vanished) node is
+	// cleaned up.
+	states := map[ID]NodeState{}
 	peers := false
 	for _, s := range svcs {
-		if s.sweepLiveness() {
+		if s.sweepLiveness(states) {
 			peers = true
 		}
 	}
