@@ -577,7 +577,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 		// next cleanup of the node looks again.
 		return false
 	}
-	if d.leave(id, true) {
+	if d.leave(id, allAt) {
 		destroyService(cfg, p, hash, uid)
 	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
 		destroyService(cfg, p, hash, uid)
@@ -697,8 +697,9 @@ func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all
 // drainTimeout bounds how long a dead sender's files are kept for a live
 // receiver that does not map them (a stopped process, or one that cannot
 // map them): four times the longest that a closing sender waits for its
-// receivers to do the same (awaitReceivers). A receiver maps them within
-// a wake-up of its discovery goroutine, so only a stuck one reaches it.
+// receivers to do the same (awaitReceivers). A receiver maps them in the
+// round that the draining's bump rings its node for, so only a stuck one
+// reaches it.
 func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 
 // connectionNeeded reports whether connection name, from dead sender sid,
@@ -779,7 +780,7 @@ func cleanupDeadNodeOf(cfg *Config, p shm.Provider, d *dynamic, id, self ID) {
 		// No journal to go by: its cleanup removed its files (the
 		// directory goes last), so only the slots are left.
 		if _, pending := removePortsOf(cfg, p, d, id, ownsNothing); !pending {
-			d.leave(id, true) // never the last: the caller is registered
+			d.leave(id, allAt) // never the last: the caller is registered
 		}
 	}
 }
@@ -848,7 +849,7 @@ func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) 
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
-	d, err := layDynamic(seg, caps)
+	d, err := layDynamic(seg, caps, cfg)
 	if err != nil {
 		seg.Close()
 		return nil, err
@@ -1009,7 +1010,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 	}
 	pattern, caps, _ := staticShape(sc)
 	dname := cfg.dynamicName(hash, sc.UID)
-	d, err := openDynamic(p, dname, caps, pattern, 0)
+	d, err := openDynamic(cfg, p, dname, caps, pattern, 0)
 	switch {
 	case err == nil:
 		d.close()

@@ -312,7 +312,7 @@ func TestCleanupKeepsServiceBeingCreated(t *testing.T) {
 	}
 
 	// Once published and then damaged, with no holder, it goes.
-	layDyn, err := layDynamic(seg, dynCaps{2, 2, 2})
+	layDyn, err := layDynamic(seg, dynCaps{2, 2, 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,13 @@ import (
 	"time"
 )
 
-// TestCloseDoesNotWaitForTheDiscoveryInterval closes services whose
-// discovery goroutine would otherwise sleep for an hour: close must wake it
-// whatever point of its loop it is at (it once lost the wake-up when it
-// came between the goroutine's stop check and its wait).
-func TestCloseDoesNotWaitForTheDiscoveryInterval(t *testing.T) {
+// TestCloseDoesNotWaitForATimer closes services, right after a port was
+// made (whose round may be running in the dispatcher), with the longest
+// discovery interval: close must not wait for any timer. (It once waited
+// for the service's discovery goroutine, which lost the wake-up when it
+// came between its stop check and its futex wait; the goroutine is gone,
+// and a round in progress ends without sleeping.)
+func TestCloseDoesNotWaitForATimer(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.DiscoveryInterval = time.Hour
 	node := testNode(t, cfg)

@@ -38,17 +38,14 @@ type Config struct {
 	// "Liveness and cleanup"), and how long CleanupDeadNodes waits for
 	// another cleaner of a dead node.
 	CreationTimeout time.Duration
-	// DiscoveryInterval is the longest that the discovery goroutine of an
-	// open service sleeps. It is woken at once whenever a port of the service
-	// comes or goes; the interval only bounds how long an idle publisher
-	// leaves released chunks unclaimed. Default: 50ms; at least 10ms
-	// (MinDiscoveryInterval). It no longer paces the liveness checks (see
-	// LivenessSweepInterval).
+	// DiscoveryInterval paced the per-service discovery goroutines of
+	// earlier versions. Default: 50ms; still checked to be at least 10ms
+	// (MinDiscoveryInterval), so that a file that was valid stays valid.
 	//
-	// Deprecated: discovery is driven by events (issue 12); the field and
-	// its configuration key are accepted for older files and code but have
-	// no effect once the per-node dispatcher replaces the per-service
-	// discovery goroutine.
+	// Deprecated: it has no effect. Discovery is driven by events (every
+	// change of a service's ports rings the nodes that have it open, see
+	// docs/ARCHITECTURE.md, "Waiting and waking"), and dead peers are found
+	// through pidfds or swept every LivenessSweepInterval.
 	DiscoveryInterval time.Duration
 	// LivenessSweepInterval is how often a node probes the peer nodes that
 	// it cannot watch through a pidfd: those in another PID namespace
@@ -139,13 +136,8 @@ const (
 	// makes opening a service that another process is creating fail for
 	// nothing, and a closing publisher give up on its subscribers at once.
 	MinCreationTimeout = time.Millisecond
-	// MinDiscoveryInterval bounds DiscoveryInterval from below. Every open
-	// service's discovery goroutine wakes once per interval even when
-	// nothing happens (changes wake it at once anyway): ten idle services,
-	// each with a publisher and a subscriber, cost about 2% of a core at
-	// 50ms, 9% at 10ms, 27% at 1ms and 60% at 1µs (measured on a loaded
-	// 2-core machine), for nothing but a faster reclaim of chunks by idle
-	// publishers.
+	// MinDiscoveryInterval bounds the deprecated DiscoveryInterval from
+	// below, as it did when the interval paced a goroutine per service.
 	MinDiscoveryInterval = 10 * time.Millisecond
 	// MinLivenessSweepInterval bounds LivenessSweepInterval from below: each
 	// sweep probes the lock of every peer that cannot be watched through a
@@ -213,7 +205,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("iox2: config: creation timeout is %v, must be at least %v", c.CreationTimeout, MinCreationTimeout)
 	}
 	if c.DiscoveryInterval < MinDiscoveryInterval {
-		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (every open service's discovery goroutine wakes once per interval)", c.DiscoveryInterval, MinDiscoveryInterval)
+		return fmt.Errorf("iox2: config: discovery interval is %v, must be at least %v (deprecated, without effect)", c.DiscoveryInterval, MinDiscoveryInterval)
 	}
 	if c.LivenessSweepInterval < MinLivenessSweepInterval {
 		return fmt.Errorf("iox2: config: liveness sweep interval is %v, must be at least %v", c.LivenessSweepInterval, MinLivenessSweepInterval)

@@ -210,7 +210,7 @@ func TestCrashRecovery(t *testing.T) {
 
 // assertNoFiles fails if anything of cfg's domain is left in /dev/shm or
 // under the root.
-func assertNoFiles(t *testing.T, cfg *Config) {
+func assertNoFiles(t testing.TB, cfg *Config) {
 	t.Helper()
 	if left := shmLeftovers(cfg); len(left) > 0 {
 		t.Errorf("left in %s: %v", cfg.ShmDir, left)
@@ -301,7 +301,8 @@ func TestOpenOrCreateRace(t *testing.T) {
 
 // TestDeadSubscriberIsReclaimedWithoutCalls kills a subscriber that holds
 // samples and checks that the publisher gets every chunk back with no call
-// from anyone: the discovery goroutine notices the dead node.
+// from anyone: the liveness sweep of the publisher's node notices the dead
+// node.
 func TestDeadSubscriberIsReclaimedWithoutCalls(t *testing.T) {
 	cfg := testConfig(t)
 	node := testNode(t, cfg)
@@ -322,7 +323,7 @@ func TestDeadSubscriberIsReclaimedWithoutCalls(t *testing.T) {
 	cmd.Wait()
 	// The sweep frees the dead node's ports first and removes its files
 	// last: wait for both, or a look between the two sees the dead node
-	// still listed. 10 s is far more than the few discovery intervals the
+	// still listed. 10 s is far more than the sweep interval (200 ms) the
 	// sweep needs, even on a loaded machine.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -18,8 +18,10 @@ const (
 	kindConnection uint32 = 3
 	kindEvent      uint32 = 4
 	// 4: a queue of capacity 1 is an exchanged slot (ring "ixQ" v2);
-	// 5: a dead sender's port slot may be draining (slotDraining).
-	layoutVersion uint32 = 5
+	// 5: a dead sender's port slot may be draining (slotDraining);
+	// 6: node slots and receiving ports' slots have a wake word, the
+	// event segment's futex words are one wake word (the doorbells).
+	layoutVersion uint32 = 6
 )
 
 // dynHeader follows the shm.Header of a service's dynamic config segment.
@@ -35,8 +37,8 @@ type dynHeader struct {
 
 	// changes counts port registrations, removals and new connections. Every
 	// port compares it with the value it last acted on: one atomic load
-	// tells it whether there is anything to discover. It is also a futex
-	// word that the node's discovery goroutine sleeps on.
+	// tells it whether there is anything to discover. Whoever changes it
+	// then rings the nodes whose slots are armed (bump).
 	// Written by any port (Add), read by every port on every loan/send/receive.
 	changes atomic.Uint32
 	_       [124]byte // own cache line: read on the hot path
@@ -63,6 +65,11 @@ type dynHeader struct {
 // cleans up after it (CAS id -> 0).
 type nodeSlot struct {
 	id atomic.Uint64
+	// wake is the token of the node's waitpoint for this service (one per
+	// open handle) while the node waits for changes of the service, else
+	// 0. Stored by the node's dispatcher before each round of the
+	// service, taken (Swap) by bump, which rings the node with it.
+	wake atomic.Uint64
 }
 
 // Port slot states.
@@ -101,7 +108,13 @@ type portSlot struct {
 	// them (see slotDraining). Written by the cleaner that makes the slot
 	// draining, before the state; read by later cleaners.
 	drainBy atomic.Int64
-	_       [8]byte
+	// wake is the receiving port's word W of the sleep handshake (see
+	// waitpoint): the token of the port's waitpoint while a goroutine of
+	// its process sleeps on it (or is about to), else 0. Stored by the
+	// port's process (W-arm, W-clear); taken by a sender that published
+	// data for the port (W-claim), which then rings the port's node.
+	// Used by subscribers, servers (requests) and clients (responses).
+	wake atomic.Uint64
 }
 
 const dynHeaderOffset = shm.HeaderSize
@@ -116,6 +129,7 @@ func align(n, a int) int { return (n + a - 1) &^ (a - 1) }
 
 // dynamic is a process-local handle on a dynamic config segment.
 type dynamic struct {
+	cfg   *Config // the domain, whose doorbells bump rings; nil: none
 	seg   shm.Segment
 	hdr   *dynHeader
 	nodes []nodeSlot
@@ -131,14 +145,15 @@ func (c dynCaps) valid() bool {
 }
 
 // layDynamic lays the dynamic config structs over seg, with the capacities
-// that the caller knows from the static config (never those in the segment).
-func layDynamic(seg shm.Segment, caps dynCaps) (*dynamic, error) {
+// that the caller knows from the static config (never those in the
+// segment). cfg is the domain whose nodes bump rings (nil: none).
+func layDynamic(seg shm.Segment, caps dynCaps, cfg *Config) (*dynamic, error) {
 	b := seg.Bytes()
 	if !caps.valid() || len(b) != dynamicSize(caps.nodes, caps.pubs, caps.subs) {
 		return nil, fmt.Errorf("%w: dynamic config %s has %d bytes, expected %d",
 			ErrServiceCorrupted, seg.Name(), len(b), dynamicSize(caps.nodes, caps.pubs, caps.subs))
 	}
-	d := &dynamic{seg: seg, hdr: (*dynHeader)(unsafe.Pointer(&b[dynHeaderOffset]))}
+	d := &dynamic{cfg: cfg, seg: seg, hdr: (*dynHeader)(unsafe.Pointer(&b[dynHeaderOffset]))}
 	off := dynHeaderOffset + int(unsafe.Sizeof(dynHeader{}))
 	d.nodes = unsafe.Slice((*nodeSlot)(unsafe.Pointer(&b[off])), caps.nodes)
 	off += align(caps.nodes*int(unsafe.Sizeof(nodeSlot{})), 64)
@@ -154,12 +169,12 @@ func layDynamic(seg shm.Segment, caps dynCaps) (*dynamic, error) {
 
 // createDynamic creates and publishes a dynamic config with the creating
 // node already registered in its first node slot.
-func createDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, creator ID) (*dynamic, error) {
+func createDynamic(cfg *Config, p shm.Provider, name string, caps dynCaps, pattern Pattern, creator ID) (*dynamic, error) {
 	seg, err := p.Create(name, dynamicSize(caps.nodes, caps.pubs, caps.subs))
 	if err != nil {
 		return nil, err
 	}
-	d, err := layDynamic(seg, caps)
+	d, err := layDynamic(seg, caps, cfg)
 	if err != nil {
 		seg.Close()
 		p.Remove(name)
@@ -176,12 +191,12 @@ func createDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, c
 	return d, nil
 }
 
-func openDynamic(p shm.Provider, name string, caps dynCaps, pattern Pattern, timeout time.Duration) (*dynamic, error) {
+func openDynamic(cfg *Config, p shm.Provider, name string, caps dynCaps, pattern Pattern, timeout time.Duration) (*dynamic, error) {
 	seg, err := shm.OpenReady(p, name, kindDynamic, layoutVersion, true, timeout)
 	if err != nil {
 		return nil, err
 	}
-	d, err := layDynamic(seg, caps)
+	d, err := layDynamic(seg, caps, cfg)
 	if err != nil {
 		seg.Close()
 		return nil, err
@@ -209,9 +224,10 @@ func (e errDestroying) Error() string {
 	return fmt.Sprintf("service is being removed by node %v", e.destroyer)
 }
 
-// join registers node id. It fails with ErrExceedsMaxNodes when every node
-// slot is taken and with errDestroying when the service is being removed.
-func (d *dynamic) join(id ID) error {
+// join registers node id and returns its node slot. It fails with
+// ErrExceedsMaxNodes when every node slot is taken and with errDestroying
+// when the service is being removed.
+func (d *dynamic) join(id ID) (int, error) {
 	slot := -1
 	for i := range d.nodes {
 		// SYNC POINT join-claim: paired with leave's scan of node slots.
@@ -221,27 +237,34 @@ func (d *dynamic) join(id ID) error {
 		}
 	}
 	if slot < 0 {
-		return ErrExceedsMaxNodes
+		return -1, ErrExceedsMaxNodes
 	}
 	// SYNC POINT join-check (Dekker with leave): the claim above happens
 	// before this load; leave's CAS of destroyer happens before its rescan.
 	// So either we see the destroyer or the destroyer sees our slot.
 	if who := d.hdr.destroyer.Load(); who != 0 {
-		mine := d.leave(id, false)
-		return errDestroying{destroyer: ID(who), mine: mine}
+		mine := d.leave(id, slot)
+		return -1, errDestroying{destroyer: ID(who), mine: mine}
 	}
-	return nil
+	return slot, nil
 }
 
-// leave removes one registration of node id (all of them with all, as a
-// cleaner does; idempotent, so that a cleaner can resume it) and reports
-// whether it was the last node, in which case the caller must delete the
-// service's files and then the dynamic segment.
-func (d *dynamic) leave(id ID, all bool) (last bool) {
+// leave removes the registration of node id in node slot slot (every
+// registration of id when slot is allAt, as a cleaner does; idempotent, so
+// that a cleaner can resume it) and reports whether it was the last node,
+// in which case the caller must delete the service's files and then the
+// dynamic segment. A node that has a service open twice has two slots:
+// each handle leaves its own, whose wake word holds that handle's token.
+func (d *dynamic) leave(id ID, slot int) (last bool) {
 	for i := range d.nodes {
-		if d.nodes[i].id.CompareAndSwap(uint64(id), 0) && !all {
-			break
+		ns := &d.nodes[i]
+		if slot != allAt && i != slot || ns.id.Load() != uint64(id) {
+			continue
 		}
+		// Nobody rings a node that left (a stale token would only cost
+		// it a spurious look, but the slot's next owner stores its own).
+		ns.wake.Store(0)
+		ns.id.CompareAndSwap(uint64(id), 0)
 	}
 	if !d.empty() {
 		return false
@@ -259,6 +282,9 @@ func (d *dynamic) leave(id ID, all bool) (last bool) {
 	}
 	return true
 }
+
+// allAt is the slot argument of leave that removes every registration.
+const allAt = -1
 
 func (d *dynamic) empty() bool {
 	for i := range d.nodes {
@@ -280,13 +306,33 @@ func (d *dynamic) nodeIDs() []ID {
 	return ids
 }
 
-// bump records a change of ports or connections and wakes the discovery
-// goroutines of every process that has the service open.
+// bump records a change of ports or connections and rings every node
+// whose slot is armed (its dispatcher then runs the service's round: the
+// node's ports connect, deliver history, map, expire; its waiters wake).
 func (d *dynamic) bump() {
 	// SYNC POINT changes: publishes every slot and connection write before
-	// it; paired with the ports' load of changes.
+	// it; paired with the ports' load of changes. Dekker with the node's
+	// arming (node-arm in serviceCore.round): the Add comes before the
+	// loads of the wake words below, the node's store of its token before
+	// its ports' loads of changes. So either the node's round sees this
+	// change or we see the node armed.
 	d.hdr.changes.Add(1)
-	futex.WakeAll(&d.hdr.changes)
+	for i := range d.nodes {
+		ns := &d.nodes[i]
+		// SYNC POINT node-claim: paired with node-arm. The Swap makes
+		// exactly one bump ring per arming; the node's ID is read after
+		// it, so a slot that changed hands in between rings its new owner.
+		if ns.wake.Load() == 0 {
+			continue
+		}
+		t := ns.wake.Swap(0)
+		if t == 0 {
+			continue
+		}
+		if !ringNode(d.cfg, ID(ns.id.Load()), t) {
+			ns.wake.CompareAndSwap(0, t) // doorbell full: the next bump rings
+		}
+	}
 }
 
 // changeCount is the hot-path check: one atomic load.
@@ -304,6 +350,7 @@ func claim(slots []portSlot, id, node ID) int {
 			s.a.Store(0)
 			s.b.Store(0)
 			s.c.Store(0)
+			s.wake.Store(0)
 			s.id.Store(uint64(id))
 			return i
 		}

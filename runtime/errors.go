@@ -55,20 +55,29 @@ var (
 	ErrExceedsMaxListeners = errors.New("iox2: service already has its maximum number of listeners")
 	ErrEventIDOutOfBounds  = errors.New("iox2: event id exceeds the service's event id max value")
 	ErrMissedDeadline      = errors.New("iox2: notification delivered, but later than the service's deadline after the previous one")
-	ErrWaitUnsupported     = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
+	// ErrWaitUnsupported is no longer returned: blocking waits park
+	// goroutines in Go's network poller, which every Linux has (they once
+	// needed futex_waitv, Linux 5.16).
+	//
+	// Deprecated: nothing returns it.
+	ErrWaitUnsupported = errors.New("iox2: blocking waits need futex_waitv (Linux 5.16 or later, syscall 449 allowed by seccomp)")
 
 	// Request-response.
 	ErrExceedsMaxClients        = errors.New("iox2: service already has its maximum number of clients")
 	ErrExceedsMaxServers        = errors.New("iox2: service already has its maximum number of servers")
 	ErrExceedsMaxActiveRequests = errors.New("iox2: client already has its maximum number of active requests")
 	ErrActiveRequestsExceedMax  = errors.New("iox2: client max active requests exceeds the service's max active requests per client")
+	// ErrStreamEnded: no server holds the request any more (each that
+	// received it closed it, went away or died) and no response is queued;
+	// PendingResponse.BlockingReceive returns it, and Responses ends.
+	ErrStreamEnded = errors.New("iox2: response stream ended: no server holds the request and no response is queued")
 
 	// Cleanup.
 	ErrCleanupInProgress = errors.New("iox2: another cleaner is still cleaning up the dead node")
 
 	// WaitSet.
 	ErrNoAttachments   = errors.New("iox2: waitset has no attachments")
-	ErrAlreadyAttached = errors.New("iox2: listener is already attached to the waitset")
+	ErrAlreadyAttached = errors.New("iox2: port is already attached to the waitset")
 	ErrWaitSetFull     = errors.New("iox2: waitset has reached its capacity")
 	ErrInvalidInterval = errors.New("iox2: waitset deadline or interval must be positive")
 )

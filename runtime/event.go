@@ -445,7 +445,7 @@ func notifyDeadNotifiers(cfg *Config, p shm.Provider, d *dynamic, hash, uid stri
 			continue
 		}
 		for range n {
-			seg.notify(id)
+			seg.notify(id, cfg, &d.subs[i].node)
 		}
 		seg.close()
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/iox2go/iox2go/runtime/internal/futex"
 	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
@@ -23,9 +22,9 @@ import (
 //
 // The protocol, for an event id i:
 //
-//	notify:  counters[i].Add(1); if !bits.Set(i) && sleeping != 0 { epoch++; FUTEX_WAKE(epoch) }
+//	notify:  counters[i].Add(1); if !bits.Set(i) && wake != 0 { t := wake.Swap(0); ring(listener's node, t) }
 //	drain:   for each i taken by bits.Drain: c := counters[i].Swap(0); report (i, c) if c != 0
-//	sleep:   sleeping++; e := epoch; if nothing pending { futex_waitv(epoch == e, ...) }; sleeping--
+//	sleep:   wake = token; if nothing pending { park on the waitpoint }; (last sleeper) wake = 0
 //
 // Counter before bit on notify, bit before counter on drain: a count is
 // always taken no later than the drain that takes its bit, and a count
@@ -33,17 +32,13 @@ import (
 // Pending events live in the segment, so a wake-up is never the only record
 // of an event.
 type eventHeader struct {
-	// epoch is the futex word that a sleeping listener waits on. Written
-	// (Add) by notifiers that find the listener may be asleep and by the
-	// listener's Close; read by the listener before it sleeps.
-	epoch atomic.Uint32
-	_     [124]byte // own line: the waker's write does not disturb sleeping
-
-	// sleeping counts the listener's goroutines (a blocking wait, a WaitSet)
-	// that may be asleep on epoch, or about to be. Written by the listener's
-	// process only; read by every notify that takes a bit from clear to set.
-	sleeping atomic.Uint32
-	_        [124]byte // own line: read by notifiers, written by the listener
+	// wake is the listener's word W of the sleep handshake (see
+	// waitpoint): the token of its waitpoint while a goroutine of its
+	// process (a blocking wait, a WaitSet) sleeps or is about to, else 0.
+	// Stored by the listener's process; taken (Swap) by a notify that set
+	// a bit from clear, which then rings the listener's node.
+	wake atomic.Uint64
+	_    [120]byte // own line: read by every notify, written by the sleeper
 
 	// Written by the listener before it publishes the segment, never changed;
 	// openers compare them with what they expect.
@@ -52,10 +47,10 @@ type eventHeader struct {
 	_        [112]byte
 }
 
-// A compile error here means eventHeader is no longer 384 bytes.
+// A compile error here means eventHeader is no longer 256 bytes.
 var (
-	_ [384 - unsafe.Sizeof(eventHeader{})]byte
-	_ [unsafe.Sizeof(eventHeader{}) - 384]byte
+	_ [256 - unsafe.Sizeof(eventHeader{})]byte
+	_ [unsafe.Sizeof(eventHeader{}) - 256]byte
 )
 
 const eventHeaderOffset = shm.HeaderSize
@@ -153,8 +148,9 @@ func attachEventSegment(seg shm.Segment, id ID, numIDs uint32) (*eventSeg, error
 func (s *eventSeg) close() { s.seg.Close() }
 
 // notify records one notification of id (< numIDs, checked by the caller)
-// and wakes the listener if it may be asleep.
-func (s *eventSeg) notify(id uint32) {
+// and wakes the listener if it may be asleep: cfg is the domain, node the
+// node word of the listener's slot (read only when it is rung).
+func (s *eventSeg) notify(id uint32, cfg *Config, node *atomic.Uint64) {
 	// SYNC POINT count: before the bit; paired with drain's Swap of the
 	// counter, which comes after its Swap of the bit.
 	s.counters[id].Add(1)
@@ -164,17 +160,13 @@ func (s *eventSeg) notify(id uint32) {
 		// is taken with it. Nothing to wake.
 		return
 	}
-	// SYNC POINT sleep-check (Dekker with the sleeper's sleeping.Add): the
-	// bit's Set above comes before this load; the sleeper's Add comes
-	// before its pending check. So the sleeper sees the bit, or we see it
-	// may sleep.
-	if s.hdr.sleeping.Load() == 0 {
-		return
+	// SYNC POINT W-check (Dekker with the sleeper's W-arm): the bit's Set
+	// above comes before this load; the sleeper's store of its token comes
+	// before its pending check. So the sleeper sees the bit, or we see its
+	// token, claim it and ring.
+	if s.hdr.wake.Load() != 0 {
+		claimAndRing(cfg, &s.hdr.wake, node)
 	}
-	// SYNC POINT epoch: paired with the sleeper's load of epoch, which its
-	// futex_waitv compares: after this Add it does not sleep, or is woken.
-	s.hdr.epoch.Add(1)
-	futex.WakeAll(&s.hdr.epoch)
 }
 
 // drain takes every pending event and calls fn with its id and count, in

@@ -286,7 +286,7 @@ func FuzzDynamicConfig(f *testing.F) {
 		if !c.valid() {
 			return
 		}
-		d, err := layDynamic(fakeSegment{b: buf}, c)
+		d, err := layDynamic(fakeSegment{b: buf}, c, nil)
 		if err != nil {
 			return
 		}
@@ -304,7 +304,7 @@ func FuzzDynamicConfig(f *testing.F) {
 		}
 		d.nodeIDs()
 		d.join(ID(12345))
-		d.leave(ID(12345), true)
+		d.leave(ID(12345), allAt)
 	})
 }
 

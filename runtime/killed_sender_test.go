@@ -92,7 +92,7 @@ func helperKilledPublisher() error {
 }
 
 // helperKilledSubscriber has a subscriber of the killed-publisher service
-// and receives nothing (its discovery goroutine maps what comes) until it
+// and receives nothing (its node's dispatcher maps what comes) until it
 // is killed; the tests stop it to make a receiver that never looks.
 func helperKilledSubscriber() error {
 	node, err := NewNodeBuilder().Config(helperConfig()).Create()
@@ -230,7 +230,7 @@ func dataFileExists(cfg *Config, id ID) bool {
 // TestKilledPublisherSamplesSurviveACleanupBeforeTheSubscriberLooked is
 // the deterministic form of the race: a publisher process sends to a
 // subscriber that exists but has not mapped the connection yet (its
-// port's mutex is held, so neither its discovery goroutine nor Receive
+// port's mutex is held, so neither its node's dispatcher nor Receive
 // can), is SIGKILLed, and a cleanup runs (as `iox2 clean` or the
 // subscriber's own liveness sweep would) before the subscriber looks.
 // Every sample must then be received.
@@ -465,7 +465,7 @@ func killMode(r int, rng *rand.Rand) (mode string, parentDelay time.Duration) {
 // after the helper died, as `iox2 clean` in another process would. In
 // every third round the receiver then looks only after 0 to 3ms, as one
 // that does not poll all the time: meanwhile its own process's liveness
-// sweep (the discovery goroutine's) cleans up after the dead sender,
+// sweep (its node's dispatcher's) cleans up after the dead sender,
 // which is how the loss was seen first.
 func roundCleanup(r int, cfg *Config, rng *rand.Rand) {
 	if r%2 == 0 {

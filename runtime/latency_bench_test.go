@@ -10,7 +10,7 @@ import (
 // loan), in one goroutine: loan, stamp, send, receive, check, release. It
 // is the cost of the code of one one-way trip without any cache-line
 // transfer. (A two-goroutine ping-pong in one process is too disturbed by
-// the scheduler and the nodes' discovery goroutines on two vCPUs to be
+// the scheduler and the nodes' dispatcher goroutines on two vCPUs to be
 // read; the cross-process figures come from go run ./bench.)
 
 func benchPub(b *testing.B, node *Node, name string, size int) *Publisher[byte] {

@@ -40,14 +40,14 @@ func forgeService(node *Node, sc StaticConfig) (*serviceCore, error) {
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
 		return nil, err
 	}
-	d, err := createDynamic(node.shm, cfg.dynamicName(sc.Hash, sc.UID), caps, p, node.id)
+	d, err := createDynamic(cfg, node.shm, cfg.dynamicName(sc.Hash, sc.UID), caps, p, node.id)
 	if err != nil {
 		return nil, err
 	}
 	if err := writeStatic(cfg.staticPath(sc.Hash), node.dir, &sc, cfg.FileMode); err != nil {
 		return nil, err
 	}
-	return startService(node, sc.Name, sc.Hash, &sc, d, tag)
+	return startService(node, sc.Name, sc.Hash, &sc, d, tag, 0)
 }
 
 // hugePubSub is the service of the report: every value in its documented
@@ -186,7 +186,7 @@ func TestResourceLimitsOnCreate(t *testing.T) {
 	// subscriber keeps a bitset over the chunks of each of 65536 of them.
 	_, err = PublishSubscribe[msg](node, "fan-in").MaxPublishers(1 << 16).MaxSubscribers(2).
 		SubscriberMaxBufferSize(1 << 16).SubscriberMaxBorrowedSamples(1 << 16).Create()
-	wantLimit(t, "pub-sub Create of a huge fan-in", err, "a subscriber needs up to 2.1 GiB (2262302720 bytes) for bookkeeping, more than the port memory limit")
+	wantLimit(t, "pub-sub Create of a huge fan-in", err, "a subscriber needs up to 2.1 GiB (2263351296 bytes) for bookkeeping, more than the port memory limit")
 	assertNoService(t, cfg, "fan-in", PatternPublishSubscribe)
 
 	_, err = RequestResponse[rqMsg, rsMsg](node, "rr").MaxActiveRequestsPerClient(1 << 16).MaxResponseBufferSize(1 << 16).Create()
@@ -205,7 +205,7 @@ func TestResourceLimitsOnCreate(t *testing.T) {
 	small.PortMemoryLimit = MinPortMemoryLimit
 	snode := testNode(t, small)
 	_, err = Event(snode, "ev").MaxNodes(1 << 16).MaxNotifiers(1 << 16).MaxListeners(1 << 16).Create()
-	wantLimit(t, "event Create", err, "the service's dynamic config needs up to 8.5 MiB", "for the slots of max nodes 65536 and 65536 + 65536 ports, more than the port memory limit of 1.0 MiB (1048576 bytes)")
+	wantLimit(t, "event Create", err, "the service's dynamic config needs up to 9.0 MiB", "for the slots of max nodes 65536 and 65536 + 65536 ports, more than the port memory limit of 1.0 MiB (1048576 bytes)")
 	_, err = Event(snode, "ev").EventIDMaxValue(65535).Create()
 	wantLimit(t, "event Create", err, "a listener needs up to 1.5 MiB", "for an event segment of 65536 event ids (event id max value 65535) and 1.0 MiB (1048576 bytes) of bookkeeping")
 	assertNoService(t, small, "ev", PatternEvent)
@@ -265,7 +265,7 @@ func TestResourceLimitsOnOpen(t *testing.T) {
 	small.PortMemoryLimit = MinPortMemoryLimit
 	snode := testNode(t, small)
 	_, err = Event(snode, "ev").Open()
-	wantLimit(t, "event Open", err, "the service's dynamic config needs up to 8.5 MiB")
+	wantLimit(t, "event Open", err, "the service's dynamic config needs up to 9.0 MiB")
 	if n := joined(ev); n != 1 {
 		t.Errorf("the refused opener joined the service: %d nodes", n)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,9 +42,10 @@ type Listener struct {
 	// a concurrent Close of the listener that is still releasing its slot.
 	closeMu sync.Mutex
 
-	// cancel is a process-local futex word that context cancellation bumps
-	// (and wakes), ending a blocking wait.
-	cancel atomic.Uint32
+	// wp is the listener's waitpoint, whose word W is the event segment's
+	// wake word; src is what a WaitSet needs of it.
+	wp  *waitpoint
+	src *waitSource
 
 	// The *One methods report one id per call: a drain's ids wait here.
 	oneMu   sync.Mutex
@@ -83,6 +85,8 @@ func (b *ListenerBuilder) Create() (*Listener, error) {
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
 	}
 	l.seg = seg
+	l.wp = node.bell.newWaitpoint(&seg.hdr.wake, nil)
+	l.src = &waitSource{key: l, wp: l.wp, ready: l.readyToTake, what: "listener " + l.id.String(), svc: ev.core.name}
 	l.refs.Store(1)
 	activate(&d.subs[l.slot])
 	d.bump()
@@ -107,7 +111,9 @@ func (l *Listener) Deadline() (time.Duration, bool) {
 // to (until it is detached).
 func (l *Listener) Close() error { return l.closePort() }
 
-func (l *Listener) maintain() {}
+func (l *Listener) maintain() (done, wake bool) { return true, false }
+
+func (l *Listener) waitpoint() *waitpoint { return l.wp }
 
 func (l *Listener) closePort() error {
 	l.closeMu.Lock()
@@ -127,11 +133,11 @@ func (l *Listener) closePort() error {
 	node.forgetPort(l.id, portListener)
 	release(&d.subs[l.slot], node.id)
 	d.bump()
-	// SYNC POINT close: after the store of closed; wakes every sleeper on
-	// the epoch (blocking waits and the waits of the WaitSets that we are
-	// attached to see closed and return ErrClosed).
-	l.seg.hdr.epoch.Add(1)
-	futex.WakeAll(&l.seg.hdr.epoch)
+	// After the store of closed: wakes every sleeper for good (blocking
+	// waits and the waits of the WaitSets that we are attached to see
+	// closed and return ErrClosed), and forgets the wake word before the
+	// segment can be unmapped.
+	l.wp.close()
 	l.unpin()
 	core.removePort(l)
 	return nil
@@ -155,6 +161,19 @@ func (l *Listener) unpin() {
 	if l.refs.Add(-1) == 0 {
 		l.seg.close()
 	}
+}
+
+func (l *Listener) waitSource() *waitSource { return l.src }
+
+// readyToTake reports whether a wait would find something (for a
+// WaitSet); ErrClosed once the listener is closed.
+func (l *Listener) readyToTake() (bool, error) {
+	if !l.pin() {
+		return false, ErrClosed
+	}
+	ok := l.pending()
+	l.unpin()
+	return ok, nil
 }
 
 // pending reports whether a wait would find something; may be stale under
@@ -216,7 +235,7 @@ func (l *Listener) takeOne() (EventActivation, bool) {
 // until something arrives, anything else is a CLOCK_MONOTONIC deadline.
 const (
 	tryOnce    int64 = 0
-	noDeadline int64 = futex.NoDeadline
+	noDeadline int64 = -1
 )
 
 func deadlineAfter(d time.Duration) int64 {
@@ -226,88 +245,66 @@ func deadlineAfter(d time.Duration) int64 {
 	return futex.Now() + int64(d)
 }
 
-// wait calls try until it reports success, sleeping between attempts until
-// deadline (see tryOnce, noDeadline), ctx ends (nil: never) or a handled
-// signal arrives.
+// wait calls try until it reports success, sleeping on the listener's
+// waitpoint between attempts until deadline (see tryOnce, noDeadline),
+// ctx ends (nil: never), the listener closes or a handled signal arrives.
 func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) error {
 	if !l.pin() {
 		return ErrClosed
 	}
 	defer l.unpin()
-	var stop func() bool
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
+	node := l.ev.core.node
+	var t *time.Timer
 	for {
 		if try() {
+			putTimer(t)
 			return nil
 		}
-		if deadline == tryOnce || deadline > 0 && futex.Now() >= deadline {
-			return nil
+		left := time.Duration(-1)
+		if deadline != noDeadline {
+			if deadline == tryOnce {
+				putTimer(t)
+				return nil
+			}
+			if left = time.Duration(deadline - futex.Now()); left <= 0 {
+				putTimer(t)
+				return nil
+			}
 		}
-		if stop == nil && ctx != nil && ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, l.wakeCancel)
-		}
-		if err := l.sleep(ctx, deadline); err != nil {
+		if err := node.blockErr(ctx); err != nil {
+			putTimer(t)
 			return err
 		}
-	}
-}
-
-// wakeCancel ends the blocking waits of this listener's process (they
-// re-check their contexts).
-func (l *Listener) wakeCancel() {
-	// SYNC POINT cancel-word: after the context is done; paired with
-	// sleep's load of cancel before its ctx.Err check.
-	l.cancel.Add(1)
-	futex.WakePrivate(&l.cancel)
-}
-
-// sleep waits once for a notification, a wake-up of cancel (context
-// cancellation), a signal or the deadline. It returns an error only when
-// the wait must end. The caller holds a pin.
-func (l *Listener) sleep(ctx context.Context, deadline int64) error {
-	if futex.Supported() != nil {
-		return ErrWaitUnsupported
-	}
-	handleSignals := l.ev.core.node.signal
-	// Load the wake words first, then check the conditions they signal:
-	// a change after the check makes futex_waitv return at once.
-	cw := l.cancel.Load()
-	sw := signalWord.Load() // SYNC POINT signal-word: paired with the signal watcher.
-	if ctx != nil {
-		if err := ctx.Err(); err != nil {
-			return err
+		ch := l.wp.wait() // SYNC POINT W-arm, before the checks below
+		if ch == nil || l.closed.Load() {
+			if ch != nil {
+				l.wp.unwait(ch)
+			}
+			putTimer(t)
+			return ErrClosed
 		}
-	}
-	if handleSignals {
-		if err := pendingSignal(); err != nil {
-			return err
+		if l.pending() {
+			l.wp.unwait(ch)
+			continue
 		}
+		var tc <-chan time.Time
+		if left >= 0 {
+			if t == nil {
+				t = getTimer(left)
+			} else {
+				t.Reset(left)
+			}
+			tc = t.C
+		}
+		select {
+		case <-ch:
+		case <-l.wp.done:
+		case <-doneOf(ctx):
+		case <-node.signalChan():
+		case <-tc:
+		}
+		l.wp.unwait(ch)
 	}
-	h := l.seg.hdr
-	// SYNC POINT sleep-announce (Dekker with notify's sleep-check): the
-	// Add comes before the pending check below.
-	h.sleeping.Add(1)
-	defer h.sleeping.Add(^uint32(0))
-	e := h.epoch.Load() // SYNC POINT epoch: paired with notify's Add.
-	if l.closed.Load() {
-		return ErrClosed
-	}
-	if l.pending() {
-		return nil
-	}
-	words := [3]futex.Word{futex.Shared(&h.epoch, e), futex.Private(&l.cancel, cw), futex.Private(&signalWord, sw)}
-	n := 2
-	if handleSignals {
-		n = 3
-	}
-	if _, err := futex.WaitV(words[:n], deadline); err != nil {
-		return fmt.Errorf("iox2: listener wait: %w", err)
-	}
-	return nil
 }
 
 // TryWait reports every pending event to fn, once per id with the number
@@ -392,4 +389,39 @@ func (l *Listener) waitOne(ctx context.Context, deadline int64) (EventID, bool, 
 		return ok
 	})
 	return a.ID, ok, err
+}
+
+// Events returns an iterator over the listener's events, for a range loop:
+//
+//	for ev, err := range listener.Events(ctx) {
+//		if err != nil {
+//			return err // ctx ended, or the listener closed
+//		}
+//		handle(ev.ID, ev.Count)
+//	}
+//
+// Each iteration waits for the next event id that was notified (as
+// BlockingWaitOne) and yields it with the number of its notifications
+// (coalesced, as TryWait reports them). An EventActivation is a value:
+// there is nothing to release or keep. When a wait fails (ctx ended, the
+// listener closed, a handled signal), the iterator yields the error once
+// and stops.
+func (l *Listener) Events(ctx context.Context) iter.Seq2[EventActivation, error] {
+	return func(yield func(EventActivation, error) bool) {
+		for {
+			var a EventActivation
+			var ok bool
+			err := l.wait(ctx, noDeadline, func() bool {
+				a, ok = l.takeOne()
+				return ok
+			})
+			if err != nil {
+				yield(EventActivation{}, err)
+				return
+			}
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}
 }

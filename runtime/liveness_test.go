@@ -264,7 +264,7 @@ func addFakePeer(t testing.TB, cfg *Config, core *serviceCore, pid int, alive bo
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
 		t.Fatal(err)
 	}
-	if err := core.dyn.join(id); err != nil {
+	if _, err := core.dyn.join(id); err != nil {
 		t.Fatal(err)
 	}
 	return &fakePeer{id: id, lock: lk}
@@ -424,7 +424,7 @@ func TestPeerThatLeavesIsNoLongerWatched(t *testing.T) {
 	core.dyn.bump()
 	eventually(t, 5*time.Second, func() bool { return peerModeOf(node, f.id) == peerPidfd },
 		func() string { return "the peer is watched as " + peerModeOf(node, f.id).String() })
-	core.dyn.leave(f.id, true)
+	core.dyn.leave(f.id, allAt)
 	core.dyn.bump()
 	eventually(t, 5*time.Second, func() bool {
 		modes, _ := peerModes(node)

@@ -72,6 +72,10 @@ type Node struct {
 	sig    *signalSub // the subscription when signal; released by Close
 	live   *liveness  // watches the peer nodes of the open services (liveness.go)
 
+	// bell is the node's doorbell, its waitpoints and its dispatcher
+	// goroutine (bell.go).
+	bell *nodeBell
+
 	mu       sync.Mutex
 	services map[*serviceCore]struct{}
 	closed   bool
@@ -158,6 +162,13 @@ func (b *NodeBuilder) Create() (*Node, error) {
 		n.removeFiles()
 		return nil, fmt.Errorf("iox2: create node: %w", err)
 	}
+	// The doorbell exists before any service slot names the node, so
+	// that every peer that sees the node can ring it.
+	if err := openBell(n); err != nil {
+		n.removeFiles()
+		return nil, fmt.Errorf("iox2: create node: doorbell: %w", err)
+	}
+	registerNode(n)
 	if n.signal {
 		n.sig = subscribeSignals()
 	}
@@ -259,6 +270,8 @@ func (n *Node) Close() error {
 	// Every service forgot its peers; this ends what is left (a cleanup
 	// of a dead peer in progress) and waits for it.
 	n.live.close()
+	unregisterNode(n)
+	n.bell.close()
 	errs = append(errs, n.removeFiles())
 	// As iceoryx2 with cleanup-dead-nodes-on-destruction: leave the domain
 	// tidier than we found it.
@@ -299,6 +312,9 @@ func (n *Node) addService(s *serviceCore) error {
 	n.services[s] = struct{}{}
 	return nil
 }
+
+// deliver hands a token rung by this process to the node (see ringNode).
+func (n *Node) deliver(t uint64) { n.bell.deliver(t, false) }
 
 func (n *Node) removeService(s *serviceCore) {
 	n.mu.Lock()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
@@ -41,6 +42,7 @@ type Notifier struct {
 type notifierConn struct {
 	listener ID
 	seg      *eventSeg
+	node     *atomic.Uint64 // the listener slot's node word, to ring
 }
 
 // Create creates the notifier, connects it to the service's listeners and,
@@ -130,9 +132,10 @@ func (n *Notifier) NotifyWithCustomEventID(id EventID) (int, error) {
 // deliver notifies every connected listener. Must be called with n.mu held.
 func (n *Notifier) deliver(id uint32) int {
 	k := 0
+	cfg := n.ev.core.node.config
 	for _, c := range n.conns {
 		if c != nil {
-			c.seg.notify(id)
+			c.seg.notify(id, cfg, c.node)
 			k++
 		}
 	}
@@ -163,23 +166,26 @@ func (n *Notifier) update() {
 			// slot; a failure means it is going away again, or garbage.
 			seg, err := openEventSegment(node.shm, node.config.eventName(pi.id), pi.id, n.ev.numIDs, 0)
 			if err == nil {
-				n.conns[i] = &notifierConn{listener: pi.id, seg: seg}
+				n.conns[i] = &notifierConn{listener: pi.id, seg: seg, node: &d.subs[i].node}
 			}
 		}
 	}
 }
 
-// maintain is called by the discovery goroutine: it maps new listeners'
+// maintain is called by the service's rounds: it maps new listeners'
 // segments ahead of the next Notify.
-func (n *Notifier) maintain() {
+func (n *Notifier) maintain() (done, wake bool) {
 	if !n.mu.TryLock() {
-		return
+		return false, false
 	}
 	if !n.closed {
 		n.update()
 	}
 	n.mu.Unlock()
+	return true, false
 }
+
+func (n *Notifier) waitpoint() *waitpoint { return nil }
 
 // Close closes the notifier, after sending the service's notifier dropped
 // event if it defines one.

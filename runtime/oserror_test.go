@@ -225,7 +225,7 @@ func (w *osWorld) run(ops osOps, errno syscall.Errno, where string) (sub *Subscr
 
 // after checks, once the directory is usable again, that the failures left
 // nothing behind (the files are those of before, but for the connection to
-// sub that the publisher's discovery goroutine may make as soon as the
+// sub that the publisher's node's dispatcher may make as soon as the
 // directory is back), and that the publisher reaches the subscriber it
 // could not connect to.
 func (w *osWorld) after(before []string, sub *Subscriber[msg]) (errs []error) {

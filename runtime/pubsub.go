@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"unsafe"
 )
@@ -134,6 +136,8 @@ func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
 			Detail: fmt.Sprintf("the service supports %d", q.MaxSubscribers)}
 	}
 	s.own = d.subs
+	s.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
+	s.src = &waitSource{key: s, wp: s.wp, ready: s.hasSamples, what: "subscriber " + s.id.String(), svc: svc.core.name}
 	slot := &d.subs[s.slot]
 	slot.a.Store(uint64(s.bufSize))
 	slot.b.Store(uint64(s.histReq))
@@ -687,6 +691,8 @@ type Sample[T any] struct {
 	chunk  uint32
 	length uint64
 	data   *T
+	use    uint64 // counts the receives into this object (see Samples)
+	kept   bool   // Keep was called since it was received
 }
 
 // Receive returns the next sample, or nil when there is none. It never
@@ -707,9 +713,62 @@ func (s *Subscriber[T]) Receive() (*Sample[T], error) {
 		}
 	}
 	smp.conn, smp.chunk, smp.length, smp.data = c, i, n, (*T)(c.payload(i))
+	smp.use++
+	smp.kept = false
 	s.s.mu.Unlock()
 	return smp, nil
 }
+
+// BlockingReceive returns the next sample, waiting as long as it takes for
+// one. It returns ctx.Err() when ctx ends, ErrClosed when the subscriber
+// (or its service or node) is closed, while it waits too, and
+// ErrExceedsMaxBorrows at once when the subscriber holds
+// SubscriberMaxBorrowedSamples samples; with signal handling on, also
+// ErrNodeInterrupted or ErrNodeTerminationRequest. The goroutine parks
+// without holding an OS thread, and the call allocates nothing.
+func (s *Subscriber[T]) BlockingReceive(ctx context.Context) (*Sample[T], error) {
+	return block(ctx, s.s.core.node, s.s.wp, func() (*Sample[T], bool, error) {
+		smp, err := s.Receive()
+		return smp, smp != nil, err
+	})
+}
+
+// Samples returns an iterator over the samples that arrive, for a range
+// loop:
+//
+//	for smp, err := range sub.Samples(ctx) {
+//		if err != nil {
+//			return err // ctx ended, or the subscriber closed
+//		}
+//		use(smp.Payload())
+//	}
+//
+// Each iteration waits for the next sample (BlockingReceive). The sample
+// is released when the loop body returns to the iterator (at the end of
+// the body, at continue or at break), unless the body called its Keep: a
+// kept sample belongs to the caller, who releases it. When a wait fails
+// (ctx ended, the subscriber closed, ErrExceedsMaxBorrows because kept
+// samples fill the subscriber's borrow limit, a handled signal), the
+// iterator yields a nil sample with the error once and stops.
+func (s *Subscriber[T]) Samples(ctx context.Context) iter.Seq2[*Sample[T], error] {
+	return func(yield func(*Sample[T], error) bool) {
+		for {
+			smp, err := s.BlockingReceive(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			use := smp.use
+			more := yield(smp, nil)
+			smp.releaseUnkept(use)
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+func (s *Subscriber[T]) waitSource() *waitSource { return s.s.src }
 
 // HasSamples reports whether Receive would return a sample; may be stale
 // under concurrency.
@@ -757,6 +816,30 @@ func (s *Sample[T]) Release() {
 	}
 	sub.release(s.conn, s.chunk)
 	s.data, s.conn = nil, nil
+	sub.mu.Unlock()
+}
+
+// Keep keeps the sample after the body of a loop over Samples returns: the
+// caller then owns it and must Release it. Outside such a loop it does
+// nothing (a sample from Receive is the caller's anyway).
+func (s *Sample[T]) Keep() {
+	sub := s.sub.s
+	sub.mu.Lock()
+	if s.data != nil {
+		s.kept = true
+	}
+	sub.mu.Unlock()
+}
+
+// releaseUnkept releases the sample received as use unless it was kept
+// (or released already: then the object may hold another receive's).
+func (s *Sample[T]) releaseUnkept(use uint64) {
+	sub := s.sub.s
+	sub.mu.Lock()
+	if s.data != nil && s.use == use && !s.kept {
+		sub.release(s.conn, s.chunk)
+		s.data, s.conn = nil, nil
+	}
 	sub.mu.Unlock()
 }
 

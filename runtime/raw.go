@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"math/bits"
 	"unsafe"
 )
@@ -428,6 +430,8 @@ type RawSample struct {
 	from    ID
 	payload []byte
 	header  []byte
+	use     uint64 // counts the receives into this object (see Samples)
+	kept    bool   // Keep was called since it was received
 }
 
 // ID returns the subscriber's port ID.
@@ -469,9 +473,43 @@ func (r *RawSubscriber) Receive() (*RawSample, error) {
 	if c.layout.headerSize > 0 {
 		smp.header = unsafe.Slice((*byte)(c.userHeader(i)), c.layout.headerSize)
 	}
+	smp.use++
+	smp.kept = false
 	r.s.mu.Unlock()
 	return smp, nil
 }
+
+// BlockingReceive returns the next sample, waiting as long as it takes for
+// one; it ends as Subscriber.BlockingReceive does, and allocates nothing.
+func (r *RawSubscriber) BlockingReceive(ctx context.Context) (*RawSample, error) {
+	return block(ctx, r.s.core.node, r.s.wp, func() (*RawSample, bool, error) {
+		smp, err := r.Receive()
+		return smp, smp != nil, err
+	})
+}
+
+// Samples returns an iterator over the samples that arrive; each is
+// released when the loop body returns unless the body called its Keep.
+// See Subscriber.Samples.
+func (r *RawSubscriber) Samples(ctx context.Context) iter.Seq2[*RawSample, error] {
+	return func(yield func(*RawSample, error) bool) {
+		for {
+			smp, err := r.BlockingReceive(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			use := smp.use
+			more := yield(smp, nil)
+			smp.releaseUnkept(use)
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+func (r *RawSubscriber) waitSource() *waitSource { return r.s.src }
 
 // Payload returns the sample's payload: Len() elements of the service's
 // payload type. It lives in shared memory that the subscriber maps
@@ -492,6 +530,30 @@ func (s *RawSample) Sequence() uint64 { return s.seq }
 
 // Publisher returns the ID of the publisher that sent the sample.
 func (s *RawSample) Publisher() ID { return s.from }
+
+// Keep keeps the sample after the body of a loop over Samples returns: the
+// caller then owns it and must Release it. Outside such a loop it does
+// nothing.
+func (s *RawSample) Keep() {
+	sub := s.sub.s
+	sub.mu.Lock()
+	if s.conn != nil {
+		s.kept = true
+	}
+	sub.mu.Unlock()
+}
+
+// releaseUnkept releases the sample received as use unless it was kept or
+// released already.
+func (s *RawSample) releaseUnkept(use uint64) {
+	sub := s.sub.s
+	sub.mu.Lock()
+	if s.conn != nil && s.use == use && !s.kept {
+		sub.release(s.conn, s.chunk)
+		s.conn, s.payload, s.header = nil, nil, nil
+	}
+	sub.mu.Unlock()
+}
 
 // Release gives the sample back to its publisher; it does nothing if the
 // sample was released already. The sample must not be used afterwards.

@@ -29,6 +29,11 @@ type receiver struct {
 	mu     *sync.Mutex // the port's; shared with its sender part, if any
 	closed bool
 
+	// wp is the port's waitpoint, whose word W is its own slot's wake;
+	// src is what a WaitSet needs of it.
+	wp  *waitpoint
+	src *waitSource
+
 	peers     []portSlot // the senders' slots
 	elem      TypeInfo
 	header    TypeInfo
@@ -46,6 +51,7 @@ type receiver struct {
 	conns   []*recvConn // by sender slot
 	expired []*recvConn // connections of vanished senders, drained first
 	seen    uint32
+	changed bool   // a connection was mapped or expired since maintain last looked
 	next    int    // round-robin start among conns
 	dropped uint64 // values from a queue that named no valid chunk
 	stale   uint64 // responses to an earlier request of the same slot, given back unread
@@ -114,11 +120,13 @@ func (r *receiver) update() {
 		if c != nil && (!ok || pi.id != c.peer) {
 			r.conns[i] = nil
 			r.expire(c)
+			r.changed = true
 			c = nil
 		}
 		if ok && c == nil && pi.id != r.id {
 			c = r.connect(i, pi, draining)
 			r.conns[i] = c
+			r.changed = r.changed || c != nil
 		}
 		if c != nil && draining {
 			// Its node died: what is queued stays readable, and the
@@ -130,8 +138,8 @@ func (r *receiver) update() {
 
 // connect maps the connection from the sender in slot and its data
 // segment, and sets the connection's attached word. For a draining
-// (dead) sender it also asks the service's discovery goroutine for a
-// liveness sweep, which removes the sender's files once every receiver
+// (dead) sender it also asks the service's next round for a liveness
+// sweep (sweepSoon), which removes the sender's files once every receiver
 // has attached; a receiver that can never map them (a data segment that
 // is not valid) attaches all the same, so that it does not keep them.
 func (r *receiver) connect(slot int, pi portInfo, draining bool) *recvConn {
@@ -381,6 +389,21 @@ func (r *receiver) release(c *recvConn, i uint32) {
 	}
 }
 
+// wakeSender wakes c's sender if it sleeps (a client waiting for the
+// responses of a request whose chunk a server just gave back: the stream
+// may have ended). Must be called with r.mu held.
+func (r *receiver) wakeSender(c *recvConn) {
+	if c.slot >= len(r.peers) {
+		return
+	}
+	s := &r.peers[c.slot]
+	// SYNC POINT W-check: after the release (completion push); paired with
+	// the client's W-arm before its re-check of IsConnected.
+	if s.wake.Load() != 0 {
+		claimAndRing(r.core.node.config, &s.wake, &s.node)
+	}
+}
+
 // hasData reports whether channel ch of any connection has something
 // queued. Must be called with r.mu held.
 func (r *receiver) hasData(ch int) bool {
@@ -428,15 +451,29 @@ func (r *receiver) maintainLocked() {
 	}
 }
 
-// maintain is called by the discovery goroutine for a standalone receiver
-// (a subscriber).
-func (r *receiver) maintain() {
+// maintain is called by the service's rounds for a standalone receiver (a
+// subscriber); not done when the owner holds the mutex (the round is
+// retried); wake when its connections changed.
+func (r *receiver) maintain() (done, wake bool) {
 	if !r.mu.TryLock() {
-		return
+		return false, false
 	}
 	r.maintainLocked()
+	wake = r.takeChanged()
 	r.mu.Unlock()
+	return true, wake
 }
+
+// takeChanged reports whether a connection was mapped or expired since
+// the last call. Must be called with r.mu held.
+func (r *receiver) takeChanged() bool {
+	c := r.changed
+	r.changed = false
+	return c
+}
+
+// waitpoint returns the subscriber's waitpoint.
+func (r *receiver) waitpoint() *waitpoint { return r.wp }
 
 // closeLocked unmaps every connection. Must be called with r.mu held,
 // after the port's slot is released.
@@ -474,6 +511,9 @@ func (r *receiver) closePort() error {
 		r.mu.Unlock()
 		return nil
 	}
+	// Before the slot goes: the waitpoint forgets its word (which the
+	// slot's next port owns) and wakes every waiter for good.
+	r.wp.close()
 	d := r.core.dyn
 	release(&r.own[r.slot], r.core.node.id)
 	d.bump()

@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"unsafe"
 )
@@ -109,6 +112,7 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 		core: rr.core, id: c.id, mu: &c.mu, peers: d.subs, elem: rr.resp, slice: rr.respSlice,
 		layout: rr.responseConn().layout, maxBorrowed: b, connMaxBorrowed: b,
 	})
+	c.rcv.wp = node.bell.newWaitpoint(&d.pubs[c.slot].wake, nil)
 	s := &d.pubs[c.slot]
 	s.a.Store(uint64(o.maxActive))
 	activate(s)
@@ -270,9 +274,11 @@ func (c *client) closePending(k int, gen uint64) {
 	c.active--
 }
 
-func (c *client) maintain() {
+func (c *client) waitpoint() *waitpoint { return c.rcv.wp }
+
+func (c *client) maintain() (done, wake bool) {
 	if !c.mu.TryLock() {
-		return
+		return false, false
 	}
 	if !c.closed {
 		c.snd.maintainLocked()
@@ -283,8 +289,12 @@ func (c *client) maintain() {
 				c.rcv.drainChannel(k)
 			}
 		}
+		// A server that came or went may start or end response streams.
+		wake = c.rcv.takeChanged() || c.snd.changed
+		c.snd.changed = false
 	}
 	c.mu.Unlock()
+	return true, wake
 }
 
 func (c *client) closePort() error {
@@ -302,6 +312,7 @@ func (c *client) closePort() error {
 	c.closed = true
 	d := c.rr.core.dyn
 	c.snd.closeLocked()
+	c.rcv.wp.close() // before the slot, whose word it forgets, goes
 	release(&d.pubs[c.slot], c.rr.core.node.id)
 	d.bump()
 	c.rcv.closeLocked()
@@ -525,7 +536,109 @@ func (p *PendingResponse[Req, Resp]) Receive() (*Response[Resp], error) {
 	}
 	r.k, r.gen, r.conn, r.chunk, r.length = p.k, p.gen, conn, i, n
 	r.data = (*Resp)(conn.payload(i))
+	r.use++
+	r.kept = false
 	return r, nil
+}
+
+// BlockingReceive returns the next response to the request, waiting as
+// long as it takes for one. It returns ErrStreamEnded once no server will
+// respond any more (IsConnected is false and no response is queued),
+// ctx.Err() when ctx ends, ErrClosed after Close and when the client (or
+// its service or node) is closed, while it waits too, and
+// ErrExceedsMaxBorrows at once when the pending response holds
+// MaxBorrowedResponsesPerPendingResponse responses; with signal handling
+// on, also ErrNodeInterrupted or ErrNodeTerminationRequest. The goroutine
+// parks without holding an OS thread, and the call allocates nothing once
+// the pending response's free list is warm.
+func (p *PendingResponse[Req, Resp]) BlockingReceive(ctx context.Context) (*Response[Resp], error) {
+	c := p.cl.c
+	return block(ctx, c.rr.core.node, c.rcv.wp, func() (*Response[Resp], bool, error) {
+		r, err := p.Receive()
+		if r != nil || err != nil {
+			return r, r != nil, err
+		}
+		if p.IsConnected() {
+			return nil, false, nil
+		}
+		// No server holds the request any more. A server pushes its
+		// responses before it gives the request back, so what it sent is
+		// queued now.
+		if r, err = p.Receive(); r != nil || err != nil {
+			return r, r != nil, err
+		}
+		return nil, false, ErrStreamEnded
+	})
+}
+
+// Responses returns an iterator over the responses that arrive, for a
+// range loop:
+//
+//	for resp, err := range pending.Responses(ctx) {
+//		if err != nil {
+//			return err // ctx ended, or the client closed
+//		}
+//		use(resp.Payload())
+//	}
+//
+// Each iteration waits for the next response (BlockingReceive); the loop
+// ends when the stream ends (ErrStreamEnded is not yielded: every server
+// that received the request closed it, went away or died, and every
+// response was taken). The response is released when the loop body
+// returns to the iterator, unless the body called its Keep: a kept
+// response belongs to the caller, who releases it. When a wait fails
+// otherwise, the iterator yields a nil response with the error once and
+// stops.
+func (p *PendingResponse[Req, Resp]) Responses(ctx context.Context) iter.Seq2[*Response[Resp], error] {
+	return func(yield func(*Response[Resp], error) bool) {
+		for {
+			r, err := p.BlockingReceive(ctx)
+			if errors.Is(err, ErrStreamEnded) {
+				return
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			use := r.use
+			more := yield(r, nil)
+			r.releaseUnkept(use)
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// pendingKey identifies a pending response (a request) for a WaitSet.
+type pendingKey struct {
+	c   *client
+	k   int
+	gen uint64
+}
+
+// waitSource makes the pending response attachable to a WaitSet: it is
+// ready when a response is queued or the stream ended (IsConnected is
+// false: detach it, or Close it, then).
+func (p *PendingResponse[Req, Resp]) waitSource() *waitSource {
+	c := p.cl.c
+	c.mu.Lock()
+	k, gen := p.k, p.gen
+	c.mu.Unlock()
+	return &waitSource{
+		key: pendingKey{c, k, gen},
+		wp:  c.rcv.wp,
+		ready: func() (bool, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if has, err := c.hasResponse(k, gen); has || err != nil {
+				return has, err
+			}
+			return !c.isConnected(k, gen), nil
+		},
+		what: fmt.Sprintf("pending response %d of client %v", k, c.id),
+		svc:  c.rr.core.name,
+	}
 }
 
 // HasResponse reports whether Receive may return a response; may be stale
@@ -624,6 +737,8 @@ type Response[Resp any] struct {
 	chunk  uint32
 	length uint64
 	data   *Resp
+	use    uint64 // counts the receives into this object (see Responses)
+	kept   bool   // Keep was called since it was received
 }
 
 // Payload returns the response's payload. It lives in shared memory that
@@ -649,6 +764,32 @@ func (r *Response[Resp]) Header() ResponseHeader {
 	}
 	h := r.conn.chunk(r.chunk)
 	return ResponseHeader{ServerID: r.conn.peer, RequestID: h.RequestID, Sequence: h.Sequence}
+}
+
+// Keep keeps the response after the body of a loop over Responses
+// returns: the caller then owns it and must Release it. Outside such a
+// loop it does nothing.
+func (r *Response[Resp]) Keep() {
+	c := r.c
+	c.mu.Lock()
+	if r.data != nil {
+		r.kept = true
+	}
+	c.mu.Unlock()
+}
+
+// releaseUnkept releases the response received as use unless it was kept
+// or released already.
+func (r *Response[Resp]) releaseUnkept(use uint64) {
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.data == nil || r.use != use || r.kept {
+		return
+	}
+	c.releaseResponse(r.k, r.gen, r.conn, r.chunk)
+	r.data, r.conn = nil, nil
+	*r.home = append(*r.home, r)
 }
 
 // Release gives the response back to its server. Use it with defer. The

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"unsafe"
 )
@@ -90,6 +92,8 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 		core: rr.core, id: s.id, mu: &s.mu, peers: d.pubs, elem: rr.req, slice: rr.reqSlice,
 		layout: rr.requestConn().layout, wantTable: a, maxBorrowed: q.MaxClients * a, connMaxBorrowed: a,
 	})
+	s.rcv.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
+	s.rcv.src = &waitSource{key: s, wp: s.rcv.wp, ready: s.hasRequests, what: "server " + s.id.String(), svc: name}
 	sl := &d.subs[s.slot]
 	sl.a.Store(uint64(o.maxSlice))
 	activate(sl)
@@ -143,11 +147,13 @@ func (s *server) receive(a *activeReq) (bool, error) {
 		if uint64(ch) >= uint64(len(c.table)) || requestID == 0 {
 			s.rcv.dropped++
 			s.rcv.release(c, i)
+			s.rcv.wakeSender(c)
 			continue
 		}
 		if !s.rr.qos.EnableFireAndForgetRequests && !s.connected(c, ch, requestID) {
 			s.skipped++
 			s.rcv.release(c, i)
+			s.rcv.wakeSender(c)
 			continue
 		}
 		a.used, a.conn, a.chunk, a.length = true, c, i, n
@@ -157,6 +163,17 @@ func (s *server) receive(a *activeReq) (bool, error) {
 		s.actives = append(s.actives, a)
 		return true, nil
 	}
+}
+
+// hasRequests reports whether a request may be queued; ErrClosed once the
+// server is closed.
+func (s *server) hasRequests() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, ErrClosed
+	}
+	return s.rcv.hasData(0), nil
 }
 
 // isConnected reports whether a's client still wants responses. Must be
@@ -256,6 +273,8 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	// until their holders send or release them, see sender.removeFiles.)
 	a.loaned = a.loaned[:0]
 	s.rcv.release(a.conn, a.chunk)
+	// The client's PendingResponse may wait for the end of its stream.
+	s.rcv.wakeSender(a.conn)
 	last := len(s.actives) - 1
 	s.actives[a.idx] = s.actives[last]
 	s.actives[a.idx].idx = a.idx
@@ -265,16 +284,20 @@ func (s *server) closeActive(a *activeReq, gen uint64) {
 	a.gen++
 }
 
-func (s *server) maintain() {
+func (s *server) maintain() (done, wake bool) {
 	if !s.mu.TryLock() {
-		return
+		return false, false
 	}
 	if !s.closed {
 		s.snd.maintainLocked()
 		s.rcv.maintainLocked()
+		wake = s.rcv.takeChanged()
 	}
 	s.mu.Unlock()
+	return true, wake
 }
+
+func (s *server) waitpoint() *waitpoint { return s.rcv.wp }
 
 func (s *server) closePort() error {
 	s.mu.Lock()
@@ -289,6 +312,7 @@ func (s *server) closePort() error {
 	}
 	d := s.rr.core.dyn
 	s.snd.closeLocked()
+	s.rcv.wp.close() // before the slot, whose word it forgets, goes
 	release(&d.subs[s.slot], s.rr.core.node.id)
 	d.bump()
 	s.rcv.closeLocked()
@@ -362,6 +386,8 @@ type ActiveRequest[Req, Resp any] struct {
 	a    activeReq
 	gen  uint64
 	data *Req
+	use  uint64 // counts the receives into this object (see Requests)
+	kept bool   // Keep was called since it was received
 }
 
 // Receive returns the next request, or nil when there is none. It never
@@ -385,20 +411,63 @@ func (s *Server[Req, Resp]) Receive() (*ActiveRequest[Req, Resp], error) {
 	}
 	ar.gen = ar.a.gen
 	ar.data = (*Req)(ar.a.conn.payload(ar.a.chunk))
+	ar.use++
+	ar.kept = false
 	return ar, nil
 }
 
+// BlockingReceive returns the next request, waiting as long as it takes
+// for one. It returns ctx.Err() when ctx ends, ErrClosed when the server
+// (or its service or node) is closed, while it waits too; with signal
+// handling on, also ErrNodeInterrupted or ErrNodeTerminationRequest. The
+// goroutine parks without holding an OS thread, and the call allocates
+// nothing once the server's free lists are warm.
+func (s *Server[Req, Resp]) BlockingReceive(ctx context.Context) (*ActiveRequest[Req, Resp], error) {
+	return block(ctx, s.s.rr.core.node, s.s.rcv.wp, func() (*ActiveRequest[Req, Resp], bool, error) {
+		r, err := s.Receive()
+		return r, r != nil, err
+	})
+}
+
+// Requests returns an iterator over the requests that arrive, for a range
+// loop:
+//
+//	for req, err := range server.Requests(ctx) {
+//		if err != nil {
+//			return err // ctx ended, or the server closed
+//		}
+//		req.SendCopy(answer(req.Payload()))
+//	}
+//
+// Each iteration waits for the next request (BlockingReceive). The request
+// is closed (ActiveRequest.Close: its response stream ends) when the loop
+// body returns to the iterator, unless the body called its Keep: a kept
+// request belongs to the caller, who responds later and closes it. When a
+// wait fails, the iterator yields a nil request with the error once and
+// stops.
+func (s *Server[Req, Resp]) Requests(ctx context.Context) iter.Seq2[*ActiveRequest[Req, Resp], error] {
+	return func(yield func(*ActiveRequest[Req, Resp], error) bool) {
+		for {
+			r, err := s.BlockingReceive(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			use := r.use
+			more := yield(r, nil)
+			r.closeUnkept(use)
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+func (s *Server[Req, Resp]) waitSource() *waitSource { return s.s.rcv.src }
+
 // HasRequests reports whether Receive may return a request; may be stale
 // under concurrency.
-func (s *Server[Req, Resp]) HasRequests() (bool, error) {
-	sv := s.s
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	if sv.closed {
-		return false, ErrClosed
-	}
-	return sv.rcv.hasData(0), nil
-}
+func (s *Server[Req, Resp]) HasRequests() (bool, error) { return s.s.hasRequests() }
 
 // ID returns the server's port ID.
 func (s *Server[Req, Resp]) ID() ID { return s.s.id }
@@ -514,6 +583,33 @@ func (r *ActiveRequest[Req, Resp]) Close() {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	if r.data == nil {
+		return
+	}
+	sv.closeActive(&r.a, r.gen)
+	r.data = nil
+	srv.free = append(srv.free, r)
+}
+
+// Keep keeps the request open after the body of a loop over Requests
+// returns: the caller then owns it (responds to it later) and must Close
+// it. Outside such a loop it does nothing.
+func (r *ActiveRequest[Req, Resp]) Keep() {
+	sv := r.srv.s
+	sv.mu.Lock()
+	if r.data != nil {
+		r.kept = true
+	}
+	sv.mu.Unlock()
+}
+
+// closeUnkept closes the request received as use unless it was kept (or
+// closed already: then the object may hold another receive's).
+func (r *ActiveRequest[Req, Resp]) closeUnkept(use uint64) {
+	srv := r.srv
+	sv := srv.s
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if r.data == nil || r.use != use || r.kept {
 		return
 	}
 	sv.closeActive(&r.a, r.gen)

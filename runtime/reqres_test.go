@@ -729,6 +729,9 @@ func TestDataPathLayouts(t *testing.T) {
 		{"connHeader.attached", unsafe.Offsetof(connHeader{}.attached), 32},
 		{"portSlot", unsafe.Sizeof(portSlot{}), 64},
 		{"portSlot.drainBy", unsafe.Offsetof(portSlot{}.drainBy), 48},
+		{"portSlot.wake", unsafe.Offsetof(portSlot{}.wake), 56},
+		{"nodeSlot", unsafe.Sizeof(nodeSlot{}), 16},
+		{"nodeSlot.wake", unsafe.Offsetof(nodeSlot{}.wake), 8},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)

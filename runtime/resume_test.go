@@ -32,7 +32,7 @@ func TestInterruptedCleanupResumes(t *testing.T) {
 		}},
 		{"left the service, tag left", func(cfg *Config, d *dynamic, dead ID) {
 			removePortsOf(cfg, cfg.provider(), d, dead, journaledPorts(cfg.nodeDir(dead)))
-			d.leave(dead, true)
+			d.leave(dead, allAt)
 		}},
 		{"marked the service for removal, then died", func(cfg *Config, d *dynamic, dead ID) {
 			removePortsOf(cfg, cfg.provider(), d, dead, journaledPorts(cfg.nodeDir(dead)))

@@ -96,6 +96,7 @@ type sender struct {
 
 	conns        []*sendConn // by peer slot
 	seen         uint32      // change count last acted on
+	changed      bool        // a connection was made or dropped since maintain last looked
 	seq          uint64
 	strategy     Backpressure
 	safeOverflow bool
@@ -144,6 +145,10 @@ type sendConn struct {
 	inflight []uint64 // bitset over chunks delivered and not yet given back
 	n        int      // chunks in inflight
 	limit    int
+	// wake and node are the receiver's word W and node, in its slot: after
+	// a push, the sender loads wake, and rings node if it is armed.
+	wake *atomic.Uint64
+	node *atomic.Uint64
 }
 
 func (c *sendConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63); c.n++ }
@@ -325,6 +330,7 @@ func (p *sender) send(i uint32, length, requestID uint64, channel uint32, keep b
 			c.mark(i)
 			p.refs[i]++
 			delivered++
+			p.wake(c)
 		}
 	}
 	if len(p.history) > 0 {
@@ -367,11 +373,25 @@ func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot
 				c.mark(i)
 				p.refs[i]++
 				delivered = true
+				p.wake(c)
 			}
 		}
 	}
 	p.deref(i)
 	return delivered, nil
+}
+
+// wake is the sender's half of the sleep handshake with c's receiver, after
+// a push to c: one load of the receiver's word W, which stays in the
+// sender's cache while the receiver is busy (nobody writes it); only when
+// the receiver sleeps (W holds its token) does the sender claim and ring.
+func (p *sender) wake(c *sendConn) {
+	// SYNC POINT W-check: after the push that published the data (ring
+	// Q2); paired with the receiver's W-arm before its re-check. Either
+	// the receiver sees the data or we see its token.
+	if c.wake.Load() != 0 {
+		claimAndRing(p.core.node.config, c.wake, c.node)
+	}
 }
 
 // push puts v into channel ch of c, following the safe-overflow setting or
@@ -539,12 +559,14 @@ func (p *sender) update() {
 		c := p.conns[i]
 		if c != nil && (!ok || pi.id != c.peer) {
 			p.dropConn(i)
+			p.changed = true
 			c = nil
 		}
 		var err error
 		if ok && c == nil && pi.id != p.id {
 			if err = p.connect(i, pi); err == nil {
 				created = true
+				p.changed = true
 			}
 		}
 		p.setConnErr(i, pi.id, err)
@@ -604,16 +626,22 @@ func (p *sender) connect(slot int, pi portInfo) error {
 		return err
 	}
 	c := &sendConn{peer: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64),
-		limit: spec.limit}
+		limit: spec.limit, wake: &p.peers[slot].wake, node: &p.peers[slot].node}
 	p.conns[slot] = c
 	// History for the late joiner: the newest samples it asked for, oldest
 	// first.
+	pushed := false
 	for k := max(p.hLen-spec.history, 0); k < p.hLen; k++ {
 		i := p.history[(p.hHead+k)%len(p.history)]
+		// hands chunk i to the receiver (ring Q2)
 		if conn.submission.Push(p.layout.encode(i)) {
 			c.mark(i)
 			p.refs[i]++
+			pushed = true
 		}
+	}
+	if pushed {
+		p.wake(c)
 	}
 	return nil
 }
@@ -634,8 +662,8 @@ func (p *sender) dropConn(slot int) {
 	p.core.node.shm.Remove(c.name)
 }
 
-// maintainLocked connects, drops and reclaims; the discovery goroutine
-// calls it through the port's maintain. Must be called with p.mu held.
+// maintainLocked connects, drops and reclaims; the service's rounds call
+// it through the port's maintain. Must be called with p.mu held.
 func (p *sender) maintainLocked() {
 	if !p.closed {
 		p.update()
@@ -643,15 +671,21 @@ func (p *sender) maintainLocked() {
 	}
 }
 
-// maintain is called by the discovery goroutine for a standalone sender
-// (a publisher).
-func (p *sender) maintain() {
+// maintain is called by the service's rounds for a standalone sender (a
+// publisher); not done when the owner holds the mutex (the round is
+// retried).
+func (p *sender) maintain() (done, wake bool) {
 	if !p.mu.TryLock() {
-		return // the owner is in loan or send, which do the same work
+		return false, false
 	}
 	p.maintainLocked()
+	p.changed = false
 	p.mu.Unlock()
+	return true, false
 }
+
+// waitpoint: a publisher does not wait.
+func (p *sender) waitpoint() *waitpoint { return nil }
 
 // closeLocked removes the sender's connections and data segment, then its
 // journal entry. Files first, journal entry and slot last (the caller
@@ -677,10 +711,11 @@ func (p *sender) closeLocked() {
 // awaitReceivers waits, at most Config.CreationTimeout, until every
 // receiver that has chunks in flight from us has mapped its connection and
 // our data segment, so that removing the files loses nothing: a sample
-// sent just before Close reaches a receiver that had not yet looked (its
-// discovery goroutine maps the connection when woken by the bump). A
-// receiver that went away is not waited for. Must be called with p.mu
-// held.
+// sent just before Close reaches a receiver that had not yet looked (the
+// round that the connection's bump rings its node for maps the
+// connection). A receiver that went away is not waited for. It polls (a
+// closing sender is rare, and the wait short); no timer of anyone else's
+// is involved. Must be called with p.mu held.
 func (p *sender) awaitReceivers() {
 	var deadline time.Time
 	for {
@@ -704,7 +739,7 @@ func (p *sender) awaitReceivers() {
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(p.core.node.config.CreationTimeout)
-			p.core.dyn.bump() // wake the receivers' discovery goroutines
+			p.core.dyn.bump() // ring the receivers' nodes once more: their rounds map
 		} else if time.Now().After(deadline) {
 			return
 		}

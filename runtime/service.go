@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iox2go/iox2go/runtime/internal/futex"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -51,15 +50,25 @@ type serviceSpec struct {
 
 // port is a publisher, subscriber or other port of a service.
 type port interface {
-	// maintain is called by the service's discovery goroutine after a
-	// change of ports and every DiscoveryInterval: it connects to new peers,
-	// drops vanished ones and reclaims returned chunks. It must not block.
-	maintain()
+	// maintain is called by the node's dispatcher in each round of the
+	// service (after every change of its ports and connections): it
+	// connects to new peers (delivering history), drops vanished ones,
+	// maps new connections and reclaims returned chunks. It must not
+	// block: done is false when it could not run now (the port's mutex is
+	// held), and the round is retried soon. wake asks the round to wake
+	// the port's waiters: its connections changed (a new one may hold
+	// samples, a vanished server may end a response stream).
+	maintain() (done, wake bool)
+	// waitpoint is the port's waitpoint (receiving ports), or nil.
+	waitpoint() *waitpoint
 	closePort() error
 }
 
 // serviceCore is an open service: the static config, the mapped dynamic
-// config, the ports created through it, and the discovery goroutine.
+// config, the ports created through it, and its waitpoint in the node's
+// doorbell, whose token its node slot holds while the node waits for
+// changes: every change (bump) then runs a round of the service in the
+// node's dispatcher (round).
 type serviceCore struct {
 	node   *Node
 	name   string
@@ -67,14 +76,23 @@ type serviceCore struct {
 	static *StaticConfig
 	dyn    *dynamic
 	tag    string
+	slot   int // our node slot in dyn
+	wp     *waitpoint
 
 	mu     sync.Mutex
 	ports  map[port]struct{}
 	closed bool
-	stop   chan struct{}
-	done   chan struct{}
 
-	// sweep asks the discovery goroutine for a liveness sweep at once: a
+	// roundMu is held by a round (and a liveness sweep) of the service in
+	// the dispatcher; stopped, set by close once the ports are closed,
+	// ends them. retry re-posts a round that could not maintain a port.
+	roundMu    sync.Mutex
+	stopped    bool          // guarded by roundMu
+	retry      *time.Timer   // guarded by roundMu
+	retryDelay time.Duration // guarded by roundMu
+	wake       []*waitpoint  // scratch of a round; guarded by roundMu
+
+	// sweep asks the next round for a liveness sweep of the service: a
 	// receiver has mapped a connection of a draining (dead) sender, whose
 	// files the sweep may now remove (see sweepSoon).
 	sweep atomic.Bool
@@ -309,7 +327,7 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 		return nil, err
 	}
 	dname := cfg.dynamicName(hash, uid)
-	d, err := createDynamic(node.shm, dname, spec.caps, spec.pattern, node.id)
+	d, err := createDynamic(cfg, node.shm, dname, spec.caps, spec.pattern, node.id)
 	if err != nil {
 		os.Remove(tag)
 		return nil, err
@@ -320,7 +338,7 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 		os.Remove(tag)
 		return nil, err
 	}
-	return startService(node, spec.name, hash, sc, d, tag)
+	return startService(node, spec.name, hash, sc, d, tag, 0)
 }
 
 func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore, error) {
@@ -329,7 +347,7 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
 		return nil, err
 	}
-	d, err := openDynamic(node.shm, cfg.dynamicName(sc.Hash, sc.UID), spec.capsOf(sc), spec.pattern, cfg.CreationTimeout)
+	d, err := openDynamic(cfg, node.shm, cfg.dynamicName(sc.Hash, sc.UID), spec.capsOf(sc), spec.pattern, cfg.CreationTimeout)
 	if err != nil {
 		os.Remove(tag)
 		return nil, err
@@ -337,7 +355,8 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 	if cfg.CleanupDeadNodesOnOpen {
 		cleanupDeadNodesOf(cfg, node.shm, d, node.id)
 	}
-	if err := d.join(node.id); err != nil {
+	slot, err := d.join(node.id)
+	if err != nil {
 		var destroying errDestroying
 		if errors.As(err, &destroying) && destroying.mine {
 			// The remover saw our claim and stood down; we left last.
@@ -347,78 +366,104 @@ func joinService(node *Node, spec *serviceSpec, sc *StaticConfig) (*serviceCore,
 		os.Remove(tag)
 		return nil, err
 	}
-	d.bump() // w-live: the other nodes start watching us at once
-	return startService(node, spec.name, sc.Hash, sc, d, tag)
+	d.bump() // the other nodes start watching us at once (liveness.go)
+	return startService(node, spec.name, sc.Hash, sc, d, tag, slot)
 }
 
-func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, tag string) (*serviceCore, error) {
+func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, tag string, slot int) (*serviceCore, error) {
 	s := &serviceCore{
-		node: node, name: name, hash: hash, static: sc, dyn: d, tag: tag,
+		node: node, name: name, hash: hash, static: sc, dyn: d, tag: tag, slot: slot,
 		ports: map[port]struct{}{},
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
+	s.wp = node.bell.newWaitpoint(nil, s)
 	if err := node.addService(s); err != nil {
+		s.wp.close()
 		s.leave()
 		return nil, err
 	}
-	go s.discover()
+	// From here on, every change of the service rings the node. (A change
+	// before this point concerns no port of ours: we have none yet, and
+	// each port looks at the service when it is created.)
+	s.arm()
+	node.live.watchPeers(s)
 	return s, nil
 }
 
-// discover is the service's discovery goroutine: it sleeps on the change
-// counter (a futex in the dynamic config) and lets every port react to new
-// and vanished peers, so that no user call is needed for connections and
-// history to reach a late joiner.
-//
-// Each round also hands the service's node slots to the node's peer watch
-// (liveness.go), which cleans up after a peer as soon as its process ends,
-// so that the chunks a dead subscriber held return to the publishers'
-// pools without anyone calling anything. This runs whatever
-// Config.CleanupDeadNodesOnOpen says.
-//
-// A receiver that maps a connection of a draining sender (a dead one whose
-// samples it had not mapped yet) asks for a sweep at once (sweepSoon), so
-// that the dead sender's files go as soon as nobody needs them.
-func (s *serviceCore) discover() {
-	defer close(s.done)
-	interval := s.node.config.DiscoveryInterval
-	for {
-		if s.sweep.Swap(false) {
-			cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
+// arm stores the service's token in our node slot: the next bump rings
+// the node, whose dispatcher runs a round.
+func (s *serviceCore) arm() {
+	// SYNC POINT node-arm: before the ports' loads of changes in the round
+	// that follows; paired with bump's Add of changes and its Swap of the
+	// wake word (node-claim). Either the round sees the change or the bump
+	// sees the token.
+	s.dyn.nodes[s.slot].wake.Store(s.wp.token)
+}
+
+// round is what a change of the service makes the node's dispatcher do:
+// arm again, let every port of the service react (connect to new peers and
+// deliver them history, drop vanished ones, map new connections, reclaim
+// returned chunks), run a liveness sweep if one was asked for, and wake
+// the waiters of the receiving ports whose connections changed (a new
+// connection may hold samples pushed before its receiver armed for it; a
+// vanished server may end a response stream). It replaces the
+// per-service discovery goroutine and its timer: nothing runs while
+// nothing changes.
+func (s *serviceCore) round() {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.arm()
+	skipped := false
+	wake := s.wake[:0]
+	s.mu.Lock()
+	for p := range s.ports {
+		done, w := p.maintain()
+		if !done {
+			skipped = true
 		}
-		// w-live (issue 12, point 5): the peer watch replaces the sweep of
-		// every fourth wake-up. Call it wherever the node slots may have
-		// changed (at open and after every bump) while s.dyn is mapped.
-		s.node.live.watchPeers(s)
-		// The change count is loaded before the stop check: close closes
-		// stop and then bumps the count, so a close that this check misses
-		// bumps after the load, and the Wait below returns at once instead
-		// of sleeping for an interval.
-		c := s.dyn.changeCount()
-		select {
-		case <-s.stop:
-			return
-		default:
+		if wp := p.waitpoint(); w && wp != nil {
+			wake = append(wake, wp)
 		}
-		s.mu.Lock()
-		for p := range s.ports {
-			p.maintain()
-		}
-		s.mu.Unlock()
-		if s.sweep.Load() {
-			continue // a port asked for a sweep while we maintained it
-		}
-		futex.Wait(&s.dyn.hdr.changes, c, interval)
+	}
+	s.mu.Unlock()
+	if s.sweep.Swap(false) {
+		cleanupDeadNodesOf(s.node.config, s.node.shm, s.dyn, s.node.id)
+	}
+	for i, wp := range wake {
+		wp.fire() // (a closed one has no waiters left)
+		wake[i] = nil
+	}
+	s.wake = wake
+	if skipped {
+		s.retryLater()
+	} else {
+		s.retryDelay = 0
+	}
+	// The node slots may have changed: the node's watch over its peers
+	// (liveness.go) starts or ends watching the service's other nodes.
+	s.node.live.watchPeers(s)
+}
+
+// retryLater posts another round soon: a port's mutex was held (its owner
+// is in a call, which may not look at the change itself, e.g. a Loan).
+// The delay doubles from 1 ms to 100 ms while it keeps happening. Must be
+// called with roundMu held.
+func (s *serviceCore) retryLater() {
+	s.retryDelay = min(max(2*s.retryDelay, time.Millisecond), 100*time.Millisecond)
+	if s.retry == nil {
+		s.retry = time.AfterFunc(s.retryDelay, func() { s.node.bell.post(s.wp) })
+	} else {
+		s.retry.Reset(s.retryDelay)
 	}
 }
 
-// sweepSoon asks the discovery goroutine for a liveness sweep now. It
-// wakes the goroutine (and those of the other processes of the service,
-// which look and sleep again).
+// sweepSoon asks for a liveness sweep of the service now: the dispatcher
+// runs a round with it.
 func (s *serviceCore) sweepSoon() {
 	s.sweep.Store(true)
-	futex.WakeAll(&s.dyn.hdr.changes)
+	s.node.bell.post(s.wp)
 }
 
 func (s *serviceCore) addPort(p port) error {
@@ -459,20 +504,24 @@ func (s *serviceCore) close() error {
 		ports = append(ports, p)
 	}
 	s.mu.Unlock()
-	// Ports first, while the discovery goroutine still runs: a closing
-	// sender may wait for a receiver of this service to map what it sent
+	// Ports first, while the rounds still run: a closing sender may wait
+	// for a receiver of this service to map what it sent
 	// (sender.awaitReceivers), and that receiver's maintain does it.
 	var errs []error
 	for _, p := range ports {
 		errs = append(errs, p.closePort())
 	}
-	close(s.stop)
-	// A bump, not only a wake-up: it changes the word that the discovery
-	// goroutine waits on, so a goroutine that is about to wait (it loaded
-	// the count before it saw stop open) does not sleep a whole interval.
-	s.dyn.bump()
-	<-s.done
-	s.node.live.forget(s) // w-live: no watchPeers(s) after this
+	// No round from here on (one in progress ends first): nobody rings us
+	// for this service any more, and its token turns stale.
+	s.roundMu.Lock()
+	s.stopped = true
+	if s.retry != nil {
+		s.retry.Stop()
+	}
+	s.roundMu.Unlock()
+	s.dyn.nodes[s.slot].wake.CompareAndSwap(s.wp.token, 0)
+	s.wp.close()
+	s.node.live.forget(s) // no watchPeers(s) after this
 	if s.dyn.hasDraining() {
 		// Our receivers are gone: the dead senders that waited for them
 		// may be finished now, before we leave (and perhaps remove the
@@ -486,7 +535,7 @@ func (s *serviceCore) close() error {
 
 func (s *serviceCore) leave() {
 	cfg := s.node.config
-	if s.dyn.leave(s.node.id, false) {
+	if s.dyn.leave(s.node.id, s.slot) {
 		destroyService(cfg, s.node.shm, s.hash, s.static.UID)
 	} else {
 		s.dyn.bump() // w-live: the other nodes stop watching us for this service

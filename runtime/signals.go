@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/iox2go/iox2go/runtime/internal/futex"
 )
 
 // Signal handling is off unless a program asks for it: a library must not
@@ -46,11 +44,6 @@ var signals struct {
 	users int                         // open subscriptions; guarded by mu
 	cur   atomic.Pointer[signalWatch] // non-nil while users > 0; stored under mu
 }
-
-// signalWord is a process-local futex word that the watcher bumps and
-// wakes after a signal, so that blocking waits sleeping in futex_waitv
-// (listeners, WaitSets) wake up and return.
-var signalWord atomic.Uint32
 
 // subscribeSignals opens a subscription: the process catches SIGINT and
 // SIGTERM until the last one is released (or the first signal arrives).
@@ -109,7 +102,7 @@ func (s *signalSub) done() <-chan struct{} {
 
 func (w *signalWatch) pending() error {
 	// SYNC POINT signal-last: paired with run's store; a waiter that saw
-	// the signal word change or arrived closed sees the signal.
+	// arrived closed sees the signal.
 	switch syscall.Signal(w.last.Load()) {
 	case syscall.SIGINT:
 		return ErrNodeInterrupted
@@ -126,13 +119,9 @@ func (w *signalWatch) run() {
 		return // released before any signal
 	}
 	w.stop() // one is enough: a second Ctrl-C is the process's again
-	// SYNC POINT signal-last: before the bump of the signal word and the
-	// close of arrived; paired with pending's load.
+	// SYNC POINT signal-last: before the close of arrived; paired with
+	// pending's load.
 	w.last.Store(int32(s.(syscall.Signal)))
-	// SYNC POINT signal-word: after the store of last; paired with the
-	// waiters' load of signalWord before their pendingSignal check.
-	signalWord.Add(1)
-	futex.WakePrivate(&signalWord)
 	close(w.arrived) // happens before a wait's receive from done()
 }
 

@@ -66,13 +66,11 @@ func NewWaitSetBuilder() *WaitSetBuilder { return &WaitSetBuilder{} }
 // (one-shot; the last Close restores the process's behaviour).
 func (b *WaitSetBuilder) SignalHandling(on bool) *WaitSetBuilder { b.signal = on; return b }
 
-// Create creates the WaitSet. It fails with ErrWaitUnsupported on a kernel
-// without futex_waitv.
+// Create creates the WaitSet.
 func (b *WaitSetBuilder) Create() (*WaitSet, error) {
-	if futex.Supported() != nil {
-		return nil, ErrWaitUnsupported
-	}
-	ws := &WaitSet{signal: b.signal}
+	ws := &WaitSet{signal: b.signal, ch: make(chan struct{}, 1)}
+	ws.timer = time.AfterFunc(time.Hour, ws.poke)
+	ws.timer.Stop()
 	if ws.signal {
 		ws.sig = subscribeSignals()
 		// A WaitSet dropped without Close must not leave the process
@@ -85,19 +83,43 @@ func (b *WaitSetBuilder) Create() (*WaitSet, error) {
 // NewWaitSet creates a WaitSet with the default settings.
 func NewWaitSet() (*WaitSet, error) { return NewWaitSetBuilder().Create() }
 
-// WaitSet waits for several listeners, deadlines and intervals at once and
-// calls back for those that are ready: iceoryx2's event multiplexer
-// (reactor). It sleeps in one futex_waitv call on the listeners' futex
-// words, its own wake-up word and the signal word, with the nearest
-// deadline or interval as timeout: it never spins.
+// Waitable is a receiving port that a WaitSet can attach: *Listener,
+// *Subscriber[T], *RawSubscriber, *Server[Req, Resp] and
+// *PendingResponse[Req, Resp]. It is ready when a non-blocking receive
+// would find something: events (Listener.TryWait), a sample
+// (Subscriber.Receive), a request (Server.Receive), a response or the end
+// of the response stream (PendingResponse.Receive, IsConnected).
+type Waitable interface {
+	waitSource() *waitSource
+}
+
+// waitSource is what a WaitSet needs of a receiving port.
+type waitSource struct {
+	key   any        // identifies the port (and request) for ErrAlreadyAttached
+	wp    *waitpoint // the port's waitpoint
+	ready func() (bool, error)
+	what  string // "listener 0x...", for errors
+	svc   string // the service's name, for errors
+}
+
+// WaitSet waits for several receiving ports, deadlines and intervals at
+// once and calls back for those that are ready: iceoryx2's event
+// multiplexer (reactor). It sleeps on one channel that the attached
+// ports' waitpoints, its timer and Attach and Detach wake: a wait parks a
+// goroutine, holds no OS thread and never spins, whatever the number of
+// attachments. Its channel is also usable in a select (Ready, with
+// TryWaitAndProcess).
 //
-// It is level-triggered: a listener with pending events is reported on
-// every wait until the callback takes them (with TryWait or TryWaitAll);
-// a callback that does not, makes WaitAndProcess busy-loop.
+// It is level-triggered: a port with something to take is reported on
+// every wait until the callback takes it (a listener's events with TryWait
+// or TryWaitAll, a subscriber's samples with Receive, ...); a callback that
+// does not, makes WaitAndProcess busy-loop.
 //
 // Attach and Detach may be called from any goroutine, also from the
 // callback; the waits themselves run one at a time (a callback must not
-// wait on its own WaitSet).
+// wait on its own WaitSet). Detach what you attached when you are done: an
+// attachment keeps a reference to the WaitSet in the port until then (or
+// until the port closes).
 type WaitSet struct {
 	signal bool
 	sig    *signalSub // the subscription when signal; released by Close
@@ -107,9 +129,10 @@ type WaitSet struct {
 	atts    []*attachment // guarded by mu
 	nextKey uint64        // guarded by mu
 
-	// wake is a process-local futex word in the wait: Attach, Detach and
-	// context cancellation bump it and wake the waiter.
-	wake atomic.Uint32
+	// ch is poked (non-blocking send) by the attached ports' waitpoints,
+	// by Attach and Detach, and by timer at the next deadline or interval.
+	ch    chan struct{}
+	timer *time.Timer
 
 	// wakeups counts the waits that slept and returned (tests check that
 	// idle waits do not loop).
@@ -118,7 +141,6 @@ type WaitSet struct {
 	waitMu sync.Mutex // one wait at a time; guards the scratch below
 	cur    []*attachment
 	ready  []readyAttachment
-	words  []futex.Word
 }
 
 type attachKind uint8
@@ -132,27 +154,51 @@ const (
 type attachment struct {
 	key    uint64
 	kind   attachKind
-	l      *Listener // notification and deadline
-	period int64     // deadline and interval, nanoseconds
+	src    *waitSource // notification and deadline
+	period int64       // deadline and interval, nanoseconds
 	// due is when the deadline expires or the interval ticks next
 	// (CLOCK_MONOTONIC). Set by Attach before the attachment is published
 	// under WaitSet.mu, then only by the waiting goroutine.
 	due      int64
-	pinned   bool // waiting goroutine only
+	armed    atomic.Bool // counted as a sleeper of src.wp
 	detached atomic.Bool
-	// closedErr is what the waits return once the listener is closed (made
-	// on the first such wait, then returned until the attachment is
+	// closedErr is what the waits return once the port is closed (made on
+	// the first such wait, then returned until the attachment is
 	// detached). Waiting goroutine only.
 	closedErr error
 }
 
-// closedError is the error of a wait that found a's listener closed.
+// closedError is the error of a wait that found a's port closed.
 func (a *attachment) closedError() error {
 	if a.closedErr == nil {
-		a.closedErr = &ServiceError{Op: "waitset wait", Service: a.l.ev.core.name, Err: ErrClosed,
-			Detail: fmt.Sprintf("attached listener %v (attachment %d) is closed; detach it", a.l.id, a.key)}
+		a.closedErr = &ServiceError{Op: "waitset wait", Service: a.src.svc, Err: ErrClosed,
+			Detail: fmt.Sprintf("attached %s (attachment %d) is closed; detach it", a.src.what, a.key)}
 	}
 	return a.closedErr
+}
+
+// arm counts a as a sleeper of its port and stores the port's token in its
+// word (again, if it is counted already: a claim cleared it), so that the
+// port's senders ring. Waiting goroutine only.
+func (a *attachment) arm() {
+	if a.src == nil {
+		return
+	}
+	if !a.armed.Swap(true) {
+		a.src.wp.arm()
+	} else {
+		a.src.wp.rearm()
+	}
+	if a.detached.Load() {
+		a.disarm() // Detach ran meanwhile and may have missed our arming
+	}
+}
+
+// disarm ends what arm began (exactly once, whoever calls it).
+func (a *attachment) disarm() {
+	if a.src != nil && a.armed.Swap(false) {
+		a.src.wp.disarm()
+	}
 }
 
 type readyAttachment struct {
@@ -168,14 +214,14 @@ type AttachmentID struct {
 }
 
 // HasEventFrom reports whether the callback is called for g's attachment
-// because it has an event: a listener with pending events, or an interval
-// that ticked.
+// because it has something to take (events, a sample, a request, a
+// response), or because it is an interval that ticked.
 func (id AttachmentID) HasEventFrom(g *WaitSetGuard) bool {
 	return g != nil && id.key == g.key && !id.missed
 }
 
 // HasMissedDeadline reports whether the callback is called for g's
-// deadline attachment because no event arrived within its deadline.
+// deadline attachment because nothing arrived within its deadline.
 func (id AttachmentID) HasMissedDeadline(g *WaitSetGuard) bool {
 	return g != nil && id.key == g.key && id.missed
 }
@@ -186,19 +232,24 @@ type WaitSetGuard struct {
 	key uint64
 }
 
-// AttachNotification attaches l: the WaitSet calls back when l has events.
-func (ws *WaitSet) AttachNotification(l *Listener) (*WaitSetGuard, error) {
-	return ws.attach(attachNotification, l, 0)
+// AttachNotification attaches a receiving port (a *Listener,
+// *Subscriber[T], *RawSubscriber, *Server[Req, Resp] or *PendingResponse[Req,
+// Resp]): the WaitSet calls back when it has something to take. It fails
+// with ErrClosed for a closed port and with ErrAlreadyAttached for one
+// that is attached already.
+func (ws *WaitSet) AttachNotification(w Waitable) (*WaitSetGuard, error) {
+	return ws.attach(attachNotification, w, 0)
 }
 
-// AttachDeadline attaches l with a deadline: the WaitSet calls back when l
-// has events (HasEventFrom) or when none arrived within d (HasMissedDeadline).
-// The deadline restarts whenever l has events and after every miss.
-func (ws *WaitSet) AttachDeadline(l *Listener, d time.Duration) (*WaitSetGuard, error) {
+// AttachDeadline attaches a receiving port with a deadline: the WaitSet
+// calls back when it has something to take (HasEventFrom) or when nothing
+// arrived within d (HasMissedDeadline). The deadline restarts whenever the
+// port has something and after every miss.
+func (ws *WaitSet) AttachDeadline(w Waitable, d time.Duration) (*WaitSetGuard, error) {
 	if d <= 0 {
 		return nil, ErrInvalidInterval
 	}
-	return ws.attach(attachDeadline, l, d)
+	return ws.attach(attachDeadline, w, d)
 }
 
 // AttachInterval attaches a timer: the WaitSet calls back every d.
@@ -209,31 +260,43 @@ func (ws *WaitSet) AttachInterval(d time.Duration) (*WaitSetGuard, error) {
 	return ws.attach(attachInterval, nil, d)
 }
 
-func (ws *WaitSet) attach(kind attachKind, l *Listener, d time.Duration) (*WaitSetGuard, error) {
-	if kind != attachInterval && (l == nil || l.closed.Load()) {
-		return nil, ErrClosed
+func (ws *WaitSet) attach(kind attachKind, w Waitable, d time.Duration) (*WaitSetGuard, error) {
+	var src *waitSource
+	if kind != attachInterval {
+		if w == nil {
+			return nil, ErrClosed
+		}
+		if src = w.waitSource(); src == nil {
+			return nil, ErrClosed
+		}
+		if _, err := src.ready(); err != nil {
+			return nil, err
+		}
 	}
 	ws.mu.Lock()
 	if len(ws.atts) >= WaitSetCapacity {
 		ws.mu.Unlock()
 		return nil, ErrWaitSetFull
 	}
-	if l != nil {
+	if src != nil {
 		for _, a := range ws.atts {
-			if a.l == l {
+			if a.src != nil && a.src.key == src.key {
 				ws.mu.Unlock()
 				return nil, ErrAlreadyAttached
 			}
 		}
 	}
 	ws.nextKey++
-	a := &attachment{key: ws.nextKey, kind: kind, l: l, period: int64(d)}
+	a := &attachment{key: ws.nextKey, kind: kind, src: src, period: int64(d)}
 	if d > 0 {
 		a.due = futex.Now() + int64(d)
 	}
 	ws.atts = append(ws.atts, a)
+	if src != nil {
+		src.wp.subscribe(ws.ch)
+	}
 	ws.mu.Unlock()
-	ws.kick()
+	ws.poke()
 	return &WaitSetGuard{ws: ws, key: a.key}, nil
 }
 
@@ -245,20 +308,24 @@ func (g *WaitSetGuard) Detach() {
 		if a.key == g.key {
 			a.detached.Store(true)
 			ws.atts = append(ws.atts[:i], ws.atts[i+1:]...)
+			if a.src != nil {
+				a.src.wp.unsubscribe(ws.ch)
+				a.disarm()
+			}
 			break
 		}
 	}
 	ws.mu.Unlock()
-	ws.kick()
+	ws.poke()
 }
 
-// kick wakes the waiting goroutine, which then looks at its attachments
-// and its context again.
-func (ws *WaitSet) kick() {
-	// SYNC POINT ws-wake: after the change it announces; paired with the
-	// waiter's load of wake at the start of its round.
-	ws.wake.Add(1)
-	futex.WakePrivate(&ws.wake)
+// poke wakes the waiting goroutine (or a select on Ready), which then
+// looks at its attachments and its context again.
+func (ws *WaitSet) poke() {
+	select {
+	case ws.ch <- struct{}{}:
+	default:
+	}
 }
 
 // Len returns the number of attachments.
@@ -274,9 +341,6 @@ func (ws *WaitSet) IsEmpty() bool { return ws.Len() == 0 }
 // Capacity returns the largest number of attachments (WaitSetCapacity).
 func (ws *WaitSet) Capacity() int { return WaitSetCapacity }
 
-// SignalHandling reports whether SIGINT and SIGTERM end the waits.
-func (ws *WaitSet) SignalHandling() bool { return ws.signal }
-
 // Close releases the WaitSet: with signal handling, it stops catching
 // SIGINT and SIGTERM (once no other WaitSet or node asked for them). A
 // wait in progress returns, and every later wait fails, with ErrClosed;
@@ -284,17 +348,20 @@ func (ws *WaitSet) SignalHandling() bool { return ws.signal }
 func (ws *WaitSet) Close() error {
 	if ws.closed.CompareAndSwap(false, true) {
 		ws.sig.release()
-		ws.kick()
+		ws.poke()
 	}
 	return nil
 }
+
+// SignalHandling reports whether SIGINT and SIGTERM end the waits.
+func (ws *WaitSet) SignalHandling() bool { return ws.signal }
 
 // WaitAndProcess waits and calls cb for every ready attachment, again and
 // again, until cb returns Stop (StopRequest), SIGTERM or SIGINT arrives
 // with signal handling on (TerminationRequest, Interrupt) or ctx ends
 // (ctx.Err()). It fails with ErrNoAttachments when the WaitSet is empty,
 // with ErrClosed once the WaitSet is closed, and with a *ServiceError
-// wrapping ErrClosed when an attached listener is closed (directly or by
+// wrapping ErrClosed when an attached port is closed (directly or by
 // closing its service or node): at once if it is waiting, and on every
 // later wait until that attachment is detached.
 func (ws *WaitSet) WaitAndProcess(ctx context.Context, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
@@ -309,21 +376,75 @@ func (ws *WaitSet) WaitAndProcessOnce(ctx context.Context, cb func(AttachmentID)
 
 // WaitAndProcessOnceWithTimeout is WaitAndProcessOnce that waits at most d;
 // it returns AllEventsHandled when d passes with nothing ready, and ends
-// early as WaitAndProcess does (a closed listener: ErrClosed).
+// early as WaitAndProcess does (a closed port: ErrClosed).
 func (ws *WaitSet) WaitAndProcessOnceWithTimeout(cb func(AttachmentID) CallbackProgression, d time.Duration) (WaitSetRunResult, error) {
 	return ws.run(nil, futex.Now()+max(int64(d), 0), false, cb)
 }
 
-func (ws *WaitSet) run(ctx context.Context, deadline int64, loop bool, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
-	if futex.Supported() != nil {
-		return AllEventsHandled, ErrWaitUnsupported
-	}
+// Ready returns the WaitSet's channel, for a select: it receives when an
+// attachment may be ready (something to take, a deadline or an interval
+// due) or the attachments changed; then call TryWaitAndProcess, which
+// calls back for what is ready and arms the WaitSet again. Nothing is
+// received before the first TryWaitAndProcess (or wait) armed it, so
+// call TryWaitAndProcess once before the first select. A value received
+// with nothing ready is possible (and harmless). Do not use it while
+// another goroutine is in a WaitAndProcess of the same WaitSet.
+//
+//	for {
+//		if _, err := ws.TryWaitAndProcess(cb); err != nil { ... }
+//		select {
+//		case <-ws.Ready():
+//		case v := <-otherChannel: ...
+//		case <-ctx.Done(): return
+//		}
+//	}
+func (ws *WaitSet) Ready() <-chan struct{} { return ws.ch }
+
+// TryWaitAndProcess calls cb for every attachment that is ready now,
+// without waiting, and arms the WaitSet so that Ready receives when
+// something may be ready next (see Ready). It returns StopRequest when cb
+// returned Stop, Interrupt or TerminationRequest after a handled signal,
+// and the errors of WaitAndProcess (ErrNoAttachments, ErrClosed).
+func (ws *WaitSet) TryWaitAndProcess(cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
 	ws.waitMu.Lock()
 	defer ws.waitMu.Unlock()
-	if ctx != nil && ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, ws.kick)
-		defer stop()
+	if ws.signal {
+		if r, ok := signalResult(); ok {
+			return r, nil
+		}
 	}
+	if ws.closed.Load() {
+		return AllEventsHandled, fmt.Errorf("iox2: waitset wait: %w", ErrClosed)
+	}
+	ws.mu.Lock()
+	ws.cur = append(ws.cur[:0], ws.atts...)
+	ws.mu.Unlock()
+	if len(ws.cur) == 0 {
+		return AllEventsHandled, ErrNoAttachments
+	}
+	next, closed := ws.collect(noDeadline)
+	if closed != nil {
+		return AllEventsHandled, closed.closedError()
+	}
+	r := AllEventsHandled
+	if len(ws.ready) > 0 {
+		r = ws.dispatch(cb)
+	}
+	// Stay armed after we return: the senders ring, and Ready receives.
+	if ws.armAll() {
+		ws.poke()
+	}
+	if next >= 0 {
+		ws.timer.Reset(time.Duration(max(next-futex.Now(), 0)))
+	} else {
+		ws.timer.Stop()
+	}
+	return r, nil
+}
+
+func (ws *WaitSet) run(ctx context.Context, deadline int64, loop bool, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
+	ws.waitMu.Lock()
+	defer ws.waitMu.Unlock()
 	for {
 		r, err := ws.round(ctx, deadline, cb)
 		if err != nil || !loop || r != AllEventsHandled {
@@ -347,10 +468,6 @@ func signalResult() (WaitSetRunResult, bool) {
 // waitMu held.
 func (ws *WaitSet) round(ctx context.Context, deadline int64, cb func(AttachmentID) CallbackProgression) (WaitSetRunResult, error) {
 	for {
-		// Load the wake words first, then check what they announce: a change
-		// after the check makes futex_waitv return at once.
-		w0 := ws.wake.Load()    // SYNC POINT ws-wake: paired with kick.
-		s0 := signalWord.Load() // SYNC POINT signal-word: paired with the signal watcher.
 		if ws.signal {
 			if r, ok := signalResult(); ok {
 				return r, nil
@@ -370,53 +487,54 @@ func (ws *WaitSet) round(ctx context.Context, deadline int64, cb func(Attachment
 		if len(ws.cur) == 0 {
 			return AllEventsHandled, ErrNoAttachments
 		}
-		var closed *attachment
-		for _, a := range ws.cur {
-			if a.l == nil {
-				continue
-			}
-			// pin fails only once the listener is closed (Close of the
-			// listener, its service or its node): the wait ends with
-			// ErrClosed until the attachment is detached.
-			a.pinned = a.l.pin()
-			if !a.pinned && closed == nil && !a.detached.Load() {
-				closed = a
-			}
-		}
+		next, closed := ws.collect(deadline)
 		if closed != nil {
-			ws.unpin()
+			// The port is closed (Close of the port, its service or its
+			// node): the wait ends with ErrClosed until the attachment is
+			// detached.
 			return AllEventsHandled, closed.closedError()
 		}
-		next := ws.collect(deadline)
 		if len(ws.ready) > 0 {
-			ws.unpin()
 			return ws.dispatch(cb), nil
 		}
 		if deadline >= 0 && futex.Now() >= deadline {
-			ws.unpin()
 			return AllEventsHandled, nil
 		}
-		ws.sleep(w0, s0, next)
-		ws.unpin()
+		if !ws.armAll() {
+			ws.sleep(ctx, next)
+		}
+		ws.disarmAll()
 	}
 }
 
 // collect fills ws.ready with the ready attachments of ws.cur, restarts the
 // deadlines and intervals that fired, and returns when the wait must end
-// at the latest (the earliest of deadline and every timer).
-func (ws *WaitSet) collect(deadline int64) int64 {
+// at the latest (the earliest of deadline and every timer), and an
+// attachment whose port is closed, if any.
+func (ws *WaitSet) collect(deadline int64) (next int64, closed *attachment) {
 	ws.ready = ws.ready[:0]
 	now := futex.Now()
-	next := deadline
+	next = deadline
 	for _, a := range ws.cur {
+		ready := false
+		if a.src != nil {
+			ok, err := a.src.ready()
+			if err != nil {
+				if closed == nil && !a.detached.Load() {
+					closed = a
+				}
+				continue
+			}
+			ready = ok
+		}
 		switch a.kind {
 		case attachNotification:
-			if a.pinned && a.l.pending() {
+			if ready {
 				ws.ready = append(ws.ready, readyAttachment{a, AttachmentID{key: a.key}})
 			}
 			continue
 		case attachDeadline:
-			if a.pinned && a.l.pending() {
+			if ready {
 				ws.ready = append(ws.ready, readyAttachment{a, AttachmentID{key: a.key}})
 				a.due = now + a.period
 			} else if now >= a.due {
@@ -436,7 +554,33 @@ func (ws *WaitSet) collect(deadline int64) int64 {
 			next = a.due
 		}
 	}
-	return next
+	return next, closed
+}
+
+// armAll arms every port of ws.cur (see attachment.arm), then reports
+// whether one of them is ready or closed already: then the caller must
+// not sleep (the sender that made it so may have come before our arming
+// and not rung). Must be called with waitMu held.
+func (ws *WaitSet) armAll() bool {
+	for _, a := range ws.cur {
+		a.arm()
+	}
+	for _, a := range ws.cur {
+		if a.src == nil || a.detached.Load() {
+			continue
+		}
+		// SYNC POINT W-arm: the checks come after every arming above.
+		if ok, err := a.src.ready(); ok || err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (ws *WaitSet) disarmAll() {
+	for _, a := range ws.cur {
+		a.disarm()
+	}
 }
 
 func (ws *WaitSet) dispatch(cb func(AttachmentID) CallbackProgression) WaitSetRunResult {
@@ -451,84 +595,20 @@ func (ws *WaitSet) dispatch(cb func(AttachmentID) CallbackProgression) WaitSetRu
 	return AllEventsHandled
 }
 
-func (ws *WaitSet) unpin() {
-	for _, a := range ws.cur {
-		if a.pinned {
-			a.pinned = false
-			a.l.unpin()
-		}
+// sleep parks until the WaitSet's channel receives (a waitpoint of an
+// attached port fired, the timer fired at next, Attach or Detach), ctx
+// ends or a handled signal arrives.
+func (ws *WaitSet) sleep(ctx context.Context, next int64) {
+	if next >= 0 {
+		ws.timer.Reset(time.Duration(max(next-futex.Now(), 0)))
 	}
-}
-
-// sleep waits on the wake-up word, the signal word and every pinned
-// listener's epoch until one changes or deadline passes. It does not sleep
-// when a listener has events or is closed (the next round reports it).
-func (ws *WaitSet) sleep(w0, s0 uint32, deadline int64) {
-	ws.words = append(ws.words[:0], futex.Private(&ws.wake, w0))
-	if ws.signal {
-		ws.words = append(ws.words, futex.Private(&signalWord, s0))
+	select {
+	case <-ws.ch:
+	case <-doneOf(ctx):
+	case <-ws.sig.done(): // nil, never ready, without signal handling
 	}
-	fixed := len(ws.words)
-	for _, a := range ws.cur {
-		if a.pinned {
-			// SYNC POINT sleep-announce (Dekker with notify's sleep-check):
-			// before the pending checks below.
-			a.l.seg.hdr.sleeping.Add(1)
-		}
+	if next >= 0 {
+		ws.timer.Stop()
 	}
-	ready := false
-	for _, a := range ws.cur {
-		if !a.pinned {
-			continue
-		}
-		h := a.l.seg.hdr
-		ws.words = append(ws.words, futex.Shared(&h.epoch, h.epoch.Load())) // SYNC POINT epoch: paired with notify's Add.
-		// SYNC POINT close: after the epoch load, paired with closePort's
-		// store of closed before its epoch Add: a Close after this check
-		// changes the epoch, which ends the futex_waitv below.
-		if a.l.closed.Load() || a.l.pending() {
-			ready = true
-			break
-		}
-	}
-	if !ready {
-		waitWords(ws.words, fixed, deadline, &ws.wake)
-		ws.wakeups.Add(1)
-	}
-	for _, a := range ws.cur {
-		if a.pinned {
-			a.l.seg.hdr.sleeping.Add(^uint32(0))
-		}
-	}
-}
-
-// waitWords is futex.WaitV over any number of words. The first fixed words
-// (the WaitSet's wake word, the signal word) go into every call of at most
-// futex.MaxWords words; beyond one call, helper goroutines wait on the
-// other groups, and whoever returns first bumps wake so that all return.
-func waitWords(words []futex.Word, fixed int, deadline int64, wake *atomic.Uint32) {
-	if len(words) <= futex.MaxWords {
-		futex.WaitV(words, deadline)
-		return
-	}
-	kick := func() {
-		wake.Add(1)
-		futex.WakePrivate(wake)
-	}
-	per := futex.MaxWords - fixed
-	var wg sync.WaitGroup
-	for i := fixed + per; i < len(words); i += per {
-		chunk := make([]futex.Word, 0, futex.MaxWords)
-		chunk = append(chunk, words[:fixed]...)
-		chunk = append(chunk, words[i:min(i+per, len(words))]...)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			futex.WaitV(chunk, deadline)
-			kick()
-		}()
-	}
-	futex.WaitV(words[:fixed+per], deadline)
-	kick()
-	wg.Wait()
+	ws.wakeups.Add(1)
 }

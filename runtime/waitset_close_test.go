@@ -256,8 +256,8 @@ func TestWaitSetClosedBeforeWait(t *testing.T) {
 }
 
 // TestWaitSetCloseBeyondFirstWaitCall closes the last of more listeners
-// than one futex_waitv call takes: its wake-up comes through a helper
-// goroutine's call.
+// than one futex_waitv call took (when the WaitSet slept in futex_waitv,
+// its wake-up came through a helper goroutine's call).
 func TestWaitSetCloseBeyondFirstWaitCall(t *testing.T) {
 	node := testNode(t, testConfig(t))
 	const n = 130

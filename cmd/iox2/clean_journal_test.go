@@ -52,8 +52,8 @@ func TestInspectCleanAfterCorruptDynamic(t *testing.T) {
 				cfg := iox2test.Config(t)
 				a := startInspectPeer(t, cfg, "a", pat.roles[0])
 				b := startInspectPeer(t, cfg, "b", pat.roles[1])
-				// The discovery goroutines connect the ports within a
-				// discovery interval (50 ms); 20 s leaves room for a loaded
+				// The nodes' dispatchers connect the ports as soon as
+				// their doorbells ring; 20 s leaves room for a loaded
 				// machine.
 				var inShm []string
 				for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {

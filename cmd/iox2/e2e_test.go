@@ -772,7 +772,7 @@ func TestInspectCleanAfterKill(t *testing.T) {
 		}
 		return files
 	}
-	// Connections are made by the discovery goroutines: wait for all three
+	// Connections are made by the nodes' dispatchers: wait for all three
 	// (imu; plan's requests and responses) so that the files are the same
 	// in every run.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {

@@ -1,42 +1,18 @@
-// Package futex wraps the Linux futex(2) calls on words that live in shared
-// memory, so that a process can sleep until another process changes a word.
-//
-// The calls use the shared (non-private) futex operations: the kernel keys
-// the wait queue by the physical page, so a waiter and a waker in different
-// processes that map the same segment meet.
+// Package futex held the runtime's futex(2) and futex_waitv(2) calls, with
+// which listeners, WaitSets and discovery once slept on words in shared
+// memory. Every wait now parks a goroutine in Go's network poller instead
+// (see runtime/bell.go), so that a blocked wait holds no OS thread; what is
+// left is the clock that shared memory uses for deadlines.
 package futex
 
-import (
-	"sync/atomic"
-	"time"
-	"unsafe"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-const (
-	opWait = 0 // FUTEX_WAIT, shared
-	opWake = 1 // FUTEX_WAKE, shared
-)
-
-// Wait sleeps while *addr == val, for at most timeout (forever if timeout < 0).
-// It returns early, without error, on a wake-up, a changed value, a signal or
-// a spurious wake-up: callers re-check their condition in a loop.
-func Wait(addr *atomic.Uint32, val uint32, timeout time.Duration) {
-	var tsp unsafe.Pointer
+// Now returns the CLOCK_MONOTONIC time in nanoseconds. Unlike the monotonic
+// reading in a time.Time, it is the same clock in every process of the
+// machine (time since boot), so that a deadline stored in shared memory by
+// one process means the same to every other.
+func Now() int64 {
 	var ts unix.Timespec
-	if timeout >= 0 {
-		ts = unix.NsecToTimespec(int64(timeout))
-		tsp = unsafe.Pointer(&ts)
-	}
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opWait, uintptr(val), uintptr(tsp), 0, 0)
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
-
-// Wake wakes up to n waiters sleeping on addr and returns how many woke.
-func Wake(addr *atomic.Uint32, n int) int {
-	r, _, _ := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opWake, uintptr(n), 0, 0, 0)
-	return int(r)
-}
-
-// WakeAll wakes every waiter sleeping on addr.
-func WakeAll(addr *atomic.Uint32) int { return Wake(addr, 1<<31-1) }

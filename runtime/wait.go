@@ -1,0 +1,94 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Helpers of the blocking calls (see waitpoint): each blocks in one
+// select on its waitpoint's channel, the waitpoint's done channel (the
+// port closed), the context, the signal channel (when the node handles
+// signals) and, for the timed ones, a timer. A select on channels parks
+// the goroutine without an OS thread and allocates nothing.
+
+// doneOf returns ctx's Done channel; nil (never ready) for a nil ctx.
+func doneOf(ctx context.Context) <-chan struct{} {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Done()
+}
+
+// signalChan returns the channel that the first SIGINT or SIGTERM closes
+// when the node handles signals, else nil (never ready).
+func (n *Node) signalChan() <-chan struct{} { return n.sig.done() }
+
+// blockErr is why a blocking call of the node's ports must return now:
+// ctx ended (its error), or a handled signal arrived (ErrNodeInterrupted,
+// ErrNodeTerminationRequest); else nil.
+func (n *Node) blockErr(ctx context.Context) error {
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if n.signal {
+		return pendingSignal()
+	}
+	return nil
+}
+
+// timers recycles the timers of timed waits, so that they allocate
+// nothing once warm.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+		timers.Put(t)
+	}
+}
+
+// block is the loop of every BlockingReceive: it calls try until try
+// returns a value or an error, and between attempts parks on the port's
+// waitpoint wp. The attempt after arming is the re-check of the sleep
+// handshake (see waitpoint): a sender that published before our arming is
+// seen by it, one that publishes after sees our token and rings. It
+// returns ctx.Err() when ctx ends, ErrClosed when the port closes, and the
+// signal's error when node handles signals. try is called without any lock
+// held; it must not block.
+func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bool, error)) (R, error) {
+	for {
+		v, ok, err := try()
+		if ok || err != nil {
+			return v, err
+		}
+		if err := n.blockErr(ctx); err != nil {
+			return v, err
+		}
+		ch := wp.wait() // SYNC POINT W-arm: before the re-check below
+		if ch == nil {
+			return v, ErrClosed
+		}
+		if v, ok, err = try(); ok || err != nil {
+			wp.unwait(ch)
+			return v, err
+		}
+		select {
+		case <-ch:
+		case <-wp.done:
+		case <-doneOf(ctx):
+		case <-n.signalChan():
+		}
+		wp.unwait(ch)
+	}
+}
