@@ -210,8 +210,10 @@ func TestDeadNodesLeaveNothingAfterCorruptDynamic(t *testing.T) {
 				damageDynamic(t, dynamicPath(t, cfg), how, int64(pi*2+di+1))
 				killHelper(a)
 				killHelper(b)
-				if st := CleanupDeadNodes(cfg); st.Cleanups != 2 || st.FailedCleanups != 0 {
-					t.Errorf("cleanup: %+v, want 2 nodes cleaned", st)
+				// b may clean up after a before it dies itself: its node
+				// watches a's process through a pidfd.
+				if st := CleanupDeadNodes(cfg); !st.Complete() || st.Cleanups+st.CleanedByOthers == 0 {
+					t.Errorf("cleanup: %+v, want the dead nodes cleaned", st)
 				}
 				assertNoFiles(t, cfg)
 				if st := CleanupDeadNodes(cfg); !reflect.DeepEqual(st, CleanupState{}) {
