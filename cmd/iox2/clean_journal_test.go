@@ -73,8 +73,11 @@ func TestInspectCleanAfterCorruptDynamic(t *testing.T) {
 
 				var c inspectCleanOut
 				inspectJSON(t, cfg, &c, "clean")
-				if c.Cleaned != 2 || c.Failed != 0 || len(c.Nodes) != 2 {
-					t.Errorf("clean --json: cleaned %d, failed %d, %d nodes; want 2 nodes cleaned", c.Cleaned, c.Failed, len(c.Nodes))
+				// b's node may clean up after a before b dies itself (it
+				// watches a's process through a pidfd): then clean finds
+				// one dead node, and a's files are gone already.
+				if c.Cleaned < 1 || c.Failed != 0 || len(c.Nodes) != c.Cleaned+c.CleanedByOthers {
+					t.Errorf("clean --json: cleaned %d, failed %d, %d nodes; want the dead nodes cleaned", c.Cleaned, c.Failed, len(c.Nodes))
 				}
 				reported := map[string]bool{}
 				for _, n := range c.Nodes {
