@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	Register("iox2go-event", "iox2go event-based communication: the payload goes through a publish-subscribe service as in iox2go-pubsub, and a notifier wakes the receiver, which sleeps in Listener.TimedWait (a blocking futex wait) instead of polling; read it against futex", func() Mechanism { return new(iox2Event) })
+	Register("iox2go-event", "iox2go event-based communication: the payload goes through a publish-subscribe service as in iox2go-pubsub, and a notifier wakes the receiver, which sleeps in Listener.TimedWait (a parked goroutine, woken through its node's doorbell) instead of polling; read it against futex", func() Mechanism { return new(iox2Event) })
 }
 
 // iox2Event is iceoryx2's event_based_communication: data in a

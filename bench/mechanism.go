@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -129,8 +130,19 @@ var (
 )
 
 // peerGone is set by the control channel's reader when the other process
-// ends or reports a failure, so that a busy wait on a dead peer stops.
-var peerGone atomic.Bool
+// ends or reports a failure, so that a busy wait on a dead peer stops;
+// peerGoneCh is closed then too, for the blocking waits (setPeerGone).
+var (
+	peerGone     atomic.Bool
+	peerGoneCh   = make(chan struct{})
+	peerGoneOnce sync.Once
+)
+
+// setPeerGone records that the other process is gone.
+func setPeerGone() {
+	peerGone.Store(true)
+	peerGoneOnce.Do(func() { close(peerGoneCh) })
+}
 
 // Waiter bounds a wait for the peer without putting a clock read on the
 // fast path: a busy-waiting Receive calls Reset when it starts and Poll

@@ -88,11 +88,11 @@ func (p *peer) read(out io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "error ") {
-			peerGone.Store(true)
+			setPeerGone()
 		}
 		p.lines <- line
 	}
-	peerGone.Store(true)
+	setPeerGone()
 	close(p.lines)
 }
 
@@ -173,7 +173,7 @@ func runB() error {
 		for sc.Scan() {
 			cmds <- sc.Text()
 		}
-		peerGone.Store(true) // A is gone, or done with B
+		setPeerGone() // A is gone, or done with B
 		close(cmds)
 	}()
 	for line := range cmds {

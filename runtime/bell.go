@@ -115,8 +115,12 @@ func claimAndRing(cfg *Config, w *atomic.Uint64, node *atomic.Uint64) {
 	if t == 0 {
 		return // another waker claimed it
 	}
+	// SYNC POINT W-slot-node: the port's node, read after the claim;
+	// paired with the slot's claim (CAS of node) before its owner armed.
 	if !ringNode(cfg, ID(node.Load()), t) {
 		// The doorbell is full: put the token back, the next waker rings.
+		// SYNC POINT W-restore: paired with the next waker's W-claim; fails
+		// harmlessly if the sleeper armed again or cleared it meanwhile.
 		w.CompareAndSwap(0, t)
 	}
 }
@@ -143,6 +147,8 @@ type peerBell struct {
 func (c *bellCache) ring(cfg *Config, id ID, t uint64) bool {
 	c.mu.RLock()
 	if b := c.m[id]; b != nil {
+		// (used and clock only rank the doorbells for eviction: no
+		// ordering is needed, a stale value evicts the wrong one first.)
 		b.used.Store(c.clock.Add(1))
 		// Under the read lock: eviction (write lock) cannot close fd now.
 		err := writeToken(b.fd, t)
@@ -376,6 +382,9 @@ func (b *nodeBell) deliver(t uint64, inDispatcher bool) {
 func (b *nodeBell) post(wp *waitpoint) { b.enqueue(wp, true) }
 
 func (b *nodeBell) enqueue(wp *waitpoint, kick bool) {
+	// SYNC POINT queued: one queue entry per waitpoint; paired with
+	// runQueue's store of false before the round, so that a post during
+	// the round queues another.
 	if !wp.queued.CompareAndSwap(false, true) {
 		return
 	}
@@ -427,7 +436,8 @@ func (b *nodeBell) runQueue() {
 			b.queue = b.queue[:0:0]
 		}
 		b.qmu.Unlock()
-		// Cleared before the round: a ring during the round queues it again.
+		// SYNC POINT queued: cleared before the round (paired with
+		// enqueue's CAS): a ring during the round queues it again.
 		wp.queued.Store(false)
 		wp.svc.round()
 	}
@@ -638,6 +648,8 @@ func (wp *waitpoint) close() {
 	}
 	wp.closed = true
 	if wp.w != nil {
+		// SYNC POINT W-clear: as in disarmLocked; nobody of ours sleeps
+		// on W any more.
 		wp.w.CompareAndSwap(wp.token, 0)
 		wp.w = nil
 	}

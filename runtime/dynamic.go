@@ -263,6 +263,8 @@ func (d *dynamic) leave(id ID, slot int) (last bool) {
 		}
 		// Nobody rings a node that left (a stale token would only cost
 		// it a spurious look, but the slot's next owner stores its own).
+		// SYNC POINT node-leave: before the slot turns free (the CAS
+		// below); paired with bump's node-claim.
 		ns.wake.Store(0)
 		ns.id.CompareAndSwap(uint64(id), 0)
 	}
@@ -330,7 +332,9 @@ func (d *dynamic) bump() {
 			continue
 		}
 		if !ringNode(d.cfg, ID(ns.id.Load()), t) {
-			ns.wake.CompareAndSwap(0, t) // doorbell full: the next bump rings
+			// SYNC POINT node-restore: doorbell full: the next bump rings;
+			// paired with its node-claim.
+			ns.wake.CompareAndSwap(0, t)
 		}
 	}
 }
@@ -350,6 +354,8 @@ func claim(slots []portSlot, id, node ID) int {
 			s.a.Store(0)
 			s.b.Store(0)
 			s.c.Store(0)
+			// SYNC POINT W-claimed-slot: no token of the slot's previous
+			// port survives; before the slot turns active (slot-active).
 			s.wake.Store(0)
 			s.id.Store(uint64(id))
 			return i

@@ -519,6 +519,9 @@ func (s *serviceCore) close() error {
 		s.retry.Stop()
 	}
 	s.roundMu.Unlock()
+	// SYNC POINT node-disarm: nobody rings us for this service any more
+	// (a bump that claimed the token first rings a stale one); paired with
+	// bump's node-claim.
 	s.dyn.nodes[s.slot].wake.CompareAndSwap(s.wp.token, 0)
 	s.wp.close()
 	s.node.live.forget(s) // no watchPeers(s) after this

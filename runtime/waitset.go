@@ -184,6 +184,10 @@ func (a *attachment) arm() {
 	if a.src == nil {
 		return
 	}
+	// SYNC POINT ws-armed: the Swap makes the arming counted once; paired
+	// with disarm's Swap. Detach stores detached before its disarm, and we
+	// load it after our Swap: either Detach's disarm undoes our arming, or
+	// we see detached and undo it ourselves.
 	if !a.armed.Swap(true) {
 		a.src.wp.arm()
 	} else {
@@ -196,6 +200,7 @@ func (a *attachment) arm() {
 
 // disarm ends what arm began (exactly once, whoever calls it).
 func (a *attachment) disarm() {
+	// SYNC POINT ws-armed: paired with arm's Swap; exactly one disarm.
 	if a.src != nil && a.armed.Swap(false) {
 		a.src.wp.disarm()
 	}
@@ -306,6 +311,8 @@ func (g *WaitSetGuard) Detach() {
 	ws.mu.Lock()
 	for i, a := range ws.atts {
 		if a.key == g.key {
+			// SYNC POINT ws-detached: before the disarm below; paired with
+			// arm's load after its Swap (and the waiter's checks).
 			a.detached.Store(true)
 			ws.atts = append(ws.atts[:i], ws.atts[i+1:]...)
 			if a.src != nil {
