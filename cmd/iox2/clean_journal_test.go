@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,6 +68,11 @@ func TestInspectCleanAfterCorruptDynamic(t *testing.T) {
 				}
 				_, dynamic := corruptFiles(t, cfg)
 				damage(t, dynamic, how, int64(2*pi+di+1))
+				// Both peers stop before either dies: a live peer's
+				// node cleans a dead one as soon as its pidfd says so,
+				// and clean must find both dead nodes.
+				a.cmd.Process.Signal(syscall.SIGSTOP)
+				b.cmd.Process.Signal(syscall.SIGSTOP)
 				a.kill(t)
 				b.kill(t)
 				before := domainFiles(cfg)

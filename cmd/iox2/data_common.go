@@ -25,8 +25,8 @@ const dataNodeName = "iox2-cli"
 //
 // The node does not handle signals itself (SignalHandling(false)): the
 // command catches them with signal.NotifyContext, so that every wait it
-// makes (blocking listener waits, the polls of a subscriber, reading
-// stdin) ends on Ctrl-C through one context, and the command then closes
+// makes (blocking listener waits, a subscriber's blocking receives,
+// reading stdin) ends on Ctrl-C through one context, and the command then closes
 // its ports and its node before it returns. A second Ctrl-C, after the
 // first one has been caught, kills the process as usual.
 type dataSession struct {
@@ -84,13 +84,6 @@ func openError(name, kind string, err error) error {
 	}
 	return err
 }
-
-// pollInterval is how long subscribe, hz and record sleep when their
-// subscriber's queue is empty. A publish-subscribe service has no wake-up
-// of its own (as in iceoryx2, waking needs an event service next to it),
-// so these commands poll: every sample queued is drained at once, and an
-// idle wait costs a wake-up every half millisecond, not a spinning core.
-const pollInterval = 500 * time.Microsecond
 
 // checkCount rejects a negative --count.
 func checkCount(cmd string, n int) error {
@@ -153,31 +146,35 @@ func (s *dataSession) openPubSub(name string) (*iox2.RawPubSubService, error) {
 // copy what it keeps). It stops after count samples (0: no limit), at
 // until (zero: never), on Ctrl-C or when fn fails; it returns the number
 // of samples and whether it stopped because until passed.
+//
+// It blocks in the subscriber (Samples, a BlockingReceive per sample): an
+// empty queue parks the goroutine until a publisher rings the node's
+// doorbell, the deadline passes or the command is interrupted, so an idle
+// command costs no CPU. Samples already queued are taken before the
+// deadline is looked at, as a Receive would.
 func (s *dataSession) receive(sub *iox2.RawSubscriber, count int, until time.Time, fn func(smp *iox2.RawSample, at time.Time) error) (n int, expired bool, err error) {
-	for count == 0 || n < count {
-		smp, err := sub.Receive()
+	ctx := s.ctx
+	if !until.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		defer cancel()
+	}
+	for smp, err := range sub.Samples(ctx) {
 		if err != nil {
-			return n, false, fmt.Errorf("receive: %w", err)
-		}
-		if smp != nil {
-			n++
-			err := fn(smp, time.Now())
-			smp.Release()
-			if err != nil {
-				return n, false, err
-			}
-			continue
-		}
-		wait := pollInterval
-		if !until.IsZero() {
-			left := time.Until(until)
-			if left <= 0 {
+			switch {
+			case s.interrupted():
+				return n, false, nil
+			case errors.Is(err, context.DeadlineExceeded):
 				return n, true, nil
 			}
-			wait = min(wait, left)
+			return n, false, fmt.Errorf("receive: %w", err)
 		}
-		if !s.sleep(wait) {
-			return n, false, nil // interrupted
+		n++
+		if err := fn(smp, time.Now()); err != nil {
+			return n, false, err // the iterator releases smp
+		}
+		if count > 0 && n >= count {
+			break
 		}
 	}
 	return n, false, nil

@@ -45,8 +45,9 @@ sample was sent, in nanoseconds since the Unix epoch
 the time of reception minus it. Otherwise latency is "n/a".
 
 Times of reception are taken when a sample leaves the subscriber's queue;
-the command polls the queue every 0.5 ms when it is empty, so intervals and
-latencies carry up to 0.5 ms of that polling. lost counts the gaps in the
+the command blocks while the queue is empty, so intervals and latencies
+include the wake-up of that blocked receive (microseconds) when samples
+come one at a time. lost counts the gaps in the
 sequence numbers of each publisher (samples that overflowed the queue).
 With --json every report is a line {"rate_hz":..., "interval_ns":{"min":...,
 "mean":...,"max":...}, "latency_ns":{...} or null, "window":..., "total":...,

@@ -46,8 +46,8 @@ iox2 publish.
 
 The subscriber first receives up to --history samples that the publishers
 keep for late joiners (default: as many as the service keeps), then what
-is sent. A publish-subscribe service has no wake-up of its own, so the
-command polls its queue every 0.5 ms when it is empty. It ends after
+is sent. While the queue is empty the command blocks (no CPU, no polling)
+until a publisher sends. It ends after
 --count samples (0: no limit), after --timeout (0: none) or on Ctrl-C; if
 the timeout passes before any sample arrived, the exit code is 4.`,
 		flags: func(fs *flag.FlagSet) {

@@ -27,18 +27,18 @@ type pattern struct {
 
 var patterns = []pattern{
 	{"publish-subscribe: examples/publish_subscribe", []proc{
-		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5", "-cycle", "100ms"}},
+		{"subscriber", "./examples/publish_subscribe/subscriber", []string{"-n", "5"}},
 		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
 		// The command line reads the same samples as JSON, without generated code.
 		{"iox2", "./cmd/iox2", []string{"subscribe", "My/Funk/ServiceName", "--count", "2", "--timeout", "5s"}},
 	}},
 	{"request-response: examples/request_response", []proc{
-		{"server", "./examples/request_response/server", []string{"-n", "5", "-cycle", "100ms"}},
+		{"server", "./examples/request_response/server", []string{"-n", "5"}},
 		{"client", "./examples/request_response/client", []string{"-n", "5", "-cycle", "200ms"}},
 	}},
 	{"event: examples/event", []proc{
-		{"listener", "./examples/event/listener", []string{"-n", "5", "-cycle", "1s"}},
-		{"listener_all", "./examples/event/listener_all", []string{"-n", "5", "-cycle", "1s"}},
+		{"listener", "./examples/event/listener", []string{"-n", "5"}},
+		{"listener_all", "./examples/event/listener_all", []string{"-n", "5"}},
 		{"notifier", "./examples/event/notifier", []string{"-n", "5", "-cycle", "200ms"}},
 	}},
 }

@@ -1,19 +1,20 @@
 // Command listener is the event example of iceoryx2's README, in Go: it
 // waits for notifications of the event service "MyEventName", one event id
 // at a time, and prints each, until it is interrupted (or has received -n
-// events).
+// events). It blocks while nothing is notified: no polling, no CPU.
 //
 // Notifications of one id that arrive before the listener looks are
-// reported once (iceoryx2 coalesces them too); Listener.TimedWait reports
-// how many there were.
+// reported once, with their count (iceoryx2 coalesces them too).
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"log"
-	"time"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/iox2go/iox2go/examples/gen/event"
 	iox2 "github.com/iox2go/iox2go/runtime"
@@ -21,15 +22,17 @@ import (
 
 func main() {
 	n := flag.Int("n", 0, "stop after this many events (0: run until interrupted)")
-	cycle := flag.Duration("cycle", time.Second, "longest wait for an event")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("listener: ")
 
-	// SignalHandling(true): Ctrl-C (SIGINT) and SIGTERM end the waits with
-	// an error instead of killing the program, so that the loop below ends
-	// and node.Close removes the node's files.
-	node, err := iox2.NewNodeBuilder().Name("listener").SignalHandling(true).Create()
+	// Ctrl-C (SIGINT) and SIGTERM end ctx, and with it the blocking waits
+	// below, so that the loop ends and node.Close removes the node's files.
+	// (The node itself leaves the signals alone.)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	node, err := iox2.NewNodeBuilder().Name("listener").Create()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,17 +48,18 @@ func main() {
 	}
 	fmt.Println("listener ready to receive events!")
 
-	for received := 0; (*n == 0 || received < *n) && node.Wait(0) == nil; {
-		id, ok, err := listener.TimedWaitOne(*cycle)
-		if errors.Is(err, iox2.ErrNodeInterrupted) || errors.Is(err, iox2.ErrNodeTerminationRequest) {
-			break
-		}
+	received := uint64(0)
+	for ev, err := range listener.Events(ctx) { // one id per iteration
 		if err != nil {
+			if ctx.Err() != nil {
+				break // SIGINT or SIGTERM
+			}
 			log.Fatal(err)
 		}
-		if ok {
-			fmt.Printf("event was triggered with id: %d\n", id)
-			received++
+		fmt.Printf("event was triggered with id: %d\n", ev.ID)
+		received += ev.Count
+		if *n > 0 && received >= uint64(*n) {
+			break
 		}
 	}
 	fmt.Println("exit")

@@ -1,15 +1,18 @@
 // Command listener_all is the event example of iceoryx2's README that grabs
-// all pending events at once, in Go: every cycle it reports each event id
-// notified on "MyEventName" since the last look, until it is interrupted
-// (or has received -n events).
+// all pending events at once, in Go: it waits for notifications on
+// "MyEventName" and then reports each event id notified since the last look,
+// until it is interrupted (or has received -n events). It blocks while
+// nothing is notified: no polling, no CPU.
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"log"
-	"time"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/iox2go/iox2go/examples/gen/event"
 	iox2 "github.com/iox2go/iox2go/runtime"
@@ -17,15 +20,17 @@ import (
 
 func main() {
 	n := flag.Int("n", 0, "stop after this many events (0: run until interrupted)")
-	cycle := flag.Duration("cycle", time.Second, "longest wait for events")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("listener_all: ")
 
-	// SignalHandling(true): Ctrl-C (SIGINT) and SIGTERM end the waits with
-	// an error instead of killing the program, so that the loop below ends
-	// and node.Close removes the node's files.
-	node, err := iox2.NewNodeBuilder().Name("listener_all").SignalHandling(true).Create()
+	// Ctrl-C (SIGINT) and SIGTERM end ctx, and with it the blocking waits
+	// below, so that the loop ends and node.Close removes the node's files.
+	// (The node itself leaves the signals alone.)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	node, err := iox2.NewNodeBuilder().Name("listener_all").Create()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,14 +46,14 @@ func main() {
 	}
 	fmt.Println("listener ready to receive events!")
 
-	for received := 0; (*n == 0 || received < *n) && node.Wait(0) == nil; {
-		k, err := listener.TimedWaitAll(func(id iox2.EventID) {
+	for received := 0; *n == 0 || received < *n; {
+		k, err := listener.BlockingWaitAll(ctx, func(id iox2.EventID) {
 			fmt.Printf("event was triggered with id: %d\n", id)
-		}, *cycle)
-		if errors.Is(err, iox2.ErrNodeInterrupted) || errors.Is(err, iox2.ErrNodeTerminationRequest) {
-			break
-		}
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				break // SIGINT or SIGTERM
+			}
 			log.Fatal(err)
 		}
 		received += k
