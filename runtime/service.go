@@ -375,7 +375,11 @@ func startService(node *Node, name, hash string, sc *StaticConfig, d *dynamic, t
 		node: node, name: name, hash: hash, static: sc, dyn: d, tag: tag, slot: slot,
 		ports: map[port]struct{}{},
 	}
+	// Under roundMu: once registered, the waitpoint's token can reach the
+	// dispatcher (a ring, a post), whose round reads s.wp under roundMu.
+	s.roundMu.Lock()
 	s.wp = node.bell.newWaitpoint(nil, s)
+	s.roundMu.Unlock()
 	if err := node.addService(s); err != nil {
 		s.wp.close()
 		s.leave()
