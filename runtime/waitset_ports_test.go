@@ -177,9 +177,17 @@ func TestWaitSetChannelForm(t *testing.T) {
 		ws.TryWaitAndProcess(cb) // at most one stale value (the Detach)
 	default:
 	}
+	// Ready may receive spuriously (it says that something may be ready:
+	// a late round of the service, retried while a port's mutex was held
+	// on a loaded machine, fires the subscriber's waitpoint); what it
+	// announces is then nothing to process.
 	select {
 	case <-ws.Ready():
-		t.Fatal("Ready received with nothing attached ready")
+		n := 0
+		ws.TryWaitAndProcess(func(AttachmentID) CallbackProgression { n++; return Continue })
+		if n != 0 {
+			t.Fatalf("Ready received and %d attachments were ready, with nothing sent", n)
+		}
 	case <-time.After(50 * time.Millisecond):
 	}
 }
