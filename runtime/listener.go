@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,6 +256,7 @@ func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) er
 	defer l.unpin()
 	node := l.ev.core.node
 	var t *time.Timer
+	spun := false
 	for {
 		if try() {
 			putTimer(t)
@@ -274,6 +276,21 @@ func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) er
 		if err := node.blockErr(ctx); err != nil {
 			putTimer(t)
 			return err
+		}
+		if !spun {
+			// Spin first, as block does (see spinFor).
+			spun = true
+			limit := spinFor
+			if left >= 0 {
+				limit = min(limit, left)
+			}
+			for start := time.Now(); time.Since(start) < limit; {
+				goruntime.Gosched()
+				if l.pending() {
+					break
+				}
+			}
+			continue
 		}
 		ch := l.wp.wait() // SYNC POINT W-arm, before the checks below
 		if ch == nil || l.closed.Load() {
