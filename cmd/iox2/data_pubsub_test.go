@@ -319,12 +319,17 @@ func TestDataSubscribeIdleCPU(t *testing.T) {
 	dataWaitPorts(t, b.config(), robot.ImuServiceName, iox2.PatternPublishSubscribe, 1, 1)
 	pid := cli.cmd.Process.Pid
 	time.Sleep(200 * time.Millisecond) // past the start-up's work (maps, discovery)
+	// IOX2GO_IDLE_SECONDS=10 measures the 10 s (docs/BENCHMARKS.md).
+	period := 3 * time.Second
+	if s, err := strconv.Atoi(os.Getenv("IOX2GO_IDLE_SECONDS")); err == nil && s > 0 {
+		period = time.Duration(s) * time.Second
+	}
 	before, start := procCPU(t, pid), time.Now()
-	time.Sleep(3 * time.Second)
+	time.Sleep(period)
 	used, idle := procCPU(t, pid)-before, time.Since(start)
 	t.Logf("idle iox2 subscribe: %v CPU (utime+stime) in %v", used, idle.Round(time.Millisecond))
-	if used >= 50*time.Millisecond {
-		t.Errorf("idle iox2 subscribe used %v CPU in %v, want < 50 ms", used, idle)
+	if limit := 50 * time.Millisecond * time.Duration(max(1, period/(3*time.Second))); used >= limit {
+		t.Errorf("idle iox2 subscribe used %v CPU in %v, want < %v", used, idle, limit)
 	}
 	// Still alive and receiving: a sample now is printed at once.
 	pub.stdin.Write([]byte("1\n"))
