@@ -751,21 +751,13 @@ func (s *Subscriber[T]) BlockingReceive(ctx context.Context) (*Sample[T], error)
 // samples fill the subscriber's borrow limit, a handled signal), the
 // iterator yields a nil sample with the error once and stops.
 func (s *Subscriber[T]) Samples(ctx context.Context) iter.Seq2[*Sample[T], error] {
-	return func(yield func(*Sample[T], error) bool) {
-		for {
-			smp, err := s.BlockingReceive(ctx)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			use := smp.use
-			more := yield(smp, nil)
-			smp.releaseUnkept(use)
-			if !more {
-				return
-			}
+	return receiveSeq(func() (*Sample[T], uint64, error) {
+		smp, err := s.BlockingReceive(ctx)
+		if err != nil {
+			return nil, 0, err
 		}
-	}
+		return smp, smp.use, nil
+	}, (*Sample[T]).releaseUnkept, nil)
 }
 
 func (s *Subscriber[T]) waitSource() *waitSource { return s.s.src }

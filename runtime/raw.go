@@ -492,21 +492,13 @@ func (r *RawSubscriber) BlockingReceive(ctx context.Context) (*RawSample, error)
 // released when the loop body returns unless the body called its Keep.
 // See Subscriber.Samples.
 func (r *RawSubscriber) Samples(ctx context.Context) iter.Seq2[*RawSample, error] {
-	return func(yield func(*RawSample, error) bool) {
-		for {
-			smp, err := r.BlockingReceive(ctx)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			use := smp.use
-			more := yield(smp, nil)
-			smp.releaseUnkept(use)
-			if !more {
-				return
-			}
+	return receiveSeq(func() (*RawSample, uint64, error) {
+		smp, err := r.BlockingReceive(ctx)
+		if err != nil {
+			return nil, 0, err
 		}
-	}
+		return smp, smp.use, nil
+	}, (*RawSample).releaseUnkept, nil)
 }
 
 func (r *RawSubscriber) waitSource() *waitSource { return r.s.src }

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"sync"
@@ -590,24 +589,13 @@ func (p *PendingResponse[Req, Resp]) BlockingReceive(ctx context.Context) (*Resp
 // otherwise, the iterator yields a nil response with the error once and
 // stops.
 func (p *PendingResponse[Req, Resp]) Responses(ctx context.Context) iter.Seq2[*Response[Resp], error] {
-	return func(yield func(*Response[Resp], error) bool) {
-		for {
-			r, err := p.BlockingReceive(ctx)
-			if errors.Is(err, ErrStreamEnded) {
-				return
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			use := r.use
-			more := yield(r, nil)
-			r.releaseUnkept(use)
-			if !more {
-				return
-			}
+	return receiveSeq(func() (*Response[Resp], uint64, error) {
+		r, err := p.BlockingReceive(ctx)
+		if err != nil {
+			return nil, 0, err
 		}
-	}
+		return r, r.use, nil
+	}, (*Response[Resp]).releaseUnkept, ErrStreamEnded)
 }
 
 // pendingKey identifies a pending response (a request) for a WaitSet.

@@ -446,21 +446,13 @@ func (s *Server[Req, Resp]) BlockingReceive(ctx context.Context) (*ActiveRequest
 // wait fails, the iterator yields a nil request with the error once and
 // stops.
 func (s *Server[Req, Resp]) Requests(ctx context.Context) iter.Seq2[*ActiveRequest[Req, Resp], error] {
-	return func(yield func(*ActiveRequest[Req, Resp], error) bool) {
-		for {
-			r, err := s.BlockingReceive(ctx)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			use := r.use
-			more := yield(r, nil)
-			r.closeUnkept(use)
-			if !more {
-				return
-			}
+	return receiveSeq(func() (*ActiveRequest[Req, Resp], uint64, error) {
+		r, err := s.BlockingReceive(ctx)
+		if err != nil {
+			return nil, 0, err
 		}
-	}
+		return r, r.use, nil
+	}, (*ActiveRequest[Req, Resp]).closeUnkept, nil)
 }
 
 func (s *Server[Req, Resp]) waitSource() *waitSource { return s.s.rcv.src }

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"iter"
 	"runtime"
 	"sync"
 	"time"
@@ -113,5 +115,32 @@ func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bo
 		case <-n.signalChan():
 		}
 		wp.unwait(ch)
+	}
+}
+
+// receiveSeq is the iterator of a receiving port (Samples, Requests,
+// Responses): it yields what recv returns, with the handle's receive count
+// use, and after the loop body returns it calls done(v, use), which
+// releases v unless the body kept it (the count tells a handle reused
+// since from the one yielded). An error of recv is yielded once and ends
+// the iterator, except end (ErrStreamEnded for a response stream), which
+// ends it silently.
+func receiveSeq[V any](recv func() (V, uint64, error), done func(V, uint64), end error) iter.Seq2[V, error] {
+	return func(yield func(V, error) bool) {
+		for {
+			v, use, err := recv()
+			if err != nil {
+				if end == nil || !errors.Is(err, end) {
+					var zero V
+					yield(zero, err)
+				}
+				return
+			}
+			more := yield(v, nil)
+			done(v, use)
+			if !more {
+				return
+			}
+		}
 	}
 }
