@@ -746,11 +746,19 @@ func TestDeadPublisherFilesGoAfterTheDrainTimeout(t *testing.T) {
 	defer sub.Process.Signal(syscall.SIGCONT)
 	start := time.Now() // before the death, so before the drain deadline is set
 	id := killWithUnmappedSamples(t, cfg)
-	CleanupDeadNodes(cfg)
+	st := CleanupDeadNodes(cfg)
 	// (A machine so loaded that the drain timeout passed meanwhile
 	// proves nothing here.)
 	if !dataFileExists(cfg, id) && time.Since(start) < drainTimeout(cfg) {
-		t.Fatal("the dead publisher's data segment went while a live subscriber had not mapped it")
+		// It failed once in four loaded runs of make test (issue 12's
+		// merge) and not in 15 runs since: say enough to find out why.
+		slots := ""
+		for i := range svc.ps.core.dyn.pubs {
+			s := &svc.ps.core.dyn.pubs[i]
+			slots += fmt.Sprintf(" [state %d id %v node %v]", s.state.Load(), ID(s.id.Load()), ID(s.node.Load()))
+		}
+		t.Fatalf("the dead publisher's data segment went %v after it started dying, while a live subscriber had not mapped it; cleanup %+v; publisher slots%s; files %v",
+			time.Since(start), st, slots, shmLeftovers(cfg))
 	}
 	time.Sleep(drainTimeout(cfg) + 10*time.Millisecond)
 	cleanedUp(t, cfg, id, 2) // ours and the stopped subscriber's
