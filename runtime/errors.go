@@ -110,7 +110,3 @@ func (e *ServiceError) Error() string {
 }
 
 func (e *ServiceError) Unwrap() error { return e.Err }
-
-func serviceErr(op, service string, err error, format string, args ...any) error {
-	return &ServiceError{Op: op, Service: service, Err: err, Detail: fmt.Sprintf(format, args...)}
-}
