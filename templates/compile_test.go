@@ -205,10 +205,10 @@ func cLibInclude(t *testing.T) string {
 // TestGoldenCAPICompiles compiles every golden API header (FILE.iox2.api.h,
 // with its payload header and lang/c/include/iox2go.h) with gcc -std=c11
 // -Wall -Wextra -Werror, alone and all together, and as C++11 and C++17
-// with g++ together with iox2go.hpp; then it compiles (-c, no link: the
-// library need not be built) a C program that calls every function of the
-// robot API, as C and as C++, and a C++ program that uses iox2go.hpp with
-// it (templates/testdata/c).
+// with g++ together with iox2go.hpp; then it compiles (-S, to assembly: no
+// assembler or linker, and the library need not be built) a C program that
+// calls every function of the robot API, as C and as C++, and a C++ program
+// that uses iox2go.hpp with it (templates/testdata/c).
 func TestGoldenCAPICompiles(t *testing.T) {
 	gcc := need(t, "gcc")
 	inc := "-I" + cLibInclude(t)
@@ -237,7 +237,7 @@ func TestGoldenCAPICompiles(t *testing.T) {
 		}
 		write(t, dir, p, string(src))
 	}
-	run(t, dir, nil, gcc, append(cflags, "-c", "-o", "robot_api.o", "robot_api.c")...)
+	run(t, dir, nil, gcc, append(cflags, "-S", "-o", "robot_api.s", "robot_api.c")...)
 
 	gxx, err := exec.LookPath("g++")
 	if err != nil {
@@ -251,6 +251,6 @@ func TestGoldenCAPICompiles(t *testing.T) {
 		}
 		run(t, dir, nil, gxx, std, "-x", "c++", "-Wall", "-Wextra", "-Werror", inc, "-fsyntax-only", file)
 	}
-	run(t, dir, nil, gxx, "-std=c++17", "-x", "c++", "-Wall", "-Wextra", "-Werror", inc, "-c", "-o", "robot_api_c.o", "robot_api.c")
-	run(t, dir, nil, gxx, "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", inc, "-c", "-o", "robot_api_cpp.o", "robot_api.cpp")
+	run(t, dir, nil, gxx, "-std=c++17", "-x", "c++", "-Wall", "-Wextra", "-Werror", inc, "-S", "-o", "robot_api_c.s", "robot_api.c")
+	run(t, dir, nil, gxx, "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", inc, "-S", "-o", "robot_api_cpp.s", "robot_api.cpp")
 }
