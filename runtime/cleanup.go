@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
@@ -568,7 +569,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 	}
 	defer d.close()
 	deadPubs, pending := removePortsOf(cfg, p, d, id, owns)
-	if d.hdr.pattern == uint32(PatternEvent) {
+	if d.Hdr.Pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
 	}
 	if pending {
@@ -579,7 +580,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 	}
 	if d.leave(id, allAt) {
 		destroyService(cfg, p, hash, uid)
-	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
+	} else if who := d.Hdr.Destroyer.Load(); who == uint64(id) {
 		destroyService(cfg, p, hash, uid)
 	}
 	return true
@@ -608,61 +609,61 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 // reported it reached. Such a sender's slot is left draining instead and
 // pending is set; a later call (the next cleanup of the node) finishes.
 func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID) bool) (pubs int, pending bool) {
-	event := d.hdr.pattern == uint32(PatternEvent)
-	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
+	event := d.Hdr.Pattern == uint32(PatternEvent)
+	reqres := d.Hdr.Pattern == uint32(PatternRequestResponse)
 	changed := false
 	// retire removes the files of sender slot s (port sid, sending to the
 	// receivers in slots) and reports true if nobody needs them any more;
 	// else it leaves the slot draining. A slot that never turned active
 	// has no receiver; one that drained for drainTimeout is given up.
-	retire := func(s *portSlot, sid ID, receivers []portSlot) bool {
+	retire := func(s *protocol.PortSlot, sid ID, receivers []protocol.PortSlot) bool {
 		if sid == 0 || !owns(sid) {
 			return true // no files, or none that are the node's
 		}
-		st := s.state.Load()
-		all := st == slotFree || st == slotDraining && drainExpired(s)
+		st := s.State.Load()
+		all := st == protocol.SlotFree || st == protocol.SlotDraining && protocol.DrainExpired(s)
 		if retireSender(cfg, p, sid, receivers, all) {
 			return true
 		}
 		pending = true
-		if drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
+		if protocol.Drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
 			changed = true
 		}
 		return false
 	}
-	for i := range d.pubs {
-		s := &d.pubs[i]
-		if s.node.Load() != uint64(id) {
+	for i := range d.Pubs {
+		s := &d.Pubs[i]
+		if s.Node.Load() != uint64(id) {
 			continue
 		}
-		pid := ID(s.id.Load())
-		if !event && !retire(s, pid, d.subs) {
+		pid := ID(s.ID.Load())
+		if !event && !retire(s, pid, d.Subs) {
 			continue
 		}
-		if s.state.Load() == slotActive {
+		if s.State.Load() == protocol.SlotActive {
 			pubs++
 		}
-		release(s, id)
+		protocol.Release(s, id)
 		changed = true
 	}
-	for i := range d.subs {
-		s := &d.subs[i]
-		if s.node.Load() != uint64(id) {
+	for i := range d.Subs {
+		s := &d.Subs[i]
+		if s.Node.Load() != uint64(id) {
 			continue
 		}
-		if sid := ID(s.id.Load()); sid != 0 {
+		if sid := ID(s.ID.Load()); sid != 0 {
 			switch {
 			case event:
 				if owns(sid) {
 					p.Remove(cfg.eventName(sid)) // a listener's event segment
 				}
 			case reqres:
-				if !retire(s, sid, d.pubs) { // its responses
+				if !retire(s, sid, d.Pubs) { // its responses
 					continue
 				}
 			}
 		}
-		release(s, id)
+		protocol.Release(s, id)
 		changed = true
 	}
 	if changed {
@@ -675,7 +676,7 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID)
 // receiver needs (all of them with all) and, if none is left, its data
 // segment; it reports whether none is left. receivers are the slots of the
 // ports it sends to.
-func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all bool) bool {
+func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []protocol.PortSlot, all bool) bool {
 	names, _ := p.List(cfg.Prefix + sid.String() + "_")
 	done := true
 	for _, n := range names {
@@ -712,28 +713,28 @@ func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // The answer only ever turns from true to false: attached is set once,
 // queues that nobody has mapped do not fill, and a port ID is never
 // reused.
-func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []portSlot) bool {
-	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, false, 0)
+func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []protocol.PortSlot) bool {
+	seg, err := shm.OpenReady(p, name, protocol.KindConnection, protocol.Version, false, 0)
 	if err != nil {
 		return false
 	}
 	defer seg.Close()
 	b := seg.Bytes()
-	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(connHeader{})) {
+	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(protocol.ConnHeader{})) {
 		return false
 	}
-	h := connHeaderOf(b)
+	h := protocol.ConnHeaderOf(b)
 	// SYNC POINT attached: paired with the receiver's store in connect.
-	if h.attached.Load() != 0 || h.sender != uint64(sid) {
+	if h.Attached.Load() != 0 || h.Sender != uint64(sid) {
 		return false
 	}
-	l := newConnLayout(h.channels, h.submissionCap, h.completionCap)
-	if !l.valid() || l.size != len(b) {
+	l := protocol.NewConnLayout(h.Channels, h.SubmissionCap, h.CompletionCap)
+	if !l.Valid() || l.Size != len(b) {
 		return false
 	}
 	empty := true
-	for ch := range int(l.channels) {
-		q, err := ring.AttachQueue(l.sub(b, ch), l.subCap)
+	for ch := range int(l.Channels) {
+		q, err := ring.AttachQueue(l.Sub(b, ch), l.SubCap)
 		if err != nil {
 			return false
 		}
@@ -745,10 +746,10 @@ func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receiver
 	if empty {
 		return false
 	}
-	rid := ID(h.receiver)
+	rid := ID(h.Receiver)
 	for i := range receivers {
-		if pi, ok := snapshot(&receivers[i]); ok && pi.id == rid {
-			switch nodeState(cfg, pi.node) {
+		if pi, ok := protocol.Snapshot(&receivers[i]); ok && pi.ID == rid {
+			switch nodeState(cfg, pi.Node) {
 			case NodeDead, NodeMissing:
 				return false
 			}
@@ -834,18 +835,18 @@ func liveHolders(cfg *Config, hash, uid string) []ID {
 // know (a cleaner): it takes them from the header and checks them against
 // the segment's size.
 func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) {
-	seg, err := shm.OpenReady(p, name, kindDynamic, layoutVersion, true, cfg.CreationTimeout)
+	seg, err := shm.OpenReady(p, name, protocol.KindDynamic, protocol.Version, true, cfg.CreationTimeout)
 	if err != nil {
 		return nil, err
 	}
 	b := seg.Bytes()
-	if len(b) < dynHeaderOffset+int(unsafe.Sizeof(dynHeader{})) {
+	if len(b) < protocol.DynHeaderOffset+int(unsafe.Sizeof(protocol.DynHeader{})) {
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
-	h := (*dynHeader)(unsafe.Pointer(&b[dynHeaderOffset]))
-	caps := dynCaps{int(h.maxNodes), int(h.maxPublishers), int(h.maxSubscribers)}
-	if !caps.valid() {
+	h := (*protocol.DynHeader)(unsafe.Pointer(&b[protocol.DynHeaderOffset]))
+	caps := protocol.DynCaps{Nodes: int(h.MaxNodes), Pubs: int(h.MaxPublishers), Subs: int(h.MaxSubscribers)}
+	if !caps.Valid() {
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
@@ -1059,21 +1060,21 @@ func decodeStatic(b []byte, hash string) (sc *StaticConfig, reason string) {
 
 // staticShape returns the pattern and the dynamic segment's capacities of
 // the service sc describes; ok is false when sc has no valid ones.
-func staticShape(sc *StaticConfig) (p Pattern, caps dynCaps, ok bool) {
+func staticShape(sc *StaticConfig) (p Pattern, caps protocol.DynCaps, ok bool) {
 	switch {
 	case sc.Pattern == PatternPublishSubscribe.String() && sc.PublishSubscribe != nil:
 		ps := sc.PublishSubscribe
-		p, caps = PatternPublishSubscribe, dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+		p, caps = PatternPublishSubscribe, protocol.DynCaps{Nodes: ps.MaxNodes, Pubs: ps.MaxPublishers, Subs: ps.MaxSubscribers}
 	case sc.Pattern == PatternEvent.String() && sc.Event != nil:
 		es := sc.Event
-		p, caps = PatternEvent, dynCaps{nodes: es.MaxNodes, pubs: es.MaxNotifiers, subs: es.MaxListeners}
+		p, caps = PatternEvent, protocol.DynCaps{Nodes: es.MaxNodes, Pubs: es.MaxNotifiers, Subs: es.MaxListeners}
 	case sc.Pattern == PatternRequestResponse.String() && sc.RequestResponse != nil:
 		rs := sc.RequestResponse
-		p, caps = PatternRequestResponse, dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
+		p, caps = PatternRequestResponse, protocol.DynCaps{Nodes: rs.MaxNodes, Pubs: rs.MaxClients, Subs: rs.MaxServers}
 	default:
-		return 0, dynCaps{}, false
+		return 0, protocol.DynCaps{}, false
 	}
-	return p, caps, caps.valid()
+	return p, caps, caps.Valid()
 }
 
 // removeCorruptServices removes the corrupted services of cfg's domain

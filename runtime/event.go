@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -273,7 +274,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 	spec := &serviceSpec{
 		name:    b.name,
 		pattern: PatternEvent,
-		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxNotifiers, subs: q.MaxListeners},
+		caps:    protocol.DynCaps{Nodes: q.MaxNodes, Pubs: q.MaxNotifiers, Subs: q.MaxListeners},
 		attrs:   b.attrs,
 		reqs:    b.reqs,
 		newStatic: func(sc *StaticConfig) {
@@ -287,8 +288,8 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		},
 	}
 	spec.verify = b.verify
-	spec.capsOf = func(sc *StaticConfig) dynCaps {
-		return dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
+	spec.capsOf = func(sc *StaticConfig) protocol.DynCaps {
+		return protocol.DynCaps{Nodes: sc.Event.MaxNodes, Pubs: sc.Event.MaxNotifiers, Subs: sc.Event.MaxListeners}
 	}
 	spec.limits = func(sc *StaticConfig, cfg *Config) (error, string) {
 		have := sc.Event.qos()
@@ -311,7 +312,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		// iceoryx2 measures the first gap from the service's creation; the
 		// first process to open the service starts the clock.
 		// SYNC POINT last-notification: paired with Notify's Swap.
-		core.dyn.hdr.lastNotification.CompareAndSwap(0, futex.Now())
+		core.dyn.Hdr.LastNotification.CompareAndSwap(0, futex.Now())
 	}
 	return &EventService{ev: ev}, nil
 }
@@ -431,21 +432,21 @@ func notifyDeadNotifiers(cfg *Config, p shm.Provider, d *dynamic, hash, uid stri
 		return
 	}
 	q := sc.Event.qos()
-	if q.validate() != nil || len(d.subs) != q.MaxListeners {
+	if q.validate() != nil || len(d.Subs) != q.MaxListeners {
 		return
 	}
 	id := uint32(*q.NotifierDeadEvent)
-	for i := range d.subs {
-		pi, ok := snapshot(&d.subs[i])
+	for i := range d.Subs {
+		pi, ok := protocol.Snapshot(&d.Subs[i])
 		if !ok {
 			continue
 		}
-		seg, err := openEventSegment(p, cfg.eventName(pi.id), pi.id, uint32(q.EventIDMaxValue)+1, cfg.CreationTimeout)
+		seg, err := openEventSegment(p, cfg.eventName(pi.ID), pi.ID, uint32(q.EventIDMaxValue)+1, cfg.CreationTimeout)
 		if err != nil {
 			continue
 		}
 		for range n {
-			seg.notify(id, cfg, &d.subs[i].node)
+			seg.notify(id, cfg, &d.Subs[i].Node)
 		}
 		seg.close()
 	}

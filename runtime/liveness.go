@@ -120,10 +120,10 @@ func (l *liveness) watchPeers(s *serviceCore) {
 		l.seen[s] = seen
 	}
 	l.round++
-	for i := range s.dyn.nodes {
+	for i := range s.dyn.Nodes {
 		// SYNC POINT join-claim: a node slot is read as join and leave
 		// write it; a stale read is corrected by the next bump.
-		v := s.dyn.nodes[i].id.Load()
+		v := s.dyn.Nodes[i].ID.Load()
 		if v == 0 || v == self {
 			continue
 		}
@@ -440,8 +440,8 @@ func (l *liveness) sweep() {
 // slotsList reports whether node id is registered in d; may be stale under
 // concurrency.
 func slotsList(d *dynamic, id ID) bool {
-	for i := range d.nodes {
-		if d.nodes[i].id.Load() == uint64(id) {
+	for i := range d.Nodes {
+		if d.Nodes[i].ID.Load() == uint64(id) {
 			return true
 		}
 	}

@@ -1,5 +1,6 @@
 package runtime
 
+import "github.com/iox2go/iox2go/runtime/internal/protocol"
 import "fmt"
 
 // ReqResQoS is the quality of service of a request-response service and
@@ -295,7 +296,7 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 	spec := &serviceSpec{
 		name:    b.name,
 		pattern: PatternRequestResponse,
-		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxClients, subs: q.MaxServers},
+		caps:    protocol.DynCaps{Nodes: q.MaxNodes, Pubs: q.MaxClients, Subs: q.MaxServers},
 		attrs:   b.attrs,
 		reqs:    b.reqs,
 		newStatic: func(sc *StaticConfig) {
@@ -317,9 +318,9 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 			}
 		},
 		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &reqTI, &respTI) },
-		capsOf: func(sc *StaticConfig) dynCaps {
+		capsOf: func(sc *StaticConfig) protocol.DynCaps {
 			rs := sc.RequestResponse
-			return dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
+			return protocol.DynCaps{Nodes: rs.MaxNodes, Pubs: rs.MaxClients, Subs: rs.MaxServers}
 		},
 		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
 			rs := sc.RequestResponse
@@ -417,13 +418,13 @@ type reqResCore struct {
 // MaxBorrowedResponsesPerPendingResponse per slot.
 func (rr *reqResCore) requestConn() connSpec {
 	a := rr.qos.MaxActiveRequestsPerClient
-	return connSpec{layout: newConnLayout(1, uint32(a), uint32(2*a)), limit: 2 * a}
+	return connSpec{layout: protocol.NewConnLayout(1, uint32(a), uint32(2*a)), limit: 2 * a}
 }
 
 func (rr *reqResCore) responseConn() connSpec {
 	q := &rr.qos
 	limit := q.responseConnLimit()
-	return connSpec{layout: newConnLayout(uint32(q.MaxActiveRequestsPerClient), uint32(q.MaxResponseBufferSize), uint32(limit)), limit: limit}
+	return connSpec{layout: protocol.NewConnLayout(uint32(q.MaxActiveRequestsPerClient), uint32(q.MaxResponseBufferSize), uint32(limit)), limit: limit}
 }
 
 // RequestResponseService is an open request-response service: the factory

@@ -255,7 +255,7 @@ func cLayoutHeader(t *testing.T) []byte {
 		{"BELL_NAME", BellName, ""},
 		{"PORT_KIND_SENDER", string(PortSender), ""},
 		{"PORT_KIND_LISTENER", string(PortListener), ""},
-		{"ID_HEX_DIGITS", len(IDString(0)), ""},
+		{"ID_HEX_DIGITS", len(ID(0).String()), ""},
 		{"SERVICE_HASH_HEX_DIGITS", len(ServiceHash("", 0)), ""},
 	} {
 		w.define(c.name, c.value)

@@ -183,12 +183,10 @@ func DataHeaderOf(b []byte) *DataHeader {
 
 // WriteHeader fills h from l for the sender's port id; before the segment
 // is published.
-func (l *DataLayout) WriteHeader(h *DataHeader, sender uint64) {
-	h.ChunkStride, h.NumChunks, h.ChunksOffset = l.Stride, l.NumChunks, l.ChunksOff
-	h.PayloadOffset, h.PayloadSize, h.ElemSize = l.PayloadOff, l.PayloadSize, l.ElemSize
-	h.PoolOffset, h.Publisher = l.PoolOff, sender
-	h.HeaderOffset, h.HeaderSize = l.HeaderOff, l.HeaderSize
-	h.TableOffset, h.TableLen = l.TableOff, l.TableLen
+func (l *DataLayout) WriteHeader(h *DataHeader, sender ID) {
+	*h = DataHeader{ChunkStride: l.Stride, NumChunks: l.NumChunks, ChunksOffset: l.ChunksOff, PayloadOffset: l.PayloadOff,
+		PayloadSize: l.PayloadSize, ElemSize: l.ElemSize, PoolOffset: l.PoolOff, Publisher: uint64(sender),
+		HeaderOffset: l.HeaderOff, HeaderSize: l.HeaderSize, TableOffset: l.TableOff, TableLen: l.TableLen}
 }
 
 // ReadDataLayout copies and validates the geometry of a mapped data

@@ -147,7 +147,7 @@ func (s *PortSlot) SetServer(v ServerSlot) { s.roleA.Store(v.MaxSliceLen) }
 // PortInfo is a consistent snapshot of an active port slot. Its role words
 // are read with the views of the role that the reader knows the slot has.
 type PortInfo struct {
-	ID, Node            uint64
+	ID, Node            ID
 	roleA, roleB, roleC uint64
 }
 
@@ -227,12 +227,12 @@ func LayDynamic(b []byte, name string, caps DynCaps) (Dynamic, error) {
 
 // Init writes the capacities and the pattern, and registers the creator
 // in the first node slot; before the segment is published.
-func (d *Dynamic) Init(caps DynCaps, pattern uint32, creator uint64) {
+func (d *Dynamic) Init(caps DynCaps, pattern uint32, creator ID) {
 	d.Hdr.MaxNodes = uint32(caps.Nodes)
 	d.Hdr.MaxPublishers = uint32(caps.Pubs)
 	d.Hdr.MaxSubscribers = uint32(caps.Subs)
 	d.Hdr.Pattern = pattern
-	d.Nodes[0].ID.Store(creator)
+	d.Nodes[0].ID.Store(uint64(creator))
 }
 
 // Matches reports whether the capacities and pattern in the header are
@@ -255,11 +255,11 @@ func (d *Dynamic) Empty() bool {
 }
 
 // NodeIDs returns the registered nodes; may be stale under concurrency.
-func (d *Dynamic) NodeIDs() []uint64 {
-	var ids []uint64
+func (d *Dynamic) NodeIDs() []ID {
+	var ids []ID
 	for i := range d.Nodes {
 		if v := d.Nodes[i].ID.Load(); v != 0 {
-			ids = append(ids, v)
+			ids = append(ids, ID(v))
 		}
 	}
 	return ids
@@ -279,18 +279,18 @@ func (d *Dynamic) HasDraining() bool {
 }
 
 // Claim takes a free slot in slots for port id of node, or returns -1.
-func Claim(slots []PortSlot, id, node uint64) int {
+func Claim(slots []PortSlot, id, node ID) int {
 	for i := range slots {
 		s := &slots[i]
 		// SYNC POINT slot-claim: paired with Release's store of Node.
-		if s.Node.CompareAndSwap(0, node) {
+		if s.Node.CompareAndSwap(0, uint64(node)) {
 			s.roleA.Store(0)
 			s.roleB.Store(0)
 			s.roleC.Store(0)
 			// SYNC POINT W-claimed-slot: no token of the slot's previous
 			// port survives; before the slot turns active (slot-active).
 			s.Wake.Store(0)
-			s.ID.Store(id)
+			s.ID.Store(uint64(id))
 			return i
 		}
 	}
@@ -306,22 +306,22 @@ func Activate(s *PortSlot) {
 
 // Release frees slot s if it still belongs to node (idempotent, so that a
 // cleaner can resume it).
-func Release(s *PortSlot, node uint64) {
-	if s.Node.Load() != node {
+func Release(s *PortSlot, node ID) {
+	if s.Node.Load() != uint64(node) {
 		return
 	}
 	s.State.Store(SlotFree)
 	s.ID.Store(0)
 	// SYNC POINT slot-release: the slot is claimable from here; paired with
 	// Claim's CAS.
-	s.Node.CompareAndSwap(node, 0)
+	s.Node.CompareAndSwap(uint64(node), 0)
 }
 
 // Drain turns active slot s of dead node into a draining one (see
 // SlotDraining), whose files are kept until deadline (a futex.Now time)
 // at most, and reports whether it changed it.
-func Drain(s *PortSlot, node uint64, deadline int64) bool {
-	if s.Node.Load() != node || s.State.Load() != SlotActive {
+func Drain(s *PortSlot, node ID, deadline int64) bool {
+	if s.Node.Load() != uint64(node) || s.State.Load() != SlotActive {
 		return false
 	}
 	s.DrainBy.Store(deadline)
@@ -355,10 +355,76 @@ func SnapshotReceivable(s *PortSlot) (pi PortInfo, draining, ok bool) {
 	if st != SlotActive && st != SlotDraining || id == 0 {
 		return pi, false, false
 	}
-	pi = PortInfo{ID: id, Node: s.Node.Load(), roleA: s.roleA.Load(), roleB: s.roleB.Load(), roleC: s.roleC.Load()}
+	pi = PortInfo{ID: ID(id), Node: ID(s.Node.Load()), roleA: s.roleA.Load(), roleB: s.roleB.Load(), roleC: s.roleC.Load()}
 	st2 := s.State.Load()
 	if st2 != SlotActive && st2 != SlotDraining || st2 < st || s.ID.Load() != id {
 		return pi, false, false
 	}
 	return pi, st2 == SlotDraining, true
+}
+
+// AllSlots is the slot argument of Leave that removes every registration
+// of a node.
+const AllSlots = -1
+
+// Join registers node id in a free node slot and returns it. It returns
+// slot -1 with destroyer 0 when every node slot is taken, and slot -1 with
+// the destroyer's ID when the service is being removed; mine is then set
+// when backing off made the joiner the last node, which must then remove
+// the service itself (the first remover saw the joiner and stood down).
+func (d *Dynamic) Join(id ID) (slot int, destroyer ID, mine bool) {
+	slot = -1
+	for i := range d.Nodes {
+		// SYNC POINT join-claim: paired with Leave's scan of node slots.
+		if d.Nodes[i].ID.CompareAndSwap(0, uint64(id)) {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		return -1, 0, false
+	}
+	// SYNC POINT join-check (Dekker with Leave): the claim above happens
+	// before this load; Leave's CAS of Destroyer happens before its rescan.
+	// So either we see the destroyer or the destroyer sees our slot.
+	if who := d.Hdr.Destroyer.Load(); who != 0 {
+		return -1, ID(who), d.Leave(id, slot)
+	}
+	return slot, 0, false
+}
+
+// Leave removes the registration of node id in node slot slot (every
+// registration of id when slot is AllSlots, as a cleaner does; idempotent,
+// so that a cleaner can resume it) and reports whether it was the last
+// node, in which case the caller must delete the service's files and then
+// the dynamic segment. A node that has a service open twice has two slots:
+// each handle leaves its own, whose wake word holds that handle's token.
+func (d *Dynamic) Leave(id ID, slot int) (last bool) {
+	for i := range d.Nodes {
+		ns := &d.Nodes[i]
+		if slot != AllSlots && i != slot || ns.ID.Load() != uint64(id) {
+			continue
+		}
+		// Nobody rings a node that left (a stale token would only cost
+		// it a spurious look, but the slot's next owner stores its own).
+		// SYNC POINT node-leave: before the slot turns free (the CAS
+		// below); paired with bump's node-claim.
+		ns.Wake.Store(0)
+		ns.ID.CompareAndSwap(uint64(id), 0)
+	}
+	if !d.Empty() {
+		return false
+	}
+	// SYNC POINT leave-mark: paired with join-check.
+	if !d.Hdr.Destroyer.CompareAndSwap(0, uint64(id)) {
+		// Someone else is removing the service, or a crashed remover was us.
+		return d.Hdr.Destroyer.Load() == uint64(id)
+	}
+	if !d.Empty() {
+		// A node joined between our scan and our mark; it will see the mark
+		// or we saw it: let it live.
+		d.Hdr.Destroyer.CompareAndSwap(uint64(id), 0)
+		return false
+	}
+	return true
 }

@@ -114,3 +114,22 @@ func TestRequestWord(t *testing.T) {
 		t.Errorf("closed word %#x", w)
 	}
 }
+
+// TestGeometryAlignment checks that every part of the segments that
+// another party writes is on its own 128-byte lines.
+func TestGeometryAlignment(t *testing.T) {
+	l := NewDataLayout(16, 8, 1, 10, 0, 0, 4)
+	if l.TableOff%128 != 0 || l.TableOff+32 > l.ChunksOff || l.TableOff < l.PoolOff {
+		t.Errorf("request table at %d, pool at %d, chunks at %d", l.TableOff, l.PoolOff, l.ChunksOff)
+	}
+	cl := NewConnLayout(4, 2, 16)
+	if cl.CompOff != cl.SubOff+4*cl.SubSize || cl.Size < cl.CompOff || cl.SubOff%128 != 0 || cl.SubSize%128 != 0 {
+		t.Errorf("connection layout %+v", cl)
+	}
+	for _, n := range []uint32{1, 64, 256, 65536} {
+		l := NewEventLayout(n)
+		if l.BitsOff%128 != 0 || l.CountersOff%128 != 0 || l.Size%128 != 0 || l.Size-l.CountersOff < int(n)*8 {
+			t.Errorf("layout for %d ids: %+v", n, l)
+		}
+	}
+}

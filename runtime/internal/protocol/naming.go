@@ -3,7 +3,6 @@ package protocol
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"path/filepath"
 	"strconv"
 )
@@ -11,7 +10,7 @@ import (
 // The naming scheme: every file and segment of a domain is named here, from
 // the domain's prefix and the ids of nodes, ports and services. No user
 // input ever becomes a path: services are named by a hash, nodes and ports
-// by random IDs (IDString). A domain is (root, shm dir, prefix).
+// by random IDs (ID.String). A domain is (root, shm dir, prefix).
 //
 //	<root>/nodes/<prefix><node>.lock                       node liveness lock (flock)
 //	<root>/nodes/<prefix><node>.cleaner                    a cleaner's claim on a dead node
@@ -70,10 +69,6 @@ const (
 // high 32.
 const DoorbellTokenSize = 8
 
-// IDString formats a node or port ID as it appears in names: 16 lowercase
-// hex digits.
-func IDString(id uint64) string { return fmt.Sprintf("%016x", id) }
-
 // ServiceHash identifies a service within a domain: a service name can
 // exist once per messaging pattern. It is the first 128 bits of SHA-256 over
 // the pattern's number in decimal, a NUL byte and the name, in hex.
@@ -89,18 +84,18 @@ func NodesPath(root string) string { return filepath.Join(root, NodesDir) }
 func ServicesPath(root string) string { return filepath.Join(root, ServicesDir) }
 
 // NodeLockPath is the liveness lock of node.
-func NodeLockPath(root, prefix string, node uint64) string {
-	return filepath.Join(NodesPath(root), prefix+IDString(node)+SuffixLock)
+func NodeLockPath(root, prefix string, node ID) string {
+	return filepath.Join(NodesPath(root), prefix+node.String()+SuffixLock)
 }
 
 // NodeDirPath is the directory of node.
-func NodeDirPath(root, prefix string, node uint64) string {
-	return filepath.Join(NodesPath(root), prefix+IDString(node))
+func NodeDirPath(root, prefix string, node ID) string {
+	return filepath.Join(NodesPath(root), prefix+node.String())
 }
 
 // CleanerPath is the file of the cleaner that claimed dead node.
-func CleanerPath(root, prefix string, node uint64) string {
-	return filepath.Join(NodesPath(root), prefix+IDString(node)+SuffixCleaner)
+func CleanerPath(root, prefix string, node ID) string {
+	return filepath.Join(NodesPath(root), prefix+node.String()+SuffixCleaner)
 }
 
 // StaticPath is the static config of the service with hash.
@@ -112,27 +107,27 @@ func StaticPath(root, prefix, hash string) string {
 func DynamicName(prefix, hash, uid string) string { return prefix + hash + "_" + uid + SuffixDynamic }
 
 // DataName is the data segment of sender port.
-func DataName(prefix string, port uint64) string { return prefix + IDString(port) + SuffixData }
+func DataName(prefix string, port ID) string { return prefix + port.String() + SuffixData }
 
 // ConnName is the connection segment from sender to receiver.
-func ConnName(prefix string, sender, receiver uint64) string {
-	return prefix + IDString(sender) + "_" + IDString(receiver) + SuffixConnection
+func ConnName(prefix string, sender, receiver ID) string {
+	return prefix + sender.String() + "_" + receiver.String() + SuffixConnection
 }
 
 // ConnPrefix starts the names of every connection segment of sender.
-func ConnPrefix(prefix string, sender uint64) string { return prefix + IDString(sender) + "_" }
+func ConnPrefix(prefix string, sender ID) string { return prefix + sender.String() + "_" }
 
 // EventName is the event segment of listener port.
-func EventName(prefix string, port uint64) string { return prefix + IDString(port) + SuffixEvent }
+func EventName(prefix string, port ID) string { return prefix + port.String() + SuffixEvent }
 
 // ServiceTagName is the name, in its node's directory, of the tag of one
 // open handle of incarnation uid of the service with hash.
-func ServiceTagName(hash, uid string, handle uint64) string {
-	return hash + "_" + uid + "_" + IDString(handle) + SuffixServiceTag
+func ServiceTagName(hash, uid string, handle ID) string {
+	return hash + "_" + uid + "_" + handle.String() + SuffixServiceTag
 }
 
 // PortEntryName is the name, in its node's directory, of the journal entry
 // of port of kind.
-func PortEntryName(port uint64, kind PortKind) string {
-	return IDString(port) + "." + string(kind) + SuffixPortEntry
+func PortEntryName(port ID, kind PortKind) string {
+	return port.String() + "." + string(kind) + SuffixPortEntry
 }
