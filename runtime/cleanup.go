@@ -330,7 +330,7 @@ func listNodeIDs(cfg *Config) []ID {
 			continue
 		}
 		rest := name[len(cfg.Prefix):]
-		idStr, ok := strings.CutSuffix(rest, ".lock")
+		idStr, ok := strings.CutSuffix(rest, protocol.SuffixLock)
 		if !ok {
 			// A node directory without a lock file: the lock was removed
 			// last by a cleaner that then died, or never renamed in place.
@@ -361,7 +361,7 @@ func parseID(s string) (ID, error) {
 // removeStaleLockTemps removes the temporary lock files of nodes that died
 // while being created (a live creator holds the lock on its temp file).
 func removeStaleLockTemps(cfg *Config) {
-	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.lock.tmp"))
+	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*"+protocol.SuffixLock+protocol.SuffixTmp))
 	for _, m := range matches {
 		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
 			os.Remove(m)
@@ -380,7 +380,7 @@ func removeStaleLockTemps(cfg *Config) {
 func removeStaleCleanerLocks(cfg *Config) {
 	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
 	for _, m := range matches {
-		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner")
+		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), protocol.SuffixCleaner)
 		id, err := parseID(idStr)
 		if err != nil || nodeState(cfg, id) != NodeMissing {
 			continue
@@ -475,7 +475,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error
 	tags, _ := filepath.Glob(filepath.Join(dir, "*.svc"))
 	var left []string
 	for _, t := range tags {
-		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), ".svc"), "_")
+		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), protocol.SuffixServiceTag), "_")
 		uid, _, _ := strings.Cut(rest, "_")
 		if !found {
 			os.Remove(t)
@@ -677,10 +677,10 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID)
 // segment; it reports whether none is left. receivers are the slots of the
 // ports it sends to.
 func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []protocol.PortSlot, all bool) bool {
-	names, _ := p.List(cfg.Prefix + sid.String() + "_")
+	names, _ := p.List(protocol.ConnPrefix(cfg.Prefix, sid))
 	done := true
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".connection") {
+		if !strings.HasSuffix(n, protocol.SuffixConnection) {
 			continue
 		}
 		if !all && connectionNeeded(cfg, p, n, sid, receivers) {
@@ -813,7 +813,7 @@ func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) (h
 // service with hash (they have it open, or are opening it) and are not
 // dead: alive, or of unknown state.
 func liveHolders(cfg *Config, hash, uid string) []ID {
-	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*.svc"))
+	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*"+protocol.SuffixServiceTag))
 	var ids []ID
 	for _, t := range tags {
 		rest, ok := strings.CutPrefix(filepath.Base(filepath.Dir(t)), cfg.Prefix)
@@ -865,7 +865,7 @@ func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) 
 // or the dynamic segment is gone. Every open, and every creation, of its
 // name fails (with ErrServiceCorrupted) until its files are removed.
 //
-// A service whose static config was written by another iox2go version is
+// A service whose static config has another protocol version is
 // never reported (that version may read it), nor one whose dynamic segment
 // is not published yet: its creator may still be at work.
 type CorruptService struct {
@@ -920,7 +920,7 @@ func staticHash(cfg *Config, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	hash, ok := strings.CutSuffix(rest, ".service")
+	hash, ok := strings.CutSuffix(rest, protocol.SuffixService)
 	if !ok || len(hash) != 32 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return "", false
 	}
@@ -961,7 +961,7 @@ func serviceHolders(cfg *Config) (holders map[string][]ID, complete bool) {
 			continue
 		}
 		for _, t := range tags {
-			if !strings.HasSuffix(t.Name(), ".svc") {
+			if !strings.HasSuffix(t.Name(), protocol.SuffixServiceTag) {
 				continue
 			}
 			hash, _, _ := strings.Cut(t.Name(), "_")
@@ -989,7 +989,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 	sc, reason := decodeStatic(b, hash)
 	if sc != nil {
 		c.Name, c.Pattern = sc.Name, sc.Pattern
-		if sc.Version != Version {
+		if sc.Version != protocol.VersionString {
 			return nil // another version's service: not ours to judge
 		}
 	}
@@ -1002,7 +1002,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 		c.Files = append(c.Files, path)
 		names, _ := p.List(cfg.Prefix + hash + "_")
 		for _, n := range names {
-			if strings.HasSuffix(n, ".dynamic") {
+			if strings.HasSuffix(n, protocol.SuffixDynamic) {
 				c.dynamics = append(c.dynamics, n)
 				c.Files = append(c.Files, filepath.Join(cfg.ShmDir, n))
 			}
@@ -1042,7 +1042,7 @@ func decodeStatic(b []byte, hash string) (sc *StaticConfig, reason string) {
 	if sc.Hash != hash {
 		return sc, fmt.Sprintf("it describes service hash %q", sc.Hash)
 	}
-	if sc.Version != Version {
+	if sc.Version != protocol.VersionString {
 		return sc, "" // another version's format: not judged
 	}
 	pattern, _, ok := staticShape(sc)

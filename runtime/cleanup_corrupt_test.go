@@ -302,7 +302,7 @@ func TestCleanupKeepsServiceBeingCreated(t *testing.T) {
 	// A static config that names the unpublished segment, and no holder:
 	// not published is not corrupted.
 	os.Remove(tag)
-	sc := &StaticConfig{Version: Version, Name: "corrupt/creating", Pattern: PatternPublishSubscribe.String(), Hash: hash, UID: uid,
+	sc := &StaticConfig{Version: protocol.VersionString, Name: "corrupt/creating", Pattern: PatternPublishSubscribe.String(), Hash: hash, UID: uid,
 		PublishSubscribe: &PubSubStatic{MaxPublishers: 2, MaxSubscribers: 2, MaxNodes: 2}}
 	if err := writeJSONFile(f.static, sc, cfg.FileMode); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func ListNodes(cfg *Config) ([]NodeInfo, error) {
 		if ni.State == NodeMissing {
 			continue
 		}
-		if b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), "details.json")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), protocol.NodeDetailsName)); err == nil {
 			var d NodeDetails
 			if json.Unmarshal(b, &d) == nil {
 				ni.Details = &d
@@ -86,7 +86,7 @@ func ListServices(cfg *Config) ([]ServiceInfo, error) {
 	var out []ServiceInfo
 	for _, e := range ents {
 		name := e.Name()
-		hash, ok := strings.CutSuffix(strings.TrimPrefix(name, cfg.Prefix), ".service")
+		hash, ok := strings.CutSuffix(strings.TrimPrefix(name, cfg.Prefix), protocol.SuffixService)
 		if !ok || !strings.HasPrefix(name, cfg.Prefix) {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 
 // EventID identifies an event of an event service: 0 to the service's
 // EventIDMaxValue.
-type EventID uint64
+type EventID = protocol.EventID
 
 // EventActivation is what a listener reports for one event id: the id and
 // how many notifications of it arrived since the listener last took it
@@ -54,17 +54,7 @@ func DefaultEventQoS() EventQoS {
 }
 
 // EventStatic is the event part of a StaticConfig.
-type EventStatic struct {
-	MaxNotifiers    int `json:"max_notifiers"`
-	MaxListeners    int `json:"max_listeners"`
-	MaxNodes        int `json:"max_nodes"`
-	EventIDMaxValue int `json:"event_id_max_value"`
-	// Deadline is the longest time between two notifications; 0 is none.
-	Deadline             time.Duration `json:"deadline_ns,omitempty"`
-	NotifierCreatedEvent *EventID      `json:"notifier_created_event,omitempty"`
-	NotifierDroppedEvent *EventID      `json:"notifier_dropped_event,omitempty"`
-	NotifierDeadEvent    *EventID      `json:"notifier_dead_event,omitempty"`
-}
+type EventStatic = protocol.EventStatic
 
 func optID(p *EventID) *EventID {
 	if p == nil {
@@ -292,7 +282,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		return protocol.DynCaps{Nodes: sc.Event.MaxNodes, Pubs: sc.Event.MaxNotifiers, Subs: sc.Event.MaxListeners}
 	}
 	spec.limits = func(sc *StaticConfig, cfg *Config) (error, string) {
-		have := sc.Event.qos()
+		have := eventStaticQoS(sc.Event)
 		if err := have.validate(); err != nil {
 			return ErrServiceCorrupted, err.Error()
 		}
@@ -306,7 +296,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		return nil, err
 	}
 	// The QoS passed spec.limits, before the service was opened.
-	have := core.static.Event.qos()
+	have := eventStaticQoS(core.static.Event)
 	ev := &eventCore{core: core, qos: have, numIDs: uint32(have.EventIDMaxValue) + 1, deadline: int64(have.Deadline)}
 	if ev.deadline > 0 {
 		// iceoryx2 measures the first gap from the service's creation; the
@@ -317,7 +307,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 	return &EventService{ev: ev}, nil
 }
 
-func (es *EventStatic) qos() EventQoS {
+func eventStaticQoS(es *EventStatic) EventQoS {
 	return EventQoS{
 		MaxNotifiers: es.MaxNotifiers, MaxListeners: es.MaxListeners, MaxNodes: es.MaxNodes,
 		EventIDMaxValue: es.EventIDMaxValue, Deadline: es.Deadline,
@@ -431,7 +421,7 @@ func notifyDeadNotifiers(cfg *Config, p shm.Provider, d *dynamic, hash, uid stri
 	if err != nil || sc.UID != uid || sc.Event == nil || sc.Event.NotifierDeadEvent == nil {
 		return
 	}
-	q := sc.Event.qos()
+	q := eventStaticQoS(sc.Event)
 	if q.validate() != nil || len(d.Subs) != q.MaxListeners {
 		return
 	}

@@ -15,7 +15,6 @@ import (
 // its layout and protocol are protocol.EventHeader's.
 
 // eventName is the name of listener port's event segment.
-func (c *Config) eventName(port ID) string { return c.Prefix + port.String() + ".event" }
 
 // eventSeg is a mapped event segment, by its listener or by a notifier.
 type eventSeg struct {

@@ -17,7 +17,7 @@ import (
 // offsets that travel through the queues.
 
 func FuzzStaticConfig(f *testing.F) {
-	f.Add([]byte(`{"version":"0.1.0","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`))
+	f.Add([]byte(`{"version":"7","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`))
 	f.Add([]byte(`{`))
 	f.Add([]byte(`{"hash":"h","publish_subscribe":{"max_publishers":-5,"max_subscribers":100000000}}`))
 	f.Add([]byte{0, 1, 2})

@@ -35,7 +35,7 @@ func forgeService(node *Node, sc StaticConfig) (*serviceCore, error) {
 	if !ok {
 		return nil, fmt.Errorf("static config %+v has no valid capacities", sc)
 	}
-	sc.Version = Version
+	sc.Version = protocol.VersionString
 	sc.Hash, sc.UID = serviceHash(sc.Name, p), newID().String()
 	tag := node.tagPath(sc.Hash, sc.UID)
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // peerMode is how a node keeps track of the liveness of a peer.
@@ -450,7 +452,7 @@ func slotsList(d *dynamic, id ID) bool {
 
 // readNodeDetails reads the record of node id (details.json).
 func readNodeDetails(cfg *Config, id ID) (*NodeDetails, error) {
-	b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), "details.json"))
+	b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), protocol.NodeDetailsName))
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 		},
 		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
 			ps := sc.PublishSubscribe
-			q := ps.qos(maxLoans)
+			q := pubSubStaticQoS(ps, maxLoans)
 			if err := q.validate(); err != nil {
 				return ErrServiceCorrupted, err.Error()
 			}
@@ -235,9 +235,9 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 	return spec
 }
 
-// qos returns the QoS that ps stores, with maxLoans as the publishers'
+// pubSubStaticQoS returns the QoS that ps stores, with maxLoans as the publishers'
 // default.
-func (ps *PubSubStatic) qos(maxLoans int) PubSubQoS {
+func pubSubStaticQoS(ps *PubSubStatic, maxLoans int) PubSubQoS {
 	return PubSubQoS{
 		MaxPublishers:                ps.MaxPublishers,
 		MaxSubscribers:               ps.MaxSubscribers,
@@ -333,9 +333,9 @@ func verifyPubSubTypes(ps *PubSubStatic, ti *TypeInfo, slice bool, header *TypeI
 	}
 	switch {
 	case header == nil && ps.UserHeader != nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", ps.UserHeader.describe())
+		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", typeSummary(ps.UserHeader))
 	case header != nil && ps.UserHeader == nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", header.describe())
+		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", typeSummary(header))
 	case header != nil:
 		if d := typeMismatch(header, ps.UserHeader); d != "" {
 			return ErrIncompatibleTypes, "user header: " + d
@@ -351,10 +351,10 @@ func typeMismatch(want, have *TypeInfo) string {
 	if want.Name == have.Name && want.Size == have.Size && want.LayoutHash == have.LayoutHash && want.Align <= have.Align {
 		return ""
 	}
-	return fmt.Sprintf("requested %s, service has %s", want.describe(), have.describe())
+	return fmt.Sprintf("requested %s, service has %s", typeSummary(want), typeSummary(have))
 }
 
-func (t *TypeInfo) describe() string {
+func typeSummary(t *TypeInfo) string {
 	h := t.LayoutHash
 	if len(h) > 12 {
 		h = h[:12]
@@ -384,7 +384,7 @@ func openPubSub(node *Node, spec *serviceSpec, mode openMode, ti *TypeInfo, maxL
 	}
 	// The QoS passed spec.limits, before the service was opened.
 	ps := core.static.PublishSubscribe
-	q := ps.qos(maxLoans)
+	q := pubSubStaticQoS(ps, maxLoans)
 	q.PublisherBackpressure = node.config.Defaults.PublishSubscribe.PublisherBackpressure
 	psc := &pubSubCore{core: core, qos: q, payload: ps.Payload, slice: ps.PayloadVariant == variantDynamic}
 	if ps.UserHeader != nil {

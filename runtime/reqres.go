@@ -50,26 +50,9 @@ func DefaultReqResQoS() ReqResQoS {
 }
 
 // ReqResStatic is the request-response part of a StaticConfig.
-type ReqResStatic struct {
-	Request TypeInfo `json:"request"`
-	// RequestVariant and ResponseVariant are "fixed" (one value) or
-	// "dynamic" (a slice whose length the sender chooses per message).
-	RequestVariant                         string   `json:"request_variant"`
-	Response                               TypeInfo `json:"response"`
-	ResponseVariant                        string   `json:"response_variant"`
-	EnableSafeOverflowForRequests          bool     `json:"enable_safe_overflow_for_requests"`
-	EnableSafeOverflowForResponses         bool     `json:"enable_safe_overflow_for_responses"`
-	EnableFireAndForgetRequests            bool     `json:"enable_fire_and_forget_requests"`
-	MaxActiveRequestsPerClient             int      `json:"max_active_requests_per_client"`
-	MaxLoanedRequests                      int      `json:"max_loaned_requests"`
-	MaxResponseBufferSize                  int      `json:"max_response_buffer_size"`
-	MaxBorrowedResponsesPerPendingResponse int      `json:"max_borrowed_responses_per_pending_response"`
-	MaxServers                             int      `json:"max_servers"`
-	MaxClients                             int      `json:"max_clients"`
-	MaxNodes                               int      `json:"max_nodes"`
-}
+type ReqResStatic = protocol.ReqResStatic
 
-func (rs *ReqResStatic) qos(ports ReqResQoS) ReqResQoS {
+func reqResStaticQoS(rs *ReqResStatic, ports ReqResQoS) ReqResQoS {
 	return ReqResQoS{
 		EnableSafeOverflowForRequests:          rs.EnableSafeOverflowForRequests,
 		EnableSafeOverflowForResponses:         rs.EnableSafeOverflowForResponses,
@@ -324,7 +307,7 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 		},
 		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
 			rs := sc.RequestResponse
-			have := rs.qos(q)
+			have := reqResStaticQoS(rs, q)
 			if err := have.validate(); err != nil {
 				return ErrServiceCorrupted, err.Error()
 			}
@@ -340,7 +323,7 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 	}
 	// The QoS passed spec.limits, before the service was opened.
 	rs := core.static.RequestResponse
-	have := rs.qos(q)
+	have := reqResStaticQoS(rs, q)
 	rr := &reqResCore{core: core, qos: have, req: reqTI, resp: respTI,
 		reqSlice: rs.RequestVariant == variantDynamic, respSlice: rs.ResponseVariant == variantDynamic}
 	return &RequestResponseService[Req, Resp]{rr: rr}, nil

@@ -268,8 +268,8 @@ func errOr(err, def error) error {
 }
 
 func verifyCommon(sc *StaticConfig, spec *serviceSpec) (error, string) {
-	if sc.Version != Version {
-		return ErrVersionMismatch, fmt.Sprintf("this process runs iox2go %s, the service was created by %s", Version, sc.Version)
+	if sc.Version != protocol.VersionString {
+		return ErrVersionMismatch, fmt.Sprintf("the service uses protocol version %s, this process speaks %s", sc.Version, protocol.VersionString)
 	}
 	if sc.Pattern != spec.pattern.String() || sc.Name != spec.name {
 		return ErrIncompatiblePattern, fmt.Sprintf("requested %s %q, found %s %q", spec.pattern, spec.name, sc.Pattern, sc.Name)
@@ -310,7 +310,7 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 	cfg := node.config
 	uid := newID().String()
 	sc := &StaticConfig{
-		Version:    Version,
+		Version:    protocol.VersionString,
 		Name:       spec.name,
 		Pattern:    spec.pattern.String(),
 		Hash:       hash,
