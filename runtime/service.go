@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -269,6 +270,10 @@ func errOr(err, def error) error {
 
 func verifyCommon(sc *StaticConfig, spec *serviceSpec) (error, string) {
 	if sc.Version != protocol.VersionString {
+		if strings.Contains(sc.Version, ".") {
+			// Before protocol 7 the field held the runtime's release.
+			return ErrVersionMismatch, fmt.Sprintf("the service was created by iox2go %s (protocol version 6 or older), this process speaks protocol version %s", sc.Version, protocol.VersionString)
+		}
 		return ErrVersionMismatch, fmt.Sprintf("the service uses protocol version %s, this process speaks %s", sc.Version, protocol.VersionString)
 	}
 	if sc.Pattern != spec.pattern.String() || sc.Name != spec.name {
