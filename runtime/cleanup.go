@@ -400,7 +400,7 @@ const (
 	busyElsewhere                       // another cleaner holds the node's cleaner lock
 	failed                              // an error; see the error returned with it
 	// draining: the node's cleanup waits for live receivers to map what
-	// its senders delivered (see slotDraining); the node stays, dead, and
+	// its senders delivered (see protocol.SlotDraining); the node stays, dead, and
 	// a later cleanup finishes it.
 	draining
 )
