@@ -121,7 +121,7 @@
 /* Data segment: DataHeader after the segment header; chunk offsets travel through queues as offset << OFFSET_SEGMENT_BITS */
 #define IOX2P_MIN_CHUNK_ALIGN 64u
 #define IOX2P_CHUNKS_ALIGN 128u
-#define IOX2P_MAX_CHUNKS 16777216u
+#define IOX2P_MAX_CHUNKS 16777215u
 #define IOX2P_OFFSET_SEGMENT_BITS 8u
 
 /* Request table word: request id << REQ_ID_SHIFT | REQ_ACTIVE | REQ_HINT */

@@ -68,8 +68,9 @@ const (
 	MinChunkAlign = 64
 	// ChunksAlign is the least alignment of chunk 0 and of the request table.
 	ChunksAlign = 128
-	// MaxChunks bounds a data segment's chunks (a reader refuses more).
-	MaxChunks = 1 << 24
+	// MaxChunks bounds a data segment's chunks (a reader refuses more):
+	// the most a pool can index (ring.MaxCapacity).
+	MaxChunks = ring.MaxCapacity
 	// OffsetSegmentBits are the low bits of an encoded chunk offset (the
 	// value that travels through the queues: offset << OffsetSegmentBits),
 	// reserved for a segment number, always 0.
@@ -202,13 +203,16 @@ func ReadDataLayout(b []byte, name string, wantElem, wantHeader, wantTable uint6
 	l := DataLayout{Stride: h.ChunkStride, NumChunks: h.NumChunks, ChunksOff: h.ChunksOffset,
 		PayloadOff: h.PayloadOffset, PayloadSize: h.PayloadSize, ElemSize: h.ElemSize, PoolOff: h.PoolOffset,
 		HeaderOff: h.HeaderOffset, HeaderSize: h.HeaderSize, TableOff: h.TableOffset, TableLen: h.TableLen, Size: len(b)}
+	// Every bound is checked by subtraction, never by a sum that a
+	// hostile header could make wrap around 2^64.
 	ok := l.ElemSize == wantElem && l.HeaderSize == wantHeader && l.TableLen == wantTable &&
 		(l.TableLen == 0 || l.TableOff%8 == 0 && l.TableOff <= l.ChunksOff &&
 			(l.ChunksOff-l.TableOff)/8 >= l.TableLen) &&
-		(l.HeaderSize == 0 || l.HeaderOff >= ChunkHeaderSize && l.HeaderOff+l.HeaderSize <= l.PayloadOff) &&
+		(l.HeaderSize == 0 || l.HeaderOff >= ChunkHeaderSize && l.HeaderOff <= l.PayloadOff &&
+			l.HeaderSize <= l.PayloadOff-l.HeaderOff) &&
 		l.Stride%8 == 0 && l.Stride > 0 && l.NumChunks > 0 && l.NumChunks <= MaxChunks &&
 		l.PayloadOff >= ChunkHeaderSize && l.PayloadOff%8 == 0 &&
-		l.PayloadOff+l.PayloadSize <= l.Stride && l.PayloadSize >= l.ElemSize &&
+		l.PayloadOff <= l.Stride && l.PayloadSize <= l.Stride-l.PayloadOff && l.PayloadSize >= l.ElemSize &&
 		l.ChunksOff%8 == 0 && l.ChunksOff <= uint64(len(b)) &&
 		(uint64(len(b))-l.ChunksOff)/l.Stride >= l.NumChunks
 	if !ok {
