@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/internal/protocol"
+	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -29,6 +30,8 @@ type receiver struct {
 
 	mu     *sync.Mutex // the port's; shared with its sender part, if any
 	closed bool
+
+	barrier ring.Fence // see wakeSender
 
 	// wp is the port's waitpoint, whose word W is its own slot's wake;
 	// src is what a WaitSet needs of it.
@@ -399,7 +402,12 @@ func (r *receiver) wakeSender(c *recvConn) {
 	}
 	s := &r.peers[c.slot]
 	// SYNC POINT W-check: after the release (completion push); paired with
-	// the client's W-arm before its re-check of IsConnected.
+	// the client's W-arm before its re-check of IsConnected. A Dekker
+	// handshake: the fence keeps the load below from passing the push's
+	// release store (see sender.wake).
+	if !c.conn.completion.PublishIsFence() {
+		r.barrier.Full()
+	}
 	if s.Wake.Load() != 0 {
 		claimAndRing(r.core.node.config, &s.Wake, &s.Node)
 	}

@@ -65,6 +65,8 @@ type sender struct {
 	mu     *sync.Mutex // the port's; shared with its receiver part, if any
 	closed bool
 
+	barrier ring.Fence // see wake
+
 	peers   []protocol.PortSlot // the receivers' slots
 	connFor func(pi protocol.PortInfo) connSpec
 
@@ -150,6 +152,10 @@ type sendConn struct {
 	// a push, the sender loads wake, and rings node if it is armed.
 	wake *atomic.Uint64
 	node *atomic.Uint64
+	// fence: the connection's queues publish with a plain store (see
+	// ring.Queue.PublishIsFence), so the load of wake after a push needs
+	// a Fence first.
+	fence bool
 }
 
 func (c *sendConn) mark(i uint32)     { c.inflight[i>>6] |= 1 << (i & 63); c.n++ }
@@ -386,7 +392,14 @@ func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot
 func (p *sender) wake(c *sendConn) {
 	// SYNC POINT W-check: after the push that published the data (ring
 	// Q2); paired with the receiver's W-arm before its re-check. Either
-	// the receiver sees the data or we see its token.
+	// the receiver sees the data or we see its token: a Dekker handshake,
+	// which needs a full barrier on both sides between the store and the
+	// load. The receiver's is its arming (a Swap); ours is the push when it
+	// is an exchange, else the fence (a release store alone lets the load
+	// below pass it: x86's store buffer).
+	if c.fence {
+		p.barrier.Full()
+	}
 	if c.wake.Load() != 0 {
 		claimAndRing(p.core.node.config, c.wake, c.node)
 	}
@@ -624,7 +637,8 @@ func (p *sender) connect(slot int, pi protocol.PortInfo) error {
 		return err
 	}
 	c := &sendConn{peer: pi.ID, conn: conn, name: name, inflight: make([]uint64, (p.layout.NumChunks+63)/64),
-		limit: spec.limit, wake: &p.peers[slot].Wake, node: &p.peers[slot].Node}
+		limit: spec.limit, wake: &p.peers[slot].Wake, node: &p.peers[slot].Node,
+		fence: !conn.channels[0].PublishIsFence()}
 	p.conns[slot] = c
 	// History for the late joiner: the newest samples it asked for, oldest
 	// first.

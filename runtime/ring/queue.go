@@ -326,6 +326,31 @@ func (q *Queue) Len() int {
 // Cap returns the capacity of the queue.
 func (q *Queue) Cap() int { return int(q.capacity) }
 
+// PublishIsFence reports whether Push and PushOverflow end with a
+// sequentially consistent operation, so that a load after them in program
+// order cannot be satisfied before the element is visible: true for a queue
+// of capacity 1 (an exchange) and where storeRelease is sequentially
+// consistent. Where it is false, a producer that follows a push with a
+// Dekker-style load (the runtime's wake word) calls a Fence first.
+func (q *Queue) PublishIsFence() bool { return q.slot || !plainStores }
+
+// A Fence is a full memory barrier that its owner executes: Full orders
+// every load and store before it before every load and store after it
+// (a locked instruction on amd64). It is a word of its own, so that owners
+// in different goroutines do not share a cache line through it; keep it in
+// the owner's struct, and use it from one goroutine at a time.
+type Fence struct {
+	w atomic.Uint64
+	_ [56]byte
+}
+
+// Full executes the barrier.
+func (f *Fence) Full() {
+	// SYNC POINT fence: a read-modify-write is sequentially consistent in
+	// Go's memory model; on amd64 it drains the store buffer.
+	f.w.Add(1)
+}
+
 // IsEmpty reports whether the queue is empty. It is cheap (two loads, no
 // write), for polling; it may be called by anyone. The result may be stale
 // under concurrency.

@@ -9,3 +9,6 @@ import "sync/atomic"
 // weakly ordered architectures a plain store is not a release, and the race
 // detector only sees synchronization through sync/atomic.
 func storeRelease(w *atomic.Uint64, v uint64) { w.Store(v) }
+
+// plainStores: storeRelease is sequentially consistent here.
+const plainStores = false
