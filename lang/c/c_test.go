@@ -508,3 +508,19 @@ func TestCNodeRemovesItsFiles(t *testing.T) {
 	}
 	d.assertClean(t)
 }
+
+// TestCEvents runs tests/cnode_events.c: the event pattern and the checks
+// of opening a service within C (exact messages), plain and sanitized.
+func TestCEvents(t *testing.T) {
+	for _, variant := range []string{"", "asan"} {
+		t.Run("build"+variant, func(t *testing.T) {
+			d := newDomain(t, variant)
+			c := exec.Command(filepath.Join(filepath.Dir(d.tool), "cnode_events"))
+			c.Env = append(os.Environ(), "IOX2C_ROOT="+d.cfg.Root, "IOX2C_SHM="+d.cfg.ShmDir, "IOX2C_PREFIX="+d.cfg.Prefix)
+			out, err := c.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "PASS") {
+				t.Fatalf("cnode_events: %v\n%s", err, out)
+			}
+		})
+	}
+}

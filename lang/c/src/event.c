@@ -111,7 +111,9 @@ static void event_notify(iox2_node *self, event_seg *e, uint32_t id, _Atomic uin
 	atomic_fetch_add_explicit(&e->counters[id], 1, memory_order_seq_cst);
 	if (bitset_set(&e->bits, id))
 		return; /* pending already: its setter woke the listener */
-	/* SYNC POINT W-check (Dekker with the sleeper's W-arm). */
+	/* SYNC POINT W-check (Dekker with the sleeper's W-arm): the fence
+	 * pairs with the one after the sleeper's store of its token. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&e->hdr->wake, memory_order_seq_cst) != 0)
 		iox2i_claim_and_ring(self, &e->hdr->wake, node_word);
 }

@@ -346,8 +346,9 @@ void iox2i_node_drain(iox2_node *n);
 int iox2i_block(iox2_node *n, iox2i_waitpoint **wps, int nwps, int64_t timeout_ns,
                 int (*try_fn)(void *ctx), void *ctx);
 
-/* The waker's half (claimAndRing): after publishing data, a sender that
- * loads W non-zero calls this: Swap(W, 0), then rings the node whose ID
+/* The waker's half (claimAndRing): after publishing data, a sender does
+ * atomic_thread_fence(memory_order_seq_cst) (pairs with the fence that
+ * iox2i_wp_arm puts after the token), loads W and, when non-zero, calls this: Swap(W, 0), then rings the node whose ID
  * node_word holds (read after the claim) with the token; a full doorbell
  * restores the token (CAS 0 -> t). self: the calling node (its peer-bell
  * cache and errmsg). */

@@ -720,6 +720,10 @@ void iox2i_wp_arm(iox2i_waitpoint *wp) {
 		 * paired with the senders' load and Swap (W-claim) after they
 		 * published data. */
 		atomic_store_explicit(wp->w, wp->token, memory_order_seq_cst);
+	/* The re-check that follows may use acquire loads: a full fence makes
+	 * the Dekker pairing hold in C11 (fence to fence with the senders'
+	 * fence before their load of W), not only on x86. */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 void iox2i_wp_disarm(iox2i_waitpoint *wp) {
