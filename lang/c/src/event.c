@@ -454,8 +454,6 @@ int iox2_listener_wait_one(iox2_listener *l, int64_t timeout_ns, uint64_t *event
 	if (!l || !event_id)
 		return l ? iox2i_err(l->svc->node, IOX2_E_INVALID_ARGUMENT, "NULL event_id") : IOX2_E_INVALID_ARGUMENT;
 	one_ctx c = {l, event_id};
-	if (l->svc->node->fd_mode)
-		iox2i_node_drain(l->svc->node);
 	return iox2i_block(l->svc->node, &l->wp, 1, timeout_ns, try_one, &c);
 }
 
@@ -475,8 +473,6 @@ int iox2_listener_wait_all(iox2_listener *l, int64_t timeout_ns, void (*fn)(void
 		*count = 0;
 	if (!l || !fn)
 		return l ? iox2i_err(l->svc->node, IOX2_E_INVALID_ARGUMENT, "NULL fn") : IOX2_E_INVALID_ARGUMENT;
-	if (l->svc->node->fd_mode)
-		iox2i_node_drain(l->svc->node);
 	int rc = iox2i_block(l->svc->node, &l->wp, 1, timeout_ns, try_any, l);
 	if (rc != IOX2_OK)
 		return rc;

@@ -342,7 +342,10 @@ void iox2i_node_drain(iox2_node *n);
 /* iox2i_block: the loop above. try returns 1 (done), 0 (nothing yet) or a
  * negative IOX2_E_* code (-code). wps: the waitpoints to arm (a port's,
  * and the service's to learn of changes), n of them. Returns IOX2_OK,
- * IOX2_E_TIMEOUT or the code of try. timeout_ns as the public API. */
+ * IOX2_E_TIMEOUT or the code of try. timeout_ns as the public API.
+ * In fd mode (the user called iox2_node_fd for an event loop) it first
+ * drains the doorbell, and a try with timeout 0 that finds nothing leaves
+ * the waitpoints armed, so that the next sender rings the doorbell. */
 int iox2i_block(iox2_node *n, iox2i_waitpoint **wps, int nwps, int64_t timeout_ns,
                 int (*try_fn)(void *ctx), void *ctx);
 

@@ -2,6 +2,7 @@
  * within one process (two nodes, two threads for the blocking wake-up).
  * The domain comes from $IOX2C_ROOT, $IOX2C_SHM and $IOX2C_PREFIX. Prints
  * "PASS" or the failures. */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,36 @@ static void test_wake(void) {
 	iox2_node_close(n);
 }
 
+/* test_fd: an event loop polls the node's doorbell (iox2_node_fd). */
+static void test_fd(void) {
+	iox2_node *n = mknode(), *n2 = mknode();
+	iox2_event_spec spec;
+	iox2_event_spec_init(&spec, "ev/fd");
+	iox2_service *s, *s2;
+	iox2_listener *l;
+	iox2_notifier *nt;
+	int rc = iox2_event_service(n, &spec, IOX2_CREATE, &s);
+	rc |= iox2_listener_create(s, &l);
+	rc |= iox2_event_service(n2, &spec, IOX2_OPEN, &s2);
+	rc |= iox2_notifier_create(s2, 9, &nt);
+	CHECK(rc == IOX2_OK, "setup: %s / %s", iox2_node_errmsg(n), iox2_node_errmsg(n2));
+	int fd = iox2_node_fd(n);
+	CHECK(fd >= 0, "fd %d", fd);
+	uint64_t id;
+	rc = iox2_listener_wait_one(l, 0, &id);
+	CHECK(rc == IOX2_E_TIMEOUT, "empty try: %d", rc);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	CHECK(poll(&p, 1, 0) == 0, "readable before any notification");
+	rc = iox2_notifier_notify(nt, NULL);
+	CHECK(rc == IOX2_OK, "notify: %s", iox2_node_errmsg(n2));
+	CHECK(poll(&p, 1, 1000) == 1, "the doorbell did not turn readable");
+	rc = iox2_listener_wait_one(l, 0, &id);
+	CHECK(rc == IOX2_OK && id == 9, "after poll: rc %d id %llu", rc, (unsigned long long)id);
+	CHECK(poll(&p, 1, 0) == 0, "still readable after the try consumed the doorbell");
+	iox2_node_close(n2);
+	iox2_node_close(n);
+}
+
 int main(void) {
 	iox2_config_default(&cfg);
 	if (getenv("IOX2C_ROOT"))
@@ -225,6 +256,7 @@ int main(void) {
 	test_basic();
 	test_deadline();
 	test_wake();
+	test_fd();
 	if (fails) {
 		printf("%d failures\n", fails);
 		return 1;
