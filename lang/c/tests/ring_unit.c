@@ -3,7 +3,9 @@
  * need another process, hostile memory, and a two-thread stress of the
  * queue with overflow. Exit status 0 when every check passes; each failure
  * prints file:line and what it saw. */
+#ifndef _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "../src/ring.h"
 
 #include <pthread.h>
