@@ -25,6 +25,10 @@
 
 #include "iox2go.h"
 
+/* Messages and paths are written with snprintf into bounded buffers, and a
+ * message cut at the buffer's end is what is meant: no warning for it. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 /* ---------------------------------------------------------------------------
  * Protocol constants.
  *
@@ -475,6 +479,12 @@ int iox2i_static_decode(const char *text, size_t len, const char *path, const ch
  * same field order) plus a newline. */
 void iox2i_static_encode(const iox2i_static *sc, iox2i_buf *b);
 void iox2i_static_free(iox2i_static *sc);
+/* iox2i_static_config_check (for the fuzzer of helper cconf) parses size
+ * bytes (not NUL-terminated) as a static config and validates it as opening
+ * a service would (pattern from the JSON itself; no hash check, no file
+ * system, port memory limit 1 GiB). IOX2_OK or an IOX2_E_* code; errbuf
+ * (may be NULL) gets the message. */
+int iox2i_static_config_check(const uint8_t *data, size_t size, char *errbuf, size_t errlen);
 
 /* ---------------------------------------------------------------------------
  * Limits (limits.c): QoS ranges and port footprints (runtime/limits.go),
@@ -487,6 +497,8 @@ const char *iox2i_reqres_validate(const iox2i_reqres_static *q, int64_t server_m
 const char *iox2i_check_pubsub(const iox2i_pubsub_static *q, int64_t publisher_max_loans, uint64_t limit, char *buf, size_t cap);
 const char *iox2i_check_event(const iox2i_event_static *q, uint64_t limit, char *buf, size_t cap);
 const char *iox2i_check_reqres(const iox2i_reqres_static *q, int64_t server_max_loans, uint64_t limit, char *buf, size_t cap);
+/* time.Duration.String of d (buf: at least 32 bytes); may return a literal. */
+const char *iox2i_go_duration(int64_t d, char *buf, size_t cap);
 /* A port's own check (publisher, client, server with their settings). */
 const char *iox2i_check_publisher(const iox2i_pubsub_static *q, int64_t loans, int64_t slice, uint64_t limit, char *buf, size_t cap);
 const char *iox2i_check_client(const iox2i_reqres_static *q, int64_t slice, uint64_t limit, char *buf, size_t cap);
