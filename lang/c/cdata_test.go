@@ -574,3 +574,174 @@ func TestPubSubOverflow(t *testing.T) {
 		p.do("quit")
 	})
 }
+
+// TestReqResCClientGoServer: a C client, a Go server answering each request
+// with a stream of responses; the C side reads the stream to its end, once
+// with the responses already queued and once blocked while the server
+// answers.
+func TestReqResCClientGoServer(t *testing.T) {
+	bin := peerBin(t)
+	for _, slice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slice=%v", slice), func(t *testing.T) {
+			cfg := iox2test.Config(t)
+			node := iox2test.Node(t, cfg)
+			b := iox2.RequestResponse[req, resp](node, "cdata/rr")
+			if slice {
+				b = iox2.RequestResponseSlice[req, resp](node, "cdata/rr")
+			}
+			// A buffer for the whole stream: with safe overflow, a fourth
+			// unread response would replace the oldest.
+			svc, err := b.MaxResponseBufferSize(4).Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			srv, err := svc.Server()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			p := startPeer(t, bin, cfg, "cdata/rr", peerOpts{reqres: true, slice: slice})
+			p.do("open")
+			n := 1
+			if slice {
+				n = 3
+				p.do("client 3")
+			} else {
+				p.do("client")
+			}
+			for round, blocked := range []bool{false, true} {
+				value := int64(7 + round)
+				if got := p.do(fmt.Sprintf("request %d %d", value, n)); got[0] != fmt.Sprintf("ok request %d", round+1) {
+					t.Fatalf("request: %q", got)
+				}
+				if blocked {
+					p.send("responses 10000")
+					time.Sleep(300 * time.Millisecond)
+				}
+				a, err := srv.BlockingReceive(ctxT(t, 5*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := a.Header()
+				got := a.PayloadSlice()
+				if len(got) != n || got[0] != (req{ID: 0, A: value}) || h.RequestID != uint64(round+1) || !a.IsConnected() {
+					t.Fatalf("request %+v header %+v connected %v", got, h, a.IsConnected())
+				}
+				for j := int64(0); j < 3; j++ {
+					m, err := a.LoanSlice(1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.PayloadSlice()[0] = resp{Req: h.RequestID, V: value*10 + j}
+					if err := m.Send(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				a.Close()
+				var lines []string
+				if blocked {
+					var last string
+					lines, last = p.answer()
+					lines = append(lines, last)
+				} else {
+					lines = p.do("responses 5000")
+				}
+				want := []string{}
+				for j := int64(0); j < 3; j++ {
+					want = append(want, fmt.Sprintf("response server=%s len=1 [%d %d]", srv.ID(), round+1, value*10+j))
+				}
+				wantLines(t, lines, append(want, "ok ended 3")...)
+			}
+			p.do("close_client")
+			p.do("quit")
+		})
+	}
+}
+
+// TestReqResGoClientCServer: a Go client, a C server that answers with a
+// stream of responses (slices of growing length in a slice service); the
+// Go client, blocked in BlockingReceive, reads them until the stream ends.
+func TestReqResGoClientCServer(t *testing.T) {
+	bin := peerBin(t)
+	for _, slice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slice=%v", slice), func(t *testing.T) {
+			cfg := iox2test.Config(t)
+			node := iox2test.Node(t, cfg)
+			b := iox2.RequestResponse[req, resp](node, "cdata/rr2")
+			if slice {
+				b = iox2.RequestResponseSlice[req, resp](node, "cdata/rr2")
+			}
+			svc, err := b.MaxResponseBufferSize(4).Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			cl, err := svc.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			p := startPeer(t, bin, cfg, "cdata/rr2", peerOpts{reqres: true, slice: slice})
+			p.do("open")
+			if slice {
+				p.do("server 4")
+			} else {
+				p.do("server")
+			}
+			const nresp = 3
+			for round := 0; round < 2; round++ {
+				value := int64(5 + round)
+				pending, err := cl.SendCopy(req{ID: 0, A: value})
+				if err != nil {
+					t.Fatal(err)
+				}
+				type result struct {
+					got []resp
+					err error
+				}
+				done := make(chan result, 1)
+				go func() {
+					var r result
+					for {
+						x, err := pending.BlockingReceive(ctxT(t, 10*time.Second))
+						if err != nil {
+							r.err = err
+							break
+						}
+						r.got = append(r.got, x.PayloadSlice()...)
+						if x.Header().ServerID == 0 {
+							r.err = fmt.Errorf("no server ID")
+						}
+						x.Release()
+					}
+					done <- r
+				}()
+				time.Sleep(100 * time.Millisecond) // the client blocks first
+				lines := p.do(fmt.Sprintf("serve 1 %d 5000", nresp))
+				want := fmt.Sprintf("request client=%s id=%d len=1 connected=1 [0 %d]", cl.ID(), round+1, value)
+				wantLines(t, lines, want, "ok served")
+				r := <-done
+				if r.err != iox2.ErrStreamEnded {
+					t.Fatalf("stream: %v after %+v", r.err, r.got)
+				}
+				var exp []resp
+				for j := 0; j < nresp; j++ {
+					n := 1
+					if slice {
+						n = j + 1
+					}
+					for e := 0; e < n; e++ {
+						exp = append(exp, resp{Req: uint64(round + 1), V: value*10 + int64(j) + int64(e)*1000})
+					}
+				}
+				if fmt.Sprint(r.got) != fmt.Sprint(exp) {
+					t.Errorf("responses %v, want %v", r.got, exp)
+				}
+				pending.Close()
+			}
+			p.do("close_server")
+			p.do("quit")
+		})
+	}
+}
