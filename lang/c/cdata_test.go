@@ -745,3 +745,13 @@ func TestReqResGoClientCServer(t *testing.T) {
 		})
 	}
 }
+
+// TestDataUnit runs the C unit test of the data path (tests/data_unit.c):
+// geometry, offset decoding, hostile data headers and hostile queue values.
+func TestDataUnit(t *testing.T) {
+	bin := buildWithLib(t, "data_unit", "tests/data_unit.c")
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("data_unit: %v\n%s", err, out)
+	}
+}
