@@ -755,3 +755,128 @@ func TestDataUnit(t *testing.T) {
 		t.Fatalf("data_unit: %v\n%s", err, out)
 	}
 }
+
+// TestPubSubBackpressureRetry: without safe overflow, a C publisher with
+// RetryUntilDelivered waits for the Go subscriber to make room: every
+// sample arrives, in order.
+func TestPubSubBackpressureRetry(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/retry").SubscriberMaxBufferSize(2).
+		EnableSafeOverflow(false).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/retry", peerOpts{})
+	p.do("open")
+	p.do("pub 1 0") // IOX2_RETRY_UNTIL_DELIVERED
+	const n = 50
+	p.send(fmt.Sprintf("send %d 0", n))
+	for k := uint64(0); k < n; k++ {
+		s, err := sub.BlockingReceive(ctxT(t, 10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Payload().Seq != k {
+			t.Fatalf("got sample %d, want %d", s.Payload().Seq, k)
+		}
+		s.Release()
+		if k%10 == 0 {
+			time.Sleep(5 * time.Millisecond) // a slow subscriber: the publisher waits
+		}
+	}
+	if _, last := p.answer(); last != fmt.Sprintf("ok sent %d", n) {
+		t.Fatalf("send: %s", last)
+	}
+	p.do("quit")
+}
+
+// TestPubSubHoldingSubscriber: a Go subscriber that holds its maximum of
+// borrowed samples and reads nothing more does not drain the C publisher's
+// pool: with safe overflow the publisher keeps sending, and once the
+// subscriber releases, it gets the newest samples.
+func TestPubSubHoldingSubscriber(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/hold").SubscriberMaxBufferSize(2).
+		SubscriberMaxBorrowedSamples(2).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/hold", peerOpts{})
+	p.do("open")
+	p.do("pub")
+	p.do("send 2 0")
+	var held []*iox2.Sample[msg]
+	for range 2 {
+		s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	if got := p.do("send 100 100"); got[0] != "ok sent 100" {
+		t.Fatalf("send while the subscriber holds its maximum: %q", got)
+	}
+	for _, s := range held {
+		s.Release()
+	}
+	for _, want := range []uint64{198, 199} {
+		s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Payload().Seq != want {
+			t.Errorf("got %d, want %d", s.Payload().Seq, want)
+		}
+		s.Release()
+	}
+	p.do("quit")
+}
+
+// TestPubSubCloseRightAfterSend: a C publisher that closes right after its
+// send removes its files; the Go subscriber still gets the sample (the
+// close waits until the subscriber has mapped the connection).
+func TestPubSubCloseRightAfterSend(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/close").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/close", peerOpts{})
+	p.do("open")
+	p.do("pub")
+	p.do("send 1 77")
+	p.do("close_pub")
+	s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Payload().Seq != 77 {
+		t.Errorf("got %d", s.Payload().Seq)
+	}
+	s.Release()
+	p.do("quit")
+}
