@@ -83,8 +83,8 @@ func describe(m *msg) string {
 	return fmt.Sprintf("[%d %d %x %.1f %s]", m.Seq, m.Value, m.Flags, m.X, name)
 }
 
-// peer is a running cdata_peer process.
-type peer struct {
+// dataPeer is a running cdata_peer process.
+type dataPeer struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -96,7 +96,7 @@ type peerOpts struct {
 	reqres, slice, header bool
 }
 
-func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o peerOpts) *peer {
+func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o peerOpts) *dataPeer {
 	t.Helper()
 	b := func(v bool) string { return map[bool]string{false: "0", true: "1"}[v] }
 	pattern := "pubsub"
@@ -118,7 +118,7 @@ func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o pee
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{t: t, cmd: cmd, in: in, out: make(chan string, 1024), done: make(chan struct{})}
+	p := &dataPeer{t: t, cmd: cmd, in: in, out: make(chan string, 1024), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -146,7 +146,7 @@ func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o pee
 }
 
 // send writes a command without waiting for its answer.
-func (p *peer) send(line string) {
+func (p *dataPeer) send(line string) {
 	p.t.Helper()
 	if _, err := fmt.Fprintln(p.in, line); err != nil {
 		p.t.Fatalf("write %q: %v", line, err)
@@ -155,7 +155,7 @@ func (p *peer) send(line string) {
 
 // answer reads the lines of one answer: every line up to and including the
 // last one ("ok ...", "timeout ...", "error ...").
-func (p *peer) answer() (lines []string, last string) {
+func (p *dataPeer) answer() (lines []string, last string) {
 	p.t.Helper()
 	for {
 		select {
@@ -174,7 +174,7 @@ func (p *peer) answer() (lines []string, last string) {
 }
 
 // do sends a command and requires "ok".
-func (p *peer) do(line string) []string {
+func (p *dataPeer) do(line string) []string {
 	p.t.Helper()
 	p.send(line)
 	lines, last := p.answer()
@@ -878,5 +878,43 @@ func TestPubSubCloseRightAfterSend(t *testing.T) {
 		t.Errorf("got %d", s.Payload().Seq)
 	}
 	s.Release()
+	p.do("quit")
+}
+
+// TestPubSubEventLoop: a C subscriber in an event loop (poll(2) on
+// iox2_node_fd, non-blocking receives) is woken by a Go publisher's sends.
+func TestPubSubEventLoop(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/poll").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	p := startPeer(t, bin, cfg, "cdata/poll", peerOpts{})
+	p.do("open")
+	p.do("sub")
+	pub, err := svc.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	p.send("pollrecv 3 5000")
+	for seq := uint64(0); seq < 3; seq++ {
+		time.Sleep(100 * time.Millisecond) // the C side sits in poll(2)
+		s, _ := pub.Loan()
+		fill(s.Payload(), seq, 0)
+		if _, err := s.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, last := p.answer()
+	if !strings.HasPrefix(last, "ok received") {
+		t.Fatalf("event loop: %s after %q", last, lines)
+	}
+	wantLines(t, lines, sampleLine(0, pub.ID(), 0, 1, false), sampleLine(1, pub.ID(), 1, 1, false),
+		sampleLine(2, pub.ID(), 2, 1, false))
+	t.Log(last)
 	p.do("quit")
 }
