@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,11 +86,18 @@ func describe(m *msg) string {
 
 // dataPeer is a running cdata_peer process.
 type dataPeer struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  chan string
-	done chan struct{}
+	t      *testing.T
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    chan string
+	done   chan struct{}
+	killed bool
+}
+
+// kill SIGKILLs the peer and waits for it.
+func (p *dataPeer) kill() {
+	p.killed = true
+	p.cmd.Process.Kill()
 }
 
 type peerOpts struct {
@@ -132,7 +140,7 @@ func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o pee
 		go func() { werr <- cmd.Wait() }()
 		select {
 		case err := <-werr:
-			if err != nil {
+			if err != nil && !p.killed {
 				t.Errorf("cdata_peer: %v\n%s", err, stderr.String())
 			} else if s := stderr.String(); s != "" {
 				t.Logf("cdata_peer stderr:\n%s", s)
@@ -917,4 +925,59 @@ func TestPubSubEventLoop(t *testing.T) {
 		sampleLine(2, pub.ID(), 2, 1, false))
 	t.Log(last)
 	p.do("quit")
+}
+
+// TestPubSubKilledCPublisher: a C publisher SIGKILLed right after its send:
+// the Go subscriber keeps what was delivered, and the Go runtime's cleanup
+// removes every file of the dead C node (its data segment and connection,
+// named by its port journal).
+func TestPubSubKilledCPublisher(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/killed").SubscriberMaxBufferSize(4).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/killed", peerOpts{})
+	p.do("open")
+	p.do("pub")
+	p.do("send 3 90")
+	files := func() []string {
+		var all []string
+		for _, pat := range []string{filepath.Join(cfg.ShmDir, cfg.Prefix+"*.data"),
+			filepath.Join(cfg.ShmDir, cfg.Prefix+"*.connection"), filepath.Join(cfg.Root, "nodes", "*", "*.data.port")} {
+			m, _ := filepath.Glob(pat)
+			all = append(all, m...)
+		}
+		return all
+	}
+	if f := files(); len(f) < 3 {
+		t.Fatalf("the live C publisher should have a data segment, a connection and a journal entry: %v", f)
+	}
+	p.kill()
+	for k := uint64(0); k < 3; k++ {
+		s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Payload().Seq != 90+k {
+			t.Errorf("got %d, want %d", s.Payload().Seq, 90+k)
+		}
+		s.Release()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(files()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("left after the cleanup of the dead C node: %v", files())
+		}
+		iox2.CleanupDeadNodes(cfg)
+		time.Sleep(20 * time.Millisecond)
+	}
 }
