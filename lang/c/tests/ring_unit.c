@@ -281,7 +281,7 @@ static void stress(uint32_t cap, bool overflow)
 	size_t size = iox2r_queue_memory_size(cap);
 	void *mem = alloc_mem(size);
 	struct stress *s = calloc(1, sizeof *s);
-	s->n = 300000;
+	s->n = 100000;
 	s->overflow = overflow;
 	CHECK(iox2r_queue_init(&s->prod, mem, size, cap) == IOX2R_OK, "init");
 	CHECK(iox2r_queue_attach(&s->cons, mem, size, cap) == IOX2R_OK, "attach");
