@@ -24,6 +24,17 @@ type Report struct {
 	// Throughput are the measurements of the throughput mode, in the order
 	// of the run (after the latencies).
 	Throughput []Throughput `json:"throughput,omitempty"`
+	// Pairs are the process pairs of the run: Go↔Go, then the C pairs.
+	Pairs []PairInfo `json:"pairs"`
+}
+
+// PairInfo describes one pair of processes and its floor.
+type PairInfo struct {
+	Pair       string  `json:"pair"` // go-go, go-c or c-c
+	A          string  `json:"process_a"`
+	B          string  `json:"process_b"`
+	FloorNs    float64 `json:"floor_median_ns"`     // the yardstick of its rows' ratio_to_floor
+	FloorEndNs float64 `json:"floor_end_median_ns"` // the same pair at the end
 }
 
 // Meta describes the machine and the run.
@@ -42,14 +53,19 @@ type Meta struct {
 	// The throughput mode: time and samples per measurement, at most.
 	StreamBudgetNs int64  `json:"stream_budget_ns,omitempty"`
 	StreamCount    uint64 `json:"stream_max_samples,omitempty"`
+	// The C pairs: how the C peer was built, or why they are left out.
+	CPeer    string `json:"c_peer,omitempty"`
+	CSkipped string `json:"c_skipped,omitempty"`
 }
 
 // Result is one mechanism at one payload size. Figures are one-way, in ns.
 type Result struct {
 	Mechanism string `json:"mechanism"`
-	Size      int    `json:"size_bytes"`
+	// Pair says which processes measured it: go-go, go-c or c-c (cpeer.go).
+	Pair string `json:"pair"`
+	Size int    `json:"size_bytes"`
 	Summary
-	RatioFloor float64  `json:"ratio_to_floor"`                // median / floor median
+	RatioFloor float64  `json:"ratio_to_floor"`                // median / the pair's floor median
 	RatioUDS   *float64 `json:"ratio_to_uds_stream,omitempty"` // median / uds-stream median at this size
 	RatioFutex *float64 `json:"ratio_to_futex,omitempty"`      // median / futex median at this size
 	// RatioPubSub is, for iox2go-pubsub-<n>sub, the median over the
@@ -58,7 +74,12 @@ type Result struct {
 	// RatioBare is, for iox2go-pubsub, the median over the zerocopy-bare
 	// median at this size: the runtime's share of the latency.
 	RatioBare *float64 `json:"ratio_to_zerocopy_bare,omitempty"`
-	Note      string   `json:"note,omitempty"`
+	// RatioGoGo is, for a row of a C pair, the median over the Go↔Go
+	// median of the same mechanism and size; RatioGoGoByFloor the same
+	// with both medians divided by the floor of their own pair.
+	RatioGoGo        *float64 `json:"ratio_to_go_go,omitempty"`
+	RatioGoGoByFloor *float64 `json:"ratio_to_go_go_by_floor,omitempty"`
+	Note             string   `json:"note,omitempty"`
 }
 
 func newReport(o *options) *Report {
@@ -95,18 +116,40 @@ func fanout(name string) int {
 	return n
 }
 
+// pairOf returns the pair of a result ("" in a report of an older run: Go↔Go).
+func pairOf(res *Result) string {
+	if res.Pair == "" {
+		return pairGoGo
+	}
+	return res.Pair
+}
+
 // finish computes the ratios once every result is in.
 func (r *Report) finish() {
 	uds, futex, pubsub, bare := map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
-	for i, res := range r.Results {
+	type key struct {
+		mech string
+		size int
+	}
+	goGo := map[key]float64{}         // Go↔Go medians
+	floors := map[string]*[2]float64{} // by pair: start and end
+	for _, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
+		if res.Mechanism == floorName {
+			if f := floors[pairOf(&res)]; f == nil {
+				floors[pairOf(&res)] = &[2]float64{res.Median, 0}
+			} else {
+				f[1] = res.Median
+			}
+			continue
+		}
+		if pairOf(&res) != pairGoGo {
+			continue
+		}
+		goGo[key{res.Mechanism, res.Size}] = res.Median
 		switch {
 		case res.Mechanism == "iox2go-pubsub":
 			pubsub[res.Size] = res.Median
-		case res.Mechanism == floorName && i == 0:
-			r.Meta.FloorNs = res.Median
-		case res.Mechanism == floorName:
-			r.Meta.FloorEndNs = res.Median
 		case res.Mechanism == "uds-stream":
 			uds[res.Size] = res.Median
 		case res.Mechanism == "futex":
@@ -114,6 +157,16 @@ func (r *Report) finish() {
 		case res.Mechanism == zeroCopyName:
 			bare[res.Size] = res.Median
 		}
+	}
+	floorOf := func(pair string) (start, end float64) {
+		if f := floors[pair]; f != nil {
+			return f[0], f[1]
+		}
+		return 0, 0
+	}
+	r.Meta.FloorNs, r.Meta.FloorEndNs = floorOf(pairGoGo)
+	for i := range r.Pairs {
+		r.Pairs[i].FloorNs, r.Pairs[i].FloorEndNs = floorOf(r.Pairs[i].Pair)
 	}
 	ratio := func(v float64, by map[int]float64, size int) *float64 {
 		if d, ok := by[size]; ok && d > 0 {
@@ -124,8 +177,20 @@ func (r *Report) finish() {
 	}
 	for i := range r.Results {
 		res := &r.Results[i]
-		if r.Meta.FloorNs > 0 {
-			res.RatioFloor = res.Median / r.Meta.FloorNs
+		floor, _ := floorOf(pairOf(res))
+		if floor > 0 {
+			res.RatioFloor = res.Median / floor
+		}
+		if pairOf(res) != pairGoGo {
+			if d := goGo[key{res.Mechanism, res.Size}]; d > 0 && res.Mechanism != floorName {
+				x := res.Median / d
+				res.RatioGoGo = &x
+				if f, _ := floorOf(pairGoGo); f > 0 && floor > 0 {
+					y := x * f / floor
+					res.RatioGoGoByFloor = &y
+				}
+			}
+			continue
 		}
 		if res.Mechanism != floorName {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
@@ -207,13 +272,23 @@ func writeMarkdown(w io.Writer, r *Report) {
 	if math.Abs(r.floorDrift()) > 0.2 {
 		fmt.Fprintf(w, ": **the floor moved during the run, the ratios are approximate**")
 	}
-	fmt.Fprintf(w, "\n\n")
+	fmt.Fprintf(w, "\n")
+	switch {
+	case m.CPeer != "":
+		fmt.Fprintf(w, "- C peer: %s (see [Go and C processes](#go-and-c-processes))\n", m.CPeer)
+	case m.CSkipped != "":
+		fmt.Fprintf(w, "- C rows skipped: %s\n", m.CSkipped)
+	}
+	fmt.Fprintf(w, "\n")
 	fmt.Fprintf(w, "| mechanism | size | n | median | p99 | max | × floor | × uds-stream | × futex | note |\n")
 	fmt.Fprintf(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, res := range r.Results {
-		fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
+		if pairOf(&res) == pairGoGo {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
+		}
 	}
 	fmt.Fprintf(w, "\nOne-way latencies; × floor, × uds-stream and × futex are ratios of medians measured in this run, by the same two processes.\n\n")
+	writeCPairs(w, r)
 	writeFanout(w, r)
 	writeThroughput(w, r)
 	for _, name := range mechanismNames() {
@@ -246,6 +321,9 @@ func progress(w io.Writer, res *Result, floorNs float64) {
 	c := []string{"mechanism", "size", "n", "median", "p99", "max", "× floor", "note"}
 	if res != nil {
 		r := row(*res)
+		if p := pairOf(res); p != pairGoGo {
+			r[0] += " " + pairLabel(p)
+		}
 		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), res.Note}
 	}
 	fmt.Fprintf(w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
@@ -304,7 +382,7 @@ func writeFanout(w io.Writer, r *Report) {
 	var ns, sizes []int
 	for _, res := range r.Results {
 		n := fanout(res.Mechanism)
-		if n == 0 {
+		if n == 0 || pairOf(&res) != pairGoGo {
 			continue
 		}
 		if _, ok := by[key{n, 0}]; !ok {
@@ -363,6 +441,83 @@ func writeThroughput(w io.Writer, r *Report) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", t.Mechanism, sizeLabel(t.Size), fmtRate(t.PerSecond),
 			t.Sent, t.Received, t.Lost, fmtNs(float64(t.ElapsedNs)), ratio, t.Note)
+	}
+	fmt.Fprintf(w, "\n")
+}
+
+// writeCPairs writes the section of the C pairs, if the run has them: the
+// pairs and their floors, their rows, and the comparison with Go↔Go.
+func writeCPairs(w io.Writer, r *Report) {
+	var rows []Result
+	for _, res := range r.Results {
+		if pairOf(&res) != pairGoGo && res.Mechanism != floorName {
+			rows = append(rows, res)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Go and C processes\n\n")
+	fmt.Fprintf(w, "The same mechanisms between other pairs of processes: Go↔C (A this program, B the C peer on the C library) and C↔C (A and B both the C peer; A times the round trips with clock_gettime(CLOCK_MONOTONIC)). The pairs take turns at each mechanism and size. Each pair measures its own floor at the start and at the end: moving a cache line costs what it costs for that pair of processes, so × floor is to the floor of the row's own pair.\n\n")
+	fmt.Fprintf(w, "| pair | process A | process B | floor start | floor end |\n|---|---|---|--:|--:|\n")
+	for _, p := range r.Pairs {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", pairLabel(p.Pair), p.A, p.B, fmtNs(p.FloorNs), fmtNs(p.FloorEndNs))
+	}
+	opt := func(x *float64) string {
+		if x == nil {
+			return "—"
+		}
+		return fmtRatio(*x)
+	}
+	fmt.Fprintf(w, "\n| pair | mechanism | size | n | median | p99 | max | × floor | × Go↔Go | × Go↔Go by floor |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, res := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", pairLabel(res.Pair), res.Mechanism, sizeLabel(res.Size), res.N,
+			fmtNs(res.Median), fmtNs(res.P99), fmtNs(res.Max), fmtRatio(res.RatioFloor), opt(res.RatioGoGo), opt(res.RatioGoGoByFloor))
+	}
+	fmt.Fprintf(w, "\n× Go↔Go is the ratio of the medians; × Go↔Go by floor divides each median by the floor of its own pair first (the fairer comparison when the pairs' floors differ).\n\n")
+
+	// The comparison: one line per mechanism and size.
+	type key struct {
+		mech string
+		size int
+	}
+	by := map[key]map[string]Result{}
+	var keys []key
+	for _, res := range r.Results {
+		if res.Mechanism == floorName {
+			continue
+		}
+		k := key{res.Mechanism, res.Size}
+		if by[k] == nil {
+			by[k] = map[string]Result{}
+			keys = append(keys, k)
+		}
+		by[k][pairOf(&res)] = res
+	}
+	fmt.Fprintf(w, "Median one-way latency (× the floor of its pair) and the ratios to Go↔Go (of the medians; by floor in parentheses):\n\n")
+	fmt.Fprintf(w, "| mechanism | size | Go↔Go | Go↔C | C↔C | Go↔C ÷ Go↔Go | C↔C ÷ Go↔Go |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	cell := func(res Result, ok bool) string {
+		if !ok {
+			return "—"
+		}
+		return fmt.Sprintf("%s (%s)", fmtNs(res.Median), fmtRatio(res.RatioFloor))
+	}
+	ratios := func(res Result, ok bool) string {
+		if !ok || res.RatioGoGo == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s (%s)", fmtRatio(*res.RatioGoGo), opt(res.RatioGoGoByFloor))
+	}
+	for _, k := range keys {
+		m := by[k]
+		gc, okGC := m[pairGoC]
+		cc, okCC := m[pairCC]
+		if !okGC && !okCC {
+			continue
+		}
+		gg, okGG := m[pairGoGo]
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(gg, okGG), cell(gc, okGC), cell(cc, okCC), ratios(gc, okGC), ratios(cc, okCC))
 	}
 	fmt.Fprintf(w, "\n")
 }
