@@ -289,6 +289,14 @@ int iox2_publisher_create(iox2_service *service, const iox2_publisher_options *o
 int iox2_publisher_close(iox2_publisher *pub);
 uint64_t iox2_publisher_id(const iox2_publisher *pub);
 
+/* iox2_publisher_update_connections does what every loan and send does
+ * first: when the service's ports changed, it connects to new subscribers
+ * (delivering their history) and drops vanished ones; it also takes back
+ * the samples that subscribers released. An idle publisher calls it when
+ * its node's fd polls readable (or every few milliseconds), so that a late
+ * subscriber gets its history without waiting for the next send. */
+int iox2_publisher_update_connections(iox2_publisher *pub);
+
 /* iox2_publisher_loan lends a sample of len elements (1 unless the service
  * is a slice service), zeroed; _uninit leaves its bytes as they are. */
 int iox2_publisher_loan(iox2_publisher *pub, uint64_t len, iox2_sample_mut **out);
@@ -380,6 +388,12 @@ void iox2_server_options_init(iox2_server_options *o);
 int iox2_client_create(iox2_service *service, const iox2_client_options *o, iox2_client **out);
 int iox2_client_close(iox2_client *c);
 uint64_t iox2_client_id(const iox2_client *c);
+/* iox2_client_update_connections and iox2_server_update_connections are
+ * what iox2_publisher_update_connections is for a publisher: connect to
+ * new peers, drop vanished ones, take back released chunks (and, for a
+ * client, give late responses to given-up requests back). For an idle port
+ * whose node fd polled readable. */
+int iox2_client_update_connections(iox2_client *c);
 int iox2_client_loan(iox2_client *c, uint64_t len, iox2_request_mut **out);
 int iox2_client_loan_uninit(iox2_client *c, uint64_t len, iox2_request_mut **out);
 
@@ -415,6 +429,7 @@ uint64_t iox2_server_id(const iox2_server *s);
 /* iox2_server_receive: IOX2_OK with *out set or NULL (none). */
 int iox2_server_receive(iox2_server *s, iox2_active_request **out);
 int iox2_server_wait(iox2_server *s, int64_t timeout_ns);
+int iox2_server_update_connections(iox2_server *s);
 
 const void *iox2_active_request_payload(const iox2_active_request *r);
 uint64_t iox2_active_request_len(const iox2_active_request *r);
