@@ -331,9 +331,9 @@ func runA(args []string, stdout, stderr io.Writer) error {
 // runner holds the state of one run of A.
 type runner struct {
 	opts   *options
-	dir    string // private directory for sockets and FIFOs
-	prefix string // of every resource name of this run
-	peer   *peer // process B
+	dir    string  // private directory for sockets and FIFOs
+	prefix string  // of every resource name of this run
+	peer   *peer   // process B
 	n      int     // measurements so far, for unique prefixes
 	rtts   []int64 // round trips of the current measurement
 	stdout io.Writer

@@ -131,7 +131,7 @@ func (r *Report) finish() {
 		mech string
 		size int
 	}
-	goGo := map[key]float64{}         // Go↔Go medians
+	goGo := map[key]float64{}          // Go↔Go medians
 	floors := map[string]*[2]float64{} // by pair: start and end
 	for _, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
@@ -326,7 +326,7 @@ func progress(w io.Writer, res *Result, floorNs float64) {
 		}
 		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), res.Note}
 	}
-	fmt.Fprintf(w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+	fmt.Fprintf(w, "%-20s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
 }
 
 // sizeLabel writes a payload size as 64 B, 1 KiB, 4 MiB.

@@ -101,7 +101,7 @@ struct config {
 	enum role role;
 	const char *prefix; /* unique to one measurement */
 	const char *dir;    /* the run's private directory */
-	uint64_t size;      /* payload bytes, at least 9 */
+	uint64_t size;      /* payload bytes, at least 8 (the seq) */
 	int64_t timeout_ns;
 };
 
@@ -597,7 +597,7 @@ static int measure(char **f, int nf, const char *dir, int64_t timeout_ns)
 	if (nf != (a ? 9 : 4))
 		return fail("bad command %s with %d fields", f[0], nf);
 	int64_t size;
-	if (!parse_i64(f[2], &size) || size < 9)
+	if (!parse_i64(f[2], &size) || size < 8)
 		return fail("bad size %s", f[2]);
 	struct plan p = {0};
 	if (a && (!parse_i64(f[4], &p.warm_iters) || !parse_i64(f[5], &p.warm_budget_ns) ||
