@@ -69,6 +69,9 @@ func TestCPairs(t *testing.T) {
 		if c := r.Pair != pairGoGo && r.Mechanism != floorName; c != (r.RatioGoGo != nil) || c != (r.RatioGoGoByFloor != nil) {
 			t.Errorf("%s %d %s: ratios to Go↔Go %v %v", r.Mechanism, r.Size, r.Pair, r.RatioGoGo, r.RatioGoGoByFloor)
 		}
+		if around := r.Mechanism != floorName; around != (len(r.FloorAround) == 2 && r.FloorAround[0] > 0 && r.FloorAround[1] > 0) {
+			t.Errorf("%s %d %s: floor around %v", r.Mechanism, r.Size, r.Pair, r.FloorAround)
+		}
 	}
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("results: got %v, want %v", got, want)
@@ -90,8 +93,8 @@ func TestCPairs(t *testing.T) {
 	if rows := regexp.MustCompile(`(?m)^\| (floor|iox2go-pubsub) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1); len(rows) != 4 {
 		t.Errorf("results.md: %d rows in the main table, want 4:\n%s", len(rows), md)
 	}
-	if rows := regexp.MustCompile(`(?m)^\| (Go↔C|C↔C) \| iox2go-pubsub \| \d+ (B|KiB) \| \d+ \|.*× \|$`).FindAll(md, -1); len(rows) != 4 {
-		t.Errorf("results.md: %d rows of the C pairs, want 4:\n%s", len(rows), md)
+	if rows := regexp.MustCompile(`(?m)^\| (Go↔Go|Go↔C|C↔C) \| iox2go-pubsub \| \d+ (B|KiB) \| \d+ \|.* → .*\|$`).FindAll(md, -1); len(rows) != 6 {
+		t.Errorf("results.md: %d rows of the three pairs, want 6:\n%s", len(rows), md)
 	}
 	if rows := regexp.MustCompile(`(?m)^\| iox2go-pubsub \| \d+ (B|KiB) \|( [\d.]+ [nµ]s \([\d.]+×\) \|){3}( [\d.]+× \([\d.]+×\) \|){2}$`).FindAll(md, -1); len(rows) != 2 {
 		t.Errorf("results.md: %d comparison rows, want 2:\n%s", len(rows), md)
@@ -145,14 +148,17 @@ func TestParsePairs(t *testing.T) {
 // fan-out table ignore them.
 func TestPairRatios(t *testing.T) {
 	r := &Report{Mechanisms: map[string]string{}, Pairs: []PairInfo{{Pair: pairGoGo}, {Pair: pairGoC}}}
-	add := func(name, pair string, size int, median float64) {
-		r.Results = append(r.Results, Result{Mechanism: name, Pair: pair, Size: size, Summary: Summary{N: 1, Median: median}})
+	add := func(name, pair string, size int, median float64, around ...float64) {
+		r.Results = append(r.Results, Result{Mechanism: name, Pair: pair, Size: size, Summary: Summary{N: 1, Median: median}, FloorAround: around})
 	}
 	add(floorName, pairGoGo, 8, 60)
 	add(floorName, pairGoC, 8, 120)
 	add("iox2go-pubsub", pairGoGo, 64, 180)
 	add("iox2go-pubsub", pairGoC, 64, 300)
 	add("iox2go-pubsub-2sub", pairGoGo, 64, 360)
+	// With floors around the rows: they, not the start floors, divide.
+	add("iox2go-pubsub", pairGoGo, 1024, 180, 50, 70)
+	add("iox2go-pubsub", pairGoC, 1024, 300, 100, 140)
 	add(floorName, pairGoGo, 8, 66)
 	add(floorName, pairGoC, 8, 110)
 	r.finish()
@@ -170,9 +176,17 @@ func TestPairRatios(t *testing.T) {
 	if two := r.Results[4]; !near(two.RatioPubSub, 2) {
 		t.Errorf("2 subscribers: ratio to one %v, want 2 (to Go↔Go's)", two.RatioPubSub)
 	}
+	if gc := r.Results[6]; !near(gc.RatioGoGo, 300.0/180) || !near(gc.RatioGoGoByFloor, (300.0/120)/(180.0/60)) {
+		t.Errorf("Go↔C row with floors around: %+v", gc)
+	}
 	var md strings.Builder
 	writeMarkdown(&md, r)
-	for _, s := range []string{"| 1 | 180.0 ns |", "| iox2go-pubsub | 64 B | 180.0 ns (3.00×) | 300.0 ns (2.50×) | — | 1.67× (0.83×) | — |"} {
+	for _, s := range []string{
+		"| 1 | 180.0 ns |", // the fan-out table: Go↔Go
+		"| iox2go-pubsub | 64 B | 180.0 ns | 300.0 ns | — | 1.67× (0.83×) | — |",
+		"| iox2go-pubsub | 1 KiB | 180.0 ns (3.00×) | 300.0 ns (2.50×) | — | 1.67× (0.83×) | — |",
+		"| Go↔C | iox2go-pubsub | 1 KiB | 1 | 300.0 ns | 0.0 ns | 0.0 ns | 100.0 → 140.0 ns | 2.50× | 1.67× | 0.83× |",
+	} {
 		if !strings.Contains(md.String(), s) {
 			t.Errorf("results.md lacks %q:\n%s", s, md.String())
 		}

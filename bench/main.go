@@ -374,10 +374,42 @@ func (r *runner) run() (*Report, error) {
 		fmt.Fprintf(r.stdout, "bench: pair %s: A %s; B %s\n", pairLabel(p.kind), a, b)
 	}
 	floors := map[string]float64{} // the start floor of each pair
-	add := func(p *procPair, name string, size int, note string) error {
-		res, err := r.measure(p, name, size)
+	full := plan{
+		warmIters:  max(r.opts.iters/10, 10),
+		warmBudget: r.opts.budget / 10,
+		iters:      r.opts.iters,
+		budget:     r.opts.budget,
+	}
+	// A floor around a row: short, a tenth of a measurement.
+	short := plan{
+		warmIters:  max(r.opts.iters/100, 10),
+		warmBudget: r.opts.budget / 100,
+		iters:      max(r.opts.iters/10, 10),
+		budget:     r.opts.budget / 10,
+	}
+	floorAround := func(p *procPair) (float64, error) {
+		res, err := r.measure(p, floorName, 8, short)
+		return res.Median, err
+	}
+	// around: measure the pair's floor right before and right after the
+	// row, for the comparison of the pairs (which take turns).
+	add := func(p *procPair, name string, size int, note string, around bool) error {
+		var before, after float64
+		var err error
+		if around {
+			if before, err = floorAround(p); err != nil {
+				return err
+			}
+		}
+		res, err := r.measure(p, name, size, full)
 		if err != nil {
 			return err
+		}
+		if around {
+			if after, err = floorAround(p); err != nil {
+				return err
+			}
+			res.FloorAround = []float64{before, after}
 		}
 		if res.Note != "" && note != "" {
 			note += "; "
@@ -395,24 +427,27 @@ func (r *runner) run() (*Report, error) {
 	// that has it, one after the other (so that the pairs see the same
 	// conditions), then each pair's floor again.
 	for _, p := range r.pairs {
-		if err := add(p, floorName, 8, "start"); err != nil {
+		if err := add(p, floorName, 8, "start", false); err != nil {
 			return nil, err
 		}
 	}
 	for _, name := range r.opts.mechanisms {
 		for _, size := range r.opts.sizes {
+			var turn []*procPair
 			for _, p := range r.pairs {
-				if !p.runs(name) {
-					continue
+				if p.runs(name) {
+					turn = append(turn, p)
 				}
-				if err := add(p, name, size, ""); err != nil {
+			}
+			for _, p := range turn {
+				if err := add(p, name, size, "", len(turn) > 1); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
 	for _, p := range r.pairs {
-		if err := add(p, floorName, 8, "end, the same pair re-measured"); err != nil {
+		if err := add(p, floorName, 8, "end, the same pair re-measured", false); err != nil {
 			return nil, err
 		}
 	}
@@ -438,16 +473,10 @@ func (r *runner) run() (*Report, error) {
 }
 
 // measure runs one mechanism at one size in both processes of a pair.
-func (r *runner) measure(p *procPair, name string, size int) (Result, error) {
+func (r *runner) measure(p *procPair, name string, size int, pl plan) (Result, error) {
 	what := fmt.Sprintf("%s %s", name, sizeLabel(size))
 	if p.kind != pairGoGo {
 		what += " " + pairLabel(p.kind)
-	}
-	pl := plan{
-		warmIters:  max(r.opts.iters/10, 10),
-		warmBudget: r.opts.budget / 10,
-		iters:      r.opts.iters,
-		budget:     r.opts.budget,
 	}
 	if p.a != nil {
 		n, err := r.measureRemote(p, name, size, pl)

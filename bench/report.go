@@ -74,9 +74,14 @@ type Result struct {
 	// RatioBare is, for iox2go-pubsub, the median over the zerocopy-bare
 	// median at this size: the runtime's share of the latency.
 	RatioBare *float64 `json:"ratio_to_zerocopy_bare,omitempty"`
+	// FloorAround are, for a mechanism that several pairs measure in turn,
+	// the medians of short floor measurements of the row's pair right
+	// before and right after the row.
+	FloorAround []float64 `json:"floor_around_ns,omitempty"`
 	// RatioGoGo is, for a row of a C pair, the median over the Go↔Go
 	// median of the same mechanism and size; RatioGoGoByFloor the same
-	// with both medians divided by the floor of their own pair.
+	// with both medians divided by the floor of their own pair (the mean
+	// of FloorAround, or else the pair's floor at the start).
 	RatioGoGo        *float64 `json:"ratio_to_go_go,omitempty"`
 	RatioGoGoByFloor *float64 `json:"ratio_to_go_go_by_floor,omitempty"`
 	Note             string   `json:"note,omitempty"`
@@ -131,7 +136,7 @@ func (r *Report) finish() {
 		mech string
 		size int
 	}
-	goGo := map[key]float64{}          // Go↔Go medians
+	goGo := map[key]*Result{}          // Go↔Go rows
 	floors := map[string]*[2]float64{} // by pair: start and end
 	for _, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
@@ -146,7 +151,7 @@ func (r *Report) finish() {
 		if pairOf(&res) != pairGoGo {
 			continue
 		}
-		goGo[key{res.Mechanism, res.Size}] = res.Median
+		goGo[key{res.Mechanism, res.Size}] = &res
 		switch {
 		case res.Mechanism == "iox2go-pubsub":
 			pubsub[res.Size] = res.Median
@@ -182,11 +187,11 @@ func (r *Report) finish() {
 			res.RatioFloor = res.Median / floor
 		}
 		if pairOf(res) != pairGoGo {
-			if d := goGo[key{res.Mechanism, res.Size}]; d > 0 && res.Mechanism != floorName {
-				x := res.Median / d
+			if gg := goGo[key{res.Mechanism, res.Size}]; gg != nil && gg.Median > 0 && res.Mechanism != floorName {
+				x := res.Median / gg.Median
 				res.RatioGoGo = &x
-				if f, _ := floorOf(pairGoGo); f > 0 && floor > 0 {
-					y := x * f / floor
+				if f, mine := rowFloor(gg, r.Meta.FloorNs), rowFloor(res, floor); f > 0 && mine > 0 {
+					y := x * f / mine
 					res.RatioGoGoByFloor = &y
 				}
 			}
@@ -222,6 +227,15 @@ func (r *Report) finish() {
 			t.RatioUDS = &x
 		}
 	}
+}
+
+// rowFloor returns the floor of a row: the mean of the floors around it,
+// or else start, the floor of its pair at the start.
+func rowFloor(res *Result, start float64) float64 {
+	if len(res.FloorAround) == 2 && res.FloorAround[0] > 0 && res.FloorAround[1] > 0 {
+		return (res.FloorAround[0] + res.FloorAround[1]) / 2
+	}
+	return start
 }
 
 // floorDrift is the change of the floor between the start and the end of
@@ -324,9 +338,22 @@ func progress(w io.Writer, res *Result, floorNs float64) {
 		if p := pairOf(res); p != pairGoGo {
 			r[0] += " " + pairLabel(p)
 		}
-		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), res.Note}
+		note := res.Note
+		if len(res.FloorAround) == 2 {
+			note = strings.TrimPrefix(fmt.Sprintf("%s; floor around %s", note, fmtAround(res.FloorAround)), "; ")
+		}
+		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), note}
 	}
 	fmt.Fprintf(w, "%-20s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+}
+
+// fmtAround writes the floors before and after a row: "55.0 → 60.5 ns".
+func fmtAround(f []float64) string {
+	before, after := fmtNs(f[0]), fmtNs(f[1])
+	if u := before[strings.LastIndexByte(before, ' '):]; strings.HasSuffix(after, u) {
+		before = strings.TrimSuffix(before, u)
+	}
+	return before + " → " + after
 }
 
 // sizeLabel writes a payload size as 64 B, 1 KiB, 4 MiB.
@@ -446,19 +473,33 @@ func writeThroughput(w io.Writer, r *Report) {
 }
 
 // writeCPairs writes the section of the C pairs, if the run has them: the
-// pairs and their floors, their rows, and the comparison with Go↔Go.
+// pairs and their floors, the rows of the mechanisms they measured (in
+// every pair), and the comparison with Go↔Go.
 func writeCPairs(w io.Writer, r *Report) {
-	var rows []Result
-	for _, res := range r.Results {
-		if pairOf(&res) != pairGoGo && res.Mechanism != floorName {
-			rows = append(rows, res)
-		}
+	type key struct {
+		mech string
+		size int
 	}
-	if len(rows) == 0 {
+	by := map[key]map[string]*Result{}
+	var keys []key
+	for i := range r.Results {
+		res := &r.Results[i]
+		if res.Mechanism == floorName {
+			continue
+		}
+		k := key{res.Mechanism, res.Size}
+		if by[k] == nil {
+			by[k] = map[string]*Result{}
+			keys = append(keys, k)
+		}
+		by[k][pairOf(res)] = res
+	}
+	keys = slices.DeleteFunc(keys, func(k key) bool { return by[k][pairGoC] == nil && by[k][pairCC] == nil })
+	if len(keys) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "## Go and C processes\n\n")
-	fmt.Fprintf(w, "The same mechanisms between other pairs of processes: Go↔C (A this program, B the C peer on the C library) and C↔C (A and B both the C peer; A times the round trips with clock_gettime(CLOCK_MONOTONIC)). The pairs take turns at each mechanism and size. Each pair measures its own floor at the start and at the end: moving a cache line costs what it costs for that pair of processes, so × floor is to the floor of the row's own pair.\n\n")
+	fmt.Fprintf(w, "The same mechanism between three pairs of processes: Go↔Go (the rows above), Go↔C (A this program, B the C peer on the C library) and C↔C (A and B both the C peer; A times the round trips with clock_gettime(CLOCK_MONOTONIC)). Each pair measures its own floor at the start and at the end of the run; at each size the pairs take turns, and each pair's floor is measured again right before and right after its row (a tenth of a measurement each), because the cost of moving a cache line changes during a run on this VM.\n\n")
 	fmt.Fprintf(w, "| pair | process A | process B | floor start | floor end |\n|---|---|---|--:|--:|\n")
 	for _, p := range r.Pairs {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", pairLabel(p.Pair), p.A, p.B, fmtNs(p.FloorNs), fmtNs(p.FloorEndNs))
@@ -469,55 +510,47 @@ func writeCPairs(w io.Writer, r *Report) {
 		}
 		return fmtRatio(*x)
 	}
-	fmt.Fprintf(w, "\n| pair | mechanism | size | n | median | p99 | max | × floor | × Go↔Go | × Go↔Go by floor |\n")
-	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, res := range rows {
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", pairLabel(res.Pair), res.Mechanism, sizeLabel(res.Size), res.N,
-			fmtNs(res.Median), fmtNs(res.P99), fmtNs(res.Max), fmtRatio(res.RatioFloor), opt(res.RatioGoGo), opt(res.RatioGoGoByFloor))
+	around := func(res *Result) (string, string) {
+		if len(res.FloorAround) != 2 {
+			return "—", "—"
+		}
+		return fmtAround(res.FloorAround), fmtRatio(res.Median / rowFloor(res, 0))
 	}
-	fmt.Fprintf(w, "\n× Go↔Go is the ratio of the medians; × Go↔Go by floor divides each median by the floor of its own pair first (the fairer comparison when the pairs' floors differ).\n\n")
+	fmt.Fprintf(w, "\n| pair | mechanism | size | n | median | p99 | max | floor around | × floor around | × Go↔Go | × Go↔Go by floor |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, k := range keys {
+		for _, pair := range []string{pairGoGo, pairGoC, pairCC} {
+			res := by[k][pair]
+			if res == nil {
+				continue
+			}
+			fl, x := around(res)
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", pairLabel(pair), res.Mechanism, sizeLabel(res.Size), res.N,
+				fmtNs(res.Median), fmtNs(res.P99), fmtNs(res.Max), fl, x, opt(res.RatioGoGo), opt(res.RatioGoGoByFloor))
+		}
+	}
+	fmt.Fprintf(w, "\nfloor around: the pair's floor right before → right after the row; × floor around divides by their mean. × Go↔Go is the ratio of the medians; × Go↔Go by floor divides each median by its own floor around first (fairer when the floor moved between the rows).\n\n")
 
-	// The comparison: one line per mechanism and size.
-	type key struct {
-		mech string
-		size int
-	}
-	by := map[key]map[string]Result{}
-	var keys []key
-	for _, res := range r.Results {
-		if res.Mechanism == floorName {
-			continue
-		}
-		k := key{res.Mechanism, res.Size}
-		if by[k] == nil {
-			by[k] = map[string]Result{}
-			keys = append(keys, k)
-		}
-		by[k][pairOf(&res)] = res
-	}
-	fmt.Fprintf(w, "Median one-way latency (× the floor of its pair) and the ratios to Go↔Go (of the medians; by floor in parentheses):\n\n")
+	fmt.Fprintf(w, "In short, median one-way latency (× its floor around), and the ratios to Go↔Go (of the medians; by floor in parentheses):\n\n")
 	fmt.Fprintf(w, "| mechanism | size | Go↔Go | Go↔C | C↔C | Go↔C ÷ Go↔Go | C↔C ÷ Go↔Go |\n|---|--:|--:|--:|--:|--:|--:|\n")
-	cell := func(res Result, ok bool) string {
-		if !ok {
+	cell := func(res *Result) string {
+		if res == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%s (%s)", fmtNs(res.Median), fmtRatio(res.RatioFloor))
+		if _, x := around(res); x != "—" {
+			return fmt.Sprintf("%s (%s)", fmtNs(res.Median), x)
+		}
+		return fmtNs(res.Median)
 	}
-	ratios := func(res Result, ok bool) string {
-		if !ok || res.RatioGoGo == nil {
+	ratios := func(res *Result) string {
+		if res == nil || res.RatioGoGo == nil {
 			return "—"
 		}
 		return fmt.Sprintf("%s (%s)", fmtRatio(*res.RatioGoGo), opt(res.RatioGoGoByFloor))
 	}
 	for _, k := range keys {
 		m := by[k]
-		gc, okGC := m[pairGoC]
-		cc, okCC := m[pairCC]
-		if !okGC && !okCC {
-			continue
-		}
-		gg, okGG := m[pairGoGo]
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(gg, okGG), cell(gc, okGC), cell(cc, okCC), ratios(gc, okGC), ratios(cc, okCC))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(m[pairGoGo]), cell(m[pairGoC]), cell(m[pairCC]), ratios(m[pairGoC]), ratios(m[pairCC]))
 	}
 	fmt.Fprintf(w, "\n")
 }
