@@ -424,20 +424,26 @@ func (r *runner) run() (*Report, error) {
 	}
 	progress(r.stdout, nil, 0)
 	// Each pair's floor, then each mechanism at each size in every pair
-	// that has it, one after the other (so that the pairs see the same
-	// conditions), then each pair's floor again.
+	// that has it, one pair after the other (so that the pairs see the
+	// same conditions), then each pair's floor again.
 	for _, p := range r.pairs {
 		if err := add(p, floorName, 8, "start", false); err != nil {
 			return nil, err
 		}
 	}
 	for _, name := range r.opts.mechanisms {
-		for _, size := range r.opts.sizes {
+		for i, size := range r.opts.sizes {
 			var turn []*procPair
 			for _, p := range r.pairs {
 				if p.runs(name) {
 					turn = append(turn, p)
 				}
+			}
+			// The pairs take turns, the first one changing with the
+			// size, so that no pair always comes first.
+			if len(turn) > 1 {
+				k := i % len(turn)
+				turn = slices.Concat(turn[k:], turn[:k])
 			}
 			for _, p := range turn {
 				if err := add(p, name, size, "", len(turn) > 1); err != nil {
