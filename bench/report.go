@@ -531,8 +531,8 @@ func writeCPairs(w io.Writer, r *Report) {
 	}
 	fmt.Fprintf(w, "\nfloor around: the pair's floor right before → right after the row; × floor around divides by their mean. × Go↔Go is the ratio of the medians; × Go↔Go by floor divides each median by its own floor around first (fairer when the floor moved between the rows).\n\n")
 
-	fmt.Fprintf(w, "In short, median one-way latency (× its floor around), and the ratios to Go↔Go (of the medians; by floor in parentheses):\n\n")
-	fmt.Fprintf(w, "| mechanism | size | Go↔Go | Go↔C | C↔C | Go↔C ÷ Go↔Go | C↔C ÷ Go↔Go |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(w, "In short, median one-way latency (× its floor around), the ratios to Go↔Go (of the medians; by floor in parentheses), and the floors around the three rows (the mean of before and after; * where a floor moved by more than 20%% during the row, so that the row's regime is uncertain):\n\n")
+	fmt.Fprintf(w, "| mechanism | size | Go↔Go | Go↔C | C↔C | Go↔C ÷ Go↔Go | C↔C ÷ Go↔Go | floors around |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	cell := func(res *Result) string {
 		if res == nil {
 			return "—"
@@ -548,9 +548,25 @@ func writeCPairs(w io.Writer, r *Report) {
 		}
 		return fmt.Sprintf("%s (%s)", fmtRatio(*res.RatioGoGo), opt(res.RatioGoGoByFloor))
 	}
+	floors := func(m map[string]*Result) string {
+		var f []string
+		for _, pair := range []string{pairGoGo, pairGoC, pairCC} {
+			res := m[pair]
+			if res == nil || len(res.FloorAround) != 2 {
+				f = append(f, "—")
+				continue
+			}
+			x := fmt.Sprintf("%.0f", rowFloor(res, 0))
+			if b, a := res.FloorAround[0], res.FloorAround[1]; math.Abs(a/b-1) > 0.2 {
+				x += "*"
+			}
+			f = append(f, x)
+		}
+		return strings.Join(f, " / ") + " ns"
+	}
 	for _, k := range keys {
 		m := by[k]
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(m[pairGoGo]), cell(m[pairGoC]), cell(m[pairCC]), ratios(m[pairGoC]), ratios(m[pairCC]))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(m[pairGoGo]), cell(m[pairGoC]), cell(m[pairCC]), ratios(m[pairGoC]), ratios(m[pairCC]), floors(m))
 	}
 	fmt.Fprintf(w, "\n")
 }
