@@ -508,3 +508,63 @@ func TestCNodeRemovesItsFiles(t *testing.T) {
 	}
 	d.assertClean(t)
 }
+
+// TestCEvents runs tests/cnode_events.c: the event pattern and the checks
+// of opening a service within C (exact messages), plain and sanitized.
+func TestCEvents(t *testing.T) {
+	for _, variant := range []string{"", "asan"} {
+		t.Run("build"+variant, func(t *testing.T) {
+			d := newDomain(t, variant)
+			c := exec.Command(filepath.Join(filepath.Dir(d.tool), "cnode_events"))
+			c.Env = append(os.Environ(), "IOX2C_ROOT="+d.cfg.Root, "IOX2C_SHM="+d.cfg.ShmDir, "IOX2C_PREFIX="+d.cfg.Prefix)
+			out, err := c.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "PASS") {
+				t.Fatalf("cnode_events: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestCorruptStaticConfig: a static config that another process damaged is
+// refused by C with a clear error, never a crash; a QoS out of range with
+// the same message as Go's.
+func TestCorruptStaticConfig(t *testing.T) {
+	d := newDomain(t, "")
+	n := d.node(t)
+	defer n.Close()
+	s, err := iox2.Event(n, "bad/ev").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	files, _ := filepath.Glob(filepath.Join(d.cfg.Root, "services", d.cfg.Prefix+"*.service"))
+	if len(files) != 1 {
+		t.Fatalf("static configs: %v", files)
+	}
+	orig, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile(files[0], orig, 0o600)
+	for _, c := range []struct{ name, content string }{
+		{"truncated", string(orig[:len(orig)/2])},
+		{"not JSON", "\x00\xff garbage"},
+		{"deep", strings.Repeat("[", 100000)},
+		{"wrong type", strings.Replace(string(orig), `"max_nodes": 36`, `"max_nodes": "36"`, 1)},
+	} {
+		os.WriteFile(files[0], []byte(c.content), 0o600)
+		got := d.run(t, "event", "open", "bad/ev")
+		t.Logf("%s: %s", c.name, got)
+		if !strings.HasPrefix(got, "err 27 open service \"bad/ev\": iox2: service is in a corrupted state: static config ") {
+			t.Errorf("%s: %s", c.name, got)
+		}
+	}
+	os.WriteFile(files[0], []byte(strings.Replace(string(orig), `"max_nodes": 36`, `"max_nodes": 1000000000`, 1)), 0o600)
+	_, goErr := iox2.Event(n, "bad/ev").Open()
+	if !errors.Is(goErr, iox2.ErrServiceCorrupted) {
+		t.Fatalf("Go open: %v", goErr)
+	}
+	if got, want := d.run(t, "event", "open", "bad/ev"), "err 27 "+goErr.Error(); got != want {
+		t.Errorf("QoS out of range:\n got %s\nwant %s", got, want)
+	}
+}

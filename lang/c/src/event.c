@@ -111,7 +111,9 @@ static void event_notify(iox2_node *self, event_seg *e, uint32_t id, _Atomic uin
 	atomic_fetch_add_explicit(&e->counters[id], 1, memory_order_seq_cst);
 	if (bitset_set(&e->bits, id))
 		return; /* pending already: its setter woke the listener */
-	/* SYNC POINT W-check (Dekker with the sleeper's W-arm). */
+	/* SYNC POINT W-check (Dekker with the sleeper's W-arm): the fence
+	 * pairs with the one after the sleeper's store of its token. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&e->hdr->wake, memory_order_seq_cst) != 0)
 		iox2i_claim_and_ring(self, &e->hdr->wake, node_word);
 }
@@ -452,8 +454,6 @@ int iox2_listener_wait_one(iox2_listener *l, int64_t timeout_ns, uint64_t *event
 	if (!l || !event_id)
 		return l ? iox2i_err(l->svc->node, IOX2_E_INVALID_ARGUMENT, "NULL event_id") : IOX2_E_INVALID_ARGUMENT;
 	one_ctx c = {l, event_id};
-	if (l->svc->node->fd_mode)
-		iox2i_node_drain(l->svc->node);
 	return iox2i_block(l->svc->node, &l->wp, 1, timeout_ns, try_one, &c);
 }
 
@@ -473,8 +473,6 @@ int iox2_listener_wait_all(iox2_listener *l, int64_t timeout_ns, void (*fn)(void
 		*count = 0;
 	if (!l || !fn)
 		return l ? iox2i_err(l->svc->node, IOX2_E_INVALID_ARGUMENT, "NULL fn") : IOX2_E_INVALID_ARGUMENT;
-	if (l->svc->node->fd_mode)
-		iox2i_node_drain(l->svc->node);
 	int rc = iox2i_block(l->svc->node, &l->wp, 1, timeout_ns, try_any, l);
 	if (rc != IOX2_OK)
 		return rc;

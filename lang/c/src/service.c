@@ -78,6 +78,7 @@ void iox2i_dyn_bump(iox2_service *s) {
 	/* SYNC POINT changes: publishes every slot and connection write before
 	 * it; paired with the ports' load of changes. Dekker with node-arm. */
 	atomic_fetch_add_explicit(&s->hdr->changes, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence of W-arm (node-arm) */
 	for (uint32_t i = 0; i < s->nnodes; i++) {
 		iox2i_node_slot *ns = &s->nodes[i];
 		/* SYNC POINT node-claim: paired with node-arm. */
