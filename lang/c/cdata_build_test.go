@@ -61,20 +61,18 @@ var lib struct {
 	err  string
 }
 
-// libDir builds libiox2go.a once per test binary (make -C lang/c into a
-// temporary directory) and returns the directory that holds it.
+// libDir builds libiox2go.a once per test binary (make -C lang/c, the
+// library only, into the test binary's build directory, buildRoot of
+// c_test.go) and returns the directory that holds it.
 func libDir(t testing.TB) string {
 	t.Helper()
 	compiler(t)
 	lib.once.Do(func() {
-		dir, err := os.MkdirTemp("", "iox2go-cdata-lib")
-		if err != nil {
-			lib.err = err.Error()
-			return
-		}
+		dir := filepath.Join(buildRoot, "cdata-lib")
 		args := []string{"-s", "BUILD=" + dir}
 		if sanitize() {
-			args = append(args, "SANITIZE=1")
+			dir += "-asan"
+			args = []string{"-s", "BUILD=" + dir, "SANITIZE=1"}
 		}
 		if b, err := exec.Command("make", args...).CombinedOutput(); err != nil {
 			lib.err = "make " + strings.Join(args, " ") + ": " + err.Error() + "\n" + string(b)
@@ -93,12 +91,4 @@ func libDir(t testing.TB) string {
 func buildWithLib(t testing.TB, name, src string) string {
 	t.Helper()
 	return buildC(t, name, src, filepath.Join(libDir(t), "libiox2go.a"))
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if lib.dir != "" {
-		os.RemoveAll(lib.dir)
-	}
-	os.Exit(code)
 }

@@ -83,8 +83,8 @@ func describe(m *msg) string {
 	return fmt.Sprintf("[%d %d %x %.1f %s]", m.Seq, m.Value, m.Flags, m.X, name)
 }
 
-// peer is a running cdata_peer process.
-type peer struct {
+// dataPeer is a running cdata_peer process.
+type dataPeer struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -96,7 +96,7 @@ type peerOpts struct {
 	reqres, slice, header bool
 }
 
-func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o peerOpts) *peer {
+func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o peerOpts) *dataPeer {
 	t.Helper()
 	b := func(v bool) string { return map[bool]string{false: "0", true: "1"}[v] }
 	pattern := "pubsub"
@@ -118,7 +118,7 @@ func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o pee
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{t: t, cmd: cmd, in: in, out: make(chan string, 1024), done: make(chan struct{})}
+	p := &dataPeer{t: t, cmd: cmd, in: in, out: make(chan string, 1024), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -146,7 +146,7 @@ func startPeer(t *testing.T, bin string, cfg *iox2.Config, service string, o pee
 }
 
 // send writes a command without waiting for its answer.
-func (p *peer) send(line string) {
+func (p *dataPeer) send(line string) {
 	p.t.Helper()
 	if _, err := fmt.Fprintln(p.in, line); err != nil {
 		p.t.Fatalf("write %q: %v", line, err)
@@ -155,7 +155,7 @@ func (p *peer) send(line string) {
 
 // answer reads the lines of one answer: every line up to and including the
 // last one ("ok ...", "timeout ...", "error ...").
-func (p *peer) answer() (lines []string, last string) {
+func (p *dataPeer) answer() (lines []string, last string) {
 	p.t.Helper()
 	for {
 		select {
@@ -174,7 +174,7 @@ func (p *peer) answer() (lines []string, last string) {
 }
 
 // do sends a command and requires "ok".
-func (p *peer) do(line string) []string {
+func (p *dataPeer) do(line string) []string {
 	p.t.Helper()
 	p.send(line)
 	lines, last := p.answer()
@@ -573,4 +573,348 @@ func TestPubSubOverflow(t *testing.T) {
 		}
 		p.do("quit")
 	})
+}
+
+// TestReqResCClientGoServer: a C client, a Go server answering each request
+// with a stream of responses; the C side reads the stream to its end, once
+// with the responses already queued and once blocked while the server
+// answers.
+func TestReqResCClientGoServer(t *testing.T) {
+	bin := peerBin(t)
+	for _, slice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slice=%v", slice), func(t *testing.T) {
+			cfg := iox2test.Config(t)
+			node := iox2test.Node(t, cfg)
+			b := iox2.RequestResponse[req, resp](node, "cdata/rr")
+			if slice {
+				b = iox2.RequestResponseSlice[req, resp](node, "cdata/rr")
+			}
+			// A buffer for the whole stream: with safe overflow, a fourth
+			// unread response would replace the oldest.
+			svc, err := b.MaxResponseBufferSize(4).Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			srv, err := svc.Server()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			p := startPeer(t, bin, cfg, "cdata/rr", peerOpts{reqres: true, slice: slice})
+			p.do("open")
+			n := 1
+			if slice {
+				n = 3
+				p.do("client 3")
+			} else {
+				p.do("client")
+			}
+			for round, blocked := range []bool{false, true} {
+				value := int64(7 + round)
+				if got := p.do(fmt.Sprintf("request %d %d", value, n)); got[0] != fmt.Sprintf("ok request %d", round+1) {
+					t.Fatalf("request: %q", got)
+				}
+				if blocked {
+					p.send("responses 10000")
+					time.Sleep(300 * time.Millisecond)
+				}
+				a, err := srv.BlockingReceive(ctxT(t, 5*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := a.Header()
+				got := a.PayloadSlice()
+				if len(got) != n || got[0] != (req{ID: 0, A: value}) || h.RequestID != uint64(round+1) || !a.IsConnected() {
+					t.Fatalf("request %+v header %+v connected %v", got, h, a.IsConnected())
+				}
+				for j := int64(0); j < 3; j++ {
+					m, err := a.LoanSlice(1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.PayloadSlice()[0] = resp{Req: h.RequestID, V: value*10 + j}
+					if err := m.Send(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				a.Close()
+				var lines []string
+				if blocked {
+					var last string
+					lines, last = p.answer()
+					lines = append(lines, last)
+				} else {
+					lines = p.do("responses 5000")
+				}
+				want := []string{}
+				for j := int64(0); j < 3; j++ {
+					want = append(want, fmt.Sprintf("response server=%s len=1 [%d %d]", srv.ID(), round+1, value*10+j))
+				}
+				wantLines(t, lines, append(want, "ok ended 3")...)
+			}
+			p.do("close_client")
+			p.do("quit")
+		})
+	}
+}
+
+// TestReqResGoClientCServer: a Go client, a C server that answers with a
+// stream of responses (slices of growing length in a slice service); the
+// Go client, blocked in BlockingReceive, reads them until the stream ends.
+func TestReqResGoClientCServer(t *testing.T) {
+	bin := peerBin(t)
+	for _, slice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slice=%v", slice), func(t *testing.T) {
+			cfg := iox2test.Config(t)
+			node := iox2test.Node(t, cfg)
+			b := iox2.RequestResponse[req, resp](node, "cdata/rr2")
+			if slice {
+				b = iox2.RequestResponseSlice[req, resp](node, "cdata/rr2")
+			}
+			svc, err := b.MaxResponseBufferSize(4).Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			cl, err := svc.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			p := startPeer(t, bin, cfg, "cdata/rr2", peerOpts{reqres: true, slice: slice})
+			p.do("open")
+			if slice {
+				p.do("server 4")
+			} else {
+				p.do("server")
+			}
+			const nresp = 3
+			for round := 0; round < 2; round++ {
+				value := int64(5 + round)
+				pending, err := cl.SendCopy(req{ID: 0, A: value})
+				if err != nil {
+					t.Fatal(err)
+				}
+				type result struct {
+					got []resp
+					err error
+				}
+				done := make(chan result, 1)
+				go func() {
+					var r result
+					for {
+						x, err := pending.BlockingReceive(ctxT(t, 10*time.Second))
+						if err != nil {
+							r.err = err
+							break
+						}
+						r.got = append(r.got, x.PayloadSlice()...)
+						if x.Header().ServerID == 0 {
+							r.err = fmt.Errorf("no server ID")
+						}
+						x.Release()
+					}
+					done <- r
+				}()
+				time.Sleep(100 * time.Millisecond) // the client blocks first
+				lines := p.do(fmt.Sprintf("serve 1 %d 5000", nresp))
+				want := fmt.Sprintf("request client=%s id=%d len=1 connected=1 [0 %d]", cl.ID(), round+1, value)
+				wantLines(t, lines, want, "ok served")
+				r := <-done
+				if r.err != iox2.ErrStreamEnded {
+					t.Fatalf("stream: %v after %+v", r.err, r.got)
+				}
+				var exp []resp
+				for j := 0; j < nresp; j++ {
+					n := 1
+					if slice {
+						n = j + 1
+					}
+					for e := 0; e < n; e++ {
+						exp = append(exp, resp{Req: uint64(round + 1), V: value*10 + int64(j) + int64(e)*1000})
+					}
+				}
+				if fmt.Sprint(r.got) != fmt.Sprint(exp) {
+					t.Errorf("responses %v, want %v", r.got, exp)
+				}
+				pending.Close()
+			}
+			p.do("close_server")
+			p.do("quit")
+		})
+	}
+}
+
+// TestDataUnit runs the C unit test of the data path (tests/data_unit.c):
+// geometry, offset decoding, hostile data headers and hostile queue values.
+func TestDataUnit(t *testing.T) {
+	bin := buildWithLib(t, "data_unit", "tests/data_unit.c")
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("data_unit: %v\n%s", err, out)
+	}
+}
+
+// TestPubSubBackpressureRetry: without safe overflow, a C publisher with
+// RetryUntilDelivered waits for the Go subscriber to make room: every
+// sample arrives, in order.
+func TestPubSubBackpressureRetry(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/retry").SubscriberMaxBufferSize(2).
+		EnableSafeOverflow(false).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/retry", peerOpts{})
+	p.do("open")
+	p.do("pub 1 0") // IOX2_RETRY_UNTIL_DELIVERED
+	const n = 50
+	p.send(fmt.Sprintf("send %d 0", n))
+	for k := uint64(0); k < n; k++ {
+		s, err := sub.BlockingReceive(ctxT(t, 10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Payload().Seq != k {
+			t.Fatalf("got sample %d, want %d", s.Payload().Seq, k)
+		}
+		s.Release()
+		if k%10 == 0 {
+			time.Sleep(5 * time.Millisecond) // a slow subscriber: the publisher waits
+		}
+	}
+	if _, last := p.answer(); last != fmt.Sprintf("ok sent %d", n) {
+		t.Fatalf("send: %s", last)
+	}
+	p.do("quit")
+}
+
+// TestPubSubHoldingSubscriber: a Go subscriber that holds its maximum of
+// borrowed samples and reads nothing more does not drain the C publisher's
+// pool: with safe overflow the publisher keeps sending, and once the
+// subscriber releases, it gets the newest samples.
+func TestPubSubHoldingSubscriber(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/hold").SubscriberMaxBufferSize(2).
+		SubscriberMaxBorrowedSamples(2).Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/hold", peerOpts{})
+	p.do("open")
+	p.do("pub")
+	p.do("send 2 0")
+	var held []*iox2.Sample[msg]
+	for range 2 {
+		s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	if got := p.do("send 100 100"); got[0] != "ok sent 100" {
+		t.Fatalf("send while the subscriber holds its maximum: %q", got)
+	}
+	for _, s := range held {
+		s.Release()
+	}
+	for _, want := range []uint64{198, 199} {
+		s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Payload().Seq != want {
+			t.Errorf("got %d, want %d", s.Payload().Seq, want)
+		}
+		s.Release()
+	}
+	p.do("quit")
+}
+
+// TestPubSubCloseRightAfterSend: a C publisher that closes right after its
+// send removes its files; the Go subscriber still gets the sample (the
+// close waits until the subscriber has mapped the connection).
+func TestPubSubCloseRightAfterSend(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/close").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	sub, err := svc.Subscriber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	p := startPeer(t, bin, cfg, "cdata/close", peerOpts{})
+	p.do("open")
+	p.do("pub")
+	p.do("send 1 77")
+	p.do("close_pub")
+	s, err := sub.BlockingReceive(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Payload().Seq != 77 {
+		t.Errorf("got %d", s.Payload().Seq)
+	}
+	s.Release()
+	p.do("quit")
+}
+
+// TestPubSubEventLoop: a C subscriber in an event loop (poll(2) on
+// iox2_node_fd, non-blocking receives) is woken by a Go publisher's sends.
+func TestPubSubEventLoop(t *testing.T) {
+	bin := peerBin(t)
+	cfg := iox2test.Config(t)
+	node := iox2test.Node(t, cfg)
+	svc, err := iox2.PublishSubscribe[msg](node, "cdata/poll").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	p := startPeer(t, bin, cfg, "cdata/poll", peerOpts{})
+	p.do("open")
+	p.do("sub")
+	pub, err := svc.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	p.send("pollrecv 3 5000")
+	for seq := uint64(0); seq < 3; seq++ {
+		time.Sleep(100 * time.Millisecond) // the C side sits in poll(2)
+		s, _ := pub.Loan()
+		fill(s.Payload(), seq, 0)
+		if _, err := s.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, last := p.answer()
+	if !strings.HasPrefix(last, "ok received") {
+		t.Fatalf("event loop: %s after %q", last, lines)
+	}
+	wantLines(t, lines, sampleLine(0, pub.ID(), 0, 1, false), sampleLine(1, pub.ID(), 1, 1, false),
+		sampleLine(2, pub.ID(), 2, 1, false))
+	t.Log(last)
+	p.do("quit")
 }

@@ -35,10 +35,49 @@ _Static_assert(offsetof(iox2d_conn_header, completion_cap) == 20, "connHeader.co
 _Static_assert(offsetof(iox2d_conn_header, channels) == 24, "connHeader.channels");
 _Static_assert(offsetof(iox2d_conn_header, attached) == 32, "connHeader.attached");
 
-#ifdef IOX2P_PROTOCOL_VERSION
-/* The generated layout header (the Go structs' own numbers) is here: the
- * asserts against it are in layout_check.c. */
-#endif
+/* Against the generated header (runtime/internal/protocol: the Go structs'
+ * own numbers; internal.h includes it). */
+_Static_assert(sizeof(iox2d_data_header) == IOX2P_DATA_HEADER_SIZE, "dataHeader size");
+_Static_assert(offsetof(iox2d_data_header, chunk_stride) == IOX2P_DATA_HEADER_CHUNK_STRIDE_OFFSET, "chunkStride");
+_Static_assert(offsetof(iox2d_data_header, num_chunks) == IOX2P_DATA_HEADER_NUM_CHUNKS_OFFSET, "numChunks");
+_Static_assert(offsetof(iox2d_data_header, chunks_offset) == IOX2P_DATA_HEADER_CHUNKS_OFFSET_OFFSET, "chunksOffset");
+_Static_assert(offsetof(iox2d_data_header, payload_off) == IOX2P_DATA_HEADER_PAYLOAD_OFFSET_OFFSET, "payloadOff");
+_Static_assert(offsetof(iox2d_data_header, payload_size) == IOX2P_DATA_HEADER_PAYLOAD_SIZE_OFFSET, "payloadSize");
+_Static_assert(offsetof(iox2d_data_header, elem_size) == IOX2P_DATA_HEADER_ELEM_SIZE_OFFSET, "elemSize");
+_Static_assert(offsetof(iox2d_data_header, pool_offset) == IOX2P_DATA_HEADER_POOL_OFFSET_OFFSET, "poolOffset");
+_Static_assert(offsetof(iox2d_data_header, publisher) == IOX2P_DATA_HEADER_PUBLISHER_OFFSET, "publisher");
+_Static_assert(offsetof(iox2d_data_header, header_off) == IOX2P_DATA_HEADER_HEADER_OFFSET_OFFSET, "headerOff");
+_Static_assert(offsetof(iox2d_data_header, header_size) == IOX2P_DATA_HEADER_HEADER_SIZE_OFFSET, "headerSize");
+_Static_assert(offsetof(iox2d_data_header, table_offset) == IOX2P_DATA_HEADER_TABLE_OFFSET_OFFSET, "tableOffset");
+_Static_assert(offsetof(iox2d_data_header, table_len) == IOX2P_DATA_HEADER_TABLE_LEN_OFFSET, "tableLen");
+_Static_assert(sizeof(iox2d_chunk_header) == IOX2P_CHUNK_HEADER_SIZE, "ChunkHeader size");
+_Static_assert(offsetof(iox2d_chunk_header, sequence) == IOX2P_CHUNK_HEADER_SEQUENCE_OFFSET, "Sequence");
+_Static_assert(offsetof(iox2d_chunk_header, publisher) == IOX2P_CHUNK_HEADER_PUBLISHER_OFFSET, "Publisher");
+_Static_assert(offsetof(iox2d_chunk_header, length) == IOX2P_CHUNK_HEADER_LENGTH_OFFSET, "Length");
+_Static_assert(offsetof(iox2d_chunk_header, request_id) == IOX2P_CHUNK_HEADER_REQUEST_ID_OFFSET, "RequestID");
+_Static_assert(offsetof(iox2d_chunk_header, channel) == IOX2P_CHUNK_HEADER_CHANNEL_OFFSET, "channel");
+_Static_assert(sizeof(iox2d_conn_header) == IOX2P_CONN_HEADER_SIZE, "connHeader size");
+_Static_assert(offsetof(iox2d_conn_header, sender) == IOX2P_CONN_HEADER_SENDER_OFFSET, "sender");
+_Static_assert(offsetof(iox2d_conn_header, receiver) == IOX2P_CONN_HEADER_RECEIVER_OFFSET, "receiver");
+_Static_assert(offsetof(iox2d_conn_header, submission_cap) == IOX2P_CONN_HEADER_SUBMISSION_CAP_OFFSET, "submissionCap");
+_Static_assert(offsetof(iox2d_conn_header, completion_cap) == IOX2P_CONN_HEADER_COMPLETION_CAP_OFFSET, "completionCap");
+_Static_assert(offsetof(iox2d_conn_header, channels) == IOX2P_CONN_HEADER_CHANNELS_OFFSET, "channels");
+_Static_assert(offsetof(iox2d_conn_header, attached) == IOX2P_CONN_HEADER_ATTACHED_OFFSET, "attached");
+_Static_assert(IOX2D_REQ_ACTIVE == IOX2P_REQ_ACTIVE && IOX2D_REQ_HINT == IOX2P_REQ_HINT && IOX2P_REQ_ID_SHIFT == 2,
+               "request table words");
+_Static_assert(IOX2P_MIN_CHUNK_ALIGN == 64 && IOX2P_CHUNKS_ALIGN == 128 && IOX2P_QUEUE_ALIGN == 128,
+               "the alignments of iox2d_layout_new and iox2d_conn_layout_new");
+_Static_assert(IOX2P_MAX_CHUNKS == IOX2R_MAX_CAPACITY, "at most ring.MaxCapacity chunks");
+_Static_assert(IOX2P_OFFSET_SEGMENT_BITS == 8, "encoded offsets: offset << 8");
+_Static_assert(IOX2P_MAX_CHANNELS == 1u << 16, "connLayout.valid");
+/* The role views of a port slot that the data path writes and reads. */
+_Static_assert(offsetof(iox2i_port_slot, a) == IOX2P_PUBLISHER_SLOT_MAX_SLICE_LEN_OFFSET, "publisher slot");
+_Static_assert(offsetof(iox2i_port_slot, a) == IOX2P_SUBSCRIBER_SLOT_BUFFER_SIZE_OFFSET, "subscriber slot buffer");
+_Static_assert(offsetof(iox2i_port_slot, b) == IOX2P_SUBSCRIBER_SLOT_HISTORY_REQUEST_OFFSET, "subscriber slot history");
+_Static_assert(offsetof(iox2i_port_slot, a) == IOX2P_CLIENT_SLOT_MAX_ACTIVE_REQUESTS_OFFSET, "client slot");
+_Static_assert(offsetof(iox2i_port_slot, a) == IOX2P_SERVER_SLOT_MAX_SLICE_LEN_OFFSET, "server slot");
+_Static_assert(offsetof(iox2i_port_slot, wake) == IOX2P_PORT_SLOT_WAKE_OFFSET, "port slot W");
+_Static_assert(offsetof(iox2i_port_slot, node) == IOX2P_PORT_SLOT_NODE_OFFSET, "port slot node");
 
 #define CHUNK_HEADER_SIZE ((uint64_t)sizeof(iox2d_chunk_header))
 

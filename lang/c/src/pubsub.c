@@ -210,6 +210,8 @@ int iox2_publisher_update_connections(iox2_publisher *p)
 {
 	if (!p)
 		return IOX2_E_INVALID_ARGUMENT;
+	if (p->svc->node->fd_mode)
+		iox2i_service_arm(p->svc); /* the next port change rings the doorbell */
 	iox2d_sender_update(&p->snd);
 	iox2d_sender_reclaim(&p->snd);
 	return iox2d_sender_conn_error(&p->snd, "update connections", -1);
@@ -401,6 +403,8 @@ int iox2_subscriber_close(iox2_subscriber *s)
 
 uint64_t iox2_subscriber_id(const iox2_subscriber *s) { return s ? s->rcv.id : 0; }
 
+static int subscriber_try(void *ctx);
+
 int iox2_subscriber_receive(iox2_subscriber *s, const iox2_sample **out)
 {
 	if (!s || !out)
@@ -410,6 +414,14 @@ int iox2_subscriber_receive(iox2_subscriber *s, const iox2_sample **out)
 	uint32_t i;
 	uint64_t n;
 	int rc = iox2d_receiver_receive(&s->rcv, &c, &i, &n);
+	if (rc == IOX2_OK && !c && s->svc->node->fd_mode) {
+		/* Event-loop mode (iox2_node_fd): nothing here, so stay armed (the
+		 * next sender rings the doorbell); iox2i_block re-checks after
+		 * arming, and a sample that came meanwhile is taken now. */
+		iox2i_waitpoint *wps[2] = {s->wp, s->svc->wp};
+		if (iox2i_block(s->svc->node, wps, s->svc->wp ? 2 : 1, 0, subscriber_try, s) == IOX2_OK)
+			rc = iox2d_receiver_receive(&s->rcv, &c, &i, &n);
+	}
 	if (rc != IOX2_OK || !c)
 		return rc;
 	iox2_sample *smp = NULL;

@@ -360,6 +360,8 @@ int iox2_client_update_connections(iox2_client *c)
 		return IOX2_E_INVALID_ARGUMENT;
 	if (c->closed)
 		return iox2i_err(c->svc->node, IOX2_E_CLOSED, NULL);
+	if (c->svc->node->fd_mode)
+		iox2i_service_arm(c->svc); /* the next port change rings the doorbell */
 	iox2d_sender_update(&c->snd);
 	iox2d_sender_reclaim(&c->snd);
 	iox2d_receiver_update(&c->rcv);
@@ -470,6 +472,8 @@ void iox2_request_mut_release(iox2_request_mut *r)
 	r->data = NULL;
 }
 
+static int pending_try(void *ctx);
+
 static bool client_is_connected(iox2_client *c, uint32_t k, uint64_t gen)
 {
 	pending_req *p = pending_of(c, k, gen);
@@ -492,6 +496,12 @@ int iox2_pending_response_receive(iox2_pending_response *pr, const iox2_response
 	uint32_t i;
 	uint64_t n;
 	iox2d_receiver_receive_on(&c->rcv, pr->k, p->request_id, &conn, &i, &n);
+	if (!conn && node->fd_mode) {
+		/* Event-loop mode: stay armed, re-check (see iox2_subscriber_receive). */
+		iox2i_waitpoint *wps[2] = {c->wp, c->svc->wp};
+		if (iox2i_block(node, wps, c->svc->wp ? 2 : 1, 0, pending_try, pr) == IOX2_OK)
+			iox2d_receiver_receive_on(&c->rcv, pr->k, p->request_id, &conn, &i, &n);
+	}
 	if (!conn) {
 		if (client_is_connected(c, pr->k, pr->gen))
 			return IOX2_OK;
@@ -785,12 +795,16 @@ int iox2_server_update_connections(iox2_server *s)
 		return IOX2_E_INVALID_ARGUMENT;
 	if (s->closed)
 		return iox2i_err(s->svc->node, IOX2_E_CLOSED, NULL);
+	if (s->svc->node->fd_mode)
+		iox2i_service_arm(s->svc); /* the next port change rings the doorbell */
 	iox2d_sender_update(&s->snd);
 	iox2d_sender_reclaim(&s->snd);
 	iox2d_receiver_update(&s->rcv);
 	iox2d_receiver_sweep_expired(&s->rcv);
 	return iox2d_sender_conn_error(&s->snd, "update connections", -1);
 }
+
+static int server_try(void *ctx);
 
 int iox2_server_receive(iox2_server *s, iox2_active_request **out)
 {
@@ -804,6 +818,12 @@ int iox2_server_receive(iox2_server *s, iox2_active_request **out)
 		uint32_t i;
 		uint64_t n;
 		int rc = iox2d_receiver_receive(&s->rcv, &c, &i, &n);
+		if (rc == IOX2_OK && !c && s->svc->node->fd_mode) {
+			/* Event-loop mode: stay armed, re-check (see iox2_subscriber_receive). */
+			iox2i_waitpoint *wps[2] = {s->wp, s->svc->wp};
+			if (iox2i_block(s->svc->node, wps, s->svc->wp ? 2 : 1, 0, server_try, s) == IOX2_OK)
+				rc = iox2d_receiver_receive(&s->rcv, &c, &i, &n);
+		}
 		if (rc != IOX2_OK || !c)
 			return rc;
 		/* Read once: later writes of the client cannot change what we act on. */

@@ -20,6 +20,31 @@ _Static_assert(sizeof(struct iox2r_bitset_shared) == IOX2R_LINE, "bitSetShared i
 _Static_assert(IOX2R_POOL_NIL > IOX2R_MAX_CAPACITY - 1 && IOX2R_POOL_NIL == IOX2R_MAX_CAPACITY,
 	       "the nil index is not a valid index");
 
+/* Against the generated header (runtime/internal/protocol, the Go structs'
+ * own numbers: TestCLayoutHeader keeps it current). */
+#include "iox2go_layout.h"
+_Static_assert(IOX2R_LINE == IOX2P_RING_LINE_SIZE, "ring line size");
+_Static_assert(sizeof(_Atomic uint64_t) == IOX2P_RING_CELL_SIZE, "ring cell size");
+_Static_assert(IOX2R_MAX_CAPACITY == IOX2P_RING_MAX_CAPACITY, "ring.MaxCapacity");
+_Static_assert(IOX2R_MAGIC_QUEUE == IOX2P_RING_MAGIC_QUEUE, "queue magic");
+_Static_assert(IOX2R_MAGIC_POOL == IOX2P_RING_MAGIC_POOL, "pool magic");
+_Static_assert(IOX2R_MAGIC_BITSET == IOX2P_RING_MAGIC_BIT_SET, "bitset magic");
+_Static_assert(IOX2R_POOL_NIL == IOX2P_RING_POOL_NIL_INDEX, "pool nil index");
+_Static_assert(IOX2P_RING_POOL_INDEX_BITS == 24 && IOX2P_RING_POOL_COUNT_BITS == 24 && IOX2P_RING_POOL_TAG_BITS == 16,
+	       "pool head packing (iox2r_pool_pack)");
+_Static_assert(IOX2P_RING_SLOT_EMPTY_MARK == UINT64_MAX, "slot empty mark");
+_Static_assert(sizeof(struct iox2r_header) == IOX2P_RING_HEADER_SIZE, "header size");
+_Static_assert(offsetof(struct iox2r_header, word) == IOX2P_RING_HEADER_WORD_OFFSET, "header word");
+_Static_assert(sizeof(struct iox2r_queue_shared) == IOX2P_RING_QUEUE_SIZE, "queueShared size");
+_Static_assert(offsetof(struct iox2r_queue_shared, hdr) == IOX2P_RING_QUEUE_HDR_OFFSET, "queueShared.hdr");
+_Static_assert(offsetof(struct iox2r_queue_shared, read) == IOX2P_RING_QUEUE_READ_OFFSET, "queueShared.read");
+_Static_assert(offsetof(struct iox2r_queue_shared, write) == IOX2P_RING_QUEUE_WRITE_OFFSET, "queueShared.write");
+_Static_assert(sizeof(struct iox2r_pool_shared) == IOX2P_RING_POOL_SIZE, "poolShared size");
+_Static_assert(offsetof(struct iox2r_pool_shared, hdr) == IOX2P_RING_POOL_HDR_OFFSET, "poolShared.hdr");
+_Static_assert(offsetof(struct iox2r_pool_shared, head) == IOX2P_RING_POOL_HEAD_OFFSET, "poolShared.head");
+_Static_assert(sizeof(struct iox2r_bitset_shared) == IOX2P_RING_BIT_SET_SIZE, "bitSetShared size");
+_Static_assert(offsetof(struct iox2r_bitset_shared, hdr) == IOX2P_RING_BIT_SET_HDR_OFFSET, "bitSetShared.hdr");
+
 const char *iox2r_strerror(int code)
 {
 	switch (code) {

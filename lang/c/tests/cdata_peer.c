@@ -17,6 +17,7 @@
  *   update                                publisher: update connections
  *   sub [buffer [history]]                create the subscriber
  *   recv <n> <timeout_ms> [hold]          receive n samples, print them; hold: keep them
+ *   pollrecv <n> <timeout_ms>             the same in an event loop: poll(2) on iox2_node_fd
  *   release                               release the held samples
  *   close_pub | close_sub
  *   client | server                       create the port
@@ -28,6 +29,7 @@
 #include "iox2go.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,35 @@ static void cmd_recv(uint64_t n, int64_t timeout_ms, bool hold)
 			iox2_sample_release(s);
 	}
 	ok("received");
+}
+
+static void cmd_pollrecv(uint64_t n, int timeout_ms)
+{
+	int fd = iox2_node_fd(node);
+	uint64_t got = 0, polls = 0;
+	while (got < n) {
+		const iox2_sample *s;
+		int rc = iox2_subscriber_receive(sub, &s);
+		if (rc != IOX2_OK) {
+			fail(rc);
+			return;
+		}
+		if (s) {
+			print_sample(s);
+			iox2_sample_release(s);
+			got++;
+			continue;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		polls++;
+		if (poll(&p, 1, timeout_ms) == 0) {
+			printf("timeout %" PRIu64 "\n", got);
+			fflush(stdout);
+			return;
+		}
+	}
+	printf("ok received after %" PRIu64 " polls\n", polls);
+	fflush(stdout);
 }
 
 static void cmd_request(int64_t value, uint64_t len)
@@ -366,6 +397,8 @@ int main(int argc, char **argv)
 			rc == IOX2_OK ? ok("subscriber") : fail(rc);
 		} else if (strcmp(cmd, "recv") == 0) {
 			cmd_recv((uint64_t)a1, a2, a3 == 1);
+		} else if (strcmp(cmd, "pollrecv") == 0) {
+			cmd_pollrecv((uint64_t)a1, (int)a2);
 		} else if (strcmp(cmd, "release") == 0) {
 			for (int k = 0; k < nheld; k++)
 				iox2_sample_release(held[k]);
