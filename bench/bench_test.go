@@ -125,20 +125,27 @@ func (p *program) checkNothingLeft(t *testing.T) {
 		t.Errorf("no pid of B in the output:\n%s", p.stdout.String())
 		return
 	}
-	pid, _ := strconv.Atoi(m[1])
-	// B is reparented when A exits, then reaped: give it a moment.
-	for i := 0; ; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			return
+	// B and the C peers (their pids are in the lines of their pairs).
+	pids := map[string]bool{m[1]: true}
+	for _, m := range regexp.MustCompile(`\bprocess (\d+)`).FindAllStringSubmatch(p.stdout.String(), -1) {
+		pids[m[1]] = true
+	}
+	for s := range pids {
+		pid, _ := strconv.Atoi(s)
+		// A peer is reparented when A exits, then reaped: give it a moment.
+		for i := 0; ; i++ {
+			if syscall.Kill(pid, 0) != nil {
+				break
+			}
+			if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(stat), ") Z ") {
+				break // a zombie has let go of everything
+			}
+			if i == 50 {
+				t.Errorf("peer process %d still runs after A ended", pid)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(stat), ") Z ") {
-			return // a zombie has let go of everything
-		}
-		if i == 50 {
-			t.Errorf("process B (%d) still runs after A ended", pid)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -146,7 +153,8 @@ func TestQuickRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	outDir := t.TempDir()
-	p, out := startProgram(t, ctx, nil, "-quick", "-out", outDir)
+	// The C pairs have a test of their own (TestCPairs).
+	p, out := startProgram(t, ctx, nil, "-quick", "-pairs", "none", "-out", outDir)
 	if err := p.wait(out); err != nil {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, p.stdout.String(), p.stderr.String())
 	}

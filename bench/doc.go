@@ -52,6 +52,22 @@
 // of them has the sample, so the round trip includes the delivery to all of
 // them. Their rows carry the ratio to iox2go-pubsub (one subscriber).
 //
+// # Go and C processes
+//
+// With -pairs (default go-c,c-c), the mechanisms that the C peer
+// lang/c/bench/pingpong.c has (iox2go-pubsub, on the C library of
+// lang/c) are also measured between two more pairs of processes: Go↔C (A
+// this program, B the C peer) and C↔C (A and B both the C peer; A times
+// with clock_gettime(CLOCK_MONOTONIC) and writes its round trips to a file
+// that this program reads and summarizes like its own). The C peer speaks
+// process B's protocol on its standard input and output (peer.go) and has
+// the floor too, so each pair measures its own floor first and last. At
+// each size the three pairs take turns, each row between two short floors
+// of its pair. The program builds the library (make -C lang/c) and the
+// peer (gcc -O2) first; without a C compiler it prints why and leaves the
+// C rows out. results.md gets a section "Go and C processes" with the
+// ratios of the C pairs to Go↔Go.
+//
 // # Adding a mechanism
 //
 // Write one file in this package with a type that implements Mechanism and
@@ -74,9 +90,10 @@
 //
 // # Outputs
 //
-// results.md (the latency table, the multi-subscriber table, the
-// throughput table, the run's date, Go version, CPU model, kernel and
-// pinning, and what each mechanism measures), results.json (the same,
+// results.md (the latency table, the tables of the Go and C processes,
+// the multi-subscriber table, the throughput table, the run's date, Go
+// version, CPU model, kernel and pinning, and what each mechanism
+// measures), results.json (the same,
 // machine-readable, with min and mean as well) and latency.svg (the median
 // latency against the payload size, log-log, one line per mechanism, the
 // floor dashed; no throughput). The progress and the table also go to the standard output.

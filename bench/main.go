@@ -66,6 +66,10 @@ type options struct {
 	streamBudget time.Duration
 	streamCount  uint64
 	streamSize   int
+	// The C rows (cpeer.go): the pairs besides Go↔Go, and where the C
+	// library is built ("": lang/c's own build directory).
+	pairs  []string
+	cBuild string
 }
 
 const (
@@ -84,7 +88,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{args: args}
-	var sizes, mechs, cpus, streams string
+	var sizes, mechs, cpus, streams, pairs string
 	var list bool
 	fs.StringVar(&o.out, "out", "docs/bench", "write results.md, results.json and latency.svg into `dir`")
 	fs.IntVar(&o.iters, "iters", 100000, "timed round trips per measurement, at most")
@@ -96,6 +100,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.streamBudget, "stream-budget", defaultStreamBudget, "time per throughput measurement, at most")
 	fs.Uint64Var(&o.streamCount, "stream-count", defaultStreamCount, "samples per throughput measurement, at most")
 	fs.IntVar(&o.streamSize, "stream-size", 8, "payload size of the throughput mode in bytes, at least 8")
+	fs.StringVar(&pairs, "pairs", defaultPairs, "process pairs besides Go↔Go (always measured), comma-separated, or none: go-c (A this program, B the C peer "+cSource+") and c-c (both the C peer); they run the floor and "+strings.Join(cMechanisms, ", ")+"; without a C compiler they are left out")
+	fs.StringVar(&o.cBuild, "c-build", "", "build the C library for the C pairs into `dir` (make -C lang/c BUILD=dir; default: lang/c/build)")
 	fs.StringVar(&cpus, "cpus", "", "the CPUs of process A and process B, as `a,b` (default: the first two this process may use)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
@@ -154,6 +160,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	if o.streams, err = parseStreams(streams); err != nil {
 		return usage("-stream: %v", err)
+	}
+	if o.pairs, err = parsePairs(pairs); err != nil {
+		return usage("-pairs: %v", err)
 	}
 	if o.cpus, o.cpuNote, err = chooseCPUs(cpus); err != nil {
 		return usage("-cpus: %v", err)
@@ -253,16 +262,6 @@ func runA(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Everything of A runs on this goroutine and thread: the pinning and
-	// B's parent-death signal both belong to the thread.
-	cpuA, cpuB := -1, -1
-	if o.cpus != nil {
-		cpuA, cpuB = o.cpus[0], o.cpus[1]
-	}
-	if err := pin(cpuA); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "bench: %s\n", o.cpuNote)
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
@@ -284,9 +283,31 @@ func runA(args []string, stdout, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
+	// The C peer is built first, before this thread is pinned (a child
+	// inherits the CPUs of the thread that starts it).
+	cExe, err := r.buildC()
+	if err != nil {
+		return err
+	}
+	// Everything of A runs on this goroutine and thread: the pinning and
+	// B's parent-death signal both belong to the thread.
+	cpuA, cpuB := -1, -1
+	if o.cpus != nil {
+		cpuA, cpuB = o.cpus[0], o.cpus[1]
+	}
+	if err := pin(cpuA); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench: %s\n", o.cpuNote)
 	r.peer, err = startPeer(cpuB, dir, o.timeout)
 	if err != nil {
 		return err
+	}
+	r.pairs = []*procPair{{kind: pairGoGo, b: r.peer}}
+	if cExe != "" {
+		if err := r.startCPairs(cExe, cpuA, cpuB); err != nil {
+			return err
+		}
 	}
 	// From here on a signal (also one that came during startPeer) kills B
 	// and removes the run's resources.
@@ -301,7 +322,7 @@ func runA(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := r.peer.stop(o.timeout); err != nil {
+	if err := errors.Join(r.peer.stop(o.timeout), r.stopPeers()); err != nil {
 		return err
 	}
 	return writeOutputs(rep, o.out, stdout)
@@ -310,12 +331,18 @@ func runA(args []string, stdout, stderr io.Writer) error {
 // runner holds the state of one run of A.
 type runner struct {
 	opts   *options
-	dir    string // private directory for sockets and FIFOs
-	prefix string // of every resource name of this run
-	peer   *peer
+	dir    string  // private directory for sockets and FIFOs
+	prefix string  // of every resource name of this run
+	peer   *peer   // process B
 	n      int     // measurements so far, for unique prefixes
 	rtts   []int64 // round trips of the current measurement
 	stdout io.Writer
+	// The process pairs: Go↔Go (A and r.peer) first, then those of
+	// -pairs with the C peer (cpeer.go), whose processes are extra.
+	pairs []*procPair
+	extra []*peer
+	cPeer string // how the C peer was built
+	cSkip string // why the C rows are left out
 }
 
 // cleanup kills B and removes whatever this run left: the mechanisms remove
@@ -324,6 +351,9 @@ type runner struct {
 func (r *runner) cleanup() {
 	if r.peer != nil {
 		r.peer.kill()
+	}
+	for _, p := range r.extra {
+		p.kill()
 	}
 	os.RemoveAll(r.dir)
 	left, _ := filepath.Glob("/dev/shm/" + r.prefix + "*")
@@ -336,33 +366,102 @@ func (r *runner) run() (*Report, error) {
 	rep := newReport(r.opts)
 	fmt.Fprintf(r.stdout, "bench: B is process %d, %s\n", r.peer.pid, r.peer.hello)
 	fmt.Fprintf(r.stdout, "bench: %d iterations or %v per measurement, timestamp %.1f ns\n", r.opts.iters, r.opts.budget, rep.Meta.TimestampNs)
-	add := func(name string, size int, note string) error {
-		res, err := r.measure(name, size)
+	if r.cSkip != "" {
+		fmt.Fprintf(r.stdout, "bench: C rows skipped: %s\n", r.cSkip)
+	}
+	for _, p := range r.pairs[1:] {
+		a, b := p.describe(rep.Meta.TimestampNs)
+		fmt.Fprintf(r.stdout, "bench: pair %s: A %s; B %s\n", pairLabel(p.kind), a, b)
+	}
+	floors := map[string]float64{} // the start floor of each pair
+	full := plan{
+		warmIters:  max(r.opts.iters/10, 10),
+		warmBudget: r.opts.budget / 10,
+		iters:      r.opts.iters,
+		budget:     r.opts.budget,
+	}
+	// A floor around a row: short, a tenth of a measurement.
+	short := plan{
+		warmIters:  max(r.opts.iters/100, 10),
+		warmBudget: r.opts.budget / 100,
+		iters:      max(r.opts.iters/10, 10),
+		budget:     r.opts.budget / 10,
+	}
+	floorAround := func(p *procPair) (float64, error) {
+		res, err := r.measure(p, floorName, 8, short)
+		return res.Median, err
+	}
+	// around: measure the pair's floor right before and right after the
+	// row, for the comparison of the pairs (which take turns).
+	add := func(p *procPair, name string, size int, note string, around bool) error {
+		var before, after float64
+		var err error
+		if around {
+			if before, err = floorAround(p); err != nil {
+				return err
+			}
+		}
+		res, err := r.measure(p, name, size, full)
 		if err != nil {
 			return err
+		}
+		if around {
+			if after, err = floorAround(p); err != nil {
+				return err
+			}
+			res.FloorAround = []float64{before, after}
 		}
 		if res.Note != "" && note != "" {
 			note += "; "
 		}
 		res.Note = note + res.Note
 		rep.Results = append(rep.Results, res)
-		progress(r.stdout, &res, rep.Results[0].Median)
+		if _, ok := floors[p.kind]; !ok {
+			floors[p.kind] = res.Median
+		}
+		progress(r.stdout, &res, floors[p.kind])
 		return nil
 	}
 	progress(r.stdout, nil, 0)
-	if err := add(floorName, 8, "start"); err != nil {
-		return nil, err
+	// Each pair's floor, then each mechanism at each size in every pair
+	// that has it, one pair after the other (so that the pairs see the
+	// same conditions), then each pair's floor again.
+	for _, p := range r.pairs {
+		if err := add(p, floorName, 8, "start", false); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range r.opts.mechanisms {
-		for _, size := range r.opts.sizes {
-			if err := add(name, size, ""); err != nil {
-				return nil, err
+		for i, size := range r.opts.sizes {
+			var turn []*procPair
+			for _, p := range r.pairs {
+				if p.runs(name) {
+					turn = append(turn, p)
+				}
+			}
+			// The pairs take turns, the first one changing with the
+			// size, so that no pair always comes first.
+			if len(turn) > 1 {
+				k := i % len(turn)
+				turn = slices.Concat(turn[k:], turn[:k])
+			}
+			for _, p := range turn {
+				if err := add(p, name, size, "", len(turn) > 1); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	if err := add(floorName, 8, "end, the same pair re-measured"); err != nil {
-		return nil, err
+	for _, p := range r.pairs {
+		if err := add(p, floorName, 8, "end, the same pair re-measured", false); err != nil {
+			return nil, err
+		}
 	}
+	for _, p := range r.pairs {
+		a, b := p.describe(rep.Meta.TimestampNs)
+		rep.Pairs = append(rep.Pairs, PairInfo{Pair: p.kind, A: a, B: b})
+	}
+	rep.Meta.CPeer, rep.Meta.CSkipped = r.cPeer, r.cSkip
 	if len(r.opts.streams) > 0 {
 		fmt.Fprintf(r.stdout, "bench: throughput, %s payloads, %v or %d samples per measurement\n", sizeLabel(r.opts.streamSize), r.opts.streamBudget, r.opts.streamCount)
 		streamProgress(r.stdout, nil)
@@ -379,12 +478,22 @@ func (r *runner) run() (*Report, error) {
 	return rep, nil
 }
 
-// measure runs one mechanism at one size in both processes.
-func (r *runner) measure(name string, size int) (Result, error) {
+// measure runs one mechanism at one size in both processes of a pair.
+func (r *runner) measure(p *procPair, name string, size int, pl plan) (Result, error) {
+	what := fmt.Sprintf("%s %s", name, sizeLabel(size))
+	if p.kind != pairGoGo {
+		what += " " + pairLabel(p.kind)
+	}
+	if p.a != nil {
+		n, err := r.measureRemote(p, name, size, pl)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", what, err)
+		}
+		return Result{Mechanism: name, Pair: p.kind, Size: size, Summary: summarize(r.rtts[:n])}, nil
+	}
 	r.n++
 	prefix := fmt.Sprintf("%s%d-%s", r.prefix, r.n, name)
-	what := fmt.Sprintf("%s %s", name, sizeLabel(size))
-	if err := r.peer.send(fmt.Sprintf("run %s %d %s", name, size, prefix)); err != nil {
+	if err := p.b.send(fmt.Sprintf("run %s %d %s", name, size, prefix)); err != nil {
 		return Result{}, err
 	}
 	m := registry[name].new()
@@ -393,16 +502,10 @@ func (r *runner) measure(name string, size int) (Result, error) {
 	err := m.Setup(cfg)
 	if err != nil {
 		err = fmt.Errorf("setup: %w", err)
-	} else if _, err = r.peer.await("ready", r.opts.timeout+time.Second); err == nil {
+	} else if _, err = p.b.await("ready", r.opts.timeout+time.Second); err == nil {
 		runtime.GC() // not during the run
-		p := plan{
-			warmIters:  max(r.opts.iters/10, 10),
-			warmBudget: r.opts.budget / 10,
-			iters:      r.opts.iters,
-			budget:     r.opts.budget,
-		}
-		n, err = pingPong(m, p, r.rtts)
-		if _, errB := r.peer.await("done", r.opts.timeout+time.Second); errB != nil {
+		n, err = pingPong(m, pl, r.rtts)
+		if _, errB := p.b.await("done", r.opts.timeout+time.Second); errB != nil {
 			err = errors.Join(err, errB)
 		}
 	}
@@ -416,5 +519,5 @@ func (r *runner) measure(name string, size int) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", what, err)
 	}
-	return Result{Mechanism: name, Size: size, Summary: summarize(r.rtts[:n]), Note: note}, nil
+	return Result{Mechanism: name, Pair: p.kind, Size: size, Summary: summarize(r.rtts[:n]), Note: note}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,34 +28,56 @@ import (
 //	A: quit                          (or end of input): B exits
 //
 // B exits after it reports an error; A stops on any error and kills B.
+//
+// The C peer (lang/c/bench/pingpong.c, cpeer.go) speaks the same protocol
+// as B, without stream, and can also play process A against a B, timing
+// the round trips itself:
+//
+//	A: time <mechanism> <size> <prefix> <warm-iters> <warm-budget-ns> <iters> <budget-ns> <file>
+//	C: ready | error <message>       after its Setup
+//	A: go                            once B is ready too
+//	C: done <n> | error <message>    n round trips in ns written to file (int64, little endian)
 const (
-	envRole    = "IOX2GO_BENCH_ROLE" // "B" in process B
-	envCPU     = "IOX2GO_BENCH_CPU"  // the CPU B pins itself to, -1 for none
-	envDir     = "IOX2GO_BENCH_DIR"
-	envTimeout = "IOX2GO_BENCH_TIMEOUT"
+	envRole      = "IOX2GO_BENCH_ROLE" // "B" in process B
+	envCPU       = "IOX2GO_BENCH_CPU"  // the CPU B pins itself to, -1 for none
+	envDir       = "IOX2GO_BENCH_DIR"
+	envTimeout   = "IOX2GO_BENCH_TIMEOUT"
+	envTimeoutNs = "IOX2GO_BENCH_TIMEOUT_NS" // the same in ns, for the C peer
 )
 
-// peer is process B as A sees it.
+// peer is a process that A drives: process B, or the C peer in either role.
 type peer struct {
+	name  string // in messages: "process B", "C process A", ...
 	cmd   *exec.Cmd
 	in    io.WriteCloser
-	lines chan string // B's answers; closed when B's output ends
+	lines chan string // the peer's answers; closed when its output ends
 	pid   int
-	hello string // the note of B's hello line
+	hello string // the note of the peer's hello line
+	// quitting is set when A asks the peer to exit: the end of its output
+	// is then no sign that a peer died.
+	quitting atomic.Bool
 }
 
-// startPeer starts process B, pinned to cpu, and waits for its hello.
+// startPeer starts process B (this program again), pinned to cpu, and
+// waits for its hello.
 func startPeer(cpu int, dir string, timeout time.Duration) (*peer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	return startProgramPeer("process B", exe, cpu, dir, timeout)
+}
+
+// startProgramPeer starts exe as a peer called name, pinned to cpu, and
+// waits for its hello.
+func startProgramPeer(name, exe string, cpu int, dir string, timeout time.Duration) (*peer, error) {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(),
 		envRole+"=B",
 		envCPU+"="+strconv.Itoa(cpu),
 		envDir+"="+dir,
-		envTimeout+"="+timeout.String())
+		envTimeout+"="+timeout.String(),
+		envTimeoutNs+"="+strconv.FormatInt(int64(timeout), 10))
 	cmd.Stderr = os.Stderr
 	// B dies with the thread that started it: A's main thread, which A
 	// keeps locked for its whole life.
@@ -68,9 +91,9 @@ func startPeer(cpu int, dir string, timeout time.Duration) (*peer, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start process B: %w", err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &peer{cmd: cmd, in: in, lines: make(chan string, 4), pid: cmd.Process.Pid}
+	p := &peer{name: name, cmd: cmd, in: in, lines: make(chan string, 4), pid: cmd.Process.Pid}
 	go p.read(out)
 	line, err := p.await("hello", timeout)
 	if err != nil {
@@ -81,8 +104,9 @@ func startPeer(cpu int, dir string, timeout time.Duration) (*peer, error) {
 	return p, nil
 }
 
-// read forwards B's lines; an error line or the end of B's output tells the
-// busy waits of A's mechanisms that the peer is gone.
+// read forwards the peer's lines; an error line or the end of its output
+// (unless A asked it to quit) tells the busy waits of A's mechanisms that
+// the peer is gone.
 func (p *peer) read(out io.Reader) {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -92,39 +116,42 @@ func (p *peer) read(out io.Reader) {
 		}
 		p.lines <- line
 	}
-	setPeerGone()
+	if !p.quitting.Load() {
+		setPeerGone()
+	}
 	close(p.lines)
 }
 
 func (p *peer) send(line string) error {
 	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
-		return fmt.Errorf("process B: %w", err)
+		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	return nil
 }
 
-// await returns the rest of B's next line, which must start with word.
+// await returns the rest of the peer's next line, which must start with word.
 func (p *peer) await(word string, timeout time.Duration) (string, error) {
 	select {
 	case line, ok := <-p.lines:
 		if !ok {
-			return "", fmt.Errorf("process B: %w (exited)", ErrPeerGone)
+			return "", fmt.Errorf("%s: %w (exited)", p.name, ErrPeerGone)
 		}
 		w, rest, _ := strings.Cut(line, " ")
 		switch w {
 		case word:
 			return rest, nil
 		case "error":
-			return "", fmt.Errorf("process B: %s", rest)
+			return "", fmt.Errorf("%s: %s", p.name, rest)
 		}
-		return "", fmt.Errorf("process B: said %q, want %q", line, word)
+		return "", fmt.Errorf("%s: said %q, want %q", p.name, line, word)
 	case <-time.After(timeout):
-		return "", fmt.Errorf("process B: %w: no %q for %v", ErrStalled, word, timeout)
+		return "", fmt.Errorf("%s: %w: no %q for %v", p.name, ErrStalled, word, timeout)
 	}
 }
 
-// stop asks B to exit and waits for it; kill if it does not.
+// stop asks the peer to exit and waits for it; kill if it does not.
 func (p *peer) stop(timeout time.Duration) error {
+	p.quitting.Store(true)
 	p.send("quit")
 	p.in.Close()
 	done := make(chan error, 1)
@@ -134,7 +161,7 @@ func (p *peer) stop(timeout time.Duration) error {
 		return err
 	case <-time.After(timeout):
 		p.cmd.Process.Kill()
-		return fmt.Errorf("process B did not exit; killed: %w", <-done)
+		return fmt.Errorf("%s did not exit; killed: %w", p.name, <-done)
 	}
 }
 

@@ -24,6 +24,17 @@ type Report struct {
 	// Throughput are the measurements of the throughput mode, in the order
 	// of the run (after the latencies).
 	Throughput []Throughput `json:"throughput,omitempty"`
+	// Pairs are the process pairs of the run: Go↔Go, then the C pairs.
+	Pairs []PairInfo `json:"pairs"`
+}
+
+// PairInfo describes one pair of processes and its floor.
+type PairInfo struct {
+	Pair       string  `json:"pair"` // go-go, go-c or c-c
+	A          string  `json:"process_a"`
+	B          string  `json:"process_b"`
+	FloorNs    float64 `json:"floor_median_ns"`     // the yardstick of its rows' ratio_to_floor
+	FloorEndNs float64 `json:"floor_end_median_ns"` // the same pair at the end
 }
 
 // Meta describes the machine and the run.
@@ -42,14 +53,19 @@ type Meta struct {
 	// The throughput mode: time and samples per measurement, at most.
 	StreamBudgetNs int64  `json:"stream_budget_ns,omitempty"`
 	StreamCount    uint64 `json:"stream_max_samples,omitempty"`
+	// The C pairs: how the C peer was built, or why they are left out.
+	CPeer    string `json:"c_peer,omitempty"`
+	CSkipped string `json:"c_skipped,omitempty"`
 }
 
 // Result is one mechanism at one payload size. Figures are one-way, in ns.
 type Result struct {
 	Mechanism string `json:"mechanism"`
-	Size      int    `json:"size_bytes"`
+	// Pair says which processes measured it: go-go, go-c or c-c (cpeer.go).
+	Pair string `json:"pair"`
+	Size int    `json:"size_bytes"`
 	Summary
-	RatioFloor float64  `json:"ratio_to_floor"`                // median / floor median
+	RatioFloor float64  `json:"ratio_to_floor"`                // median / the pair's floor median
 	RatioUDS   *float64 `json:"ratio_to_uds_stream,omitempty"` // median / uds-stream median at this size
 	RatioFutex *float64 `json:"ratio_to_futex,omitempty"`      // median / futex median at this size
 	// RatioPubSub is, for iox2go-pubsub-<n>sub, the median over the
@@ -58,7 +74,17 @@ type Result struct {
 	// RatioBare is, for iox2go-pubsub, the median over the zerocopy-bare
 	// median at this size: the runtime's share of the latency.
 	RatioBare *float64 `json:"ratio_to_zerocopy_bare,omitempty"`
-	Note      string   `json:"note,omitempty"`
+	// FloorAround are, for a mechanism that several pairs measure in turn,
+	// the medians of short floor measurements of the row's pair right
+	// before and right after the row.
+	FloorAround []float64 `json:"floor_around_ns,omitempty"`
+	// RatioGoGo is, for a row of a C pair, the median over the Go↔Go
+	// median of the same mechanism and size; RatioGoGoByFloor the same
+	// with both medians divided by the floor of their own pair (the mean
+	// of FloorAround, or else the pair's floor at the start).
+	RatioGoGo        *float64 `json:"ratio_to_go_go,omitempty"`
+	RatioGoGoByFloor *float64 `json:"ratio_to_go_go_by_floor,omitempty"`
+	Note             string   `json:"note,omitempty"`
 }
 
 func newReport(o *options) *Report {
@@ -95,18 +121,40 @@ func fanout(name string) int {
 	return n
 }
 
+// pairOf returns the pair of a result ("" in a report of an older run: Go↔Go).
+func pairOf(res *Result) string {
+	if res.Pair == "" {
+		return pairGoGo
+	}
+	return res.Pair
+}
+
 // finish computes the ratios once every result is in.
 func (r *Report) finish() {
 	uds, futex, pubsub, bare := map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
-	for i, res := range r.Results {
+	type key struct {
+		mech string
+		size int
+	}
+	goGo := map[key]*Result{}          // Go↔Go rows
+	floors := map[string]*[2]float64{} // by pair: start and end
+	for _, res := range r.Results {
 		r.Mechanisms[res.Mechanism] = registry[res.Mechanism].doc
+		if res.Mechanism == floorName {
+			if f := floors[pairOf(&res)]; f == nil {
+				floors[pairOf(&res)] = &[2]float64{res.Median, 0}
+			} else {
+				f[1] = res.Median
+			}
+			continue
+		}
+		if pairOf(&res) != pairGoGo {
+			continue
+		}
+		goGo[key{res.Mechanism, res.Size}] = &res
 		switch {
 		case res.Mechanism == "iox2go-pubsub":
 			pubsub[res.Size] = res.Median
-		case res.Mechanism == floorName && i == 0:
-			r.Meta.FloorNs = res.Median
-		case res.Mechanism == floorName:
-			r.Meta.FloorEndNs = res.Median
 		case res.Mechanism == "uds-stream":
 			uds[res.Size] = res.Median
 		case res.Mechanism == "futex":
@@ -114,6 +162,16 @@ func (r *Report) finish() {
 		case res.Mechanism == zeroCopyName:
 			bare[res.Size] = res.Median
 		}
+	}
+	floorOf := func(pair string) (start, end float64) {
+		if f := floors[pair]; f != nil {
+			return f[0], f[1]
+		}
+		return 0, 0
+	}
+	r.Meta.FloorNs, r.Meta.FloorEndNs = floorOf(pairGoGo)
+	for i := range r.Pairs {
+		r.Pairs[i].FloorNs, r.Pairs[i].FloorEndNs = floorOf(r.Pairs[i].Pair)
 	}
 	ratio := func(v float64, by map[int]float64, size int) *float64 {
 		if d, ok := by[size]; ok && d > 0 {
@@ -124,8 +182,20 @@ func (r *Report) finish() {
 	}
 	for i := range r.Results {
 		res := &r.Results[i]
-		if r.Meta.FloorNs > 0 {
-			res.RatioFloor = res.Median / r.Meta.FloorNs
+		floor, _ := floorOf(pairOf(res))
+		if floor > 0 {
+			res.RatioFloor = res.Median / floor
+		}
+		if pairOf(res) != pairGoGo {
+			if gg := goGo[key{res.Mechanism, res.Size}]; gg != nil && gg.Median > 0 && res.Mechanism != floorName {
+				x := res.Median / gg.Median
+				res.RatioGoGo = &x
+				if f, mine := rowFloor(gg, r.Meta.FloorNs), rowFloor(res, floor); f > 0 && mine > 0 {
+					y := x * f / mine
+					res.RatioGoGoByFloor = &y
+				}
+			}
+			continue
 		}
 		if res.Mechanism != floorName {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
@@ -157,6 +227,15 @@ func (r *Report) finish() {
 			t.RatioUDS = &x
 		}
 	}
+}
+
+// rowFloor returns the floor of a row: the mean of the floors around it,
+// or else start, the floor of its pair at the start.
+func rowFloor(res *Result, start float64) float64 {
+	if len(res.FloorAround) == 2 && res.FloorAround[0] > 0 && res.FloorAround[1] > 0 {
+		return (res.FloorAround[0] + res.FloorAround[1]) / 2
+	}
+	return start
 }
 
 // floorDrift is the change of the floor between the start and the end of
@@ -207,13 +286,23 @@ func writeMarkdown(w io.Writer, r *Report) {
 	if math.Abs(r.floorDrift()) > 0.2 {
 		fmt.Fprintf(w, ": **the floor moved during the run, the ratios are approximate**")
 	}
-	fmt.Fprintf(w, "\n\n")
+	fmt.Fprintf(w, "\n")
+	switch {
+	case m.CPeer != "":
+		fmt.Fprintf(w, "- C peer: %s (see [Go and C processes](#go-and-c-processes))\n", m.CPeer)
+	case m.CSkipped != "":
+		fmt.Fprintf(w, "- C rows skipped: %s\n", m.CSkipped)
+	}
+	fmt.Fprintf(w, "\n")
 	fmt.Fprintf(w, "| mechanism | size | n | median | p99 | max | × floor | × uds-stream | × futex | note |\n")
 	fmt.Fprintf(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, res := range r.Results {
-		fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
+		if pairOf(&res) == pairGoGo {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(row(res), " | "))
+		}
 	}
 	fmt.Fprintf(w, "\nOne-way latencies; × floor, × uds-stream and × futex are ratios of medians measured in this run, by the same two processes.\n\n")
+	writeCPairs(w, r)
 	writeFanout(w, r)
 	writeThroughput(w, r)
 	for _, name := range mechanismNames() {
@@ -246,9 +335,25 @@ func progress(w io.Writer, res *Result, floorNs float64) {
 	c := []string{"mechanism", "size", "n", "median", "p99", "max", "× floor", "note"}
 	if res != nil {
 		r := row(*res)
-		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), res.Note}
+		if p := pairOf(res); p != pairGoGo {
+			r[0] += " " + pairLabel(p)
+		}
+		note := res.Note
+		if len(res.FloorAround) == 2 {
+			note = strings.TrimPrefix(fmt.Sprintf("%s; floor around %s", note, fmtAround(res.FloorAround)), "; ")
+		}
+		c = []string{r[0], r[1], r[2], r[3], r[4], r[5], fmtRatio(res.Median / floorNs), note}
 	}
-	fmt.Fprintf(w, "%-14s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+	fmt.Fprintf(w, "%-20s %8s %7s %11s %11s %11s %8s  %s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+}
+
+// fmtAround writes the floors before and after a row: "55.0 → 60.5 ns".
+func fmtAround(f []float64) string {
+	before, after := fmtNs(f[0]), fmtNs(f[1])
+	if u := before[strings.LastIndexByte(before, ' '):]; strings.HasSuffix(after, u) {
+		before = strings.TrimSuffix(before, u)
+	}
+	return before + " → " + after
 }
 
 // sizeLabel writes a payload size as 64 B, 1 KiB, 4 MiB.
@@ -304,7 +409,7 @@ func writeFanout(w io.Writer, r *Report) {
 	var ns, sizes []int
 	for _, res := range r.Results {
 		n := fanout(res.Mechanism)
-		if n == 0 {
+		if n == 0 || pairOf(&res) != pairGoGo {
 			continue
 		}
 		if _, ok := by[key{n, 0}]; !ok {
@@ -363,6 +468,105 @@ func writeThroughput(w io.Writer, r *Report) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", t.Mechanism, sizeLabel(t.Size), fmtRate(t.PerSecond),
 			t.Sent, t.Received, t.Lost, fmtNs(float64(t.ElapsedNs)), ratio, t.Note)
+	}
+	fmt.Fprintf(w, "\n")
+}
+
+// writeCPairs writes the section of the C pairs, if the run has them: the
+// pairs and their floors, the rows of the mechanisms they measured (in
+// every pair), and the comparison with Go↔Go.
+func writeCPairs(w io.Writer, r *Report) {
+	type key struct {
+		mech string
+		size int
+	}
+	by := map[key]map[string]*Result{}
+	var keys []key
+	for i := range r.Results {
+		res := &r.Results[i]
+		if res.Mechanism == floorName {
+			continue
+		}
+		k := key{res.Mechanism, res.Size}
+		if by[k] == nil {
+			by[k] = map[string]*Result{}
+			keys = append(keys, k)
+		}
+		by[k][pairOf(res)] = res
+	}
+	keys = slices.DeleteFunc(keys, func(k key) bool { return by[k][pairGoC] == nil && by[k][pairCC] == nil })
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Go and C processes\n\n")
+	fmt.Fprintf(w, "The same mechanism between three pairs of processes: Go↔Go (the rows above), Go↔C (A this program, B the C peer on the C library) and C↔C (A and B both the C peer; A times the round trips with clock_gettime(CLOCK_MONOTONIC)). Each pair measures its own floor at the start and at the end of the run; at each size the pairs take turns, and each pair's floor is measured again right before and right after its row (a tenth of a measurement each), because the cost of moving a cache line changes during a run on this VM.\n\n")
+	fmt.Fprintf(w, "| pair | process A | process B | floor start | floor end |\n|---|---|---|--:|--:|\n")
+	for _, p := range r.Pairs {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", pairLabel(p.Pair), p.A, p.B, fmtNs(p.FloorNs), fmtNs(p.FloorEndNs))
+	}
+	opt := func(x *float64) string {
+		if x == nil {
+			return "—"
+		}
+		return fmtRatio(*x)
+	}
+	around := func(res *Result) (string, string) {
+		if len(res.FloorAround) != 2 {
+			return "—", "—"
+		}
+		return fmtAround(res.FloorAround), fmtRatio(res.Median / rowFloor(res, 0))
+	}
+	fmt.Fprintf(w, "\n| pair | mechanism | size | n | median | p99 | max | floor around | × floor around | × Go↔Go | × Go↔Go by floor |\n")
+	fmt.Fprintf(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, k := range keys {
+		for _, pair := range []string{pairGoGo, pairGoC, pairCC} {
+			res := by[k][pair]
+			if res == nil {
+				continue
+			}
+			fl, x := around(res)
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", pairLabel(pair), res.Mechanism, sizeLabel(res.Size), res.N,
+				fmtNs(res.Median), fmtNs(res.P99), fmtNs(res.Max), fl, x, opt(res.RatioGoGo), opt(res.RatioGoGoByFloor))
+		}
+	}
+	fmt.Fprintf(w, "\nfloor around: the pair's floor right before → right after the row; × floor around divides by their mean. × Go↔Go is the ratio of the medians; × Go↔Go by floor divides each median by its own floor around first (fairer when the floor moved between the rows).\n\n")
+
+	fmt.Fprintf(w, "In short, median one-way latency (× its floor around), the ratios to Go↔Go (of the medians; by floor in parentheses), and the floors around the three rows (the mean of before and after; * where a floor moved by more than 20%% during the row, so that the row's regime is uncertain):\n\n")
+	fmt.Fprintf(w, "| mechanism | size | Go↔Go | Go↔C | C↔C | Go↔C ÷ Go↔Go | C↔C ÷ Go↔Go | floors around |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	cell := func(res *Result) string {
+		if res == nil {
+			return "—"
+		}
+		if _, x := around(res); x != "—" {
+			return fmt.Sprintf("%s (%s)", fmtNs(res.Median), x)
+		}
+		return fmtNs(res.Median)
+	}
+	ratios := func(res *Result) string {
+		if res == nil || res.RatioGoGo == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s (%s)", fmtRatio(*res.RatioGoGo), opt(res.RatioGoGoByFloor))
+	}
+	floors := func(m map[string]*Result) string {
+		var f []string
+		for _, pair := range []string{pairGoGo, pairGoC, pairCC} {
+			res := m[pair]
+			if res == nil || len(res.FloorAround) != 2 {
+				f = append(f, "—")
+				continue
+			}
+			x := fmt.Sprintf("%.0f", rowFloor(res, 0))
+			if b, a := res.FloorAround[0], res.FloorAround[1]; math.Abs(a/b-1) > 0.2 {
+				x += "*"
+			}
+			f = append(f, x)
+		}
+		return strings.Join(f, " / ") + " ns"
+	}
+	for _, k := range keys {
+		m := by[k]
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(m[pairGoGo]), cell(m[pairGoC]), cell(m[pairCC]), ratios(m[pairGoC]), ratios(m[pairCC]), floors(m))
 	}
 	fmt.Fprintf(w, "\n")
 }

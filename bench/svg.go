@@ -36,30 +36,58 @@ type series struct {
 	name   string
 	sizes  []int
 	median []float64
+	// A line of a C pair takes the color of its mechanism's Go↔Go line
+	// (color, its index among the lines) with a dash of its own.
+	color int
+	dash  string
 }
 
+// pairDash is the dash pattern of the lines of the C pairs.
+var pairDash = map[string]string{pairGoC: "7 3", pairCC: "2 3"}
+
 // plotSeries collects the lines to draw: every mechanism but the floor, in
-// the order of their names, and the sizes measured.
+// the order of their names, then those of the C pairs, and the sizes
+// measured.
 func plotSeries(r *Report) ([]series, []int) {
-	by := map[string]*series{}
+	type key struct{ mech, pair string }
+	by := map[key]*series{}
 	var sizes []int
 	for _, res := range r.Results {
 		if res.Mechanism == floorName {
 			continue
 		}
-		s := by[res.Mechanism]
+		k := key{res.Mechanism, pairOf(&res)}
+		s := by[k]
 		if s == nil {
-			s = &series{name: res.Mechanism}
-			by[res.Mechanism] = s
+			s = &series{name: res.Mechanism, dash: pairDash[k.pair]}
+			if k.pair != pairGoGo {
+				s.name += " " + pairLabel(k.pair)
+			}
+			by[k] = s
 		}
 		s.sizes = append(s.sizes, res.Size)
 		s.median = append(s.median, res.Median)
 		sizes = append(sizes, res.Size)
 	}
 	var out []series
+	color := map[string]int{}
 	for _, n := range mechanismNames() {
-		if s := by[n]; s != nil {
+		if s := by[key{n, pairGoGo}]; s != nil {
+			s.color = len(out)
+			color[n] = s.color
 			out = append(out, *s)
+		}
+	}
+	for _, p := range []string{pairGoC, pairCC} {
+		for _, n := range mechanismNames() {
+			if s := by[key{n, p}]; s != nil {
+				c, ok := color[n]
+				if !ok {
+					c = len(out)
+				}
+				s.color = c
+				out = append(out, *s)
+			}
 		}
 	}
 	slices.Sort(sizes)
@@ -153,20 +181,24 @@ func writeSVG(w io.Writer, r *Report) {
 		legend(0, "floor (1 cache line)", "#000", ` stroke-dasharray="6 4"`)
 	}
 	for i, s := range lines {
-		color := svgColors[i%len(svgColors)]
+		color := svgColors[s.color%len(svgColors)]
+		dash := ""
+		if s.dash != "" {
+			dash = fmt.Sprintf(` stroke-dasharray="%s"`, s.dash)
+		}
 		pts := make([]string, len(s.sizes))
 		for j := range s.sizes {
 			pts[j] = fmt.Sprintf("%.1f,%.1f", xs.pos(float64(s.sizes[j])), ys.pos(s.median[j]))
 		}
 		p(`<g stroke="%s" fill="%s">`, color, color)
 		p(`<title>%s</title>`, esc(s.name))
-		p(`<polyline points="%s" fill="none" stroke-width="2"/>`, strings.Join(pts, " "))
+		p(`<polyline points="%s" fill="none" stroke-width="2"%s/>`, strings.Join(pts, " "), dash)
 		for _, pt := range pts {
 			x, y, _ := strings.Cut(pt, ",")
 			p(`<circle cx="%s" cy="%s" r="%.1f"/>`, x, y, svgMarkerRadius)
 		}
 		p(`</g>`)
-		legend(i+1, s.name, color, "")
+		legend(i+1, s.name, color, dash)
 	}
 	p(`</svg>`)
 }
