@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* publisher.c: the publish-subscribe example of iceoryx2's README, in C, on
  * iox2go's C library. It publishes a TransmissionData sample on
  * "My/Funk/ServiceName" every -cycle-ms milliseconds (default 1000), zero-copy,

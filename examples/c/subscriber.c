@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* subscriber.c: the publish-subscribe example of iceoryx2's README, in C, on
  * iox2go's C library. It prints every TransmissionData sample published on
  * "My/Funk/ServiceName" (by examples/publish_subscribe/publisher in Go, or

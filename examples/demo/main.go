@@ -64,9 +64,12 @@ func main() {
 	for _, p := range patterns {
 		fmt.Printf("=== %s\n", p.title)
 		if needsC(p) {
-			if err := buildC(); err != nil {
-				fmt.Printf("(skipped: the C examples need a C compiler and make: %v)\n", err)
+			if missing := missingCTools(); missing != "" {
+				fmt.Printf("(skipped: the C examples need %s, which is not in PATH)\n", missing)
 				continue
+			}
+			if err := buildC(); err != nil {
+				fail(fmt.Errorf("building the C examples (make -C examples/c): %w", err))
 			}
 		}
 		if err := run(bin, p); err != nil {
@@ -139,13 +142,19 @@ func needsC(p pattern) bool {
 	return false
 }
 
-// buildC builds the C library and the C examples once (make -C examples/c).
-var buildC = sync.OnceValue(func() error {
-	for _, tool := range []string{"make", "cc"} {
+// missingCTools names the first tool that building the C examples needs
+// and PATH lacks, or returns "".
+func missingCTools() string {
+	for _, tool := range []string{"make", "cc", "ar"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return err
+			return tool
 		}
 	}
+	return ""
+}
+
+// buildC builds the C library and the C examples once (make -C examples/c).
+var buildC = sync.OnceValue(func() error {
 	cmd := exec.Command("make", "-s", "-C", "examples/c")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()

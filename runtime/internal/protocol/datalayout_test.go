@@ -67,7 +67,7 @@ func TestReadDataLayoutRefusesWrapAround(t *testing.T) {
 func FuzzReadDataLayout(f *testing.F) {
 	l := NewDataLayout(24, 8, 3, 5, 16, 8, 4)
 	l.Size = int(l.Bytes)
-	f.Add(validSegment(l)[shm.HeaderSize : shm.HeaderSize+int(unsafe.Sizeof(DataHeader{}))], uint32(l.Size))
+	f.Add(validSegment(l)[shm.HeaderSize:shm.HeaderSize+int(unsafe.Sizeof(DataHeader{}))], uint32(l.Size))
 	f.Fuzz(func(t *testing.T, hdr []byte, size uint32) {
 		size = max(size%(1<<20), uint32(shm.HeaderSize+unsafe.Sizeof(DataHeader{})))
 		b := make([]byte, size)
