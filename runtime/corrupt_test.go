@@ -32,6 +32,14 @@ func TestGarbageGivesClearErrors(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, []byte(replaceOnce(string(b), `"version": "`+protocol.VersionString+`"`, `"version": "6"`)), 0o600)
 		}, ErrVersionMismatch},
+		{"static config of a later version in another shape", func(t *testing.T, cfg *Config, hash, uid string) {
+			rewriteStatic(t, cfg.staticPath(hash), func(m map[string]any) {
+				m["version"] = "8"
+				m["pubsub"] = m["publish_subscribe"] // a renamed section, a field of another type
+				delete(m, "publish_subscribe")
+				m["attributes"] = "none"
+			})
+		}, ErrVersionMismatch},
 		{"static config without its pattern's section", func(t *testing.T, cfg *Config, hash, uid string) {
 			rewriteStatic(t, cfg.staticPath(hash), func(m map[string]any) { delete(m, "publish_subscribe") })
 		}, ErrServiceCorrupted},

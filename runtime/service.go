@@ -268,13 +268,18 @@ func errOr(err, def error) error {
 	return def
 }
 
+// versionMismatch says why a static config of version v is refused.
+func versionMismatch(v string) string {
+	if strings.Contains(v, ".") {
+		// Before protocol 7 the field held the runtime's release.
+		return fmt.Sprintf("the service was created by iox2go %s (protocol version 6 or older), this process speaks protocol version %s", v, protocol.VersionString)
+	}
+	return fmt.Sprintf("the service uses protocol version %s, this process speaks %s", v, protocol.VersionString)
+}
+
 func verifyCommon(sc *StaticConfig, spec *serviceSpec) (error, string) {
 	if sc.Version != protocol.VersionString {
-		if strings.Contains(sc.Version, ".") {
-			// Before protocol 7 the field held the runtime's release.
-			return ErrVersionMismatch, fmt.Sprintf("the service was created by iox2go %s (protocol version 6 or older), this process speaks protocol version %s", sc.Version, protocol.VersionString)
-		}
-		return ErrVersionMismatch, fmt.Sprintf("the service uses protocol version %s, this process speaks %s", sc.Version, protocol.VersionString)
+		return ErrVersionMismatch, versionMismatch(sc.Version)
 	}
 	if sc.Pattern != spec.pattern.String() || sc.Name != spec.name {
 		return ErrIncompatiblePattern, fmt.Sprintf("requested %s %q, found %s %q", spec.pattern, spec.name, sc.Pattern, sc.Name)

@@ -48,10 +48,10 @@ func readStatic(path, hash string) (*StaticConfig, error) {
 	}
 	var sc StaticConfig
 	if err := json.Unmarshal(b, &sc); err != nil {
-		return nil, fmt.Errorf("%w: static config %s: %v", ErrServiceCorrupted, path, err)
+		return nil, staticErr(b, path, err.Error())
 	}
 	if sc.Hash != hash {
-		return nil, fmt.Errorf("%w: static config %s describes service hash %q", ErrServiceCorrupted, path, sc.Hash)
+		return nil, staticErr(b, path, fmt.Sprintf("it describes service hash %q", sc.Hash))
 	}
 	// Every reader relies on the section of the pattern being there.
 	var has bool
@@ -63,12 +63,26 @@ func readStatic(path, hash string) (*StaticConfig, error) {
 	case PatternRequestResponse.String():
 		has = sc.RequestResponse != nil
 	default:
-		return nil, fmt.Errorf("%w: static config %s has the unknown pattern %q", ErrServiceCorrupted, path, sc.Pattern)
+		return nil, staticErr(b, path, fmt.Sprintf("it has the unknown pattern %q", sc.Pattern))
 	}
 	if !has {
-		return nil, fmt.Errorf("%w: static config %s lacks its %s section", ErrServiceCorrupted, path, sc.Pattern)
+		return nil, staticErr(b, path, fmt.Sprintf("it lacks its %s section", sc.Pattern))
 	}
 	return &sc, nil
+}
+
+// staticErr is the error of a static config b that this process cannot
+// read: a version mismatch when b says it is of another protocol version
+// (whose shape this process need not understand), else ErrServiceCorrupted
+// with why.
+func staticErr(b []byte, path, why string) error {
+	var head struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(b, &head) == nil && head.Version != "" && head.Version != protocol.VersionString {
+		return fmt.Errorf("%w: static config %s: %s", ErrVersionMismatch, path, versionMismatch(head.Version))
+	}
+	return fmt.Errorf("%w: static config %s: %s", ErrServiceCorrupted, path, why)
 }
 
 // writeStatic publishes sc at path unless a file is there already, in which
