@@ -482,6 +482,9 @@ int iox2i_static_decode(const char *text, size_t len, const char *path, const ch
 /* iox2i_static_encode writes sc as Go's json.MarshalIndent does (2 spaces,
  * same field order) plus a newline. */
 void iox2i_static_encode(const iox2i_static *sc, iox2i_buf *b);
+/* iox2i_version_mismatch writes why a static config of version v is refused
+ * (versionMismatch of service.go, the same words). */
+void iox2i_version_mismatch(char *d, size_t cap, const char *v);
 void iox2i_static_free(iox2i_static *sc);
 /* iox2i_static_config_check (for the fuzzer of helper cconf) parses size
  * bytes (not NUL-terminated) as a static config and validates it as opening

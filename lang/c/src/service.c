@@ -352,7 +352,7 @@ static void fmt_attrs(const iox2i_static *sc, char *buf, size_t cap) {
 /* verify_common: verifyCommon of service.go. */
 static int verify_common(const iox2i_static *sc, const spec *sp, char *d, size_t cap) {
 	if (strcmp(sc->version, IOX2I_STATIC_VERSION) != 0) {
-		snprintf(d, cap, "this process runs iox2go %s, the service was created by %s", IOX2I_STATIC_VERSION, sc->version);
+		iox2i_version_mismatch(d, cap, sc->version);
 		return IOX2_E_VERSION_MISMATCH;
 	}
 	if (strcmp(sc->pattern, iox2i_pattern_name(sp->pattern)) != 0 || strcmp(sc->name, sp->name) != 0) {

@@ -234,6 +234,17 @@ int iox2i_static_decode(const char *text, size_t len, const char *path, const ch
 		snprintf(why, whycap, "static config %s: %s", path, jwhy);
 		return IOX2_E_SERVICE_CORRUPTED;
 	}
+	/* A static config of another protocol version need not have this
+	 * version's shape: its version decides first (staticErr of static.go). */
+	const iox2i_json *v = iox2i_json_get(root, "version");
+	if (root->type == IOX2I_JOBJ && v && v->type == IOX2I_JSTR && v->s[0] != 0 &&
+	    strcmp(v->s, IOX2I_STATIC_VERSION) != 0) {
+		char m[256];
+		iox2i_version_mismatch(m, sizeof m, v->s);
+		snprintf(why, whycap, "static config %s: %s", path, m);
+		iox2i_json_free(root);
+		return IOX2_E_VERSION_MISMATCH;
+	}
 	dec d = {.why = jwhy, .cap = sizeof jwhy};
 	jwhy[0] = 0;
 	bool ok = is_obj(&d, root, "the static config") && get_str(&d, root, "version", &out->version) &&
@@ -295,6 +306,15 @@ static void free_type(iox2i_typeinfo *t) {
 	free(t->layout_hash);
 	free(t->layout);
 	memset(t, 0, sizeof *t);
+}
+
+void iox2i_version_mismatch(char *d, size_t cap, const char *v) {
+	if (strchr(v, '.'))
+		/* Before protocol 7 the field held the Go runtime's release. */
+		snprintf(d, cap, "the service was created by iox2go %s (protocol version 6 or older), this process speaks protocol version %s",
+		         v, IOX2I_STATIC_VERSION);
+	else
+		snprintf(d, cap, "the service uses protocol version %s, this process speaks %s", v, IOX2I_STATIC_VERSION);
 }
 
 void iox2i_static_free(iox2i_static *sc) {
