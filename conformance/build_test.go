@@ -1,0 +1,183 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// The C side: lang/c's library (built by its Makefile) and the programs of
+// lang/c/tests, compiled with the system C compiler into a directory of
+// this test binary.
+
+var (
+	buildDirOnce sync.Once
+	buildDir     string
+	buildDirErr  error
+
+	builds   = map[bool]*cBuild{}
+	buildsMu sync.Mutex
+)
+
+type cBuild struct {
+	once sync.Once
+	lib  string // the directory of libiox2go.a
+	peer string // the peer's executable
+	skip string // why the C side cannot be built here ("" if it can)
+	err  error  // a build that should have worked and failed
+}
+
+func repoRoot() string {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		panic(err)
+	}
+	return root
+}
+
+func tmpBuildDir() (string, error) {
+	buildDirOnce.Do(func() { buildDir, buildDirErr = os.MkdirTemp("", "iox2conf-") })
+	return buildDir, buildDirErr
+}
+
+func cleanupBuilds() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// cc is the C compiler: $CC, else gcc.
+func cc() string {
+	if c := os.Getenv("CC"); c != "" {
+		return c
+	}
+	return "gcc"
+}
+
+// sanitizeFlags are the flags of the SANITIZE=1 builds.
+var sanitizeFlags = []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"}
+
+// cLibrary builds the C library (make -C lang/c, with SANITIZE=1 for asan)
+// once per test binary and returns the directory of libiox2go.a.
+func cLibrary(asan bool) *cBuild {
+	buildsMu.Lock()
+	b := builds[asan]
+	if b == nil {
+		b = &cBuild{}
+		builds[asan] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() { b.build(asan) })
+	return b
+}
+
+func (b *cBuild) build(asan bool) {
+	if _, err := exec.LookPath(cc()); err != nil {
+		b.skip = fmt.Sprintf("no C compiler (%s not found; `make tools` installs gcc): the C implementation is not tested", cc())
+		return
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		b.skip = "make not found: the C library cannot be built, the C implementation is not tested"
+		return
+	}
+	root := repoRoot()
+	if _, err := os.Stat(filepath.Join(root, "lang/c/Makefile")); err != nil {
+		b.skip = "lang/c/Makefile does not exist yet: the C implementation is not tested"
+		return
+	}
+	dir, err := tmpBuildDir()
+	if err != nil {
+		b.err = err
+		return
+	}
+	variant := "c"
+	args := []string{"-C", filepath.Join(root, "lang/c")}
+	if asan {
+		variant = "c-asan"
+		args = append(args, "SANITIZE=1")
+	}
+	b.lib = filepath.Join(dir, variant)
+	args = append(args, "BUILD="+b.lib)
+	if err := withBuildLock(root, func() error {
+		out, err := exec.Command("make", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}); err != nil {
+		b.err = err
+		return
+	}
+	if _, err := os.Stat(filepath.Join(b.lib, "libiox2go.a")); err != nil {
+		// A Makefile without BUILD= writes to its default directories.
+		def := filepath.Join(root, "lang/c/build")
+		if asan {
+			def += "-asan"
+		}
+		if _, err2 := os.Stat(filepath.Join(def, "libiox2go.a")); err2 != nil {
+			b.err = fmt.Errorf("make -C lang/c made no libiox2go.a in %s or %s", b.lib, def)
+			return
+		}
+		b.lib = def
+	}
+	b.peer = filepath.Join(dir, variant+"-peer")
+	b.err = compileC(asan, b.peer, b.lib, "lang/c/tests/peer.c")
+}
+
+// compileC compiles the C sources (relative to the repository) into exe
+// with -Wall -Wextra -Werror, linked with the library in lib.
+func compileC(asan bool, exe, lib string, srcs ...string) error {
+	root := repoRoot()
+	args := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
+		"-I", filepath.Join(root, "lang/c/include"), "-I", filepath.Join(root, "examples/gen/robot")}
+	if asan {
+		args = append(args, sanitizeFlags...)
+	}
+	args = append(args, "-o", exe)
+	for _, s := range srcs {
+		args = append(args, filepath.Join(root, s))
+	}
+	args = append(args, "-L", lib, "-liox2go", "-lpthread")
+	if out, err := exec.Command(cc(), args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", cc(), strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// withBuildLock runs f holding an exclusive lock on lang/c's build, so
+// that two test binaries never run its Makefile at once.
+func withBuildLock(root string, f func() error) error {
+	lk, err := os.OpenFile(filepath.Join(os.TempDir(), "iox2go-lang-c-build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lk.Fd()), syscall.LOCK_UN)
+	return f()
+}
+
+// cImpl returns the C implementation (sanitized with asan), skipping t
+// with the reason when it cannot be built here.
+func cImpl(t *testing.T, asan bool) impl {
+	t.Helper()
+	b := cLibrary(asan)
+	if b.skip != "" {
+		t.Skip(b.skip)
+	}
+	if b.err != nil {
+		t.Fatalf("building the C side: %v", b.err)
+	}
+	name := "c"
+	if asan {
+		name = "c-asan"
+	}
+	return impl{name: name, path: b.peer, asan: asan}
+}
