@@ -27,8 +27,9 @@
 //	waiting                    about to block in a wait
 //	event id=<n>               an event arrived
 //	notified id=<n> listeners=<k>
-//	request seq=<r> goal=<x,y,z> client=<port>
-//	responded seq=<r> n=<k>
+//	sent req=<r> id=<request id>  request r of a client was sent
+//	request id=<request id> goal=<x,y,z> client=<port>
+//	responded id=<request id> n=<k>
 //	resp req=<r> step=<i> waypoint=<x,y,z> server=<port>
 //	end req=<r> n=<k>          the response stream of request r ended after k responses
 //	opened i=<n>               a service was opened (roles open and nodes)

@@ -480,7 +480,7 @@ func (p *peer) planServer() {
 		p.check(err)
 		h := req.Header()
 		goal := req.Payload().Goal
-		p.println("request seq=%d goal=%s client=%s", h.Sequence, f3(goal), h.ClientID)
+		p.println("request id=%d goal=%s client=%s", h.RequestID, f3(goal), h.ClientID)
 		for i := range steps {
 			m, err := req.Loan()
 			p.check(err)
@@ -488,7 +488,7 @@ func (p *peer) planServer() {
 			p.check(m.Send())
 		}
 		req.Close()
-		p.println("responded seq=%d n=%d", h.Sequence, steps)
+		p.println("responded id=%d n=%d", h.RequestID, steps)
 	}
 	if p.flag("linger") {
 		p.hold()
@@ -509,6 +509,7 @@ func (p *peer) planClient() {
 		q.Payload().Goal = PlanGoal(r)
 		pr, err := q.Send()
 		p.check(err)
+		p.println("sent req=%d id=%d", r, pr.Header().RequestID)
 		pending = append(pending, pr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout())

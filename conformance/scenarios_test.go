@@ -282,9 +282,13 @@ func scenReqRes(h *harness, a, b impl) {
 	srvID := srv.ready()
 	cl := h.start(b, "plan-client", fmt.Sprint("requests=", requests), fmt.Sprint("steps=", steps))
 	clID := cl.ready()
+	// Request IDs count from 1 per client.
 	for r := range requests {
-		srv.expectLine(fmt.Sprintf("request seq=%d goal=%s client=%s", r, f3(PlanGoal(r)), clID))
-		srv.expectLine(fmt.Sprintf("responded seq=%d n=%d", r, steps))
+		cl.expectLine(fmt.Sprintf("sent req=%d id=%d", r, r+1))
+	}
+	for r := range requests {
+		srv.expectLine(fmt.Sprintf("request id=%d goal=%s client=%s", r+1, f3(PlanGoal(r)), clID))
+		srv.expectLine(fmt.Sprintf("responded id=%d n=%d", r+1, steps))
 	}
 	for r := range requests {
 		for i := range steps {
