@@ -289,6 +289,14 @@ int iox2_publisher_create(iox2_service *service, const iox2_publisher_options *o
 int iox2_publisher_close(iox2_publisher *pub);
 uint64_t iox2_publisher_id(const iox2_publisher *pub);
 
+/* iox2_publisher_update_connections does what every loan and send does
+ * first: when the service's ports changed, it connects to new subscribers
+ * (delivering their history) and drops vanished ones; it also takes back
+ * the samples that subscribers released. An idle publisher calls it when
+ * its node's fd polls readable (or every few milliseconds), so that a late
+ * subscriber gets its history without waiting for the next send. */
+int iox2_publisher_update_connections(iox2_publisher *pub);
+
 /* iox2_publisher_loan lends a sample of len elements (1 unless the service
  * is a slice service), zeroed; _uninit leaves its bytes as they are. */
 int iox2_publisher_loan(iox2_publisher *pub, uint64_t len, iox2_sample_mut **out);
