@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "iox2go.h"
-#include "robot.iox2.h"
+#include "../../../examples/gen/robot/robot.iox2.h"
 
 /* Exit statuses (as the Go peer's). */
 enum { EXIT_OK_ = 0, EXIT_FAIL = 1, EXIT_ERROR = 2, EXIT_STDIN_EOF = 3, EXIT_USAGE = 64 };
@@ -505,15 +505,21 @@ static iox2_service *open_plan(iox2_node *node)
  * Roles.
  */
 
-/* pump_publisher lets an idle publisher look at its service: a loan looks
- * at the service's change counter, connecting to new subscribers and
- * delivering their history. */
+/* pump_publisher lets an idle publisher look at its service: connect to
+ * new subscribers (delivering their history) and drop vanished ones, as the
+ * Go runtime's dispatcher does by itself. */
 static void pump_publisher(void *ctx)
 {
-	iox2_publisher *pub = ctx;
-	iox2_sample_mut *s = NULL;
-	if (iox2_publisher_loan_uninit(pub, 1, &s) == IOX2_OK)
-		iox2_sample_mut_release(s);
+	iox2_publisher_update_connections(ctx);
+}
+
+/* pump_subscriber lets an idle subscriber map the connections of new
+ * publishers (a wait of 0 looks at the service and takes nothing), so that
+ * what they send stays readable after they close, as with a Go
+ * subscriber, whose dispatcher maps them by itself. */
+static void pump_subscriber(void *ctx)
+{
+	iox2_subscriber_wait(ctx, 0);
 }
 
 static void role_imu_pub(void)
@@ -573,7 +579,7 @@ static void role_imu_sub(void)
 	CHECK(node, iox2_subscriber_create(svc, &o, &sub));
 	out("ready id=%016" PRIx64, iox2_subscriber_id(sub));
 	if (flag("wait"))
-		hold(node, NULL, NULL);
+		hold(node, pump_subscriber, sub);
 	long long keep = num("keep", 0);
 	if (keep < 0 || keep > MAX_KEEP)
 		failf("keep=%lld: 0 to %d", keep, MAX_KEEP);
@@ -586,7 +592,7 @@ static void role_imu_sub(void)
 	for (long long round = 0; round < rounds + (keep > 0 ? 1 : 0); round++) {
 		bool keep_round = keep > 0 && round == rounds;
 		if (keep_round) {
-			hold(node, NULL, NULL);
+			hold(node, pump_subscriber, sub);
 			for (int i = 0; i < nkept; i++) {
 				uint64_t seq = iox2_sample_sequence(kept[i]);
 				const char *why = check_imu(iox2_sample_payload(kept[i]), seq);
@@ -595,9 +601,9 @@ static void role_imu_sub(void)
 				out("kept seq=%" PRIu64, seq);
 				iox2_sample_release(kept[i]);
 			}
-			nkept = 0;
+			keep = 0; /* what the drain receives is released */
 		} else if (round > 0) {
-			hold(node, NULL, NULL);
+			hold(node, pump_subscriber, sub);
 		}
 		for (long long got = 0; drain || keep_round || got < n;) {
 			const iox2_sample *s = NULL;
@@ -627,7 +633,7 @@ static void role_imu_sub(void)
 		}
 	}
 	if (flag("linger"))
-		hold(node, NULL, NULL);
+		hold(node, pump_subscriber, sub);
 	CHECK(node, iox2_subscriber_close(sub));
 	CHECK(node, iox2_service_close(svc));
 }
@@ -702,7 +708,7 @@ static void role_points_sub(void)
 	CHECK(node, iox2_subscriber_create(svc, NULL, &sub));
 	out("ready id=%016" PRIx64, iox2_subscriber_id(sub));
 	if (flag("wait"))
-		hold(node, NULL, NULL);
+		hold(node, pump_subscriber, sub);
 	bool drain = flag("drain");
 	long long n = num("n", 1);
 	int64_t deadline = now_ns() + timeout_ns();
@@ -725,7 +731,7 @@ static void role_points_sub(void)
 		got++;
 	}
 	if (flag("linger"))
-		hold(node, NULL, NULL);
+		hold(node, pump_subscriber, sub);
 	CHECK(node, iox2_subscriber_close(sub));
 	CHECK(node, iox2_service_close(svc));
 }
