@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,11 +26,12 @@ var (
 )
 
 type cBuild struct {
-	once sync.Once
-	lib  string // the directory of libiox2go.a
-	peer string // the peer's executable
-	skip string // why the C side cannot be built here ("" if it can)
-	err  error  // a build that should have worked and failed
+	once    sync.Once
+	lib     string // the directory of libiox2go.a
+	peer    string // the peer's executable
+	skip    string // why the C side cannot be built here ("" if it can)
+	err     error  // the library's build failed
+	peerErr error  // the peer's build failed
 }
 
 func repoRoot() string {
@@ -96,7 +98,7 @@ func (b *cBuild) build(asan bool) {
 		return
 	}
 	variant := "c"
-	args := []string{"-C", filepath.Join(root, "lang/c")}
+	args := []string{"-C", filepath.Join(root, "lang/c"), fmt.Sprintf("-j%d", runtime.NumCPU())}
 	if asan {
 		variant = "c-asan"
 		args = append(args, "SANITIZE=1")
@@ -126,15 +128,21 @@ func (b *cBuild) build(asan bool) {
 		b.lib = def
 	}
 	b.peer = filepath.Join(dir, variant+"-peer")
-	b.err = compileC(asan, b.peer, b.lib, "lang/c/tests/peer.c")
+	b.peerErr = compileC(asan, b.peer, b.lib, "lang/c/tests/peer.c")
 }
 
 // compileC compiles the C sources (relative to the repository) into exe
 // with -Wall -Wextra -Werror, linked with the library in lib.
 func compileC(asan bool, exe, lib string, srcs ...string) error {
+	return compileCWith(asan, exe, lib, nil, srcs...)
+}
+
+// compileCWith is compileC with extra compiler flags.
+func compileCWith(asan bool, exe, lib string, extra []string, srcs ...string) error {
 	root := repoRoot()
 	args := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
-		"-I", filepath.Join(root, "lang/c/include"), "-I", filepath.Join(root, "examples/gen/robot")}
+		"-I", filepath.Join(root, "lang/c/include")}
+	args = append(args, extra...)
 	if asan {
 		args = append(args, sanitizeFlags...)
 	}
@@ -216,11 +224,62 @@ func cImpl(t *testing.T, asan bool) impl {
 		t.Skip(b.skip)
 	}
 	if b.err != nil {
-		t.Fatalf("building the C side: %v", b.err)
+		t.Fatalf("building the C library: %v", b.err)
+	}
+	if b.peerErr != nil {
+		t.Fatalf("building lang/c/tests/peer.c: %v", b.peerErr)
 	}
 	name := "c"
 	if asan {
 		name = "c-asan"
 	}
 	return impl{name: name, path: b.peer, asan: asan}
+}
+
+// TestSanitizerReportsAreSeen checks the sanitized builds' settings: a
+// heap overflow and an undefined shift in a program built with the
+// suite's flags and run with its environment exit with a status other
+// than the peers' and write what checkSanitizer looks for.
+func TestSanitizerReportsAreSeen(t *testing.T) {
+	if _, err := exec.LookPath(cc()); err != nil {
+		t.Skipf("no C compiler (%s not found)", cc())
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bad.c")
+	os.WriteFile(src, []byte(`#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+	(void)argv;
+	puts("ok");
+	fflush(stdout);
+	if (argc > 1) { int s = 40 + argc; volatile int x = 1 << s; return x; }
+	char *p = malloc(8);
+	memset(p, 1, 9);
+	int r = p[8];
+	free(p);
+	return r == 7;
+}
+`), 0o600)
+	exe := filepath.Join(dir, "bad")
+	args := append([]string{"-std=c11", "-O0", "-g", "-o", exe, src}, sanitizeFlags...)
+	if out, err := exec.Command(cc(), args...).CombinedOutput(); err != nil {
+		t.Skipf("%s cannot build with %v here: %v\n%s", cc(), sanitizeFlags, err, out)
+	}
+	im := impl{name: "c-asan", path: exe, asan: true}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, "AddressSanitizer"}, {[]string{"shift"}, "runtime error:"}} {
+		cmd := im.command(c.args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err == nil || cmd.ProcessState.ExitCode() == 0 || cmd.ProcessState.ExitCode() == 2 {
+			t.Errorf("%v: exit %v, want a sanitizer's status", c.args, err)
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: stderr has no %q:\n%s", c.args, c.want, stderr.String())
+		}
+	}
 }
