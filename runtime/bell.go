@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // The waiting model (docs/ARCHITECTURE.md, "Waiting and waking"): every
@@ -32,7 +34,7 @@ import (
 // waiter re-checks it.
 
 // bellName is the doorbell FIFO's name in the node's directory.
-const bellName = "bell"
+const bellName = protocol.BellName
 
 // bellPipeSize is the capacity that a node asks for its doorbell (best
 // effort, F_SETPIPE_SZ; the default is 64 KiB). The pipe holds at most one

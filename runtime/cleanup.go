@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
@@ -329,7 +330,7 @@ func listNodeIDs(cfg *Config) []ID {
 			continue
 		}
 		rest := name[len(cfg.Prefix):]
-		idStr, ok := strings.CutSuffix(rest, ".lock")
+		idStr, ok := strings.CutSuffix(rest, protocol.SuffixLock)
 		if !ok {
 			// A node directory without a lock file: the lock was removed
 			// last by a cleaner that then died, or never renamed in place.
@@ -360,7 +361,7 @@ func parseID(s string) (ID, error) {
 // removeStaleLockTemps removes the temporary lock files of nodes that died
 // while being created (a live creator holds the lock on its temp file).
 func removeStaleLockTemps(cfg *Config) {
-	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.lock.tmp"))
+	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*"+protocol.SuffixLock+protocol.SuffixTmp))
 	for _, m := range matches {
 		if st, err := shm.Probe(m); err == nil && st == shm.Dead {
 			os.Remove(m)
@@ -379,7 +380,7 @@ func removeStaleLockTemps(cfg *Config) {
 func removeStaleCleanerLocks(cfg *Config) {
 	matches, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*.cleaner"))
 	for _, m := range matches {
-		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), ".cleaner")
+		idStr := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), cfg.Prefix), protocol.SuffixCleaner)
 		id, err := parseID(idStr)
 		if err != nil || nodeState(cfg, id) != NodeMissing {
 			continue
@@ -399,7 +400,7 @@ const (
 	busyElsewhere                       // another cleaner holds the node's cleaner lock
 	failed                              // an error; see the error returned with it
 	// draining: the node's cleanup waits for live receivers to map what
-	// its senders delivered (see slotDraining); the node stays, dead, and
+	// its senders delivered (see protocol.SlotDraining); the node stays, dead, and
 	// a later cleanup finishes it.
 	draining
 )
@@ -474,7 +475,7 @@ func cleanupNode(cfg *Config, p shm.Provider, id, self ID) (cleanupResult, error
 	tags, _ := filepath.Glob(filepath.Join(dir, "*.svc"))
 	var left []string
 	for _, t := range tags {
-		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), ".svc"), "_")
+		hash, rest, found := strings.Cut(strings.TrimSuffix(filepath.Base(t), protocol.SuffixServiceTag), "_")
 		uid, _, _ := strings.Cut(rest, "_")
 		if !found {
 			os.Remove(t)
@@ -568,7 +569,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 	}
 	defer d.close()
 	deadPubs, pending := removePortsOf(cfg, p, d, id, owns)
-	if d.hdr.pattern == uint32(PatternEvent) {
+	if d.Hdr.Pattern == uint32(PatternEvent) {
 		notifyDeadNotifiers(cfg, p, d, hash, uid, deadPubs)
 	}
 	if pending {
@@ -579,7 +580,7 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 	}
 	if d.leave(id, allAt) {
 		destroyService(cfg, p, hash, uid)
-	} else if who := d.hdr.destroyer.Load(); who == uint64(id) {
+	} else if who := d.Hdr.Destroyer.Load(); who == uint64(id) {
 		destroyService(cfg, p, hash, uid)
 	}
 	return true
@@ -608,61 +609,61 @@ func cleanupServiceOfNode(cfg *Config, p shm.Provider, hash, uid string, id ID, 
 // reported it reached. Such a sender's slot is left draining instead and
 // pending is set; a later call (the next cleanup of the node) finishes.
 func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID) bool) (pubs int, pending bool) {
-	event := d.hdr.pattern == uint32(PatternEvent)
-	reqres := d.hdr.pattern == uint32(PatternRequestResponse)
+	event := d.Hdr.Pattern == uint32(PatternEvent)
+	reqres := d.Hdr.Pattern == uint32(PatternRequestResponse)
 	changed := false
 	// retire removes the files of sender slot s (port sid, sending to the
 	// receivers in slots) and reports true if nobody needs them any more;
 	// else it leaves the slot draining. A slot that never turned active
 	// has no receiver; one that drained for drainTimeout is given up.
-	retire := func(s *portSlot, sid ID, receivers []portSlot) bool {
+	retire := func(s *protocol.PortSlot, sid ID, receivers []protocol.PortSlot) bool {
 		if sid == 0 || !owns(sid) {
 			return true // no files, or none that are the node's
 		}
-		st := s.state.Load()
-		all := st == slotFree || st == slotDraining && drainExpired(s)
+		st := s.State.Load()
+		all := st == protocol.SlotFree || st == protocol.SlotDraining && protocol.DrainExpired(s)
 		if retireSender(cfg, p, sid, receivers, all) {
 			return true
 		}
 		pending = true
-		if drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
+		if protocol.Drain(s, id, futex.Now()+int64(drainTimeout(cfg))) {
 			changed = true
 		}
 		return false
 	}
-	for i := range d.pubs {
-		s := &d.pubs[i]
-		if s.node.Load() != uint64(id) {
+	for i := range d.Pubs {
+		s := &d.Pubs[i]
+		if s.Node.Load() != uint64(id) {
 			continue
 		}
-		pid := ID(s.id.Load())
-		if !event && !retire(s, pid, d.subs) {
+		pid := ID(s.ID.Load())
+		if !event && !retire(s, pid, d.Subs) {
 			continue
 		}
-		if s.state.Load() == slotActive {
+		if s.State.Load() == protocol.SlotActive {
 			pubs++
 		}
-		release(s, id)
+		protocol.Release(s, id)
 		changed = true
 	}
-	for i := range d.subs {
-		s := &d.subs[i]
-		if s.node.Load() != uint64(id) {
+	for i := range d.Subs {
+		s := &d.Subs[i]
+		if s.Node.Load() != uint64(id) {
 			continue
 		}
-		if sid := ID(s.id.Load()); sid != 0 {
+		if sid := ID(s.ID.Load()); sid != 0 {
 			switch {
 			case event:
 				if owns(sid) {
 					p.Remove(cfg.eventName(sid)) // a listener's event segment
 				}
 			case reqres:
-				if !retire(s, sid, d.pubs) { // its responses
+				if !retire(s, sid, d.Pubs) { // its responses
 					continue
 				}
 			}
 		}
-		release(s, id)
+		protocol.Release(s, id)
 		changed = true
 	}
 	if changed {
@@ -675,11 +676,11 @@ func removePortsOf(cfg *Config, p shm.Provider, d *dynamic, id ID, owns func(ID)
 // receiver needs (all of them with all) and, if none is left, its data
 // segment; it reports whether none is left. receivers are the slots of the
 // ports it sends to.
-func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []portSlot, all bool) bool {
-	names, _ := p.List(cfg.Prefix + sid.String() + "_")
+func retireSender(cfg *Config, p shm.Provider, sid ID, receivers []protocol.PortSlot, all bool) bool {
+	names, _ := p.List(protocol.ConnPrefix(cfg.Prefix, sid))
 	done := true
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".connection") {
+		if !strings.HasSuffix(n, protocol.SuffixConnection) {
 			continue
 		}
 		if !all && connectionNeeded(cfg, p, n, sid, receivers) {
@@ -712,28 +713,28 @@ func drainTimeout(cfg *Config) time.Duration { return 4 * cfg.CreationTimeout }
 // The answer only ever turns from true to false: attached is set once,
 // queues that nobody has mapped do not fill, and a port ID is never
 // reused.
-func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []portSlot) bool {
-	seg, err := shm.OpenReady(p, name, kindConnection, layoutVersion, false, 0)
+func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receivers []protocol.PortSlot) bool {
+	seg, err := shm.OpenReady(p, name, protocol.KindConnection, protocol.Version, false, 0)
 	if err != nil {
 		return false
 	}
 	defer seg.Close()
 	b := seg.Bytes()
-	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(connHeader{})) {
+	if len(b) < shm.HeaderSize+int(unsafe.Sizeof(protocol.ConnHeader{})) {
 		return false
 	}
-	h := connHeaderOf(b)
+	h := protocol.ConnHeaderOf(b)
 	// SYNC POINT attached: paired with the receiver's store in connect.
-	if h.attached.Load() != 0 || h.sender != uint64(sid) {
+	if h.Attached.Load() != 0 || h.Sender != uint64(sid) {
 		return false
 	}
-	l := newConnLayout(h.channels, h.submissionCap, h.completionCap)
-	if !l.valid() || l.size != len(b) {
+	l := protocol.NewConnLayout(h.Channels, h.SubmissionCap, h.CompletionCap)
+	if !l.Valid() || l.Size != len(b) {
 		return false
 	}
 	empty := true
-	for ch := range int(l.channels) {
-		q, err := ring.AttachQueue(l.sub(b, ch), l.subCap)
+	for ch := range int(l.Channels) {
+		q, err := ring.AttachQueue(l.Sub(b, ch), l.SubCap)
 		if err != nil {
 			return false
 		}
@@ -745,10 +746,10 @@ func connectionNeeded(cfg *Config, p shm.Provider, name string, sid ID, receiver
 	if empty {
 		return false
 	}
-	rid := ID(h.receiver)
+	rid := ID(h.Receiver)
 	for i := range receivers {
-		if pi, ok := snapshot(&receivers[i]); ok && pi.id == rid {
-			switch nodeState(cfg, pi.node) {
+		if pi, ok := protocol.Snapshot(&receivers[i]); ok && pi.ID == rid {
+			switch nodeState(cfg, pi.Node) {
 			case NodeDead, NodeMissing:
 				return false
 			}
@@ -812,7 +813,7 @@ func cleanupOrphanStatic(cfg *Config, p shm.Provider, path, hash, uid string) (h
 // service with hash (they have it open, or are opening it) and are not
 // dead: alive, or of unknown state.
 func liveHolders(cfg *Config, hash, uid string) []ID {
-	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*.svc"))
+	tags, _ := filepath.Glob(filepath.Join(cfg.nodesDir(), cfg.Prefix+"*", hash+"_"+uid+"_*"+protocol.SuffixServiceTag))
 	var ids []ID
 	for _, t := range tags {
 		rest, ok := strings.CutPrefix(filepath.Base(filepath.Dir(t)), cfg.Prefix)
@@ -834,18 +835,18 @@ func liveHolders(cfg *Config, hash, uid string) []ID {
 // know (a cleaner): it takes them from the header and checks them against
 // the segment's size.
 func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) {
-	seg, err := shm.OpenReady(p, name, kindDynamic, layoutVersion, true, cfg.CreationTimeout)
+	seg, err := shm.OpenReady(p, name, protocol.KindDynamic, protocol.Version, true, cfg.CreationTimeout)
 	if err != nil {
 		return nil, err
 	}
 	b := seg.Bytes()
-	if len(b) < dynHeaderOffset+int(unsafe.Sizeof(dynHeader{})) {
+	if len(b) < protocol.DynHeaderOffset+int(unsafe.Sizeof(protocol.DynHeader{})) {
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
-	h := (*dynHeader)(unsafe.Pointer(&b[dynHeaderOffset]))
-	caps := dynCaps{int(h.maxNodes), int(h.maxPublishers), int(h.maxSubscribers)}
-	if !caps.valid() {
+	h := (*protocol.DynHeader)(unsafe.Pointer(&b[protocol.DynHeaderOffset]))
+	caps := protocol.DynCaps{Nodes: int(h.MaxNodes), Pubs: int(h.MaxPublishers), Subs: int(h.MaxSubscribers)}
+	if !caps.Valid() {
 		seg.Close()
 		return nil, ErrServiceCorrupted
 	}
@@ -864,7 +865,7 @@ func openDynamicAny(p shm.Provider, name string, cfg *Config) (*dynamic, error) 
 // or the dynamic segment is gone. Every open, and every creation, of its
 // name fails (with ErrServiceCorrupted) until its files are removed.
 //
-// A service whose static config was written by another iox2go version is
+// A service whose static config has another protocol version is
 // never reported (that version may read it), nor one whose dynamic segment
 // is not published yet: its creator may still be at work.
 type CorruptService struct {
@@ -919,7 +920,7 @@ func staticHash(cfg *Config, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	hash, ok := strings.CutSuffix(rest, ".service")
+	hash, ok := strings.CutSuffix(rest, protocol.SuffixService)
 	if !ok || len(hash) != 32 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return "", false
 	}
@@ -960,7 +961,7 @@ func serviceHolders(cfg *Config) (holders map[string][]ID, complete bool) {
 			continue
 		}
 		for _, t := range tags {
-			if !strings.HasSuffix(t.Name(), ".svc") {
+			if !strings.HasSuffix(t.Name(), protocol.SuffixServiceTag) {
 				continue
 			}
 			hash, _, _ := strings.Cut(t.Name(), "_")
@@ -988,7 +989,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 	sc, reason := decodeStatic(b, hash)
 	if sc != nil {
 		c.Name, c.Pattern = sc.Name, sc.Pattern
-		if sc.Version != Version {
+		if sc.Version != protocol.VersionString {
 			return nil // another version's service: not ours to judge
 		}
 	}
@@ -1001,7 +1002,7 @@ func judgeService(cfg *Config, p shm.Provider, hash string) *corruptService {
 		c.Files = append(c.Files, path)
 		names, _ := p.List(cfg.Prefix + hash + "_")
 		for _, n := range names {
-			if strings.HasSuffix(n, ".dynamic") {
+			if strings.HasSuffix(n, protocol.SuffixDynamic) {
 				c.dynamics = append(c.dynamics, n)
 				c.Files = append(c.Files, filepath.Join(cfg.ShmDir, n))
 			}
@@ -1041,7 +1042,7 @@ func decodeStatic(b []byte, hash string) (sc *StaticConfig, reason string) {
 	if sc.Hash != hash {
 		return sc, fmt.Sprintf("it describes service hash %q", sc.Hash)
 	}
-	if sc.Version != Version {
+	if sc.Version != protocol.VersionString {
 		return sc, "" // another version's format: not judged
 	}
 	pattern, _, ok := staticShape(sc)
@@ -1059,21 +1060,21 @@ func decodeStatic(b []byte, hash string) (sc *StaticConfig, reason string) {
 
 // staticShape returns the pattern and the dynamic segment's capacities of
 // the service sc describes; ok is false when sc has no valid ones.
-func staticShape(sc *StaticConfig) (p Pattern, caps dynCaps, ok bool) {
+func staticShape(sc *StaticConfig) (p Pattern, caps protocol.DynCaps, ok bool) {
 	switch {
 	case sc.Pattern == PatternPublishSubscribe.String() && sc.PublishSubscribe != nil:
 		ps := sc.PublishSubscribe
-		p, caps = PatternPublishSubscribe, dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+		p, caps = PatternPublishSubscribe, protocol.DynCaps{Nodes: ps.MaxNodes, Pubs: ps.MaxPublishers, Subs: ps.MaxSubscribers}
 	case sc.Pattern == PatternEvent.String() && sc.Event != nil:
 		es := sc.Event
-		p, caps = PatternEvent, dynCaps{nodes: es.MaxNodes, pubs: es.MaxNotifiers, subs: es.MaxListeners}
+		p, caps = PatternEvent, protocol.DynCaps{Nodes: es.MaxNodes, Pubs: es.MaxNotifiers, Subs: es.MaxListeners}
 	case sc.Pattern == PatternRequestResponse.String() && sc.RequestResponse != nil:
 		rs := sc.RequestResponse
-		p, caps = PatternRequestResponse, dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
+		p, caps = PatternRequestResponse, protocol.DynCaps{Nodes: rs.MaxNodes, Pubs: rs.MaxClients, Subs: rs.MaxServers}
 	default:
-		return 0, dynCaps{}, false
+		return 0, protocol.DynCaps{}, false
 	}
-	return p, caps, caps.valid()
+	return p, caps, caps.Valid()
 }
 
 // removeCorruptServices removes the corrupted services of cfg's domain

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -179,7 +180,7 @@ func TestNodeCreationRemovesUnheldCorruptService(t *testing.T) {
 	svc := openMsg(t, owner, "corrupt/audit", nil)
 	f := filesOf(cfg, svc.ps.core.hash, svc.ps.core.static.UID)
 	patchShm(t, f.dynamic, 4, 0x12345678)
-	slot := int64(dynHeaderOffset + unsafe.Sizeof(dynHeader{}) + unsafe.Sizeof(nodeSlot{}))
+	slot := int64(protocol.DynHeaderOffset + unsafe.Sizeof(protocol.DynHeader{}) + unsafe.Sizeof(protocol.NodeSlot{}))
 	patchShm(t, f.dynamic, slot, uint32(bystander.ID()))
 	patchShm(t, f.dynamic, slot+4, uint32(bystander.ID()>>32))
 	owner.Close()
@@ -266,7 +267,7 @@ func TestCleanupKeepsServiceBeingCreated(t *testing.T) {
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
 		t.Fatal(err)
 	}
-	seg, err := p.Create(cfg.dynamicName(hash, uid), dynamicSize(2, 2, 2))
+	seg, err := p.Create(cfg.dynamicName(hash, uid), protocol.DynamicSize(2, 2, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestCleanupKeepsServiceBeingCreated(t *testing.T) {
 	// A static config that names the unpublished segment, and no holder:
 	// not published is not corrupted.
 	os.Remove(tag)
-	sc := &StaticConfig{Version: Version, Name: "corrupt/creating", Pattern: PatternPublishSubscribe.String(), Hash: hash, UID: uid,
+	sc := &StaticConfig{Version: protocol.VersionString, Name: "corrupt/creating", Pattern: PatternPublishSubscribe.String(), Hash: hash, UID: uid,
 		PublishSubscribe: &PubSubStatic{MaxPublishers: 2, MaxSubscribers: 2, MaxNodes: 2}}
 	if err := writeJSONFile(f.static, sc, cfg.FileMode); err != nil {
 		t.Fatal(err)
@@ -312,18 +313,18 @@ func TestCleanupKeepsServiceBeingCreated(t *testing.T) {
 	}
 
 	// Once published and then damaged, with no holder, it goes.
-	layDyn, err := layDynamic(seg, dynCaps{2, 2, 2}, nil)
+	layDyn, err := layDynamic(seg, protocol.DynCaps{Nodes: 2, Pubs: 2, Subs: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layDyn.hdr.maxNodes, layDyn.hdr.maxPublishers, layDyn.hdr.maxSubscribers = 2, 2, 2
-	layDyn.hdr.pattern = uint32(PatternPublishSubscribe)
-	shm.Publish(seg, kindDynamic, layoutVersion)
+	layDyn.Hdr.MaxNodes, layDyn.Hdr.MaxPublishers, layDyn.Hdr.MaxSubscribers = 2, 2, 2
+	layDyn.Hdr.Pattern = uint32(PatternPublishSubscribe)
+	shm.Publish(seg, protocol.KindDynamic, protocol.Version)
 	if list, _ := ListCorruptServices(cfg); len(list) != 0 {
 		t.Fatalf("a published healthy segment is listed as corrupted: %+v", list)
 	}
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], 7<<32|uint64(layoutVersion))
+	binary.LittleEndian.PutUint64(b[:], 7<<32|uint64(protocol.Version))
 	copy(seg.Bytes()[:8], b[:])
 	if st := CleanupDeadNodes(cfg); st.CorruptServices != 1 {
 		t.Errorf("CleanupDeadNodes of the damaged, unheld service = %+v", st)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -218,21 +219,19 @@ func (c *Config) Validate() error {
 
 func filepathIsAbs(p string) bool { return filepath.IsAbs(p) }
 
-func (c *Config) nodesDir() string { return filepath.Join(c.Root, "nodes") }
-func (c *Config) nodeLockPath(id ID) string {
-	return filepath.Join(c.nodesDir(), c.Prefix+id.String()+".lock")
-}
-func (c *Config) nodeDir(id ID) string { return filepath.Join(c.nodesDir(), c.Prefix+id.String()) }
-func (c *Config) cleanerPath(id ID) string {
-	return filepath.Join(c.nodesDir(), c.Prefix+id.String()+".cleaner")
-}
+// The domain's names, from protocol's naming scheme (naming.go).
+func (c *Config) nodesDir() string              { return protocol.NodesPath(c.Root) }
+func (c *Config) nodeLockPath(id ID) string     { return protocol.NodeLockPath(c.Root, c.Prefix, id) }
+func (c *Config) nodeDir(id ID) string          { return protocol.NodeDirPath(c.Root, c.Prefix, id) }
+func (c *Config) cleanerPath(id ID) string      { return protocol.CleanerPath(c.Root, c.Prefix, id) }
+func (c *Config) servicesDir() string           { return protocol.ServicesPath(c.Root) }
+func (c *Config) staticPath(hash string) string { return protocol.StaticPath(c.Root, c.Prefix, hash) }
 func (c *Config) dynamicName(hash, uid string) string {
-	return c.Prefix + hash + "_" + uid + ".dynamic"
+	return protocol.DynamicName(c.Prefix, hash, uid)
 }
-func (c *Config) dataName(port ID) string { return c.Prefix + port.String() + ".data" }
-func (c *Config) connName(from, to ID) string {
-	return c.Prefix + from.String() + "_" + to.String() + ".connection"
-}
+func (c *Config) dataName(port ID) string     { return protocol.DataName(c.Prefix, port) }
+func (c *Config) connName(from, to ID) string { return protocol.ConnName(c.Prefix, from, to) }
+func (c *Config) eventName(port ID) string    { return protocol.EventName(c.Prefix, port) }
 
 var (
 	localMu        sync.Mutex

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
+
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -28,7 +30,7 @@ func TestGarbageGivesClearErrors(t *testing.T) {
 		{"static config of another version", func(t *testing.T, cfg *Config, hash, uid string) {
 			p := cfg.staticPath(hash)
 			b, _ := os.ReadFile(p)
-			os.WriteFile(p, []byte(replaceOnce(string(b), `"version": "`+Version+`"`, `"version": "9.9.9"`)), 0o600)
+			os.WriteFile(p, []byte(replaceOnce(string(b), `"version": "`+protocol.VersionString+`"`, `"version": "6"`)), 0o600)
 		}, ErrVersionMismatch},
 		{"static config without its pattern's section", func(t *testing.T, cfg *Config, hash, uid string) {
 			rewriteStatic(t, cfg.staticPath(hash), func(m map[string]any) { delete(m, "publish_subscribe") })

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // NodeInfo describes a node of a domain, as seen from any process.
@@ -35,7 +37,7 @@ func ListNodes(cfg *Config) ([]NodeInfo, error) {
 		if ni.State == NodeMissing {
 			continue
 		}
-		if b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), "details.json")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), protocol.NodeDetailsName)); err == nil {
 			var d NodeDetails
 			if json.Unmarshal(b, &d) == nil {
 				ni.Details = &d
@@ -84,7 +86,7 @@ func ListServices(cfg *Config) ([]ServiceInfo, error) {
 	var out []ServiceInfo
 	for _, e := range ents {
 		name := e.Name()
-		hash, ok := strings.CutSuffix(strings.TrimPrefix(name, cfg.Prefix), ".service")
+		hash, ok := strings.CutSuffix(strings.TrimPrefix(name, cfg.Prefix), protocol.SuffixService)
 		if !ok || !strings.HasPrefix(name, cfg.Prefix) {
 			continue
 		}
@@ -95,30 +97,30 @@ func ListServices(cfg *Config) ([]ServiceInfo, error) {
 		si := ServiceInfo{Static: *sc}
 		if d, err := openDynamicAny(p, cfg.dynamicName(sc.Hash, sc.UID), cfg); err == nil {
 			si.Nodes = d.nodeIDs()
-			if d.hdr.pattern == uint32(PatternRequestResponse) {
-				for i := range d.pubs {
-					if pi, ok := snapshot(&d.pubs[i]); ok {
-						si.Clients = append(si.Clients, PortInfo{ID: pi.id, Node: pi.node, MaxActiveRequests: int(min(pi.a, 1<<16))})
+			if d.Hdr.Pattern == uint32(PatternRequestResponse) {
+				for i := range d.Pubs {
+					if pi, ok := protocol.Snapshot(&d.Pubs[i]); ok {
+						si.Clients = append(si.Clients, PortInfo{ID: pi.ID, Node: pi.Node, MaxActiveRequests: int(min(pi.Client().MaxActiveRequests, 1<<16))})
 					}
 				}
-				for i := range d.subs {
-					if pi, ok := snapshot(&d.subs[i]); ok {
-						si.Servers = append(si.Servers, PortInfo{ID: pi.id, Node: pi.node})
+				for i := range d.Subs {
+					if pi, ok := protocol.Snapshot(&d.Subs[i]); ok {
+						si.Servers = append(si.Servers, PortInfo{ID: pi.ID, Node: pi.Node})
 					}
 				}
 				d.close()
 				out = append(out, si)
 				continue
 			}
-			for i := range d.pubs {
-				if pi, ok := snapshot(&d.pubs[i]); ok {
-					si.Publishers = append(si.Publishers, PortInfo{ID: pi.id, Node: pi.node})
+			for i := range d.Pubs {
+				if pi, ok := protocol.Snapshot(&d.Pubs[i]); ok {
+					si.Publishers = append(si.Publishers, PortInfo{ID: pi.ID, Node: pi.Node})
 				}
 			}
-			for i := range d.subs {
-				if pi, ok := snapshot(&d.subs[i]); ok {
-					si.Subscribers = append(si.Subscribers, PortInfo{ID: pi.id, Node: pi.node,
-						BufferSize: int(pi.a), HistoryRequest: int(pi.b)})
+			for i := range d.Subs {
+				if pi, ok := protocol.Snapshot(&d.Subs[i]); ok {
+					si.Subscribers = append(si.Subscribers, PortInfo{ID: pi.ID, Node: pi.Node,
+						BufferSize: int(pi.Subscriber().BufferSize), HistoryRequest: int(pi.Subscriber().HistoryRequest)})
 				}
 			}
 			d.close()

@@ -23,7 +23,7 @@ var (
 	ErrIncompatibleTypes       = errors.New("iox2: incompatible payload types")
 	ErrIncompatibleQoS         = errors.New("iox2: incompatible quality of service")
 	ErrIncompatibleAttributes  = errors.New("iox2: incompatible attributes")
-	ErrVersionMismatch         = errors.New("iox2: service was created by another iox2go version")
+	ErrVersionMismatch         = errors.New("iox2: service uses another protocol version")
 	ErrServiceCorrupted        = errors.New("iox2: service is in a corrupted state")
 	ErrServiceInFlux           = errors.New("iox2: service kept being created and removed; gave up")
 	ErrExceedsMaxNodes         = errors.New("iox2: service already has its maximum number of nodes")

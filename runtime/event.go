@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
 // EventID identifies an event of an event service: 0 to the service's
 // EventIDMaxValue.
-type EventID uint64
+type EventID = protocol.EventID
 
 // EventActivation is what a listener reports for one event id: the id and
 // how many notifications of it arrived since the listener last took it
@@ -53,17 +54,7 @@ func DefaultEventQoS() EventQoS {
 }
 
 // EventStatic is the event part of a StaticConfig.
-type EventStatic struct {
-	MaxNotifiers    int `json:"max_notifiers"`
-	MaxListeners    int `json:"max_listeners"`
-	MaxNodes        int `json:"max_nodes"`
-	EventIDMaxValue int `json:"event_id_max_value"`
-	// Deadline is the longest time between two notifications; 0 is none.
-	Deadline             time.Duration `json:"deadline_ns,omitempty"`
-	NotifierCreatedEvent *EventID      `json:"notifier_created_event,omitempty"`
-	NotifierDroppedEvent *EventID      `json:"notifier_dropped_event,omitempty"`
-	NotifierDeadEvent    *EventID      `json:"notifier_dead_event,omitempty"`
-}
+type EventStatic = protocol.EventStatic
 
 func optID(p *EventID) *EventID {
 	if p == nil {
@@ -273,7 +264,7 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 	spec := &serviceSpec{
 		name:    b.name,
 		pattern: PatternEvent,
-		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxNotifiers, subs: q.MaxListeners},
+		caps:    protocol.DynCaps{Nodes: q.MaxNodes, Pubs: q.MaxNotifiers, Subs: q.MaxListeners},
 		attrs:   b.attrs,
 		reqs:    b.reqs,
 		newStatic: func(sc *StaticConfig) {
@@ -287,11 +278,11 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		},
 	}
 	spec.verify = b.verify
-	spec.capsOf = func(sc *StaticConfig) dynCaps {
-		return dynCaps{nodes: sc.Event.MaxNodes, pubs: sc.Event.MaxNotifiers, subs: sc.Event.MaxListeners}
+	spec.capsOf = func(sc *StaticConfig) protocol.DynCaps {
+		return protocol.DynCaps{Nodes: sc.Event.MaxNodes, Pubs: sc.Event.MaxNotifiers, Subs: sc.Event.MaxListeners}
 	}
 	spec.limits = func(sc *StaticConfig, cfg *Config) (error, string) {
-		have := sc.Event.qos()
+		have := eventStaticQoS(sc.Event)
 		if err := have.validate(); err != nil {
 			return ErrServiceCorrupted, err.Error()
 		}
@@ -305,18 +296,18 @@ func (b *EventBuilder) open(mode openMode) (*EventService, error) {
 		return nil, err
 	}
 	// The QoS passed spec.limits, before the service was opened.
-	have := core.static.Event.qos()
+	have := eventStaticQoS(core.static.Event)
 	ev := &eventCore{core: core, qos: have, numIDs: uint32(have.EventIDMaxValue) + 1, deadline: int64(have.Deadline)}
 	if ev.deadline > 0 {
 		// iceoryx2 measures the first gap from the service's creation; the
 		// first process to open the service starts the clock.
 		// SYNC POINT last-notification: paired with Notify's Swap.
-		core.dyn.hdr.lastNotification.CompareAndSwap(0, futex.Now())
+		core.dyn.Hdr.LastNotification.CompareAndSwap(0, futex.Now())
 	}
 	return &EventService{ev: ev}, nil
 }
 
-func (es *EventStatic) qos() EventQoS {
+func eventStaticQoS(es *EventStatic) EventQoS {
 	return EventQoS{
 		MaxNotifiers: es.MaxNotifiers, MaxListeners: es.MaxListeners, MaxNodes: es.MaxNodes,
 		EventIDMaxValue: es.EventIDMaxValue, Deadline: es.Deadline,
@@ -430,22 +421,22 @@ func notifyDeadNotifiers(cfg *Config, p shm.Provider, d *dynamic, hash, uid stri
 	if err != nil || sc.UID != uid || sc.Event == nil || sc.Event.NotifierDeadEvent == nil {
 		return
 	}
-	q := sc.Event.qos()
-	if q.validate() != nil || len(d.subs) != q.MaxListeners {
+	q := eventStaticQoS(sc.Event)
+	if q.validate() != nil || len(d.Subs) != q.MaxListeners {
 		return
 	}
 	id := uint32(*q.NotifierDeadEvent)
-	for i := range d.subs {
-		pi, ok := snapshot(&d.subs[i])
+	for i := range d.Subs {
+		pi, ok := protocol.Snapshot(&d.Subs[i])
 		if !ok {
 			continue
 		}
-		seg, err := openEventSegment(p, cfg.eventName(pi.id), pi.id, uint32(q.EventIDMaxValue)+1, cfg.CreationTimeout)
+		seg, err := openEventSegment(p, cfg.eventName(pi.ID), pi.ID, uint32(q.EventIDMaxValue)+1, cfg.CreationTimeout)
 		if err != nil {
 			continue
 		}
 		for range n {
-			seg.notify(id, cfg, &d.subs[i].node)
+			seg.notify(id, cfg, &d.Subs[i].Node)
 		}
 		seg.close()
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 )
 
@@ -521,37 +522,12 @@ func TestEventInProcessTransport(t *testing.T) {
 	}
 }
 
-func TestEventLayouts(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"eventHeader", unsafe.Sizeof(eventHeader{}), 256},
-		{"eventHeader.wake", unsafe.Offsetof(eventHeader{}.wake), 0},
-		{"eventHeader.listener", unsafe.Offsetof(eventHeader{}.listener), 128},
-		{"eventHeader.numIDs", unsafe.Offsetof(eventHeader{}.numIDs), 136},
-		{"dynHeader.changes", unsafe.Offsetof(dynHeader{}.changes), 128},
-		{"dynHeader.lastNotification", unsafe.Offsetof(dynHeader{}.lastNotification), 256},
-		{"dynHeader.maxNodes", unsafe.Offsetof(dynHeader{}.maxNodes), 384},
-	} {
-		if c.got != c.want {
-			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
-		}
-	}
-	for _, n := range []uint32{1, 64, 256, 65536} {
-		l := newEventLayout(n)
-		if l.bitsOff%128 != 0 || l.countersOff%128 != 0 || l.size%128 != 0 || l.size-l.countersOff < int(n)*8 {
-			t.Errorf("layout for %d ids: %+v", n, l)
-		}
-	}
-}
-
 // FuzzEventSegment attaches to an event segment full of whatever another
 // process may have written, notifies and drains it: nothing may panic or
 // report an id out of range.
 func FuzzEventSegment(f *testing.F) {
 	for _, n := range []uint32{1, 70, 256} {
-		seed := make([]byte, newEventLayout(n).size)
+		seed := make([]byte, protocol.NewEventLayout(n).Size)
 		seg := fakeSegment{b: seed}
 		if _, err := createEventSegmentIn(seg, 7, n); err != nil {
 			f.Fatal(err)
@@ -590,9 +566,9 @@ func createEventSegmentIn(seg fakeSegment, id ID, n uint32) (*eventSeg, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.bits, err = ring.NewBitSet(seg.b[l.bitsOff:l.countersOff], n); err != nil {
+	if s.bits, err = ring.NewBitSet(seg.b[l.BitsOff:l.CountersOff], n); err != nil {
 		return nil, err
 	}
-	s.hdr.listener, s.hdr.numIDs = uint64(id), uint64(n)
+	s.hdr.Listener, s.hdr.NumIDs = uint64(id), uint64(n)
 	return s, nil
 }

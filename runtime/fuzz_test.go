@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -16,7 +17,7 @@ import (
 // offsets that travel through the queues.
 
 func FuzzStaticConfig(f *testing.F) {
-	f.Add([]byte(`{"version":"0.1.0","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`))
+	f.Add([]byte(`{"version":"7","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`))
 	f.Add([]byte(`{`))
 	f.Add([]byte(`{"hash":"h","publish_subscribe":{"max_publishers":-5,"max_subscribers":100000000}}`))
 	f.Add([]byte{0, 1, 2})
@@ -230,23 +231,23 @@ func FuzzPortFootprint(f *testing.F) {
 		if err := fp.check(DefaultPortMemoryLimit); err != nil {
 			return
 		}
-		l := newDataLayout(ti.Size, ti.Align, uint64(slice), fp.chunks, TypeInfo{}, 0)
-		if uint64(l.size) != l.bytes || l.bytes > fp.total() || fp.total() > DefaultPortMemoryLimit {
-			t.Fatalf("publisher %+v: layout of %d bytes (%d), footprint %d", q, l.size, l.bytes, fp.total())
+		l := protocol.NewDataLayout(ti.Size, ti.Align, uint64(slice), fp.chunks, 0, 0, 0)
+		if uint64(l.Size) != l.Bytes || l.Bytes > fp.total() || fp.total() > DefaultPortMemoryLimit {
+			t.Fatalf("publisher %+v: layout of %d bytes (%d), footprint %d", q, l.Size, l.Bytes, fp.total())
 		}
-		if got := l.chunksOff + l.stride*l.numChunks; got != l.bytes {
-			t.Fatalf("publisher %+v: chunks end at %d, size %d", q, got, l.bytes)
+		if got := l.ChunksOff + l.Stride*l.NumChunks; got != l.Bytes {
+			t.Fatalf("publisher %+v: chunks end at %d, size %d", q, got, l.Bytes)
 		}
 	})
 }
 
 func FuzzDataSegment(f *testing.F) {
-	good := newDataLayout(40, 8, 1, 12, TypeInfo{}, 0)
-	seed := make([]byte, good.size)
-	h := (*dataHeader)(unsafe.Pointer(&seed[shm.HeaderSize]))
-	*h = dataHeader{chunkStride: good.stride, numChunks: good.numChunks, chunksOffset: good.chunksOff,
-		payloadOff: good.payloadOff, payloadSize: good.payloadSize, elemSize: good.elemSize, poolOffset: good.poolOff}
-	f.Add(seed, uint64(good.encode(3)))
+	good := protocol.NewDataLayout(40, 8, 1, 12, 0, 0, 0)
+	seed := make([]byte, good.Size)
+	h := (*protocol.DataHeader)(unsafe.Pointer(&seed[shm.HeaderSize]))
+	*h = protocol.DataHeader{ChunkStride: good.Stride, NumChunks: good.NumChunks, ChunksOffset: good.ChunksOff,
+		PayloadOffset: good.PayloadOff, PayloadSize: good.PayloadSize, ElemSize: good.ElemSize, PoolOffset: good.PoolOff}
+	f.Add(seed, uint64(good.Encode(3)))
 	f.Add(seed[:200], uint64(1))
 	f.Fuzz(func(t *testing.T, b []byte, v uint64) {
 		mem := make([]uint64, (len(b)+7)/8+1)
@@ -257,11 +258,11 @@ func FuzzDataSegment(f *testing.F) {
 		if err != nil {
 			return
 		}
-		i, ok := l.decode(v)
+		i, ok := l.Decode(v)
 		if !ok {
 			return
 		}
-		end := l.chunksOff + uint64(i)*l.stride + l.payloadOff + l.elemSize
+		end := l.ChunksOff + uint64(i)*l.Stride + l.PayloadOff + l.ElemSize
 		if end > uint64(len(buf)) {
 			t.Fatalf("decode(%#x) = chunk %d, whose payload ends at %d, past the segment's %d bytes", v, i, end, len(buf))
 		}
@@ -269,33 +270,33 @@ func FuzzDataSegment(f *testing.F) {
 }
 
 func FuzzDynamicConfig(f *testing.F) {
-	caps := dynCaps{nodes: 3, pubs: 2, subs: 2}
-	seed := make([]byte, dynamicSize(caps.nodes, caps.pubs, caps.subs))
+	caps := protocol.DynCaps{Nodes: 3, Pubs: 2, Subs: 2}
+	seed := make([]byte, protocol.DynamicSize(caps.Nodes, caps.Pubs, caps.Subs))
 	f.Add(seed, uint32(3), uint32(2), uint32(2))
 	f.Add(seed[:300], uint32(1<<30), uint32(0), uint32(7))
 	f.Fuzz(func(t *testing.T, b []byte, nodes, pubs, subs uint32) {
-		if len(b) < dynHeaderOffset+int(unsafe.Sizeof(dynHeader{})) {
+		if len(b) < protocol.DynHeaderOffset+int(unsafe.Sizeof(protocol.DynHeader{})) {
 			return
 		}
 		mem := make([]uint64, (len(b)+7)/8+1)
 		buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(b))
 		copy(buf, b)
-		h := (*dynHeader)(unsafe.Pointer(&buf[dynHeaderOffset]))
-		h.maxNodes, h.maxPublishers, h.maxSubscribers = nodes, pubs, subs
-		c := dynCaps{int(nodes), int(pubs), int(subs)}
-		if !c.valid() {
+		h := (*protocol.DynHeader)(unsafe.Pointer(&buf[protocol.DynHeaderOffset]))
+		h.MaxNodes, h.MaxPublishers, h.MaxSubscribers = nodes, pubs, subs
+		c := protocol.DynCaps{Nodes: int(nodes), Pubs: int(pubs), Subs: int(subs)}
+		if !c.Valid() {
 			return
 		}
 		d, err := layDynamic(fakeSegment{b: buf}, c, nil)
 		if err != nil {
 			return
 		}
-		for i := range d.pubs {
-			snapshot(&d.pubs[i])
+		for i := range d.Pubs {
+			protocol.Snapshot(&d.Pubs[i])
 		}
 		q := DefaultPubSubQoS()
-		for i := range d.subs {
-			if pi, ok := snapshot(&d.subs[i]); ok {
+		for i := range d.Subs {
+			if pi, ok := protocol.Snapshot(&d.Subs[i]); ok {
 				buf, hist := subscriberBuffer(&q, pi)
 				if buf < 1 || buf > q.SubscriberMaxBufferSize || hist < 0 || hist > buf {
 					t.Fatalf("subscriber slot %+v gives buffer %d, history %d", pi, buf, hist)
@@ -333,7 +334,7 @@ func TestHostileOffsetsAreDropped(t *testing.T) {
 		}
 	}
 	l := pub.p.layout
-	for _, v := range []uint64{0, 1, ^uint64(0), l.encode(uint32(l.numChunks)), l.encode(0) + 8<<8, l.encode(0) | 1} {
+	for _, v := range []uint64{0, 1, ^uint64(0), l.Encode(uint32(l.NumChunks)), l.Encode(0) + 8<<8, l.Encode(0) | 1} {
 		q.Push(v)
 	}
 	pub.p.mu.Unlock()

@@ -3,14 +3,13 @@ package runtime
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"fmt"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // ID identifies a node or a port. It is random, never 0, and names the
 // port's files, so it is unique among all processes of a domain.
-type ID uint64
-
-func (id ID) String() string { return fmt.Sprintf("%016x", uint64(id)) }
+type ID = protocol.ID
 
 func newID() ID {
 	var b [8]byte

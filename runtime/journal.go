@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -28,24 +29,18 @@ import (
 // entries: its segments live on its process's heap and die with it.
 
 // portKind is what files a port creates; it is the middle part of the
-// name of the port's journal entry.
-type portKind string
+// name of the port's journal entry (see protocol.PortKind).
+type portKind = protocol.PortKind
 
 const (
-	// portSender is a publisher, client or server: its data segment
-	// <prefix><port-id>.data and the connections to its receivers,
-	// <prefix><port-id>_<receiver-id>.connection. (Connections to a
-	// receiver are created, and removed, by their sender.)
-	portSender portKind = "data"
-	// portListener is a listener: its event segment <prefix><port-id>.event.
-	portListener portKind = "event"
+	portSender      = protocol.PortSender   // data segment and connections
+	portListener    = protocol.PortListener // event segment
+	portEntrySuffix = protocol.SuffixPortEntry
 )
-
-const portEntrySuffix = ".port"
 
 // portEntryPath is the journal entry of port id of kind in node directory dir.
 func portEntryPath(dir string, id ID, kind portKind) string {
-	return filepath.Join(dir, id.String()+"."+string(kind)+portEntrySuffix)
+	return filepath.Join(dir, protocol.PortEntryName(id, kind))
 }
 
 // parsePortEntry returns the port and kind of a journal entry's name;
@@ -142,12 +137,12 @@ func removePortFiles(cfg *Config, p shm.Provider, id ID, kind portKind) bool {
 	switch kind {
 	case portSender:
 		names = append(names, cfg.dataName(id))
-		conns, err := p.List(cfg.Prefix + id.String() + "_")
+		conns, err := p.List(protocol.ConnPrefix(cfg.Prefix, id))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false
 		}
 		for _, n := range conns {
-			if strings.HasSuffix(n, ".connection") {
+			if strings.HasSuffix(n, protocol.SuffixConnection) {
 				names = append(names, n)
 			}
 		}

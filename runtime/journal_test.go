@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // A dead node's files are found from the node's own directory, never only
@@ -493,11 +495,11 @@ func TestCleanupDeletesOnlyFilesOfItsJournal(t *testing.T) {
 	child := startJournalPort(t, cfg, "pub", false)
 	d := svc.ps.core.dyn
 	var deadPub ID
-	for i := range d.pubs {
-		s := &d.pubs[i]
-		if id := ID(s.id.Load()); id != 0 && id != pub.ID() && s.state.Load() == slotActive {
+	for i := range d.Pubs {
+		s := &d.Pubs[i]
+		if id := ID(s.ID.Load()); id != 0 && id != pub.ID() && s.State.Load() == protocol.SlotActive {
 			deadPub = id
-			s.id.Store(uint64(pub.ID())) // the damage: the slot claims the live publisher
+			s.ID.Store(uint64(pub.ID())) // the damage: the slot claims the live publisher
 		}
 	}
 	if deadPub == 0 {

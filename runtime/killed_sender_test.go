@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // Tests of issue 11, point 1: what a sender (publisher, server, client)
@@ -694,7 +696,7 @@ func TestDeadPublisherFilesGoWhenTheSubscriberClosesWithoutLooking(t *testing.T)
 	}
 	// Subscriber.Close, with the mutex we hold: no look at the
 	// connections first.
-	release(&r.own[r.slot], node.ID())
+	protocol.Release(&r.own[r.slot], node.ID())
 	r.core.dyn.bump()
 	r.closeLocked()
 	r.mu.Unlock()
@@ -753,9 +755,9 @@ func TestDeadPublisherFilesGoAfterTheDrainTimeout(t *testing.T) {
 		// It failed once in four loaded runs of make test (issue 12's
 		// merge) and not in 15 runs since: say enough to find out why.
 		slots := ""
-		for i := range svc.ps.core.dyn.pubs {
-			s := &svc.ps.core.dyn.pubs[i]
-			slots += fmt.Sprintf(" [state %d id %v node %v]", s.state.Load(), ID(s.id.Load()), ID(s.node.Load()))
+		for i := range svc.ps.core.dyn.Pubs {
+			s := &svc.ps.core.dyn.Pubs[i]
+			slots += fmt.Sprintf(" [state %d id %v node %v]", s.State.Load(), ID(s.ID.Load()), ID(s.Node.Load()))
 		}
 		t.Fatalf("the dead publisher's data segment went %v after it started dying, while a live subscriber had not mapped it; cleanup %+v; publisher slots%s; files %v",
 			time.Since(start), st, slots, shmLeftovers(cfg))

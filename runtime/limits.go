@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 )
 
@@ -196,10 +197,10 @@ func publisherFootprint(q *PubSubQoS, payload, header TypeInfo, loans, slice int
 	if f.checkIndex() != nil {
 		return f
 	}
-	l := newDataLayout(payload.Size, payload.Align, u(slice), chunks, header, 0)
-	f.segment, f.segName = l.bytes, dataSegName(chunks, l.stride)
+	l := protocol.NewDataLayout(payload.Size, payload.Align, u(slice), chunks, header.Size, header.Align, 0)
+	f.segment, f.segName = l.Bytes, dataSegName(chunks, l.Stride)
 	f.conns = s
-	f.connSize = u(newConnLayout(1, uint32(b), completionCap(int(b+r))).size)
+	f.connSize = u(protocol.NewConnLayout(1, uint32(b), completionCap(int(b+r))).Size)
 	f.local = senderLocal(chunks, s, h, u(loans), uint64(unsafe.Sizeof(SampleMut[byte]{})))
 	return f
 }
@@ -222,7 +223,7 @@ func subscriberFootprint(q *PubSubQoS) footprint {
 // dynamicFootprint is the dynamic config of a service with room for nodes
 // nodes and pubs + subs ports (values in range).
 func dynamicFootprint(nodes, pubs, subs int) footprint {
-	n := u(dynamicSize(nodes, pubs, subs))
+	n := u(protocol.DynamicSize(nodes, pubs, subs))
 	return footprint{what: "the service's dynamic config", segment: n,
 		segName: fmt.Sprintf("the slots of max nodes %d and %d + %d ports", nodes, pubs, subs)}
 }
@@ -257,10 +258,10 @@ func clientFootprint(q *ReqResQoS, req TypeInfo, slice int) footprint {
 	if f.checkIndex() != nil {
 		return f
 	}
-	l := newDataLayout(req.Size, req.Align, u(slice), chunks, TypeInfo{}, a)
-	f.segment, f.segName = l.bytes, dataSegName(chunks, l.stride)
+	l := protocol.NewDataLayout(req.Size, req.Align, u(slice), chunks, 0, 0, a)
+	f.segment, f.segName = l.Bytes, dataSegName(chunks, l.Stride)
 	f.conns = sv
-	f.connSize = u(newConnLayout(1, uint32(a), uint32(2*a)).size)
+	f.connSize = u(protocol.NewConnLayout(1, uint32(a), uint32(2*a)).Size)
 	serverPool := satMul(satMul(c, a), satAdd(satAdd(r, b), 1))
 	// Each response connection has a queue per request slot.
 	responses := satMul(sv, satAdd(satAdd(recvConnBytes, bitsetBytes(serverPool)), satMul(a, ringQueueBytes+8)))
@@ -284,11 +285,11 @@ func serverFootprint(q *ReqResQoS, resp TypeInfo, loansPerRequest, slice int) fo
 	if f.checkIndex() != nil {
 		return f
 	}
-	l := newDataLayout(resp.Size, resp.Align, u(slice), chunks, TypeInfo{}, 0)
-	f.segment, f.segName = l.bytes, dataSegName(chunks, l.stride)
+	l := protocol.NewDataLayout(resp.Size, resp.Align, u(slice), chunks, 0, 0, 0)
+	f.segment, f.segName = l.Bytes, dataSegName(chunks, l.Stride)
 	f.conns = c
 	// The completion queue holds a(r+b) < chunks entries.
-	f.connSize = u(newConnLayout(uint32(a), uint32(r), uint32(a*(r+b))).size)
+	f.connSize = u(protocol.NewConnLayout(uint32(a), uint32(r), uint32(a*(r+b))).Size)
 	clientPool := satAdd(satAdd(satMul(sv, satMul(2, a)), a), 1)
 	requests := satMul(c, satAdd(recvConnBytes, bitsetBytes(clientPool)))
 	active := satMul(satMul(c, a), satAdd(uint64(unsafe.Sizeof(ActiveRequest[byte, byte]{})), satMul(lr, 4)))
@@ -321,7 +322,7 @@ func checkReqRes(q *ReqResQoS, req, resp TypeInfo, limit int) error {
 // with QoS q (values in range).
 func checkEvent(q *EventQoS, limit int) error {
 	ids := u(q.EventIDMaxValue) + 1
-	listener := footprint{what: "a listener", segment: u(newEventLayout(uint32(ids)).size),
+	listener := footprint{what: "a listener", segment: u(protocol.NewEventLayout(uint32(ids)).Size),
 		segName: fmt.Sprintf("an event segment of %d event ids (event id max value %d)", ids, q.EventIDMaxValue),
 		local:   satMul(ids, uint64(unsafe.Sizeof(EventActivation{})))}
 	notifier := footprint{what: "a notifier",

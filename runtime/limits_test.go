@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 )
 
@@ -34,7 +35,7 @@ func forgeService(node *Node, sc StaticConfig) (*serviceCore, error) {
 	if !ok {
 		return nil, fmt.Errorf("static config %+v has no valid capacities", sc)
 	}
-	sc.Version = Version
+	sc.Version = protocol.VersionString
 	sc.Hash, sc.UID = serviceHash(sc.Name, p), newID().String()
 	tag := node.tagPath(sc.Hash, sc.UID)
 	if err := writeJSONFile(tag, struct{}{}, cfg.FileMode); err != nil {
@@ -401,12 +402,12 @@ func TestFootprintArithmeticSaturates(t *testing.T) {
 	if satMul(1<<32, 1<<32) != math.MaxUint64 || satAdd(math.MaxUint64, 1) != math.MaxUint64 || satMul(3, 5) != 15 || satAdd(3, 5) != 8 {
 		t.Fatal("saturating arithmetic")
 	}
-	if got := alignU(math.MaxUint64-3, 64); got != math.MaxUint64&^63 {
-		t.Errorf("alignU near 2^64 = %#x", got)
+	if got := protocol.AlignU(math.MaxUint64-3, 64); got != math.MaxUint64&^63 {
+		t.Errorf("AlignU near 2^64 = %#x", got)
 	}
-	l := newDataLayout(1<<31-1, 4096, math.MaxUint64, ring.MaxCapacity, TypeInfo{Size: 1 << 30, Align: 4096}, 1<<40)
-	if l.bytes != math.MaxUint64 || l.size != math.MaxInt {
-		t.Errorf("layout of 2^64 slices: bytes %d, size %d", l.bytes, l.size)
+	l := protocol.NewDataLayout(1<<31-1, 4096, math.MaxUint64, ring.MaxCapacity, 1<<30, 4096, 1<<40)
+	if l.Bytes != math.MaxUint64 || l.Size != math.MaxInt {
+		t.Errorf("layout of 2^64 slices: bytes %d, size %d", l.Bytes, l.Size)
 	}
 	q := DefaultPubSubQoS()
 	for _, c := range []struct{ loans, slice int }{{math.MaxInt, 1}, {1, math.MaxInt}, {math.MaxInt, math.MaxInt}} {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 )
 
@@ -295,8 +296,8 @@ func TestHostileReceiverCannotDrainThePool(t *testing.T) {
 	if stolen == nil {
 		t.Fatal("no connection to the victim")
 	}
-	l := newConnLayout(1, 2, completionCap(stolen.limit))
-	thief, err := ring.AttachQueue(l.sub(stolen.conn.seg.Bytes(), 0), 2)
+	l := protocol.NewConnLayout(1, 2, completionCap(stolen.limit))
+	thief, err := ring.AttachQueue(l.Sub(stolen.conn.seg.Bytes(), 0), 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // ListenerBuilder configures a listener.
@@ -68,7 +69,7 @@ func (b *ListenerBuilder) Create() (*Listener, error) {
 	node := ev.core.node
 	d := ev.core.dyn
 	l := &Listener{ev: ev, id: newID()}
-	l.slot = claim(d.subs, l.id, node.id)
+	l.slot = protocol.Claim(d.Subs, l.id, node.id)
 	if l.slot < 0 {
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: ErrExceedsMaxListeners,
 			Detail: fmt.Sprintf("the service supports %d", ev.qos.MaxListeners)}
@@ -76,20 +77,20 @@ func (b *ListenerBuilder) Create() (*Listener, error) {
 	// The journal entry comes first: if we die from here on, the cleanup
 	// of our node finds the segment, whatever happens to the slot.
 	if err := node.journalPort(l.id, portListener); err != nil {
-		release(&d.subs[l.slot], node.id)
+		protocol.Release(&d.Subs[l.slot], node.id)
 		return nil, journalErr(op, ev.core.name, err)
 	}
 	seg, err := createEventSegment(node.shm, node.config.eventName(l.id), l.id, ev.numIDs)
 	if err != nil {
 		node.forgetPort(l.id, portListener)
-		release(&d.subs[l.slot], node.id)
+		protocol.Release(&d.Subs[l.slot], node.id)
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: errOr(err, ErrServiceCorrupted), Detail: err.Error()}
 	}
 	l.seg = seg
-	l.wp = node.bell.newWaitpoint(&seg.hdr.wake, nil)
+	l.wp = node.bell.newWaitpoint(&seg.hdr.Wake, nil)
 	l.src = &waitSource{key: l, wp: l.wp, ready: l.readyToTake, what: "listener " + l.id.String(), svc: ev.core.name}
 	l.refs.Store(1)
-	activate(&d.subs[l.slot])
+	protocol.Activate(&d.Subs[l.slot])
 	d.bump()
 	if err := ev.core.addPort(l); err != nil {
 		l.closePort()
@@ -132,7 +133,7 @@ func (l *Listener) closePort() error {
 	// slot go.
 	node.shm.Remove(node.config.eventName(l.id))
 	node.forgetPort(l.id, portListener)
-	release(&d.subs[l.slot], node.id)
+	protocol.Release(&d.Subs[l.slot], node.id)
 	d.bump()
 	// After the store of closed: wakes every sleeper for good (blocking
 	// waits and the waits of the WaitSets that we are attached to see

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // peerMode is how a node keeps track of the liveness of a peer.
@@ -120,10 +122,10 @@ func (l *liveness) watchPeers(s *serviceCore) {
 		l.seen[s] = seen
 	}
 	l.round++
-	for i := range s.dyn.nodes {
+	for i := range s.dyn.Nodes {
 		// SYNC POINT join-claim: a node slot is read as join and leave
 		// write it; a stale read is corrected by the next bump.
-		v := s.dyn.nodes[i].id.Load()
+		v := s.dyn.Nodes[i].ID.Load()
 		if v == 0 || v == self {
 			continue
 		}
@@ -440,8 +442,8 @@ func (l *liveness) sweep() {
 // slotsList reports whether node id is registered in d; may be stale under
 // concurrency.
 func slotsList(d *dynamic, id ID) bool {
-	for i := range d.nodes {
-		if d.nodes[i].id.Load() == uint64(id) {
+	for i := range d.Nodes {
+		if d.Nodes[i].ID.Load() == uint64(id) {
 			return true
 		}
 	}
@@ -450,7 +452,7 @@ func slotsList(d *dynamic, id ID) bool {
 
 // readNodeDetails reads the record of node id (details.json).
 func readNodeDetails(cfg *Config, id ID) (*NodeDetails, error) {
-	b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), "details.json"))
+	b, err := os.ReadFile(filepath.Join(cfg.nodeDir(id), protocol.NodeDetailsName))
 	if err != nil {
 		return nil, err
 	}

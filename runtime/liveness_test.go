@@ -152,9 +152,9 @@ func killedSubscriberRound(t testing.TB, cfg *Config, node *Node, core *serviceC
 	var back int
 	eventually(t, bound, func() bool {
 		back = chunksBack(core, pub)
-		return back == total && countActive(core.dyn.subs) == 0
+		return back == total && countActive(core.dyn.Subs) == 0
 	}, func() string {
-		return strconv.Itoa(back) + " of " + strconv.Itoa(total) + " chunks back, " + strconv.Itoa(countActive(core.dyn.subs)) + " subscribers"
+		return strconv.Itoa(back) + " of " + strconv.Itoa(total) + " chunks back, " + strconv.Itoa(countActive(core.dyn.Subs)) + " subscribers"
 	})
 	took := time.Since(start)
 	cmd.Wait()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -138,7 +139,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 	// The lock is taken under a temporary name and then renamed, so that
 	// nobody ever sees the lock file of a live node unlocked.
 	lockPath := cfg.nodeLockPath(n.id)
-	tmp := lockPath + ".tmp"
+	tmp := lockPath + protocol.SuffixTmp
 	lk, err := shm.AcquireLock(tmp, cfg.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("iox2: create node: %w", err)
@@ -158,7 +159,7 @@ func (b *NodeBuilder) Create() (*Node, error) {
 	exe, _ := os.Executable()
 	det := NodeDetails{Name: n.name, ID: n.id.String(), PID: os.Getpid(), PIDNamespace: ownPIDNamespace(),
 		Executable: exe, Created: time.Now().UTC(), Version: Version}
-	if err := writeJSONFile(filepath.Join(n.dir, "details.json"), det, cfg.FileMode); err != nil {
+	if err := writeJSONFile(filepath.Join(n.dir, protocol.NodeDetailsName), det, cfg.FileMode); err != nil {
 		n.removeFiles()
 		return nil, fmt.Errorf("iox2: create node: %w", err)
 	}
@@ -327,7 +328,7 @@ func (n *Node) removeService(s *serviceCore) {
 // Each open handle has a tag of its own (a node may open a service more
 // than once), named <hash>_<uid>_<handle>.svc.
 func (n *Node) tagPath(hash, uid string) string {
-	return filepath.Join(n.dir, hash+"_"+uid+"_"+newID().String()+".svc")
+	return filepath.Join(n.dir, protocol.ServiceTagName(hash, uid, newID()))
 }
 
 // Wait sleeps for d. It is WaitContext with context.Background().

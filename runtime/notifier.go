@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iox2go/iox2go/runtime/internal/futex"
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // NotifierBuilder configures a notifier.
@@ -61,12 +62,12 @@ func (b *NotifierBuilder) Create() (*Notifier, error) {
 	node := ev.core.node
 	d := ev.core.dyn
 	n := &Notifier{ev: ev, id: newID(), defaultID: b.defaultID, conns: make([]*notifierConn, ev.qos.MaxListeners)}
-	n.slot = claim(d.pubs, n.id, node.id)
+	n.slot = protocol.Claim(d.Pubs, n.id, node.id)
 	if n.slot < 0 {
 		return nil, &ServiceError{Op: op, Service: ev.core.name, Err: ErrExceedsMaxNotifiers,
 			Detail: fmt.Sprintf("the service supports %d", ev.qos.MaxNotifiers)}
 	}
-	activate(&d.pubs[n.slot])
+	protocol.Activate(&d.Pubs[n.slot])
 	d.bump()
 	n.mu.Lock()
 	n.update()
@@ -119,7 +120,7 @@ func (n *Notifier) NotifyWithCustomEventID(id EventID) (int, error) {
 		// service; each Swap sees the previous one's time. Under n.mu:
 		// the service unmaps its dynamic segment only after closing this
 		// port, which takes n.mu.
-		prev = n.ev.core.dyn.hdr.lastNotification.Swap(now)
+		prev = n.ev.core.dyn.Hdr.LastNotification.Swap(now)
 	}
 	n.mu.Unlock()
 	if dl > 0 && prev != 0 && now-prev > dl {
@@ -153,10 +154,10 @@ func (n *Notifier) update() {
 	}
 	n.seen = cur
 	node := n.ev.core.node
-	for i := range d.subs {
-		pi, ok := snapshot(&d.subs[i])
+	for i := range d.Subs {
+		pi, ok := protocol.Snapshot(&d.Subs[i])
 		c := n.conns[i]
-		if c != nil && (!ok || pi.id != c.listener) {
+		if c != nil && (!ok || pi.ID != c.listener) {
 			n.conns[i] = nil
 			c.seg.close()
 			c = nil
@@ -164,9 +165,9 @@ func (n *Notifier) update() {
 		if ok && c == nil {
 			// The listener published its segment before it activated its
 			// slot; a failure means it is going away again, or garbage.
-			seg, err := openEventSegment(node.shm, node.config.eventName(pi.id), pi.id, n.ev.numIDs, 0)
+			seg, err := openEventSegment(node.shm, node.config.eventName(pi.ID), pi.ID, n.ev.numIDs, 0)
 			if err == nil {
-				n.conns[i] = &notifierConn{listener: pi.id, seg: seg, node: &d.subs[i].node}
+				n.conns[i] = &notifierConn{listener: pi.ID, seg: seg, node: &d.Subs[i].Node}
 			}
 		}
 	}
@@ -203,7 +204,7 @@ func (n *Notifier) closePort() error {
 	}
 	n.closed = true
 	d := n.ev.core.dyn
-	release(&d.pubs[n.slot], n.ev.core.node.id)
+	protocol.Release(&d.Pubs[n.slot], n.ev.core.node.id)
 	d.bump()
 	for i, c := range n.conns {
 		if c != nil {

@@ -6,6 +6,8 @@ import (
 	"iter"
 	"sync"
 	"unsafe"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // pubSubCore is the untyped part of an open publish-subscribe service.
@@ -43,30 +45,30 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 	}
 	d := svc.core.dyn
 	id := newID()
-	slot := claim(d.pubs, id, node.id)
+	slot := protocol.Claim(d.Pubs, id, node.id)
 	if slot < 0 {
 		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrExceedsMaxPublishers,
 			Detail: fmt.Sprintf("the service supports %d", q.MaxPublishers)}
 	}
 	p, err := newSender(senderOpts{
-		core: svc.core, id: id, op: op, mu: new(sync.Mutex), peers: d.subs,
-		connFor: func(pi portInfo) connSpec {
+		core: svc.core, id: id, op: op, mu: new(sync.Mutex), peers: d.Subs,
+		connFor: func(pi protocol.PortInfo) connSpec {
 			buf, hist := subscriberBuffer(q, pi)
 			limit := buf + q.SubscriberMaxBorrowedSamples
-			return connSpec{layout: newConnLayout(1, uint32(buf), completionCap(limit)), limit: limit, history: hist}
+			return connSpec{layout: protocol.NewConnLayout(1, uint32(buf), completionCap(limit)), limit: limit, history: hist}
 		},
 		elem: svc.payload, header: svc.header, maxSlice: o.maxSlice,
 		numChunks: q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans,
 		maxLoans:  o.maxLoans, history: q.HistorySize, safeOverflow: q.EnableSafeOverflow, strategy: o.strategy,
 	})
 	if err != nil {
-		release(&d.pubs[slot], node.id)
+		protocol.Release(&d.Pubs[slot], node.id)
 		return nil, err
 	}
-	p.own, p.slot = d.pubs, slot
-	s := &d.pubs[slot]
-	s.a.Store(p.maxSlice)
-	activate(s)
+	p.own, p.slot = d.Pubs, slot
+	s := &d.Pubs[slot]
+	s.SetPublisher(protocol.PublisherSlot{MaxSliceLen: p.maxSlice})
+	protocol.Activate(s)
 	d.bump()
 	p.mu.Lock()
 	p.update()
@@ -87,9 +89,10 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 // subscriberBuffer derives a subscriber's buffer size and history request
 // from its slot, clamped to what the service allows (the slot is written
 // by another process).
-func subscriberBuffer(q *PubSubQoS, pi portInfo) (buf, hist int) {
-	buf = int(min(max(pi.a, 1), uint64(q.SubscriberMaxBufferSize)))
-	hist = int(min(pi.b, uint64(q.HistorySize), uint64(buf)))
+func subscriberBuffer(q *PubSubQoS, pi protocol.PortInfo) (buf, hist int) {
+	v := pi.Subscriber()
+	buf = int(min(max(v.BufferSize, 1), uint64(q.SubscriberMaxBufferSize)))
+	hist = int(min(v.HistoryRequest, uint64(q.HistorySize), uint64(buf)))
 	return buf, hist
 }
 
@@ -124,26 +127,25 @@ func newSubscriber(svc *pubSubCore, o subscriberOpts) (*receiver, error) {
 	node := svc.core.node
 	d := svc.core.dyn
 	s := newReceiver(receiverOpts{
-		core: svc.core, id: newID(), mu: new(sync.Mutex), peers: d.pubs,
+		core: svc.core, id: newID(), mu: new(sync.Mutex), peers: d.Pubs,
 		elem: svc.payload, header: svc.header, slice: svc.slice,
-		layout:      newConnLayout(1, uint32(o.bufSize), completionCap(o.bufSize+q.SubscriberMaxBorrowedSamples)),
+		layout:      protocol.NewConnLayout(1, uint32(o.bufSize), completionCap(o.bufSize+q.SubscriberMaxBorrowedSamples)),
 		maxBorrowed: q.SubscriberMaxBorrowedSamples, connMaxBorrowed: q.SubscriberMaxBorrowedSamples,
 	})
 	s.bufSize, s.histReq = o.bufSize, o.histReq
-	s.slot = claim(d.subs, s.id, node.id)
+	s.slot = protocol.Claim(d.Subs, s.id, node.id)
 	if s.slot < 0 {
 		return nil, &ServiceError{Op: op, Service: svc.core.name, Err: ErrExceedsMaxSubscribers,
 			Detail: fmt.Sprintf("the service supports %d", q.MaxSubscribers)}
 	}
-	s.own = d.subs
-	s.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
+	s.own = d.Subs
+	s.wp = node.bell.newWaitpoint(&d.Subs[s.slot].Wake, nil)
 	s.src = &waitSource{key: s, wp: s.wp, ready: s.hasSamples, what: "subscriber " + s.id.String(), svc: svc.core.name}
-	slot := &d.subs[s.slot]
-	slot.a.Store(uint64(s.bufSize))
-	slot.b.Store(uint64(s.histReq))
+	slot := &d.Subs[s.slot]
+	slot.SetSubscriber(protocol.SubscriberSlot{BufferSize: uint64(s.bufSize), HistoryRequest: uint64(s.histReq)})
 	// From here on, every Send of every publisher reaches us: a publisher
 	// checks the change counter on every send and connects first.
-	activate(slot)
+	protocol.Activate(slot)
 	d.bump()
 	s.mu.Lock()
 	s.update()
@@ -203,13 +205,13 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 		attrs:   attrs,
 		reqs:    reqs,
 		verify:  verify,
-		capsOf: func(sc *StaticConfig) dynCaps {
+		capsOf: func(sc *StaticConfig) protocol.DynCaps {
 			ps := sc.PublishSubscribe
-			return dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+			return protocol.DynCaps{Nodes: ps.MaxNodes, Pubs: ps.MaxPublishers, Subs: ps.MaxSubscribers}
 		},
 		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
 			ps := sc.PublishSubscribe
-			q := ps.qos(maxLoans)
+			q := pubSubStaticQoS(ps, maxLoans)
 			if err := q.validate(); err != nil {
 				return ErrServiceCorrupted, err.Error()
 			}
@@ -224,7 +226,7 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 		},
 	}
 	if ps != nil {
-		spec.caps = dynCaps{nodes: ps.MaxNodes, pubs: ps.MaxPublishers, subs: ps.MaxSubscribers}
+		spec.caps = protocol.DynCaps{Nodes: ps.MaxNodes, Pubs: ps.MaxPublishers, Subs: ps.MaxSubscribers}
 		spec.newStatic = func(sc *StaticConfig) {
 			c := *ps
 			sc.PublishSubscribe = &c
@@ -233,9 +235,9 @@ func pubSubSpec(name string, ps *PubSubStatic, attrs, reqs []Attribute, verify f
 	return spec
 }
 
-// qos returns the QoS that ps stores, with maxLoans as the publishers'
+// pubSubStaticQoS returns the QoS that ps stores, with maxLoans as the publishers'
 // default.
-func (ps *PubSubStatic) qos(maxLoans int) PubSubQoS {
+func pubSubStaticQoS(ps *PubSubStatic, maxLoans int) PubSubQoS {
 	return PubSubQoS{
 		MaxPublishers:                ps.MaxPublishers,
 		MaxSubscribers:               ps.MaxSubscribers,
@@ -331,9 +333,9 @@ func verifyPubSubTypes(ps *PubSubStatic, ti *TypeInfo, slice bool, header *TypeI
 	}
 	switch {
 	case header == nil && ps.UserHeader != nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", ps.UserHeader.describe())
+		return ErrIncompatibleTypes, fmt.Sprintf("requested no user header, service has %s", typeSummary(ps.UserHeader))
 	case header != nil && ps.UserHeader == nil:
-		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", header.describe())
+		return ErrIncompatibleTypes, fmt.Sprintf("requested user header %s, service has none", typeSummary(header))
 	case header != nil:
 		if d := typeMismatch(header, ps.UserHeader); d != "" {
 			return ErrIncompatibleTypes, "user header: " + d
@@ -349,10 +351,10 @@ func typeMismatch(want, have *TypeInfo) string {
 	if want.Name == have.Name && want.Size == have.Size && want.LayoutHash == have.LayoutHash && want.Align <= have.Align {
 		return ""
 	}
-	return fmt.Sprintf("requested %s, service has %s", want.describe(), have.describe())
+	return fmt.Sprintf("requested %s, service has %s", typeSummary(want), typeSummary(have))
 }
 
-func (t *TypeInfo) describe() string {
+func typeSummary(t *TypeInfo) string {
 	h := t.LayoutHash
 	if len(h) > 12 {
 		h = h[:12]
@@ -382,7 +384,7 @@ func openPubSub(node *Node, spec *serviceSpec, mode openMode, ti *TypeInfo, maxL
 	}
 	// The QoS passed spec.limits, before the service was opened.
 	ps := core.static.PublishSubscribe
-	q := ps.qos(maxLoans)
+	q := pubSubStaticQoS(ps, maxLoans)
 	q.PublisherBackpressure = node.config.Defaults.PublishSubscribe.PublisherBackpressure
 	psc := &pubSubCore{core: core, qos: q, payload: ps.Payload, slice: ps.PayloadVariant == variantDynamic}
 	if ps.UserHeader != nil {
@@ -436,10 +438,10 @@ func (s *PublishSubscribeService[T]) NumberOfPublishers() int { return s.ps.core
 // closed.
 func (s *PublishSubscribeService[T]) NumberOfSubscribers() int { return s.ps.core.countActive(true) }
 
-func countActive(slots []portSlot) int {
+func countActive(slots []protocol.PortSlot) int {
 	n := 0
 	for i := range slots {
-		if _, ok := snapshot(&slots[i]); ok {
+		if _, ok := protocol.Snapshot(&slots[i]); ok {
 			n++
 		}
 	}
@@ -576,7 +578,7 @@ func (p *Publisher[T]) LoanSlice(n int) (*SampleMut[T], error) {
 		return nil, err
 	}
 	clear(unsafe.Slice((*byte)(unsafe.Pointer(s.data)), uintptr(n)*unsafe.Sizeof(*s.data)))
-	if h := p.p.layout.headerSize; h > 0 {
+	if h := p.p.layout.HeaderSize; h > 0 {
 		clear(unsafe.Slice((*byte)(p.p.userHeader(s.chunk)), h))
 	}
 	return s, nil
@@ -639,10 +641,10 @@ func (s *SampleMut[T]) PayloadSlice() []T {
 
 func (s *SampleMut[T]) userHeader() (unsafe.Pointer, uint64) {
 	p := s.pub.p
-	if s.data == nil || p.layout.headerSize == 0 {
+	if s.data == nil || p.layout.HeaderSize == 0 {
 		return nil, 0
 	}
-	return p.userHeader(s.chunk), p.layout.headerSize
+	return p.userHeader(s.chunk), p.layout.HeaderSize
 }
 
 // Send sends the sample to every subscriber and returns how many received
@@ -788,10 +790,10 @@ func (s *Sample[T]) PayloadSlice() []T {
 }
 
 func (s *Sample[T]) userHeader() (unsafe.Pointer, uint64) {
-	if s.data == nil || s.conn.layout.headerSize == 0 {
+	if s.data == nil || s.conn.layout.HeaderSize == 0 {
 		return nil, 0
 	}
-	return s.conn.userHeader(s.chunk), s.conn.layout.headerSize
+	return s.conn.userHeader(s.chunk), s.conn.layout.HeaderSize
 }
 
 // Header returns the sample's chunk header (sequence number, publisher).

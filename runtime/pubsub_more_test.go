@@ -330,7 +330,7 @@ func TestOpenChecksTypesQoSAndAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compatible Open: %v", err)
 	}
-	if a := svc.Attributes(); len(a) != 1 || a[0] != (Attribute{"camera", "front"}) {
+	if a := svc.Attributes(); len(a) != 1 || a[0] != (Attribute{Key: "camera", Value: "front"}) {
 		t.Fatalf("attributes %v", a)
 	}
 }

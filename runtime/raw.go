@@ -291,7 +291,7 @@ func (p *RawPublisher) ID() ID { return p.p.id }
 func (p *RawPublisher) MaxSliceLen() int { return int(p.p.maxSlice) }
 
 // ElementSize returns the size in bytes of one payload element.
-func (p *RawPublisher) ElementSize() int { return int(p.p.layout.elemSize) }
+func (p *RawPublisher) ElementSize() int { return int(p.p.layout.ElemSize) }
 
 // Close closes the publisher. Samples already sent stay readable by the
 // subscribers until they release them.
@@ -334,10 +334,10 @@ func (p *RawPublisher) LoanUninit(n int) (*RawSampleMut, error) {
 	}
 	l := &p.p.layout
 	s.owned, s.chunk, s.length = true, i, uint64(n)
-	s.payload = unsafe.Slice((*byte)(p.p.payload(i)), uint64(n)*l.elemSize)
+	s.payload = unsafe.Slice((*byte)(p.p.payload(i)), uint64(n)*l.ElemSize)
 	s.header = nil
-	if l.headerSize > 0 {
-		s.header = unsafe.Slice((*byte)(p.p.userHeader(i)), l.headerSize)
+	if l.HeaderSize > 0 {
+		s.header = unsafe.Slice((*byte)(p.p.userHeader(i)), l.HeaderSize)
 	}
 	p.p.mu.Unlock()
 	return s, nil
@@ -468,10 +468,10 @@ func (r *RawSubscriber) Receive() (*RawSample, error) {
 	h := c.chunk(i)
 	smp.conn, smp.chunk, smp.length = c, i, n
 	smp.seq, smp.from = h.Sequence, ID(h.Publisher)
-	smp.payload = unsafe.Slice((*byte)(c.payload(i)), n*c.layout.elemSize)
+	smp.payload = unsafe.Slice((*byte)(c.payload(i)), n*c.layout.ElemSize)
 	smp.header = nil
-	if c.layout.headerSize > 0 {
-		smp.header = unsafe.Slice((*byte)(c.userHeader(i)), c.layout.headerSize)
+	if c.layout.HeaderSize > 0 {
+		smp.header = unsafe.Slice((*byte)(c.userHeader(i)), c.layout.HeaderSize)
 	}
 	smp.use++
 	smp.kept = false

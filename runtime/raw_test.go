@@ -256,7 +256,7 @@ func TestRawCreate(t *testing.T) {
 		got.SubscriberMaxBufferSize != 6 || got.HistorySize != 2 || got.PayloadVariant != "fixed" {
 		t.Fatalf("stored %+v", got)
 	}
-	if a := raw.Attributes(); len(a) != 1 || a[0] != (Attribute{"k", "v"}) || raw.Name() != "raw/create" || raw.QoS().MaxNodes != 4 {
+	if a := raw.Attributes(); len(a) != 1 || a[0] != (Attribute{Key: "k", Value: "v"}) || raw.Name() != "raw/create" || raw.QoS().MaxNodes != 4 {
 		t.Fatalf("attributes %v, name %q, qos %+v", a, raw.Name(), raw.QoS())
 	}
 	typed, err := WithUserHeader[stamp](PublishSubscribe[msg](node, "raw/create")).HistorySize(2).Open()

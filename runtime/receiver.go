@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -23,7 +24,7 @@ type receiver struct {
 
 	// The port's own slot (standalone receivers, i.e. subscribers, release
 	// it in closePort).
-	own  []portSlot
+	own  []protocol.PortSlot
 	slot int
 
 	mu     *sync.Mutex // the port's; shared with its sender part, if any
@@ -34,12 +35,12 @@ type receiver struct {
 	wp  *waitpoint
 	src *waitSource
 
-	peers     []portSlot // the senders' slots
+	peers     []protocol.PortSlot // the senders' slots
 	elem      TypeInfo
 	header    TypeInfo
 	slice     bool
-	layout    connLayout // of every connection this receiver has
-	wantTable uint64     // request table length of the senders' segments
+	layout    protocol.ConnLayout // of every connection this receiver has
+	wantTable uint64              // request table length of the senders' segments
 
 	bufSize int // subscriber: queue capacity
 	histReq int // subscriber: history request
@@ -64,7 +65,7 @@ type recvConn struct {
 	conn      *connection
 	data      shm.Segment
 	base      unsafe.Pointer
-	layout    dataLayout
+	layout    protocol.DataLayout
 	table     []atomic.Uint64 // the sender's request table (a client's), read-only
 	borrowed  []uint64        // bitset over chunks we hold
 	nBorrowed int
@@ -89,10 +90,10 @@ type receiverOpts struct {
 	core                         *serviceCore
 	id                           ID
 	mu                           *sync.Mutex
-	peers                        []portSlot
+	peers                        []protocol.PortSlot
 	elem, header                 TypeInfo
 	slice                        bool
-	layout                       connLayout
+	layout                       protocol.ConnLayout
 	wantTable                    int
 	maxBorrowed, connMaxBorrowed int
 }
@@ -115,15 +116,15 @@ func (r *receiver) update() {
 	for i := range r.peers {
 		// A draining sender is dead but may have samples for us in a
 		// connection we have not mapped yet: we still connect to it.
-		pi, draining, ok := snapshotReceivable(&r.peers[i])
+		pi, draining, ok := protocol.SnapshotReceivable(&r.peers[i])
 		c := r.conns[i]
-		if c != nil && (!ok || pi.id != c.peer) {
+		if c != nil && (!ok || pi.ID != c.peer) {
 			r.conns[i] = nil
 			r.expire(c)
 			r.changed = true
 			c = nil
 		}
-		if ok && c == nil && pi.id != r.id {
+		if ok && c == nil && pi.ID != r.id {
 			c = r.connect(i, pi, draining)
 			r.conns[i] = c
 			r.changed = r.changed || c != nil
@@ -142,10 +143,10 @@ func (r *receiver) update() {
 // sweep (sweepSoon), which removes the sender's files once every receiver
 // has attached; a receiver that can never map them (a data segment that
 // is not valid) attaches all the same, so that it does not keep them.
-func (r *receiver) connect(slot int, pi portInfo, draining bool) *recvConn {
+func (r *receiver) connect(slot int, pi protocol.PortInfo, draining bool) *recvConn {
 	node := r.core.node
 	cfg := node.config
-	conn, err := openConnection(node.shm, cfg.connName(pi.id, r.id), pi.id, r.id, r.layout)
+	conn, err := openConnection(node.shm, cfg.connName(pi.ID, r.id), pi.ID, r.id, r.layout)
 	if err != nil {
 		// Not created yet (the sender bumps the change counter when it
 		// is), or garbage: either way, nothing to receive from it now.
@@ -155,29 +156,29 @@ func (r *receiver) connect(slot int, pi portInfo, draining bool) *recvConn {
 		if draining {
 			// SYNC POINT attached: nothing to wait for; paired with the
 			// cleaner's load in connectionNeeded.
-			conn.hdr.attached.Store(1)
+			conn.hdr.Attached.Store(1)
 			r.core.sweepSoon()
 		}
 		conn.seg.Close()
 		return nil
 	}
-	data, err := shm.OpenReady(node.shm, cfg.dataName(pi.id), kindData, layoutVersion, false, cfg.CreationTimeout)
+	data, err := shm.OpenReady(node.shm, cfg.dataName(pi.ID), protocol.KindData, protocol.Version, false, cfg.CreationTimeout)
 	if err != nil {
 		return giveUp()
 	}
 	dl, err := readDataLayout(data, r.elem.Size, r.header.Size, r.wantTable)
-	if err != nil || dl.payloadOff%max(r.elem.Align, 1) != 0 {
+	if err != nil || dl.PayloadOff%max(r.elem.Align, 1) != 0 {
 		data.Close()
 		return giveUp()
 	}
-	c := &recvConn{peer: pi.id, slot: slot, conn: conn, data: data, base: unsafe.Pointer(&data.Bytes()[0]), layout: dl,
-		borrowed: make([]uint64, (dl.numChunks+63)/64)}
-	if dl.tableLen > 0 {
-		c.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(c.base, dl.tableOff)), dl.tableLen)
+	c := &recvConn{peer: pi.ID, slot: slot, conn: conn, data: data, base: unsafe.Pointer(&data.Bytes()[0]), layout: dl,
+		borrowed: make([]uint64, (dl.NumChunks+63)/64)}
+	if dl.TableLen > 0 {
+		c.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(c.base, dl.TableOff)), dl.TableLen)
 	}
 	// SYNC POINT attached: both mappings exist; paired with the sender's
 	// load in awaitReceivers and a cleaner's in connectionNeeded.
-	conn.hdr.attached.Store(1)
+	conn.hdr.Attached.Store(1)
 	if draining {
 		c.expired = true
 		r.core.sweepSoon()
@@ -309,7 +310,7 @@ func (r *receiver) pop(c *recvConn, ch int, requestID uint64) (uint32, uint64, b
 		if !ok {
 			return 0, 0, false
 		}
-		i, ok := c.layout.decode(v)
+		i, ok := c.layout.Decode(v)
 		if !ok || c.has(i) {
 			r.dropped++
 			continue
@@ -318,7 +319,7 @@ func (r *receiver) pop(c *recvConn, ch int, requestID uint64) (uint32, uint64, b
 		n := uint64(1)
 		if r.slice {
 			n = h.Length
-			if n > c.layout.maxLen {
+			if n > c.layout.MaxLen {
 				r.dropped++
 				c.conn.completion.Push(v) // not ours to keep
 				continue
@@ -348,7 +349,7 @@ func (r *receiver) drainChannel(ch int) {
 			if !ok {
 				return
 			}
-			if i, ok := c.layout.decode(v); ok && !c.has(i) {
+			if i, ok := c.layout.Decode(v); ok && !c.has(i) {
 				c.conn.completion.Push(v)
 			}
 		}
@@ -385,7 +386,7 @@ func (r *receiver) release(c *recvConn, i uint32) {
 		// The queue has room for everything the connection can have in
 		// flight; if it is full, the sender is gone or broken and the
 		// chunk is reclaimed when the connection is dropped.
-		c.conn.completion.Push(c.layout.encode(i))
+		c.conn.completion.Push(c.layout.Encode(i))
 	}
 }
 
@@ -399,8 +400,8 @@ func (r *receiver) wakeSender(c *recvConn) {
 	s := &r.peers[c.slot]
 	// SYNC POINT W-check: after the release (completion push); paired with
 	// the client's W-arm before its re-check of IsConnected.
-	if s.wake.Load() != 0 {
-		claimAndRing(r.core.node.config, &s.wake, &s.node)
+	if s.Wake.Load() != 0 {
+		claimAndRing(r.core.node.config, &s.Wake, &s.Node)
 	}
 }
 
@@ -431,15 +432,15 @@ func (r *receiver) hasSamples() (bool, error) {
 }
 
 func (c *recvConn) chunk(i uint32) *ChunkHeader {
-	return (*ChunkHeader)(unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride))
+	return (*ChunkHeader)(unsafe.Add(c.base, c.layout.ChunksOff+uint64(i)*c.layout.Stride))
 }
 
 func (c *recvConn) payload(i uint32) unsafe.Pointer {
-	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.payloadOff)
+	return unsafe.Add(c.base, c.layout.ChunksOff+uint64(i)*c.layout.Stride+c.layout.PayloadOff)
 }
 
 func (c *recvConn) userHeader(i uint32) unsafe.Pointer {
-	return unsafe.Add(c.base, c.layout.chunksOff+uint64(i)*c.layout.stride+c.layout.headerOff)
+	return unsafe.Add(c.base, c.layout.ChunksOff+uint64(i)*c.layout.Stride+c.layout.HeaderOff)
 }
 
 // maintainLocked opens and expires connections. Must be called with r.mu
@@ -515,7 +516,7 @@ func (r *receiver) closePort() error {
 	// slot's next port owns) and wakes every waiter for good.
 	r.wp.close()
 	d := r.core.dyn
-	release(&r.own[r.slot], r.core.node.id)
+	protocol.Release(&r.own[r.slot], r.core.node.id)
 	d.bump()
 	r.closeLocked()
 	r.mu.Unlock()

@@ -1,5 +1,6 @@
 package runtime
 
+import "github.com/iox2go/iox2go/runtime/internal/protocol"
 import "fmt"
 
 // ReqResQoS is the quality of service of a request-response service and
@@ -49,26 +50,9 @@ func DefaultReqResQoS() ReqResQoS {
 }
 
 // ReqResStatic is the request-response part of a StaticConfig.
-type ReqResStatic struct {
-	Request TypeInfo `json:"request"`
-	// RequestVariant and ResponseVariant are "fixed" (one value) or
-	// "dynamic" (a slice whose length the sender chooses per message).
-	RequestVariant                         string   `json:"request_variant"`
-	Response                               TypeInfo `json:"response"`
-	ResponseVariant                        string   `json:"response_variant"`
-	EnableSafeOverflowForRequests          bool     `json:"enable_safe_overflow_for_requests"`
-	EnableSafeOverflowForResponses         bool     `json:"enable_safe_overflow_for_responses"`
-	EnableFireAndForgetRequests            bool     `json:"enable_fire_and_forget_requests"`
-	MaxActiveRequestsPerClient             int      `json:"max_active_requests_per_client"`
-	MaxLoanedRequests                      int      `json:"max_loaned_requests"`
-	MaxResponseBufferSize                  int      `json:"max_response_buffer_size"`
-	MaxBorrowedResponsesPerPendingResponse int      `json:"max_borrowed_responses_per_pending_response"`
-	MaxServers                             int      `json:"max_servers"`
-	MaxClients                             int      `json:"max_clients"`
-	MaxNodes                               int      `json:"max_nodes"`
-}
+type ReqResStatic = protocol.ReqResStatic
 
-func (rs *ReqResStatic) qos(ports ReqResQoS) ReqResQoS {
+func reqResStaticQoS(rs *ReqResStatic, ports ReqResQoS) ReqResQoS {
 	return ReqResQoS{
 		EnableSafeOverflowForRequests:          rs.EnableSafeOverflowForRequests,
 		EnableSafeOverflowForResponses:         rs.EnableSafeOverflowForResponses,
@@ -295,7 +279,7 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 	spec := &serviceSpec{
 		name:    b.name,
 		pattern: PatternRequestResponse,
-		caps:    dynCaps{nodes: q.MaxNodes, pubs: q.MaxClients, subs: q.MaxServers},
+		caps:    protocol.DynCaps{Nodes: q.MaxNodes, Pubs: q.MaxClients, Subs: q.MaxServers},
 		attrs:   b.attrs,
 		reqs:    b.reqs,
 		newStatic: func(sc *StaticConfig) {
@@ -317,13 +301,13 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 			}
 		},
 		verify: func(sc *StaticConfig) (error, string) { return b.verify(sc, &reqTI, &respTI) },
-		capsOf: func(sc *StaticConfig) dynCaps {
+		capsOf: func(sc *StaticConfig) protocol.DynCaps {
 			rs := sc.RequestResponse
-			return dynCaps{nodes: rs.MaxNodes, pubs: rs.MaxClients, subs: rs.MaxServers}
+			return protocol.DynCaps{Nodes: rs.MaxNodes, Pubs: rs.MaxClients, Subs: rs.MaxServers}
 		},
 		limits: func(sc *StaticConfig, cfg *Config) (error, string) {
 			rs := sc.RequestResponse
-			have := rs.qos(q)
+			have := reqResStaticQoS(rs, q)
 			if err := have.validate(); err != nil {
 				return ErrServiceCorrupted, err.Error()
 			}
@@ -339,7 +323,7 @@ func (b *RequestResponseBuilder[Req, Resp]) open(mode openMode) (*RequestRespons
 	}
 	// The QoS passed spec.limits, before the service was opened.
 	rs := core.static.RequestResponse
-	have := rs.qos(q)
+	have := reqResStaticQoS(rs, q)
 	rr := &reqResCore{core: core, qos: have, req: reqTI, resp: respTI,
 		reqSlice: rs.RequestVariant == variantDynamic, respSlice: rs.ResponseVariant == variantDynamic}
 	return &RequestResponseService[Req, Resp]{rr: rr}, nil
@@ -417,13 +401,13 @@ type reqResCore struct {
 // MaxBorrowedResponsesPerPendingResponse per slot.
 func (rr *reqResCore) requestConn() connSpec {
 	a := rr.qos.MaxActiveRequestsPerClient
-	return connSpec{layout: newConnLayout(1, uint32(a), uint32(2*a)), limit: 2 * a}
+	return connSpec{layout: protocol.NewConnLayout(1, uint32(a), uint32(2*a)), limit: 2 * a}
 }
 
 func (rr *reqResCore) responseConn() connSpec {
 	q := &rr.qos
 	limit := q.responseConnLimit()
-	return connSpec{layout: newConnLayout(uint32(q.MaxActiveRequestsPerClient), uint32(q.MaxResponseBufferSize), uint32(limit)), limit: limit}
+	return connSpec{layout: protocol.NewConnLayout(uint32(q.MaxActiveRequestsPerClient), uint32(q.MaxResponseBufferSize), uint32(limit)), limit: limit}
 }
 
 // RequestResponseService is an open request-response service: the factory

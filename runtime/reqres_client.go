@@ -6,17 +6,8 @@ import (
 	"iter"
 	"sync"
 	"unsafe"
-)
 
-// The request table of a client has one word per request slot, in the
-// client's data segment, which every server maps: the id of the slot's
-// latest request, shifted left by 2, with reqActive while its
-// PendingResponse is open and reqHint once the client asked for a
-// disconnect. Written by the client only; read by the servers, which
-// compare it with the id of the request they hold.
-const (
-	reqActive = 1
-	reqHint   = 2
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // pendingReq is the client-local state of one request slot (channel).
@@ -89,32 +80,32 @@ func newClient(rr *reqResCore, o clientOpts) (*client, error) {
 	}
 	d := rr.core.dyn
 	c := &client{rr: rr, id: newID(), maxActive: o.maxActive, pending: make([]pendingReq, o.maxActive)}
-	c.slot = claim(d.pubs, c.id, node.id)
+	c.slot = protocol.Claim(d.Pubs, c.id, node.id)
 	if c.slot < 0 {
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrExceedsMaxClients,
 			Detail: fmt.Sprintf("the service supports %d", q.MaxClients)}
 	}
 	a := q.MaxActiveRequestsPerClient
 	snd, err := newSender(senderOpts{
-		core: rr.core, id: c.id, op: op, mu: &c.mu, peers: d.subs,
-		connFor: func(portInfo) connSpec { return rr.requestConn() },
+		core: rr.core, id: c.id, op: op, mu: &c.mu, peers: d.Subs,
+		connFor: func(protocol.PortInfo) connSpec { return rr.requestConn() },
 		elem:    rr.req, maxSlice: o.maxSlice, numChunks: q.clientChunks(), tableLen: a,
 		maxLoans: q.MaxLoanedRequests, safeOverflow: q.EnableSafeOverflowForRequests, strategy: o.strategy,
 	})
 	if err != nil {
-		release(&d.pubs[c.slot], node.id)
+		protocol.Release(&d.Pubs[c.slot], node.id)
 		return nil, err
 	}
 	c.snd = snd
 	b := a * q.MaxBorrowedResponsesPerPendingResponse
 	c.rcv = newReceiver(receiverOpts{
-		core: rr.core, id: c.id, mu: &c.mu, peers: d.subs, elem: rr.resp, slice: rr.respSlice,
+		core: rr.core, id: c.id, mu: &c.mu, peers: d.Subs, elem: rr.resp, slice: rr.respSlice,
 		layout: rr.responseConn().layout, maxBorrowed: b, connMaxBorrowed: b,
 	})
-	c.rcv.wp = node.bell.newWaitpoint(&d.pubs[c.slot].wake, nil)
-	s := &d.pubs[c.slot]
-	s.a.Store(uint64(o.maxActive))
-	activate(s)
+	c.rcv.wp = node.bell.newWaitpoint(&d.Pubs[c.slot].Wake, nil)
+	s := &d.Pubs[c.slot]
+	s.SetClient(protocol.ClientSlot{MaxActiveRequests: uint64(o.maxActive)})
+	protocol.Activate(s)
 	d.bump()
 	c.mu.Lock()
 	c.snd.update()
@@ -160,10 +151,10 @@ func (c *client) send(i uint32, length uint64) (int, error) {
 	// SYNC POINT request-state: the slot turns active before the request
 	// is pushed, so a server that receives it sees it connected; paired
 	// with the servers' load in server.connected.
-	c.snd.table[k].Store(id<<2 | reqActive)
+	c.snd.table[k].Store(protocol.ReqWord(id, true, false))
 	n, err := c.snd.send(i, length, id, uint32(k), true)
 	if err != nil {
-		c.snd.table[k].Store(id << 2)
+		c.snd.table[k].Store(protocol.ReqWord(id, false, false))
 		return -1, err
 	}
 	p := &c.pending[k]
@@ -246,7 +237,7 @@ func (c *client) hasResponse(k int, gen uint64) (bool, error) {
 func (c *client) setDisconnectHint(k int, gen uint64) {
 	if p := c.pendingOf(k, gen); p != nil {
 		// SYNC POINT request-state: paired with server.hasDisconnectHint.
-		c.snd.table[k].Store(p.requestID<<2 | reqActive | reqHint)
+		c.snd.table[k].Store(protocol.ReqWord(p.requestID, true, true))
 	}
 }
 
@@ -259,7 +250,7 @@ func (c *client) closePending(k int, gen uint64) {
 		return
 	}
 	// SYNC POINT request-state: paired with server.connected.
-	c.snd.table[k].Store(p.requestID << 2)
+	c.snd.table[k].Store(protocol.ReqWord(p.requestID, false, false))
 	for j, h := range p.held {
 		c.rcv.release(h.conn, h.chunk)
 		p.held[j] = heldChunk{}
@@ -312,7 +303,7 @@ func (c *client) closePort() error {
 	d := c.rr.core.dyn
 	c.snd.closeLocked()
 	c.rcv.wp.close() // before the slot, whose word it forgets, goes
-	release(&d.pubs[c.slot], c.rr.core.node.id)
+	protocol.Release(&d.Pubs[c.slot], c.rr.core.node.id)
 	d.bump()
 	c.rcv.closeLocked()
 	c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -14,10 +15,10 @@ import (
 // length). Neither side may crash, read past a chunk or lose a chunk: at
 // the end of every round both pools are full again.
 func FuzzRequestResponseHostileHeaders(f *testing.F) {
-	f.Add(uint64(1), uint32(0), uint64(3), uint64(1<<2|reqActive), uint64(1), uint64(3))
+	f.Add(uint64(1), uint32(0), uint64(3), protocol.ReqWord(1, true, false), uint64(1), uint64(3))
 	f.Add(uint64(0), uint32(0), uint64(3), uint64(0), uint64(1), uint64(3))
 	f.Add(uint64(5), uint32(7), uint64(1<<40), ^uint64(0), uint64(2), uint64(1<<60))
-	f.Add(uint64(1), uint32(1), uint64(8), uint64(1<<2|reqActive|reqHint), uint64(9), uint64(8))
+	f.Add(uint64(1), uint32(1), uint64(8), protocol.ReqWord(1, true, true), uint64(9), uint64(8))
 	cfg := testConfig(f)
 	cfg.InProcess = true
 	node, err := NewNodeBuilder().Config(cfg).SignalHandling(false).Create()
@@ -50,7 +51,8 @@ func FuzzRequestResponseHostileHeaders(f *testing.F) {
 		}
 		// The hostile client rewrites its request and its table.
 		h := client.c.snd.chunk(chunk)
-		h.RequestID, h.channel, h.Length = reqID, channel, reqLen
+		h.RequestID, h.Length = reqID, reqLen
+		protocol.SetChunkChannel(h, channel)
 		client.c.snd.table[p.k].Store(tableWord)
 		a, err := server.Receive()
 		if err != nil {
@@ -111,12 +113,12 @@ func FuzzRequestResponseHostileHeaders(f *testing.F) {
 // receiver reads it from another process's header, never reaches outside
 // the mapping.
 func FuzzDataSegmentTable(f *testing.F) {
-	good := newDataLayout(16, 8, 1, 12, TypeInfo{}, 4)
-	seed := make([]byte, good.size)
-	h := (*dataHeader)(unsafe.Pointer(&seed[shm.HeaderSize]))
-	*h = dataHeader{chunkStride: good.stride, numChunks: good.numChunks, chunksOffset: good.chunksOff,
-		payloadOff: good.payloadOff, payloadSize: good.payloadSize, elemSize: good.elemSize, poolOffset: good.poolOff,
-		tableOffset: good.tableOff, tableLen: good.tableLen}
+	good := protocol.NewDataLayout(16, 8, 1, 12, 0, 0, 4)
+	seed := make([]byte, good.Size)
+	h := (*protocol.DataHeader)(unsafe.Pointer(&seed[shm.HeaderSize]))
+	*h = protocol.DataHeader{ChunkStride: good.Stride, NumChunks: good.NumChunks, ChunksOffset: good.ChunksOff,
+		PayloadOffset: good.PayloadOff, PayloadSize: good.PayloadSize, ElemSize: good.ElemSize, PoolOffset: good.PoolOff,
+		TableOffset: good.TableOff, TableLen: good.TableLen}
 	f.Add(seed, uint64(4))
 	f.Add(seed[:300], uint64(4))
 	f.Fuzz(func(t *testing.T, b []byte, want uint64) {
@@ -127,8 +129,8 @@ func FuzzDataSegmentTable(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if l.tableLen != want || l.tableOff%8 != 0 || l.tableOff+8*l.tableLen > uint64(len(buf)) {
-			t.Fatalf("table of %d entries at %d in a segment of %d bytes", l.tableLen, l.tableOff, len(buf))
+		if l.TableLen != want || l.TableOff%8 != 0 || l.TableOff+8*l.TableLen > uint64(len(buf)) {
+			t.Fatalf("table of %d entries at %d in a segment of %d bytes", l.TableLen, l.TableOff, len(buf))
 		}
 	})
 }
@@ -149,7 +151,8 @@ func TestHostileRequestsAreDropped(t *testing.T) {
 		i := r.chunk
 		p := must[*PendingResponse[rqMsg, rsMsg]](t)(r.Send())
 		h := client.c.snd.chunk(i)
-		h.RequestID, h.channel = bad.id, bad.ch
+		h.RequestID = bad.id
+		protocol.SetChunkChannel(h, bad.ch)
 		if a := must[*ActiveRequest[rqMsg, rsMsg]](t)(server.Receive()); a != nil {
 			t.Fatalf("request with id %d, slot %d was received", bad.id, bad.ch)
 		}

@@ -6,6 +6,8 @@ import (
 	"iter"
 	"sync"
 	"unsafe"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // activeReq is the server-local state of a received request.
@@ -71,32 +73,32 @@ func newServer(rr *reqResCore, o serverOpts) (*server, error) {
 	}
 	d := rr.core.dyn
 	s := &server{rr: rr, id: newID(), loansPerRequest: o.loansPerRequest}
-	s.slot = claim(d.subs, s.id, node.id)
+	s.slot = protocol.Claim(d.Subs, s.id, node.id)
 	if s.slot < 0 {
 		return nil, &ServiceError{Op: op, Service: name, Err: ErrExceedsMaxServers,
 			Detail: fmt.Sprintf("the service supports %d", q.MaxServers)}
 	}
 	a := q.MaxActiveRequestsPerClient
 	snd, err := newSender(senderOpts{
-		core: rr.core, id: s.id, op: op, mu: &s.mu, peers: d.pubs,
-		connFor: func(portInfo) connSpec { return rr.responseConn() },
+		core: rr.core, id: s.id, op: op, mu: &s.mu, peers: d.Pubs,
+		connFor: func(protocol.PortInfo) connSpec { return rr.responseConn() },
 		elem:    rr.resp, maxSlice: o.maxSlice, numChunks: q.serverChunks(o.loansPerRequest),
 		maxLoans: q.MaxClients * a * o.loansPerRequest, safeOverflow: q.EnableSafeOverflowForResponses, strategy: o.strategy,
 	})
 	if err != nil {
-		release(&d.subs[s.slot], node.id)
+		protocol.Release(&d.Subs[s.slot], node.id)
 		return nil, err
 	}
 	s.snd = snd
 	s.rcv = newReceiver(receiverOpts{
-		core: rr.core, id: s.id, mu: &s.mu, peers: d.pubs, elem: rr.req, slice: rr.reqSlice,
+		core: rr.core, id: s.id, mu: &s.mu, peers: d.Pubs, elem: rr.req, slice: rr.reqSlice,
 		layout: rr.requestConn().layout, wantTable: a, maxBorrowed: q.MaxClients * a, connMaxBorrowed: a,
 	})
-	s.rcv.wp = node.bell.newWaitpoint(&d.subs[s.slot].wake, nil)
+	s.rcv.wp = node.bell.newWaitpoint(&d.Subs[s.slot].Wake, nil)
 	s.rcv.src = &waitSource{key: s, wp: s.rcv.wp, ready: s.hasRequests, what: "server " + s.id.String(), svc: name}
-	sl := &d.subs[s.slot]
-	sl.a.Store(uint64(o.maxSlice))
-	activate(sl)
+	sl := &d.Subs[s.slot]
+	sl.SetServer(protocol.ServerSlot{MaxSliceLen: uint64(o.maxSlice)})
+	protocol.Activate(sl)
 	d.bump()
 	s.mu.Lock()
 	s.snd.update()
@@ -125,7 +127,7 @@ func (s *server) connected(c *recvConn, ch uint32, requestID uint64) bool {
 	}
 	// SYNC POINT request-state: paired with the client's stores in send,
 	// closePending and setDisconnectHint.
-	return c.table[ch].Load()&^reqHint == requestID<<2|reqActive
+	return protocol.ReqConnected(c.table[ch].Load(), requestID)
 }
 
 // receive takes the next request into a. Requests whose slot names no
@@ -143,7 +145,7 @@ func (s *server) receive(a *activeReq) (bool, error) {
 		}
 		h := c.chunk(i)
 		// Read once: later writes of the client cannot change what we act on.
-		requestID, ch, seq := h.RequestID, h.channel, h.Sequence
+		requestID, ch, seq := h.RequestID, protocol.ChunkChannel(h), h.Sequence
 		if uint64(ch) >= uint64(len(c.table)) || requestID == 0 {
 			s.rcv.dropped++
 			s.rcv.release(c, i)
@@ -193,7 +195,7 @@ func (s *server) hasDisconnectHint(a *activeReq, gen uint64) bool {
 		return false
 	}
 	// SYNC POINT request-state: paired with client.setDisconnectHint.
-	return a.conn.table[a.channel].Load()&reqHint != 0
+	return protocol.ReqHinted(a.conn.table[a.channel].Load())
 }
 
 // loan takes a response chunk for a. Must be called with s.mu held.
@@ -313,7 +315,7 @@ func (s *server) closePort() error {
 	d := s.rr.core.dyn
 	s.snd.closeLocked()
 	s.rcv.wp.close() // before the slot, whose word it forgets, goes
-	release(&d.subs[s.slot], s.rr.core.node.id)
+	protocol.Release(&d.Subs[s.slot], s.rr.core.node.id)
 	d.bump()
 	s.rcv.closeLocked()
 	s.mu.Unlock()

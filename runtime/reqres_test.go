@@ -712,41 +712,6 @@ func TestListServicesShowsClientsAndServers(t *testing.T) {
 	}
 }
 
-// TestDataPathLayouts pins the shared-memory structs of the data path.
-func TestDataPathLayouts(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"ChunkHeader", unsafe.Sizeof(ChunkHeader{}), 48},
-		{"ChunkHeader.RequestID", unsafe.Offsetof(ChunkHeader{}.RequestID), 24},
-		{"ChunkHeader.channel", unsafe.Offsetof(ChunkHeader{}.channel), 32},
-		{"dataHeader", unsafe.Sizeof(dataHeader{}), 128},
-		{"dataHeader.tableOffset", unsafe.Offsetof(dataHeader{}.tableOffset), 80},
-		{"dataHeader.tableLen", unsafe.Offsetof(dataHeader{}.tableLen), 88},
-		{"connHeader", unsafe.Sizeof(connHeader{}), 128},
-		{"connHeader.channels", unsafe.Offsetof(connHeader{}.channels), 24},
-		{"connHeader.attached", unsafe.Offsetof(connHeader{}.attached), 32},
-		{"portSlot", unsafe.Sizeof(portSlot{}), 64},
-		{"portSlot.drainBy", unsafe.Offsetof(portSlot{}.drainBy), 48},
-		{"portSlot.wake", unsafe.Offsetof(portSlot{}.wake), 56},
-		{"nodeSlot", unsafe.Sizeof(nodeSlot{}), 16},
-		{"nodeSlot.wake", unsafe.Offsetof(nodeSlot{}.wake), 8},
-	} {
-		if c.got != c.want {
-			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
-		}
-	}
-	l := newDataLayout(16, 8, 1, 10, TypeInfo{}, 4)
-	if l.tableOff%128 != 0 || l.tableOff+32 > l.chunksOff || l.tableOff < l.poolOff {
-		t.Errorf("request table at %d, pool at %d, chunks at %d", l.tableOff, l.poolOff, l.chunksOff)
-	}
-	cl := newConnLayout(4, 2, 16)
-	if cl.compOff != cl.subOff+4*cl.subSize || cl.size < cl.compOff || cl.subOff%128 != 0 || cl.subSize%128 != 0 {
-		t.Errorf("connection layout %+v", cl)
-	}
-}
-
 // TestConcurrentClientsAndServers runs two servers and three clients in
 // goroutines: each client keeps two requests in flight and checks that
 // every request gets its own five responses from each server.

@@ -16,8 +16,8 @@ func TestInterruptedCleanupResumes(t *testing.T) {
 		do   func(cfg *Config, d *dynamic, dead ID)
 	}{
 		{"data segment removed, connections left", func(cfg *Config, d *dynamic, dead ID) {
-			for i := range d.pubs {
-				if id := ID(d.pubs[i].id.Load()); id != 0 {
+			for i := range d.Pubs {
+				if id := ID(d.Pubs[i].ID.Load()); id != 0 {
 					cfg.provider().Remove(cfg.dataName(id))
 				}
 			}
@@ -36,10 +36,10 @@ func TestInterruptedCleanupResumes(t *testing.T) {
 		}},
 		{"marked the service for removal, then died", func(cfg *Config, d *dynamic, dead ID) {
 			removePortsOf(cfg, cfg.provider(), d, dead, journaledPorts(cfg.nodeDir(dead)))
-			for i := range d.nodes {
-				d.nodes[i].id.CompareAndSwap(uint64(dead), 0)
+			for i := range d.Nodes {
+				d.Nodes[i].ID.CompareAndSwap(uint64(dead), 0)
 			}
-			d.hdr.destroyer.Store(uint64(dead))
+			d.Hdr.Destroyer.Store(uint64(dead))
 		}},
 		{"service removed, node files left", func(cfg *Config, d *dynamic, dead ID) {
 			cleanupServiceOfNode(cfg, cfg.provider(), serviceHash("resume", PatternPublishSubscribe), uidOf(d, cfg), dead, journaledPorts(cfg.nodeDir(dead)))

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/ring"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
@@ -58,18 +59,18 @@ type sender struct {
 
 	// The port's own slot (standalone senders, i.e. publishers, release it
 	// in closePort; clients and servers do it themselves).
-	own  []portSlot
+	own  []protocol.PortSlot
 	slot int
 
 	mu     *sync.Mutex // the port's; shared with its receiver part, if any
 	closed bool
 
-	peers   []portSlot // the receivers' slots
-	connFor func(pi portInfo) connSpec
+	peers   []protocol.PortSlot // the receivers' slots
+	connFor func(pi protocol.PortInfo) connSpec
 
 	data   shm.Segment
 	base   unsafe.Pointer // start of the data segment mapping
-	layout dataLayout
+	layout protocol.DataLayout
 	pool   *ring.Pool
 	table  []atomic.Uint64 // a client's request table, in the data segment; nil otherwise
 
@@ -124,7 +125,7 @@ type connFailure struct {
 // geometry, the most chunks that can be in flight on it, and how many
 // history samples the receiver wants.
 type connSpec struct {
-	layout  connLayout
+	layout  protocol.ConnLayout
 	limit   int
 	history int
 }
@@ -161,8 +162,8 @@ type senderOpts struct {
 	id           ID
 	op           string
 	mu           *sync.Mutex
-	peers        []portSlot
-	connFor      func(pi portInfo) connSpec
+	peers        []protocol.PortSlot
+	connFor      func(pi protocol.PortInfo) connSpec
 	elem, header TypeInfo
 	maxSlice     int
 	numChunks    int
@@ -182,13 +183,13 @@ func newSender(o senderOpts) (*sender, error) {
 	p := &sender{core: o.core, id: o.id, op: o.op, mu: o.mu, peers: o.peers, connFor: o.connFor,
 		maxLoans: o.maxLoans, strategy: o.strategy, safeOverflow: o.safeOverflow, maxSlice: uint64(o.maxSlice)}
 	n := uint64(o.numChunks)
-	p.layout = newDataLayout(o.elem.Size, o.elem.Align, p.maxSlice, n, o.header, uint64(o.tableLen))
+	p.layout = protocol.NewDataLayout(o.elem.Size, o.elem.Align, p.maxSlice, n, o.header.Size, o.header.Align, uint64(o.tableLen))
 	// The journal entry comes first: if we die from here on, the cleanup
 	// of our node finds the files, whatever happens to the slot.
 	if err := node.journalPort(p.id, portSender); err != nil {
 		return nil, journalErr(o.op, o.core.name, err)
 	}
-	seg, err := node.shm.Create(cfg.dataName(p.id), p.layout.size)
+	seg, err := node.shm.Create(cfg.dataName(p.id), p.layout.Size)
 	if err != nil {
 		node.forgetPort(p.id, portSender)
 		return nil, &ServiceError{Op: o.op, Service: o.core.name, Err: errOr(err, ErrOutOfMemory), Detail: err.Error()}
@@ -196,22 +197,19 @@ func newSender(o senderOpts) (*sender, error) {
 	p.data = seg
 	b := seg.Bytes()
 	p.base = unsafe.Pointer(&b[0])
-	h := dataHeaderOf(b)
 	l := &p.layout
-	*h = dataHeader{chunkStride: l.stride, numChunks: l.numChunks, chunksOffset: l.chunksOff, payloadOff: l.payloadOff,
-		payloadSize: l.payloadSize, elemSize: l.elemSize, poolOffset: l.poolOff, publisher: uint64(p.id),
-		headerOff: l.headerOff, headerSize: l.headerSize, tableOffset: l.tableOff, tableLen: l.tableLen}
-	p.pool, err = ring.NewPool(b[l.poolOff:l.poolOff+uint64(ring.PoolMemorySize(uint32(n)))], uint32(n), true)
+	l.WriteHeader(protocol.DataHeaderOf(b), p.id)
+	p.pool, err = ring.NewPool(b[l.PoolOff:l.PoolOff+uint64(ring.PoolMemorySize(uint32(n)))], uint32(n), true)
 	if err != nil {
 		p.removeFiles()
 		node.forgetPort(p.id, portSender)
 		return nil, fmt.Errorf("iox2: %s: %w", o.op, err)
 	}
-	if l.tableLen > 0 {
-		p.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(p.base, l.tableOff)), l.tableLen)
+	if l.TableLen > 0 {
+		p.table = unsafe.Slice((*atomic.Uint64)(unsafe.Add(p.base, l.TableOff)), l.TableLen)
 	}
 	// SYNC POINT publish: paired with the receivers' OpenReady.
-	shm.Publish(seg, kindData, layoutVersion)
+	shm.Publish(seg, protocol.KindData, protocol.Version)
 	p.refs = make([]uint32, n)
 	p.free = make([]uint32, 0, n)
 	p.state = make([]uint8, n)
@@ -223,15 +221,15 @@ func newSender(o senderOpts) (*sender, error) {
 
 // chunk returns the address of chunk i's header.
 func (p *sender) chunk(i uint32) *ChunkHeader {
-	return (*ChunkHeader)(unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride))
+	return (*ChunkHeader)(unsafe.Add(p.base, p.layout.ChunksOff+uint64(i)*p.layout.Stride))
 }
 
 func (p *sender) payload(i uint32) unsafe.Pointer {
-	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.payloadOff)
+	return unsafe.Add(p.base, p.layout.ChunksOff+uint64(i)*p.layout.Stride+p.layout.PayloadOff)
 }
 
 func (p *sender) userHeader(i uint32) unsafe.Pointer {
-	return unsafe.Add(p.base, p.layout.chunksOff+uint64(i)*p.layout.stride+p.layout.headerOff)
+	return unsafe.Add(p.base, p.layout.ChunksOff+uint64(i)*p.layout.Stride+p.layout.HeaderOff)
 }
 
 // loan takes a free chunk. Must be called with p.mu held.
@@ -306,7 +304,7 @@ func (p *sender) stamp(i uint32, length, requestID uint64, channel uint32) error
 	h.Publisher = uint64(p.id)
 	h.Length = length
 	h.RequestID = requestID
-	h.channel = channel
+	protocol.SetChunkChannel(h, channel)
 	p.seq++
 	return nil
 }
@@ -323,7 +321,7 @@ func (p *sender) send(i uint32, length, requestID uint64, channel uint32, keep b
 		p.deref(i) // the loan's reference: the sample goes back unsent
 		return 0, p.connError("send", -1)
 	}
-	v := p.layout.encode(i)
+	v := p.layout.Encode(i)
 	delivered := 0
 	for _, c := range p.conns {
 		if c != nil && p.push(c, 0, v, nil) {
@@ -368,7 +366,7 @@ func (p *sender) sendTo(i uint32, length, requestID uint64, channel uint32, slot
 	delivered := false
 	if slot >= 0 && slot < len(p.conns) {
 		if c := p.conns[slot]; c != nil && c.peer == peer && int(channel) < len(c.conn.channels) {
-			v := p.layout.encode(i)
+			v := p.layout.Encode(i)
 			if p.push(c, int(channel), v, wanted) {
 				c.mark(i)
 				p.refs[i]++
@@ -500,7 +498,7 @@ func (p *sender) deref(i uint32) {
 // A value that does not name a chunk in flight on c is ignored: a receiver
 // cannot make us free a chunk twice.
 func (p *sender) giveBack(c *sendConn, v uint64) {
-	i, ok := p.layout.decode(v)
+	i, ok := p.layout.Decode(v)
 	if !ok || !c.has(i) {
 		return
 	}
@@ -555,21 +553,21 @@ func (p *sender) update() {
 	p.seen = cur
 	created := false
 	for i := range p.peers {
-		pi, ok := snapshot(&p.peers[i])
+		pi, ok := protocol.Snapshot(&p.peers[i])
 		c := p.conns[i]
-		if c != nil && (!ok || pi.id != c.peer) {
+		if c != nil && (!ok || pi.ID != c.peer) {
 			p.dropConn(i)
 			p.changed = true
 			c = nil
 		}
 		var err error
-		if ok && c == nil && pi.id != p.id {
+		if ok && c == nil && pi.ID != p.id {
 			if err = p.connect(i, pi); err == nil {
 				created = true
 				p.changed = true
 			}
 		}
-		p.setConnErr(i, pi.id, err)
+		p.setConnErr(i, pi.ID, err)
 	}
 	if created {
 		d.bump()
@@ -611,22 +609,22 @@ func (p *sender) connError(op string, slot int) error {
 	return &ServiceError{Op: op, Service: p.core.name, Err: p.connErrs[slot].err}
 }
 
-func (p *sender) connect(slot int, pi portInfo) error {
+func (p *sender) connect(slot int, pi protocol.PortInfo) error {
 	node := p.core.node
 	spec := p.connFor(pi)
-	name := node.config.connName(p.id, pi.id)
-	conn, err := createConnection(node.shm, name, p.id, pi.id, spec.layout)
+	name := node.config.connName(p.id, pi.ID)
+	conn, err := createConnection(node.shm, name, p.id, pi.ID, spec.layout)
 	if errors.Is(err, shm.ErrExist) {
 		// Left over from an earlier connection to the same receiver that
 		// we dropped while its file was still being removed.
 		node.shm.Remove(name)
-		conn, err = createConnection(node.shm, name, p.id, pi.id, spec.layout)
+		conn, err = createConnection(node.shm, name, p.id, pi.ID, spec.layout)
 	}
 	if err != nil {
 		return err
 	}
-	c := &sendConn{peer: pi.id, conn: conn, name: name, inflight: make([]uint64, (p.layout.numChunks+63)/64),
-		limit: spec.limit, wake: &p.peers[slot].wake, node: &p.peers[slot].node}
+	c := &sendConn{peer: pi.ID, conn: conn, name: name, inflight: make([]uint64, (p.layout.NumChunks+63)/64),
+		limit: spec.limit, wake: &p.peers[slot].Wake, node: &p.peers[slot].Node}
 	p.conns[slot] = c
 	// History for the late joiner: the newest samples it asked for, oldest
 	// first.
@@ -634,7 +632,7 @@ func (p *sender) connect(slot int, pi portInfo) error {
 	for k := max(p.hLen-spec.history, 0); k < p.hLen; k++ {
 		i := p.history[(p.hHead+k)%len(p.history)]
 		// hands chunk i to the receiver (ring Q2)
-		if conn.submission.Push(p.layout.encode(i)) {
+		if conn.submission.Push(p.layout.Encode(i)) {
 			c.mark(i)
 			p.refs[i]++
 			pushed = true
@@ -725,11 +723,11 @@ func (p *sender) awaitReceivers() {
 				continue
 			}
 			// SYNC POINT attached: paired with the receiver's store in connect.
-			if c.conn.hdr.attached.Load() != 0 {
+			if c.conn.hdr.Attached.Load() != 0 {
 				continue
 			}
 			p.reclaimConn(c)
-			if pi, ok := snapshot(&p.peers[i]); c.n > 0 && ok && pi.id == c.peer {
+			if pi, ok := protocol.Snapshot(&p.peers[i]); c.n > 0 && ok && pi.ID == c.peer {
 				waiting = true
 				break
 			}
@@ -756,7 +754,7 @@ func (p *sender) closePort() error {
 	}
 	p.closeLocked()
 	d := p.core.dyn
-	release(&p.own[p.slot], p.core.node.id)
+	protocol.Release(&p.own[p.slot], p.core.node.id)
 	d.bump()
 	p.mu.Unlock()
 	p.core.removePort(p)

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 	"github.com/iox2go/iox2go/runtime/shm"
 )
 
@@ -29,10 +31,10 @@ func (m openMode) String() string {
 type serviceSpec struct {
 	name    string
 	pattern Pattern
-	caps    dynCaps // of a service this spec creates
+	caps    protocol.DynCaps // of a service this spec creates
 	// capsOf returns the capacities of an existing service, from its
 	// static config: the builder's values are only minimums when opening.
-	capsOf func(sc *StaticConfig) dynCaps
+	capsOf func(sc *StaticConfig) protocol.DynCaps
 	attrs  []Attribute // defined on create
 	reqs   []Attribute // required on open
 	// newStatic fills the pattern-specific part of a new static config.
@@ -133,9 +135,9 @@ func (s *serviceCore) countActive(subs bool) int {
 	}
 	defer s.exit()
 	if subs {
-		return countActive(s.dyn.subs)
+		return countActive(s.dyn.Subs)
 	}
-	return countActive(s.dyn.pubs)
+	return countActive(s.dyn.Pubs)
 }
 
 // openService creates, opens or opens-or-creates a service. It fails with
@@ -267,8 +269,12 @@ func errOr(err, def error) error {
 }
 
 func verifyCommon(sc *StaticConfig, spec *serviceSpec) (error, string) {
-	if sc.Version != Version {
-		return ErrVersionMismatch, fmt.Sprintf("this process runs iox2go %s, the service was created by %s", Version, sc.Version)
+	if sc.Version != protocol.VersionString {
+		if strings.Contains(sc.Version, ".") {
+			// Before protocol 7 the field held the runtime's release.
+			return ErrVersionMismatch, fmt.Sprintf("the service was created by iox2go %s (protocol version 6 or older), this process speaks protocol version %s", sc.Version, protocol.VersionString)
+		}
+		return ErrVersionMismatch, fmt.Sprintf("the service uses protocol version %s, this process speaks %s", sc.Version, protocol.VersionString)
 	}
 	if sc.Pattern != spec.pattern.String() || sc.Name != spec.name {
 		return ErrIncompatiblePattern, fmt.Sprintf("requested %s %q, found %s %q", spec.pattern, spec.name, sc.Pattern, sc.Name)
@@ -309,7 +315,7 @@ func createService(node *Node, spec *serviceSpec, hash string) (*serviceCore, er
 	cfg := node.config
 	uid := newID().String()
 	sc := &StaticConfig{
-		Version:    Version,
+		Version:    protocol.VersionString,
 		Name:       spec.name,
 		Pattern:    spec.pattern.String(),
 		Hash:       hash,
@@ -400,7 +406,7 @@ func (s *serviceCore) arm() {
 	// that follows; paired with bump's Add of changes and its Swap of the
 	// wake word (node-claim). Either the round sees the change or the bump
 	// sees the token.
-	s.dyn.nodes[s.slot].wake.Store(s.wp.token)
+	s.dyn.Nodes[s.slot].Wake.Store(s.wp.token)
 }
 
 // round is what a change of the service makes the node's dispatcher do:
@@ -526,10 +532,10 @@ func (s *serviceCore) close() error {
 	// SYNC POINT node-disarm: nobody rings us for this service any more
 	// (a bump that claimed the token first rings a stale one); paired with
 	// bump's node-claim.
-	s.dyn.nodes[s.slot].wake.CompareAndSwap(s.wp.token, 0)
+	s.dyn.Nodes[s.slot].Wake.CompareAndSwap(s.wp.token, 0)
 	s.wp.close()
 	s.node.live.forget(s) // no watchPeers(s) after this
-	if s.dyn.hasDraining() {
+	if s.dyn.HasDraining() {
 		// Our receivers are gone: the dead senders that waited for them
 		// may be finished now, before we leave (and perhaps remove the
 		// service).

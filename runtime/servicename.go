@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"strings"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // Name limits, as in iceoryx2.
@@ -50,9 +52,7 @@ func validateASCII(s string, max int, emptyOK bool) error {
 }
 
 // Attribute is a key=value pair stored with a service.
-type Attribute struct {
-	Key, Value string
-}
+type Attribute = protocol.Attribute
 
 func validateAttributes(attrs []Attribute, requirement bool) error {
 	if !requirement && len(attrs) > MaxAttributes {

@@ -1,84 +1,39 @@
 package runtime
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
+
+	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
 // Pattern is a messaging pattern. The numbers are iceoryx2's.
-type Pattern uint32
+type Pattern = protocol.Pattern
 
 const (
-	PatternPublishSubscribe Pattern = 0
-	PatternEvent            Pattern = 1
-	PatternRequestResponse  Pattern = 2
+	PatternPublishSubscribe = protocol.PatternPublishSubscribe
+	PatternEvent            = protocol.PatternEvent
+	PatternRequestResponse  = protocol.PatternRequestResponse
 )
-
-func (p Pattern) String() string {
-	switch p {
-	case PatternPublishSubscribe:
-		return "publish_subscribe"
-	case PatternEvent:
-		return "event"
-	case PatternRequestResponse:
-		return "request_response"
-	}
-	return "Pattern(" + strconv.Itoa(int(p)) + ")"
-}
 
 // serviceHash identifies a service within a domain: a service name can exist
 // once per messaging pattern. It names the service's files, so no user input
 // ever becomes a path.
-func serviceHash(name string, p Pattern) string {
-	h := sha256.Sum256([]byte(strconv.Itoa(int(p)) + "\x00" + name))
-	return hex.EncodeToString(h[:16])
-}
+func serviceHash(name string, p Pattern) string { return protocol.ServiceHash(name, uint32(p)) }
 
 // StaticConfig is the immutable description of a service, stored as a JSON
 // file in <Root>/services when the service is created. It is published
 // atomically (written to a temporary file, then hard-linked to its final
-// name), so a reader sees all of it or none of it.
-type StaticConfig struct {
-	Version    string      `json:"version"`
-	Name       string      `json:"name"`
-	Pattern    string      `json:"pattern"`
-	Hash       string      `json:"hash"`
-	UID        string      `json:"uid"` // this incarnation of the service; names its dynamic segment
-	Attributes []Attribute `json:"attributes"`
-
-	PublishSubscribe *PubSubStatic `json:"publish_subscribe,omitempty"`
-	Event            *EventStatic  `json:"event,omitempty"`
-	RequestResponse  *ReqResStatic `json:"request_response,omitempty"`
-}
+// name), so a reader sees all of it or none of it. Its Version is the
+// protocol version (ProtocolVersion) in decimal.
+type StaticConfig = protocol.StaticConfig
 
 // PubSubStatic is the publish-subscribe part of a StaticConfig.
-type PubSubStatic struct {
-	Payload TypeInfo `json:"payload"`
-	// PayloadVariant is "fixed" (one T per sample) or "dynamic" (a slice
-	// of T whose length the publisher chooses per sample).
-	PayloadVariant               string    `json:"payload_variant"`
-	UserHeader                   *TypeInfo `json:"user_header,omitempty"`
-	MaxPublishers                int       `json:"max_publishers"`
-	MaxSubscribers               int       `json:"max_subscribers"`
-	MaxNodes                     int       `json:"max_nodes"`
-	HistorySize                  int       `json:"history_size"`
-	SubscriberMaxBufferSize      int       `json:"subscriber_max_buffer_size"`
-	SubscriberMaxBorrowedSamples int       `json:"subscriber_max_borrowed_samples"`
-	EnableSafeOverflow           bool      `json:"enable_safe_overflow"`
-}
-
-func (c *Config) servicesDir() string { return filepath.Join(c.Root, "services") }
-
-func (c *Config) staticPath(hash string) string {
-	return filepath.Join(c.servicesDir(), c.Prefix+hash+".service")
-}
+type PubSubStatic = protocol.PubSubStatic
 
 // readStatic reads and decodes a static config. It returns an error wrapping
 // fs.ErrNotExist when there is none, and ErrServiceCorrupted when the file
@@ -126,7 +81,7 @@ func writeStatic(path, tmpDir string, sc *StaticConfig, mode os.FileMode) error 
 		return err
 	}
 	b = append(b, '\n')
-	tmp := filepath.Join(tmpDir, filepath.Base(path)+"."+newID().String()+".tmp")
+	tmp := filepath.Join(tmpDir, filepath.Base(path)+"."+newID().String()+protocol.SuffixTmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err

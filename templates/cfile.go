@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ type cFile struct {
 	header
 	*idl.File
 	Guard string // include guard macro
+	API   string // the name of the typed API header
 }
 
 // C returns the C header generated for f: "<file>.iox2.h". It compiles as
@@ -21,7 +24,7 @@ type cFile struct {
 func C(f *idl.File, opts Options) ([]byte, error) {
 	h := newHeader(f, opts)
 	base := strings.TrimSuffix(h.SourceBase, ".idl")
-	return execute("c/file", &cFile{header: h, File: f, Guard: "IOX2GEN_" + cMacroName(base) + "_IOX2_H"})
+	return execute("c/file", &cFile{header: h, File: f, Guard: "IOX2GEN_" + cMacroName(base) + "_IOX2_H", API: OutputName(h.SourceBase, "c-api")})
 }
 
 // cMacroName upper-cases s and replaces what a macro name cannot hold.
@@ -228,8 +231,9 @@ var cFuncs = template.FuncMap{
 		}
 		return "((" + cNamed(&e.Named) + ")" + lit + ")"
 	},
-	"cPrim": func(p idl.Prim) string { return cPrims[p] },
-	"cQoS":  func(q idl.QoS) string { return cQoSValue(q) },
+	"cPrim":   func(p idl.Prim) string { return cPrims[p] },
+	"cLayout": cLayout,
+	"cQoS":    func(q idl.QoS) string { return cQoSValue(q) },
 	// cQoSMacro names the define of setting q: its annotation in upper
 	// case, with the unit of a duration (DEADLINE_NS).
 	"cQoSMacro": func(q idl.QoS) string {
@@ -278,4 +282,191 @@ func cQoSValue(q idl.QoS) string {
 		return "UINT64_C(" + strconv.FormatInt(int64(q.Duration), 10) + ")"
 	}
 	return strconv.Itoa(q.Value)
+}
+
+// cAPIFile is the data of the C API template (c/api.h.tmpl): the typed
+// functions of the C library (lang/c/include/iox2go.h) for the types and
+// services of a file.
+type cAPIFile struct {
+	header
+	*idl.File
+	Guard    string // include guard macro
+	Payload  string // the payload header: "<file>.iox2.h"
+	Prims    []cPrimInfo
+	Services []*cAPIService
+}
+
+// cPrimInfo is the type identity that the Go runtime derives for a
+// primitive slice element (runtime/typeinfo_reflect.go): its Go name,
+// size and alignment, and the layout "0 <size> . <kind>\n".
+type cPrimInfo struct {
+	C, Name, Func string // C type, identity name, function returning the identity
+	Size          uint64
+	Layout        string
+	LayoutHash    string
+}
+
+func cPrimIdentity(p idl.Prim) cPrimInfo {
+	name := identityPrims[p]
+	layout := "0 " + strconv.FormatUint(p.Size(), 10) + " . " + name + "\n"
+	sum := sha256.Sum256([]byte(layout))
+	return cPrimInfo{C: cPrims[p], Name: name, Func: "iox2gen_" + name + "_type_info", Size: p.Size(), Layout: layout, LayoutHash: hex.EncodeToString(sum[:])}
+}
+
+// cMessage is what a service sends: the C type of the payload (or of a
+// slice's elements) and the expression of its type identity.
+type cMessage struct {
+	C    string // robot_Imu, float
+	Info string // const iox2_type_info *: robot_Imu_type_info()
+}
+
+func cMessageOf(st *idl.Struct, t *idl.Type) cMessage {
+	if st != nil {
+		n := cNamed(&st.Named)
+		return cMessage{C: n, Info: n + "_type_info()"}
+	}
+	p := cPrimIdentity(t.Prim)
+	return cMessage{C: p.C, Info: p.Func + "()"}
+}
+
+// cAPIService holds what the C API of one service needs.
+type cAPIService struct {
+	*idl.Service
+	Prefix   string // robot_Imu: the prefix of the service's functions
+	Macro    string // robot_Imu_SERVICE: the prefix of its macros in the payload header
+	Payload  cMessage
+	Response cMessage
+	Header   string // the C type of the user header, "" without one
+	Spec     []string
+	// Port options: "member = value" for the options struct of each port.
+	Publisher, Subscriber, Client, Server []string
+	DefaultEventID                        string
+}
+
+// cSpecFields are the members of iox2_*_spec that the service QoS set,
+// by annotation (the same names, except the deadline's unit).
+var cSpecFields = map[string]string{
+	"deadline": "deadline_ns",
+}
+
+// cPortFields are the members of the port options structs that the port
+// settings set.
+var cPortFields = map[string]string{
+	"publisher_max_loaned_samples":            "max_loaned_samples",
+	"backpressure":                            "backpressure",
+	"max_slice_len":                           "max_slice_len",
+	"subscriber_buffer_size":                  "buffer_size",
+	"subscriber_history_request":              "history_request",
+	"client_max_active_requests":              "max_active_requests",
+	"client_backpressure":                     "backpressure",
+	"client_max_slice_len":                    "max_slice_len",
+	"server_max_loaned_responses_per_request": "max_loaned_responses_per_request",
+	"server_backpressure":                     "backpressure",
+	"server_max_slice_len":                    "max_slice_len",
+}
+
+// cAPIValue spells the value of q for an int64_t member of a spec or
+// options struct.
+func cAPIValue(q idl.QoS) string {
+	switch {
+	case q.IsBool:
+		if q.Bool {
+			return "1"
+		}
+		return "0"
+	case q.Enum != "":
+		return "IOX2_" + q.Enum // IOX2_DISCARD_DATA, IOX2_RETRY_UNTIL_DELIVERED
+	case q.IsDuration:
+		return "INT64_C(" + strconv.FormatInt(int64(q.Duration), 10) + ")"
+	}
+	return strconv.Itoa(q.Value)
+}
+
+func cAPIAssignments(qs []idl.QoS, fields map[string]string, all bool) ([]string, error) {
+	var out []string
+	for _, q := range qs {
+		m, ok := fields[q.Name]
+		if !ok {
+			if !all {
+				return nil, fmt.Errorf("no C option member for setting %s", q.Name)
+			}
+			m = q.Name
+		}
+		out = append(out, m+" = "+cAPIValue(q))
+	}
+	return out, nil
+}
+
+// CAPI returns the typed C API generated for f: "<file>.iox2.api.h". It
+// includes the payload header and the C library's header, iox2go.h.
+func CAPI(f *idl.File, opts Options) ([]byte, error) {
+	h := newHeader(f, opts)
+	base := strings.TrimSuffix(h.SourceBase, ".idl")
+	d := &cAPIFile{header: h, File: f, Guard: "IOX2GEN_" + cMacroName(base) + "_IOX2_API_H", Payload: OutputName(h.SourceBase, "c")}
+	prims := map[idl.Prim]bool{}
+	addPrim := func(st *idl.Struct, t *idl.Type) {
+		if st == nil && t != nil && !prims[t.Prim] {
+			prims[t.Prim] = true
+			d.Prims = append(d.Prims, cPrimIdentity(t.Prim))
+		}
+	}
+	for _, s := range f.Services {
+		prefix := cScoped(s.Scope, s.GoName)
+		a := &cAPIService{Service: s, Prefix: prefix, Macro: prefix + "_SERVICE", DefaultEventID: "IOX2_UNSET"}
+		var err error
+		if a.Spec, err = cAPIAssignments(s.QoS, cSpecFields, true); err != nil {
+			return nil, err
+		}
+		switch s.Pattern {
+		case idl.PublishSubscribe:
+			a.Payload = cMessageOf(s.Payload, s.PayloadType)
+			addPrim(s.Payload, s.PayloadType)
+			if s.UserHeader != nil {
+				a.Header = cNamed(&s.UserHeader.Named)
+			}
+			if a.Publisher, err = cAPIAssignments(s.Publisher, cPortFields, false); err != nil {
+				return nil, err
+			}
+			if a.Subscriber, err = cAPIAssignments(s.Subscriber, cPortFields, false); err != nil {
+				return nil, err
+			}
+		case idl.RequestResponse:
+			a.Payload = cMessageOf(s.Payload, s.PayloadType)
+			a.Response = cMessageOf(s.Response, s.ResponseType)
+			addPrim(s.Payload, s.PayloadType)
+			addPrim(s.Response, s.ResponseType)
+			if a.Client, err = cAPIAssignments(s.Client, cPortFields, false); err != nil {
+				return nil, err
+			}
+			if a.Server, err = cAPIAssignments(s.Server, cPortFields, false); err != nil {
+				return nil, err
+			}
+		case idl.Event:
+			for _, q := range s.Notifier {
+				if q.Name == "default_event_id" {
+					a.DefaultEventID = strconv.Itoa(q.Value)
+				}
+			}
+		}
+		d.Services = append(d.Services, a)
+	}
+	return execute("c/api", d)
+}
+
+// cLayout writes a canonical layout description as C string literals,
+// one per line of it, each on a line of its own after sep: " \\" in a
+// macro body, "" in an initializer.
+func cLayout(layout, sep, indent string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(layout, "\n") {
+		if l != "" {
+			text, nl := strings.CutSuffix(l, "\n")
+			q := cString(text)
+			if nl {
+				q = q[:len(q)-1] + `\n"`
+			}
+			b.WriteString(sep + "\n" + indent + q)
+		}
+	}
+	return b.String()
 }

@@ -187,3 +187,70 @@ func TestAssertionsCatchChanges(t *testing.T) {
 		mustFail(t, string(out), err, "evaluation panicked: TransmissionData")
 	})
 }
+
+// cLibInclude is the directory of the C library's public headers
+// (iox2go.h, iox2go.hpp), which the generated API headers include.
+func cLibInclude(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "lang", "c", "include"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "iox2go.h")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestGoldenCAPICompiles compiles every golden API header (FILE.iox2.api.h,
+// with its payload header and lang/c/include/iox2go.h) with gcc -std=c11
+// -Wall -Wextra -Werror, alone and all together, and as C++11 and C++17
+// with g++ together with iox2go.hpp; then it compiles (-S, to assembly: no
+// assembler or linker, and the library need not be built) a C program that
+// calls every function of the robot API, as C and as C++, and a C++ program
+// that uses iox2go.hpp with it (templates/testdata/c).
+func TestGoldenCAPICompiles(t *testing.T) {
+	gcc := need(t, "gcc")
+	inc := "-I" + cLibInclude(t)
+	dir := t.TempDir()
+	cflags := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", inc}
+	var all strings.Builder
+	for _, c := range goldenCases(t) {
+		for _, out := range Outputs("c") {
+			src, err := os.ReadFile(c.golden(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, dir, OutputName(c.name, out), string(src))
+		}
+		h := OutputName(c.name, "c-api")
+		run(t, dir, nil, gcc, append(cflags, "-fsyntax-only", h)...)
+		all.WriteString("#include \"" + h + "\"\n#include \"" + h + "\"\n")
+	}
+	all.WriteString("int main(void) { return 0; }\n")
+	write(t, dir, "all.c", all.String())
+	run(t, dir, nil, gcc, append(cflags, "-fsyntax-only", "all.c")...)
+	for _, p := range []string{"robot_api.c", "robot_api.cpp"} {
+		src, err := os.ReadFile(filepath.Join("testdata", "c", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, dir, p, string(src))
+	}
+	run(t, dir, nil, gcc, append(cflags, "-S", "-o", "robot_api.s", "robot_api.c")...)
+
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		t.Skip("g++ not found: skipping the C++ compilation of the API headers and iox2go.hpp (make tools installs it)")
+	}
+	write(t, dir, "all.cpp", "#include <iox2go.hpp>\n"+all.String())
+	for _, std := range []string{"-std=c++11", "-std=c++17"} {
+		file := "all.c"
+		if std == "-std=c++17" {
+			file = "all.cpp" // iox2go.hpp needs C++17
+		}
+		run(t, dir, nil, gxx, std, "-x", "c++", "-Wall", "-Wextra", "-Werror", inc, "-fsyntax-only", file)
+	}
+	run(t, dir, nil, gxx, "-std=c++17", "-x", "c++", "-Wall", "-Wextra", "-Werror", inc, "-S", "-o", "robot_api_c.s", "robot_api.c")
+	run(t, dir, nil, gxx, "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", inc, "-S", "-o", "robot_api_cpp.s", "robot_api.cpp")
+}

@@ -20,15 +20,24 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 const goldenDir = "../testdata/golden"
 
 // goldenCase is one directory of testdata/golden: NAME/NAME.idl and the
-// expected NAME.iox2.{go,h,rs}.golden.
+// expected NAME.iox2.{go,h,api.h,rs}.golden.
 type goldenCase struct {
 	name string
 	dir  string
 	file *idl.File
 }
 
-func (c goldenCase) golden(lang string) string {
-	return filepath.Join(c.dir, OutputName(c.name+".idl", lang)+".golden")
+func (c goldenCase) golden(out string) string {
+	return filepath.Join(c.dir, OutputName(c.name+".idl", out)+".golden")
+}
+
+// allOutputs lists every output of every language.
+func allOutputs() []string {
+	var outs []string
+	for _, lang := range Languages {
+		outs = append(outs, Outputs(lang)...)
+	}
+	return outs
 }
 
 func goldenCases(t *testing.T) []goldenCase {
@@ -65,7 +74,7 @@ func goldenOptions(c goldenCase) Options {
 // committed files; go test -update rewrites them.
 func TestGolden(t *testing.T) {
 	for _, c := range goldenCases(t) {
-		for _, lang := range Languages {
+		for _, lang := range allOutputs() {
 			t.Run(c.name+"/"+lang, func(t *testing.T) {
 				got, err := Generate(c.file, lang, goldenOptions(c))
 				if err != nil {
@@ -97,7 +106,7 @@ func TestDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, lang := range Languages {
+		for _, lang := range allOutputs() {
 			a, err1 := Generate(c.file, lang, goldenOptions(c))
 			b, err2 := Generate(again, lang, goldenOptions(c))
 			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
@@ -109,7 +118,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestHeader(t *testing.T) {
 	c := goldenCases(t)[0]
-	for _, lang := range Languages {
+	for _, lang := range allOutputs() {
 		out, err := Generate(c.file, lang, Options{Source: `dir\sub/x.idl`, VersionMarkers: true})
 		if err != nil {
 			t.Fatal(err)
@@ -158,8 +167,11 @@ func TestOutputName(t *testing.T) {
 			t.Errorf("OutputName(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if OutputName("r.idl", "c") != "r.iox2.h" || OutputName("r.idl", "rust") != "r.iox2.rs" {
+	if OutputName("r.idl", "c") != "r.iox2.h" || OutputName("r.idl", "c-api") != "r.iox2.api.h" || OutputName("r.idl", "rust") != "r.iox2.rs" {
 		t.Error("C or Rust output names")
+	}
+	if got := allOutputs(); strings.Join(got, ",") != "go,c,c-api,rust" {
+		t.Errorf("outputs %v", got)
 	}
 }
 

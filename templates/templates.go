@@ -3,7 +3,7 @@
 // layout comes from an *idl.File, and the text comes from the
 // text/template files embedded from go/, c/ and rust/, one file per
 // concern (the file frame, payload types, publish-subscribe services, event
-// services).
+// services; for C also the typed API of the C library, c/api*.tmpl).
 //
 // Output is deterministic: it depends only on the model and the Options,
 // never on the machine, the clock or map iteration order.
@@ -153,33 +153,49 @@ func decls[T any](f *idl.File) []T {
 // writes them.
 var Languages = []string{"go", "c", "rust"}
 
-// OutputName returns the name of the file generated in language lang for
-// the IDL file input: robot.idl gives robot.iox2.go, robot.iox2.h and
-// robot.iox2.rs.
-func OutputName(input, lang string) string {
+// Outputs lists the outputs that iox2gen writes for language lang, each
+// a file: "c" is the payload header ("c", FILE.iox2.h, which needs no
+// library) and the typed API of the C library ("c-api", FILE.iox2.api.h);
+// every other language is one file of its own name.
+func Outputs(lang string) []string {
+	if lang == "c" {
+		return []string{"c", "c-api"}
+	}
+	return []string{lang}
+}
+
+// OutputName returns the name of the file generated as output out (a
+// language, or an entry of Outputs) for the IDL file input: robot.idl
+// gives robot.iox2.go, robot.iox2.h, robot.iox2.api.h and robot.iox2.rs.
+func OutputName(input, out string) string {
 	base := strings.TrimSuffix(path.Base(strings.ReplaceAll(input, "\\", "/")), ".idl")
-	switch lang {
+	switch out {
 	case "go":
 		return base + ".iox2.go"
 	case "c":
 		return base + ".iox2.h"
+	case "c-api":
+		return base + ".iox2.api.h"
 	case "rust":
 		return base + ".iox2.rs"
 	}
-	return base + ".iox2." + lang
+	return base + ".iox2." + out
 }
 
-// Generate returns the code for f in language lang: "go", "c" or "rust".
-func Generate(f *idl.File, lang string, opts Options) ([]byte, error) {
-	switch lang {
+// Generate returns the code for f as output out: "go", "c", "c-api" or
+// "rust".
+func Generate(f *idl.File, out string, opts Options) ([]byte, error) {
+	switch out {
 	case "go":
 		return Go(f, opts)
 	case "c":
 		return C(f, opts)
+	case "c-api":
+		return CAPI(f, opts)
 	case "rust":
 		return Rust(f, opts)
 	}
-	return nil, fmt.Errorf("unknown language %q", lang)
+	return nil, fmt.Errorf("unknown language %q", out)
 }
 
 // SourcePath is the IDL path that iox2gen writes in the header of the

@@ -43,7 +43,7 @@ this too whenever a node is created or closed; clean does it now.
 
 It also removes the corrupted services that no node holds: a service whose
 static configuration cannot be decoded, or whose dynamic segment has a bad
-header (magic, layout version, size), cannot be opened or created again
+header (magic, protocol version, size), cannot be opened or created again
 until its files are gone. One that a live node holds is kept (that node
 may be creating it, or still use it).
 

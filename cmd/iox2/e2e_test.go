@@ -662,7 +662,7 @@ func TestInspectNodesAndServices(t *testing.T) {
 		t.Fatalf("service details robot/imu --json: want 1 service, got %d", sd.Num)
 	}
 	imu := sd.Services[0]
-	if imu.Pattern != "publish-subscribe" || imu.Version != iox2.Version || imu.QoS["history_size"] != 4.0 ||
+	if imu.Pattern != "publish-subscribe" || imu.Version != fmt.Sprint(iox2.ProtocolVersion) || imu.QoS["history_size"] != 4.0 ||
 		imu.QoS["subscriber_max_buffer_size"] != 16.0 || imu.QoS["enable_safe_overflow"] != true ||
 		fmt.Sprint(imu.Attributes) != "[{rate_hz 200} {frame base_link}]" {
 		t.Errorf("service details robot/imu --json: %+v", imu)

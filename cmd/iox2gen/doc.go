@@ -14,7 +14,12 @@
 //	               publisher and subscriber builders preset with the
 //	               settings the IDL declares
 //	FILE.iox2.h    C (C11, and C++11 and later): the same structs,
-//	               _Static_assert on every size, alignment and offset
+//	               _Static_assert on every size, alignment and offset,
+//	               type identities and service settings as macros; needs
+//	               no library
+//	FILE.iox2.api.h  C: typed functions of iox2go's C library
+//	               (lang/c/include/iox2go.h) for each service: open it,
+//	               create its ports, loan and receive typed payloads
 //	FILE.iox2.rs   Rust: #[repr(C)] structs, const assertions
 //
 // The flags are:
@@ -26,6 +31,7 @@
 //		first top-level module of the first file, in lower case
 //	-lang LIST
 //		comma-separated languages to generate: go, c, rust; default all
+//		(c writes both C headers)
 //	-check
 //		write nothing; exit with status 1 if any file on disk differs from
 //		what iox2gen would write (a staleness check for CI), printing for

@@ -12,7 +12,7 @@ import (
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: iox2gen [-out DIR] [-package NAME] [-lang go,c,rust] [-check] [-all-errors] FILE.idl...\n\n")
-	fmt.Fprintf(os.Stderr, "iox2gen writes FILE.iox2.go, FILE.iox2.h and FILE.iox2.rs for each FILE.idl.\n")
+	fmt.Fprintf(os.Stderr, "iox2gen writes FILE.iox2.go, FILE.iox2.h, FILE.iox2.api.h and FILE.iox2.rs for each FILE.idl.\n")
 	fmt.Fprintf(os.Stderr, "See https://pkg.go.dev/github.com/iox2go/iox2go/cmd/iox2gen and docs/IDL.md.\n\nFlags:\n")
 	flag.PrintDefaults()
 }

@@ -112,7 +112,7 @@ func TestGenerate(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, "../../examples/idl/robot.idl", filepath.Join(dir, "robot.idl"))
 	expect(t, gen(t, dir, "-out", "out/sub", "robot.idl"), 0)
-	for _, name := range []string{"robot.iox2.go", "robot.iox2.h", "robot.iox2.rs"} {
+	for _, name := range []string{"robot.iox2.go", "robot.iox2.h", "robot.iox2.api.h", "robot.iox2.rs"} {
 		b, err := os.ReadFile(filepath.Join(dir, "out", "sub", name))
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +145,7 @@ func TestGenerate(t *testing.T) {
 	// Same input, same bytes (the output directories are at the same
 	// depth, as the source line is relative to them).
 	expect(t, gen(t, dir, "-out", "again/sub", "robot.idl"), 0)
-	for _, name := range []string{"robot.iox2.go", "robot.iox2.h", "robot.iox2.rs"} {
+	for _, name := range []string{"robot.iox2.go", "robot.iox2.h", "robot.iox2.api.h", "robot.iox2.rs"} {
 		a, _ := os.ReadFile(filepath.Join(dir, "out", "sub", name))
 		b, _ := os.ReadFile(filepath.Join(dir, "again", "sub", name))
 		if !bytes.Equal(a, b) {
@@ -310,7 +310,7 @@ func TestSourceLine(t *testing.T) {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 	expect(t, gen(t, filepath.Join(dir, "idl"), "-check", "-out", "../gen/fleet", "-package", "fleet", "fleet.idl"), 0)
-	for _, name := range []string{"fleet.iox2.go", "fleet.iox2.h", "fleet.iox2.rs"} {
+	for _, name := range []string{"fleet.iox2.go", "fleet.iox2.h", "fleet.iox2.api.h", "fleet.iox2.rs"} {
 		b, err := os.ReadFile(filepath.Join(pkgDir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -322,7 +322,7 @@ func TestSourceLine(t *testing.T) {
 
 	// Generated from the module root into gen/fleet, the same bytes.
 	expect(t, gen(t, dir, "-out", "gen/other", "-package", "fleet", "idl/fleet.idl"), 0)
-	for _, name := range []string{"fleet.iox2.go", "fleet.iox2.h", "fleet.iox2.rs"} {
+	for _, name := range []string{"fleet.iox2.go", "fleet.iox2.h", "fleet.iox2.api.h", "fleet.iox2.rs"} {
 		a, _ := os.ReadFile(filepath.Join(pkgDir, name))
 		b, _ := os.ReadFile(filepath.Join(dir, "gen", "other", name))
 		if !bytes.Equal(a, b) {
@@ -559,7 +559,7 @@ func TestGoGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	goCmd(t, ".", "generate", "./"+filepath.ToSlash(dir))
-	for _, name := range []string{"transmission.iox2.go", "transmission.iox2.h", "transmission.iox2.rs"} {
+	for _, name := range []string{"transmission.iox2.go", "transmission.iox2.h", "transmission.iox2.api.h", "transmission.iox2.rs"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Error(err)
 		}

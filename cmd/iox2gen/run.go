@@ -74,7 +74,11 @@ func Run(cfg Config, stderr io.Writer) int {
 	status := 0
 	for _, f := range files {
 		opts := templates.Options{Package: pkg, Source: templates.SourcePath(f.Name, cfg.Out), VersionMarkers: true}
+		var outs []string
 		for _, lang := range cfg.Langs {
+			outs = append(outs, templates.Outputs(lang)...)
+		}
+		for _, lang := range outs {
 			out, err := templates.Generate(f, lang, opts)
 			if err != nil {
 				log.Print(err)

@@ -10,13 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
 
 type proc struct {
 	role string
-	pkg  string
+	pkg  string // a Go package, or "c:<name>": examples/c/<name>.c on the C library
 	args []string
 }
 
@@ -31,6 +32,17 @@ var patterns = []pattern{
 		{"publisher", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
 		// The command line reads the same samples as JSON, without generated code.
 		{"iox2", "./cmd/iox2", []string{"subscribe", "My/Funk/ServiceName", "--count", "2", "--timeout", "5s"}},
+	}},
+	// The same service across languages: a C subscriber (examples/c, on
+	// the C library lang/c) reads the Go publisher's samples in place, and
+	// a Go subscriber reads the C publisher's.
+	{"publish-subscribe across languages: examples/c and examples/publish_subscribe", []proc{
+		{"c-sub", "c:subscriber", []string{"-n", "5"}},
+		{"go-pub", "./examples/publish_subscribe/publisher", []string{"-n", "5", "-cycle", "200ms"}},
+	}},
+	{"publish-subscribe across languages: examples/c and examples/publish_subscribe", []proc{
+		{"go-sub", "./examples/publish_subscribe/subscriber", []string{"-n", "5"}},
+		{"c-pub", "c:publisher", []string{"-n", "5", "-cycle-ms", "200"}},
 	}},
 	{"request-response: examples/request_response", []proc{
 		{"server", "./examples/request_response/server", []string{"-n", "5"}},
@@ -51,6 +63,12 @@ func main() {
 	defer os.RemoveAll(bin)
 	for _, p := range patterns {
 		fmt.Printf("=== %s\n", p.title)
+		if needsC(p) {
+			if err := buildC(); err != nil {
+				fmt.Printf("(skipped: the C examples need a C compiler and make: %v)\n", err)
+				continue
+			}
+		}
 		if err := run(bin, p); err != nil {
 			fail(err)
 		}
@@ -63,6 +81,9 @@ func run(bin string, p pattern) error {
 	var mu sync.Mutex
 	errs := make([]error, len(p.procs))
 	for _, pr := range p.procs {
+		if strings.HasPrefix(pr.pkg, "c:") {
+			continue // built by buildC
+		}
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, pr.role), pr.pkg)
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
@@ -70,7 +91,11 @@ func run(bin string, p pattern) error {
 		}
 	}
 	for i, pr := range p.procs {
-		cmd := exec.Command(filepath.Join(bin, pr.role), pr.args...)
+		exe := filepath.Join(bin, pr.role)
+		if name, ok := strings.CutPrefix(pr.pkg, "c:"); ok {
+			exe = filepath.Join("examples", "c", "build", name)
+		}
+		cmd := exec.Command(exe, pr.args...)
 		out, _ := cmd.StdoutPipe()
 		cmd.Stderr = cmd.Stdout
 		if err := cmd.Start(); err != nil {
@@ -104,6 +129,27 @@ func run(bin string, p pattern) error {
 	}
 	return nil
 }
+
+func needsC(p pattern) bool {
+	for _, pr := range p.procs {
+		if strings.HasPrefix(pr.pkg, "c:") {
+			return true
+		}
+	}
+	return false
+}
+
+// buildC builds the C library and the C examples once (make -C examples/c).
+var buildC = sync.OnceValue(func() error {
+	for _, tool := range []string{"make", "cc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command("make", "-s", "-C", "examples/c")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+})
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "demo:", err)

@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"unsafe"
 )
@@ -121,3 +122,44 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(queueShared{}.read)-lineSize]
 	_ = [1]struct{}{}[unsafe.Offsetof(poolShared{}.head)-lineSize]
 )
+
+// SharedStruct is a structure that this package lays in shared memory, by
+// the name under which other languages' definitions know it.
+type SharedStruct struct {
+	Name string
+	Type reflect.Type
+}
+
+// SharedConst is a constant of the cross-process layout.
+type SharedConst struct {
+	Name  string
+	Value uint64
+}
+
+// SharedLayout describes the shared-memory layout of this package for
+// generators of other languages' definitions (the C layout header of
+// runtime/internal/protocol): the structures laid at the start of a
+// Queue's, Pool's and BitSet's memory, whose cells, links or words follow
+// them, and the constants of their protocol.
+func SharedLayout() ([]SharedStruct, []SharedConst) {
+	structs := []SharedStruct{
+		{"Header", reflect.TypeFor[header]()},
+		{"Queue", reflect.TypeFor[queueShared]()},
+		{"Pool", reflect.TypeFor[poolShared]()},
+		{"BitSet", reflect.TypeFor[bitSetShared]()},
+	}
+	consts := []SharedConst{
+		{"LineSize", lineSize},
+		{"CellSize", cellSize},
+		{"MaxCapacity", MaxCapacity},
+		{"MagicQueue", magicQueue},
+		{"MagicPool", magicPool},
+		{"MagicBitSet", magicBitSet},
+		{"PoolIndexBits", poolIndexBits},
+		{"PoolCountBits", poolCountBits},
+		{"PoolTagBits", poolTagBits},
+		{"PoolNilIndex", nilIndex},
+		{"SlotEmptyMark", slotEmptyMark},
+	}
+	return structs, consts
+}

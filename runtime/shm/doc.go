@@ -33,7 +33,7 @@
 //  2. lays its struct over Bytes, fills the payload and, optionally, calls
 //     Init to fill the Header;
 //  3. calls Publish, which writes kind and size into the Header and then
-//     stores the ready word (Magic<<32 | layout version) LAST, atomically.
+//     stores the ready word (Magic<<32 | protocol version) LAST, atomically.
 //
 // An opener calls OpenReady. While the file is still empty (step 1 is not
 // finished) or the ready word is zero (step 3 has not happened), it sleeps
@@ -42,7 +42,7 @@
 // an opener hang. Once the ready word is non-zero, the atomic store in
 // Publish synchronizes with the atomic load in OpenReady, so everything the
 // creator wrote before Publish is visible to the opener. OpenReady then
-// checks the magic (ErrCorrupt), the layout version (ErrVersionMismatch),
+// checks the magic (ErrCorrupt), the protocol version (ErrVersionMismatch),
 // the kind (ErrWrongKind) and that the size in the Header is the size of the
 // mapping (ErrCorrupt).
 //

@@ -14,7 +14,7 @@ var (
 	ErrNotInitialized = errors.New("shm: not initialized (its creator may have died while creating it)")
 	// ErrVersionMismatch: the segment was published with another layout
 	// version. The error text shows both versions.
-	ErrVersionMismatch = errors.New("shm: layout version mismatch")
+	ErrVersionMismatch = errors.New("shm: protocol version mismatch")
 	// ErrWrongKind: the segment was published as another kind of segment.
 	ErrWrongKind = errors.New("shm: wrong kind of segment")
 	// ErrCorrupt: the header is garbage (bad magic, a size that disagrees

@@ -37,7 +37,7 @@ var (
 // field is written only by the creator, before Publish, and read by openers
 // only after their load of the ready word has returned non-zero.
 type Header struct {
-	// ready is Magic<<32 | layout version, zero until Publish.
+	// ready is Magic<<32 | protocol version, zero until Publish.
 	// Written once by the creator (Publish), polled by openers (OpenReady).
 	ready atomic.Uint64 // offset 0
 	// kind says what the segment is (the runtime's constants). Written by
@@ -181,7 +181,7 @@ func check(h *Header, mapped int, kind, version uint32) error {
 		return fmt.Errorf("%w: bad magic %#08x, want %#08x", ErrCorrupt, gotMagic, Magic)
 	}
 	if gotVersion != version {
-		return fmt.Errorf("%w: the segment has layout version %d, this process uses version %d", ErrVersionMismatch, gotVersion, version)
+		return fmt.Errorf("%w: the segment uses protocol version %d, this process speaks %d", ErrVersionMismatch, gotVersion, version)
 	}
 	if k := h.Kind(); k != kind {
 		return fmt.Errorf("%w: the segment is of kind %d, want kind %d", ErrWrongKind, k, kind)

@@ -4,7 +4,16 @@
  *
  * Payload types with the layout that iox2go's Go code and the generated
  * Rust use, byte for byte: natural alignment, every padding byte an
- * explicit member. Compiles as C11 and as C++11 and later.
+ * explicit member. Compiles as C11 and as C++11 and later, and needs no
+ * library; event.iox2.api.h adds the typed functions of iox2go's C
+ * library for the services below.
+ *
+ * Strings and sequences have the byte layout of iceoryx2's StaticString and
+ * StaticVec, so code written for those reads these fields. That is all
+ * that is shared with iceoryx2: iox2go's shared-memory protocol is its own
+ * (docs/PROTOCOL.md), and an iceoryx2 process can neither open an iox2go
+ * service nor exchange samples with an iox2go process. The type names and
+ * service settings below are those that iox2go services store and check.
  */
 #ifndef IOX2GEN_EVENT_IOX2_H
 #define IOX2GEN_EVENT_IOX2_H

@@ -4,7 +4,8 @@
 // requests and responses of type Number (OpenOrCreateMyFunkServiceName and
 // friends, MyFunkServiceNameClient and MyFunkServiceNameServer).
 // request_response.iox2.h and request_response.iox2.rs describe the same
-// payload and service for C and Rust.
+// payload and service for C and Rust; request_response.iox2.api.h gives C
+// programs its typed functions (iox2go's C library).
 //
 // Do not edit the generated files; change the IDL and run make generate.
 package reqres

@@ -4,7 +4,16 @@
  *
  * Payload types with the layout that iox2go's Go code and the generated
  * Rust use, byte for byte: natural alignment, every padding byte an
- * explicit member. Compiles as C11 and as C++11 and later.
+ * explicit member. Compiles as C11 and as C++11 and later, and needs no
+ * library; request_response.iox2.api.h adds the typed functions of iox2go's C
+ * library for the services below.
+ *
+ * Strings and sequences have the byte layout of iceoryx2's StaticString and
+ * StaticVec, so code written for those reads these fields. That is all
+ * that is shared with iceoryx2: iox2go's shared-memory protocol is its own
+ * (docs/PROTOCOL.md), and an iceoryx2 process can neither open an iox2go
+ * service nor exchange samples with an iox2go process. The type names and
+ * service settings below are those that iox2go services store and check.
  */
 #ifndef IOX2GEN_REQUEST_RESPONSE_IOX2_H
 #define IOX2GEN_REQUEST_RESPONSE_IOX2_H
@@ -37,6 +46,12 @@ IOX2_STATIC_ASSERT(offsetof(examples_Number, value) == 0, "examples_Number.value
 #define examples_Number_SIZE 8
 #define examples_Number_ALIGN 8
 #define examples_Number_LAYOUT_HASH "ca3956a5da311998a6c29f55b0614372a994c83c7cfcc2f43d76e02db9425d1f"
+/* The canonical layout description, whose SHA-256 is examples_Number_LAYOUT_HASH. */
+#define examples_Number_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct examples::Number size=8 align=8\n" \
+	"field value offset=0 size=8 type=uint64\n" \
+	"end\n"
 
 /* Service "My/Funk/ServiceName": request-response, request examples_Number, response examples_Number. */
 #define examples_MyFunkServiceName_SERVICE_NAME "My/Funk/ServiceName"

@@ -25,7 +25,7 @@ pub mod examples {
     };
 
     impl Number {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "examples::Number";
         pub const SIZE: usize = 8;
         pub const ALIGN: usize = 8;

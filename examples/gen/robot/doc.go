@@ -5,6 +5,8 @@
 // a Stamp user header), the request-response service "robot/plan"
 // (OpenOrCreatePlan, PlanClient and PlanServer) and the event service
 // "robot/alarm" (OpenOrCreateAlarm, AlarmNotifier and AlarmListener).
+// robot.iox2.api.h gives C programs the typed functions of these services
+// (robot_Imu_service, robot_Imu_publisher_loan, ...: iox2go's C library).
 // robot.iox2.h and robot.iox2.rs describe the same payloads and service
 // settings for C and Rust.
 //

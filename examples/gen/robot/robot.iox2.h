@@ -4,7 +4,16 @@
  *
  * Payload types with the layout that iox2go's Go code and the generated
  * Rust use, byte for byte: natural alignment, every padding byte an
- * explicit member. Compiles as C11 and as C++11 and later.
+ * explicit member. Compiles as C11 and as C++11 and later, and needs no
+ * library; robot.iox2.api.h adds the typed functions of iox2go's C
+ * library for the services below.
+ *
+ * Strings and sequences have the byte layout of iceoryx2's StaticString and
+ * StaticVec, so code written for those reads these fields. That is all
+ * that is shared with iceoryx2: iox2go's shared-memory protocol is its own
+ * (docs/PROTOCOL.md), and an iceoryx2 process can neither open an iox2go
+ * service nor exchange samples with an iox2go process. The type names and
+ * service settings below are those that iox2go services store and check.
  */
 #ifndef IOX2GEN_ROBOT_IOX2_H
 #define IOX2GEN_ROBOT_IOX2_H
@@ -54,10 +63,18 @@ IOX2_STATIC_ASSERT(offsetof(robot_Vec3, z) == 16, "robot_Vec3.z: offset");
 #define robot_Vec3_SIZE 24
 #define robot_Vec3_ALIGN 8
 #define robot_Vec3_LAYOUT_HASH "6b60897c2654848768a1769072231262fee1a843805cda16550e84031cf24728"
+/* The canonical layout description, whose SHA-256 is robot_Vec3_LAYOUT_HASH. */
+#define robot_Vec3_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct robot::Vec3 size=24 align=8\n" \
+	"field x offset=0 size=8 type=double\n" \
+	"field y offset=8 size=8 type=double\n" \
+	"field z offset=16 size=8 type=double\n" \
+	"end\n"
 
 #ifndef IOX2_STRING_32_DEFINED
 #define IOX2_STRING_32_DEFINED
-/* string<32>: iceoryx2's StaticString<32>. */
+/* string<32>: the byte layout of iceoryx2's StaticString<32>. */
 typedef struct iox2_String_32 {
 	IOX2_ALIGNAS(8) char data[32];
 	char terminator;
@@ -74,7 +91,7 @@ IOX2_STATIC_ASSERT(offsetof(iox2_String_32, len) == 40, "iox2_String_32.len: off
 
 #ifndef IOX2_SEQ_ROBOT_VEC3_64_DEFINED
 #define IOX2_SEQ_ROBOT_VEC3_64_DEFINED
-/* sequence<robot::Vec3,64>: iceoryx2's StaticVec. */
+/* sequence<robot::Vec3,64>: the byte layout of iceoryx2's StaticVec. */
 typedef struct iox2_Seq_robot_Vec3_64 {
 	IOX2_ALIGNAS(8) robot_Vec3 data[64];
 	uint64_t len;
@@ -118,6 +135,29 @@ IOX2_STATIC_ASSERT(offsetof(robot_Imu, points) == 144, "robot_Imu.points: offset
 #define robot_Imu_SIZE 1688
 #define robot_Imu_ALIGN 8
 #define robot_Imu_LAYOUT_HASH "d2dc1aec3d1d36a2e6b9c0b7e480fca50f08c229ec0abddf90cf3f14dbc19438"
+/* The canonical layout description, whose SHA-256 is robot_Imu_LAYOUT_HASH. */
+#define robot_Imu_LAYOUT \
+	"iox2-layout/1\n" \
+	"enum robot::Mode type=uint8 IDLE=0 ACTIVE=1 FAULT=7\n" \
+	"struct robot::Vec3 size=24 align=8\n" \
+	"field x offset=0 size=8 type=double\n" \
+	"field y offset=8 size=8 type=double\n" \
+	"field z offset=16 size=8 type=double\n" \
+	"end\n" \
+	"struct robot::Imu size=1688 align=8\n" \
+	"field stamp_ns offset=0 size=8 type=uint64\n" \
+	"field mode offset=8 size=1 type=robot::Mode\n" \
+	"field calibrated offset=9 size=1 type=boolean\n" \
+	"pad offset=10 size=6\n" \
+	"field frame offset=16 size=48 type=string<32>\n" \
+	"field accel offset=64 size=24 type=robot::Vec3\n" \
+	"field gyro offset=88 size=24 type=robot::Vec3\n" \
+	"field raw offset=112 size=16 type=int16[2][4]\n" \
+	"field status offset=128 size=1 type=uint8\n" \
+	"pad offset=129 size=7\n" \
+	"field temperature offset=136 size=8 type=double\n" \
+	"field points offset=144 size=1544 type=sequence<robot::Vec3,64>\n" \
+	"end\n"
 
 /* struct robot::Stamp (16 bytes, alignment 8). */
 typedef struct robot_Stamp {
@@ -135,6 +175,14 @@ IOX2_STATIC_ASSERT(offsetof(robot_Stamp, sensor_id) == 12, "robot_Stamp.sensor_i
 #define robot_Stamp_SIZE 16
 #define robot_Stamp_ALIGN 8
 #define robot_Stamp_LAYOUT_HASH "a8ec0639efe7122b7966240260b4c481876186a91a296edcad3aaaf32ec62065"
+/* The canonical layout description, whose SHA-256 is robot_Stamp_LAYOUT_HASH. */
+#define robot_Stamp_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct robot::Stamp size=16 align=8\n" \
+	"field stamp_ns offset=0 size=8 type=uint64\n" \
+	"field seq offset=8 size=4 type=uint32\n" \
+	"field sensor_id offset=12 size=4 type=uint32\n" \
+	"end\n"
 
 /* struct robot::PlanRequest (24 bytes, alignment 8). */
 typedef struct robot_PlanRequest {
@@ -148,6 +196,17 @@ IOX2_STATIC_ASSERT(offsetof(robot_PlanRequest, goal) == 0, "robot_PlanRequest.go
 #define robot_PlanRequest_SIZE 24
 #define robot_PlanRequest_ALIGN 8
 #define robot_PlanRequest_LAYOUT_HASH "828694f48c245078704483e387f1bec22714f89422133aa2dbdcd5b6779b3438"
+/* The canonical layout description, whose SHA-256 is robot_PlanRequest_LAYOUT_HASH. */
+#define robot_PlanRequest_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct robot::Vec3 size=24 align=8\n" \
+	"field x offset=0 size=8 type=double\n" \
+	"field y offset=8 size=8 type=double\n" \
+	"field z offset=16 size=8 type=double\n" \
+	"end\n" \
+	"struct robot::PlanRequest size=24 align=8\n" \
+	"field goal offset=0 size=24 type=robot::Vec3\n" \
+	"end\n"
 
 /* struct robot::PlanResponse (32 bytes, alignment 8). */
 typedef struct robot_PlanResponse {
@@ -164,6 +223,19 @@ IOX2_STATIC_ASSERT(offsetof(robot_PlanResponse, waypoint) == 8, "robot_PlanRespo
 #define robot_PlanResponse_SIZE 32
 #define robot_PlanResponse_ALIGN 8
 #define robot_PlanResponse_LAYOUT_HASH "d81a6c0f8dacaf824f17b61b3c0844504203d126d106678274116e1ad44070e0"
+/* The canonical layout description, whose SHA-256 is robot_PlanResponse_LAYOUT_HASH. */
+#define robot_PlanResponse_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct robot::Vec3 size=24 align=8\n" \
+	"field x offset=0 size=8 type=double\n" \
+	"field y offset=8 size=8 type=double\n" \
+	"field z offset=16 size=8 type=double\n" \
+	"end\n" \
+	"struct robot::PlanResponse size=32 align=8\n" \
+	"field step offset=0 size=4 type=uint32\n" \
+	"pad offset=4 size=4\n" \
+	"field waypoint offset=8 size=24 type=robot::Vec3\n" \
+	"end\n"
 
 /* Service "robot/imu": publish-subscribe, payload robot_Imu. */
 #define robot_Imu_SERVICE_NAME "robot/imu"

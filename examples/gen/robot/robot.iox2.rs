@@ -8,7 +8,8 @@
 // value another process writes is undefined behaviour. Paths are relative:
 // the file can be a crate root, a module or include!d.
 
-/// string<32>: iceoryx2's StaticString<32>.
+/// string<32>: the byte layout of iceoryx2's StaticString<32> (the layout
+/// only: iceoryx2 processes cannot exchange samples with iox2go processes).
 #[allow(non_camel_case_types)]
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +39,8 @@ impl String_32 {
     }
 }
 
-/// sequence<robot::Vec3,64>: iceoryx2's StaticVec.
+/// sequence<robot::Vec3,64>: the byte layout of iceoryx2's StaticVec (the layout
+/// only: iceoryx2 processes cannot exchange samples with iox2go processes).
 #[allow(non_camel_case_types)]
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +114,7 @@ pub mod robot {
     };
 
     impl Vec3 {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "robot::Vec3";
         pub const SIZE: usize = 24;
         pub const ALIGN: usize = 8;
@@ -155,7 +157,7 @@ pub mod robot {
     };
 
     impl Imu {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "robot::Imu";
         pub const SIZE: usize = 1688;
         pub const ALIGN: usize = 8;
@@ -182,7 +184,7 @@ pub mod robot {
     };
 
     impl Stamp {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "robot::Stamp";
         pub const SIZE: usize = 16;
         pub const ALIGN: usize = 8;
@@ -205,7 +207,7 @@ pub mod robot {
     };
 
     impl PlanRequest {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "robot::PlanRequest";
         pub const SIZE: usize = 24;
         pub const ALIGN: usize = 8;
@@ -231,7 +233,7 @@ pub mod robot {
     };
 
     impl PlanResponse {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "robot::PlanResponse";
         pub const SIZE: usize = 32;
         pub const ALIGN: usize = 8;

@@ -4,7 +4,16 @@
  *
  * Payload types with the layout that iox2go's Go code and the generated
  * Rust use, byte for byte: natural alignment, every padding byte an
- * explicit member. Compiles as C11 and as C++11 and later.
+ * explicit member. Compiles as C11 and as C++11 and later, and needs no
+ * library; transmission.iox2.api.h adds the typed functions of iox2go's C
+ * library for the services below.
+ *
+ * Strings and sequences have the byte layout of iceoryx2's StaticString and
+ * StaticVec, so code written for those reads these fields. That is all
+ * that is shared with iceoryx2: iox2go's shared-memory protocol is its own
+ * (docs/PROTOCOL.md), and an iceoryx2 process can neither open an iox2go
+ * service nor exchange samples with an iox2go process. The type names and
+ * service settings below are those that iox2go services store and check.
  */
 #ifndef IOX2GEN_TRANSMISSION_IOX2_H
 #define IOX2GEN_TRANSMISSION_IOX2_H
@@ -41,6 +50,14 @@ IOX2_STATIC_ASSERT(offsetof(examples_TransmissionData, funky) == 8, "examples_Tr
 #define examples_TransmissionData_SIZE 16
 #define examples_TransmissionData_ALIGN 8
 #define examples_TransmissionData_LAYOUT_HASH "10ca0fae5139ad26a0a85497d731ac054ea96e5ffabd68a5ff6ff564c0dc1d13"
+/* The canonical layout description, whose SHA-256 is examples_TransmissionData_LAYOUT_HASH. */
+#define examples_TransmissionData_LAYOUT \
+	"iox2-layout/1\n" \
+	"struct examples::TransmissionData size=16 align=8\n" \
+	"field x offset=0 size=4 type=int32\n" \
+	"field y offset=4 size=4 type=int32\n" \
+	"field funky offset=8 size=8 type=double\n" \
+	"end\n"
 
 /* Service "My/Funk/ServiceName": publish-subscribe, payload examples_TransmissionData. */
 #define examples_MyFunkServiceName_SERVICE_NAME "My/Funk/ServiceName"

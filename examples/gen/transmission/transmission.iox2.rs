@@ -29,7 +29,7 @@ pub mod examples {
     };
 
     impl TransmissionData {
-        /// The scoped IDL name: the type name of iceoryx2 services.
+        /// The scoped IDL name: the type name that iox2go services store.
         pub const TYPE_NAME: &'static str = "examples::TransmissionData";
         pub const SIZE: usize = 16;
         pub const ALIGN: usize = 8;

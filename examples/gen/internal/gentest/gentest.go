@@ -59,7 +59,11 @@ func CheckUpToDate(t *testing.T) {
 		}
 		for _, f := range files {
 			opts := templates.Options{Package: *pkg, Source: templates.SourcePath(f.Name, *out), VersionMarkers: true}
+			var outs []string
 			for _, lang := range strings.Split(*langs, ",") {
+				outs = append(outs, templates.Outputs(lang)...)
+			}
+			for _, lang := range outs {
 				want, err := templates.Generate(f, lang, opts)
 				if err != nil {
 					t.Fatal(err)
