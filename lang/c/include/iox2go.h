@@ -22,7 +22,7 @@
  *   - Sizes are in bytes; lengths of slice payloads are in elements.
  *   - Timeouts are in nanoseconds: 0 checks once, IOX2_FOREVER (-1) blocks.
  *
- * Build: lang/c/Makefile builds lib/libiox2go.a with the system C compiler
+ * Build: lang/c/Makefile builds build/libiox2go.a with the system C compiler
  * (C11, libc only). Link with -liox2go.
  */
 #ifndef IOX2GO_H

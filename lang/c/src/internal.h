@@ -342,12 +342,16 @@ void iox2i_node_drain(iox2_node *n);
 /* iox2i_block: the loop above. try returns 1 (done), 0 (nothing yet) or a
  * negative IOX2_E_* code (-code). wps: the waitpoints to arm (a port's,
  * and the service's to learn of changes), n of them. Returns IOX2_OK,
- * IOX2_E_TIMEOUT or the code of try. timeout_ns as the public API. */
+ * IOX2_E_TIMEOUT or the code of try. timeout_ns as the public API.
+ * In fd mode (the user called iox2_node_fd for an event loop) it first
+ * drains the doorbell, and a try with timeout 0 that finds nothing leaves
+ * the waitpoints armed, so that the next sender rings the doorbell. */
 int iox2i_block(iox2_node *n, iox2i_waitpoint **wps, int nwps, int64_t timeout_ns,
                 int (*try_fn)(void *ctx), void *ctx);
 
-/* The waker's half (claimAndRing): after publishing data, a sender that
- * loads W non-zero calls this: Swap(W, 0), then rings the node whose ID
+/* The waker's half (claimAndRing): after publishing data, a sender does
+ * atomic_thread_fence(memory_order_seq_cst) (pairs with the fence that
+ * iox2i_wp_arm puts after the token), loads W and, when non-zero, calls this: Swap(W, 0), then rings the node whose ID
  * node_word holds (read after the claim) with the token; a full doorbell
  * restores the token (CAS 0 -> t). self: the calling node (its peer-bell
  * cache and errmsg). */

@@ -720,6 +720,10 @@ void iox2i_wp_arm(iox2i_waitpoint *wp) {
 		 * paired with the senders' load and Swap (W-claim) after they
 		 * published data. */
 		atomic_store_explicit(wp->w, wp->token, memory_order_seq_cst);
+	/* The re-check that follows may use acquire loads: a full fence makes
+	 * the Dekker pairing hold in C11 (fence to fence with the senders'
+	 * fence before their load of W), not only on x86. */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 void iox2i_wp_disarm(iox2i_waitpoint *wp) {
@@ -895,11 +899,28 @@ void iox2i_claim_and_ring(iox2_node *self, _Atomic uint64_t *w, _Atomic uint64_t
 int iox2i_block(iox2_node *n, iox2i_waitpoint **wps, int nwps, int64_t timeout_ns,
                 int (*try_fn)(void *ctx), void *ctx) {
 	int64_t deadline = iox2i_deadline(timeout_ns);
+	if (n->fd_mode)
+		iox2i_node_drain(n); /* the caller's event loop saw the doorbell readable */
 	int r = try_fn(ctx);
 	if (r != 0)
 		return r > 0 ? IOX2_OK : -r;
-	if (deadline == 0)
-		return IOX2_E_TIMEOUT;
+	if (deadline == 0) {
+		if (!n->fd_mode)
+			return IOX2_E_TIMEOUT;
+		/* An event loop polls the doorbell (iox2_node_fd): the port stays
+		 * armed after a try that found nothing, so that the next sender
+		 * rings the doorbell; the re-check closes the race. */
+		for (int i = 0; i < nwps; i++)
+			if (wps[i])
+				iox2i_wp_arm(wps[i]);
+		r = try_fn(ctx);
+		if (r == 0)
+			return IOX2_E_TIMEOUT;
+		for (int i = 0; i < nwps; i++)
+			if (wps[i])
+				iox2i_wp_disarm(wps[i]);
+		return r > 0 ? IOX2_OK : -r;
+	}
 	/* Spin first (see wait.go's spinFor): an answer on its way is taken
 	 * without a wake-up through the doorbell. */
 	int64_t start = iox2i_now(), spin_end = start + SPIN_NS;

@@ -78,6 +78,7 @@ void iox2i_dyn_bump(iox2_service *s) {
 	/* SYNC POINT changes: publishes every slot and connection write before
 	 * it; paired with the ports' load of changes. Dekker with node-arm. */
 	atomic_fetch_add_explicit(&s->hdr->changes, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence of W-arm (node-arm) */
 	for (uint32_t i = 0; i < s->nnodes; i++) {
 		iox2i_node_slot *ns = &s->nodes[i];
 		/* SYNC POINT node-claim: paired with node-arm. */
@@ -1122,7 +1123,16 @@ int iox2_event_service(iox2_node *node, const iox2_event_spec *es, int mode, iox
 	}
 	if (iox2i_event_validate(q, d, sizeof d))
 		return iox2i_service_err(node, op, es->name, IOX2_E_INVALID_QOS, "%s", d);
-	return open_service(node, &sp, mode, out);
+	rc = open_service(node, &sp, mode, out);
+	if (rc == IOX2_OK && (*out)->sc.ev.deadline_ns > 0) {
+		/* iceoryx2 measures the first gap from the service's creation; the
+		 * first process to open the service starts the clock.
+		 * SYNC POINT last-notification: paired with notify's exchange. */
+		int64_t zero = 0;
+		atomic_compare_exchange_strong_explicit(&(*out)->hdr->last_notification, &zero, iox2i_now(), memory_order_seq_cst,
+		                                        memory_order_seq_cst);
+	}
+	return rc;
 }
 
 int iox2_pubsub_service(iox2_node *node, const iox2_pubsub_spec *ps, int mode, iox2_service **out) {
