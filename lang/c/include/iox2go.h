@@ -388,6 +388,12 @@ void iox2_server_options_init(iox2_server_options *o);
 int iox2_client_create(iox2_service *service, const iox2_client_options *o, iox2_client **out);
 int iox2_client_close(iox2_client *c);
 uint64_t iox2_client_id(const iox2_client *c);
+/* iox2_client_update_connections and iox2_server_update_connections are
+ * what iox2_publisher_update_connections is for a publisher: connect to
+ * new peers, drop vanished ones, take back released chunks (and, for a
+ * client, give late responses to given-up requests back). For an idle port
+ * whose node fd polled readable. */
+int iox2_client_update_connections(iox2_client *c);
 int iox2_client_loan(iox2_client *c, uint64_t len, iox2_request_mut **out);
 int iox2_client_loan_uninit(iox2_client *c, uint64_t len, iox2_request_mut **out);
 
@@ -423,6 +429,7 @@ uint64_t iox2_server_id(const iox2_server *s);
 /* iox2_server_receive: IOX2_OK with *out set or NULL (none). */
 int iox2_server_receive(iox2_server *s, iox2_active_request **out);
 int iox2_server_wait(iox2_server *s, int64_t timeout_ns);
+int iox2_server_update_connections(iox2_server *s);
 
 const void *iox2_active_request_payload(const iox2_active_request *r);
 uint64_t iox2_active_request_len(const iox2_active_request *r);
