@@ -97,10 +97,14 @@ func (c *connMap) queue(h *harness, off int, capacity uint32) *ring.Queue {
 // pushGarbage pushes the garbage values into q as its producer would.
 func pushGarbage(h *harness, q *ring.Queue) {
 	h.t.Helper()
+	n := q.Len()
 	for _, v := range garbage {
 		if !q.Push(v) {
 			h.t.Fatalf("hostile: the queue is full before %#x", v)
 		}
+	}
+	if got := q.Len(); got != n+len(garbage) {
+		h.t.Fatalf("hostile: the queue holds %d values after %d pushes onto %d", got, len(garbage), n)
 	}
 }
 

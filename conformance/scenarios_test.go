@@ -2,7 +2,11 @@ package conformance
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +37,8 @@ func scenarios() []scenario {
 		{"limit-servers", [2]string{"first", "second"}, false, scenLimitServers},
 		{"events", [2]string{"listener", "notifier"}, true, scenEvents},
 		{"reqres", [2]string{"server", "client"}, true, scenReqRes},
-		{"killed-publisher", [2]string{"pub", "sub"}, false, scenKilled},
+		{"killed-publisher", [2]string{"pub", "sub"}, false, func(h *harness, a, b impl) { scenKilled(h, a, b, false) }},
+		{"killed-publisher-iox2-clean", [2]string{"pub", "sub"}, false, func(h *harness, a, b impl) { scenKilled(h, a, b, true) }},
 		{"hostile-submission", [2]string{"pub", "victim-sub"}, true, scenHostileSubmission},
 		{"hostile-completion", [2]string{"victim-pub", "sub"}, true, scenHostileCompletion},
 		{"hostile-positions", [2]string{"pub", "victim-sub"}, true, scenHostilePositions},
@@ -49,18 +54,20 @@ func scenarios() []scenario {
 // the C implementation: Go with Go, Go with C both ways, C with C.
 func TestConformance(t *testing.T) {
 	impls := []impl{goImpl}
-	var skipC string
-	if b := cLibrary(false); b.skip != "" {
-		skipC = b.skip
-	} else {
-		t.Run("build", func(t *testing.T) { impls = append(impls, cImpl(t, false)) })
-	}
-	if skipC != "" {
-		t.Logf("only Go with Go: %s", skipC)
+	b := cLibrary(false)
+	switch {
+	case b.skip != "":
+		t.Logf("only Go with Go: %s", b.skip)
+	case b.err != nil:
+		t.Errorf("only Go with Go: building the C library failed: %v", b.err)
+	case b.peerErr != nil:
+		t.Errorf("only Go with Go: building lang/c/tests/peer.c failed: %v", b.peerErr)
+	default:
+		impls = append(impls, impl{name: "c", path: b.peer})
 	}
 	runTable(t, impls, false)
-	if skipC != "" {
-		t.Run("c", func(t *testing.T) { t.Skip(skipC) })
+	if b.skip != "" {
+		t.Run("c", func(t *testing.T) { t.Skip(b.skip) })
 	}
 }
 
@@ -302,9 +309,10 @@ func scenReqRes(h *harness, a, b impl) {
 }
 
 // A publisher SIGKILLed while it sends: the subscriber keeps the samples
-// it holds and reads what is queued; the next Go node removes every file
-// the dead process left.
-func scenKilled(h *harness, a, b impl) {
+// it holds and reads what is queued; the next Go node (or `iox2 clean`)
+// removes every file the dead process left. (A Go subscriber's node may
+// clean up first: it watches its peers die.)
+func scenKilled(h *harness, a, b impl, iox2Clean bool) {
 	// The subscriber keeps its first 2 samples (as many as it may borrow).
 	sub := h.start(b, "imu-sub", "n=2", "keep=2", "buffer=8", "history=0")
 	sub.ready()
@@ -345,19 +353,62 @@ func scenKilled(h *harness, a, b impl) {
 		next++
 	}
 	sub.exit(0)
-	h.t.Logf("left by the killed publisher before the cleanup: %d files in %s", len(h.shmLeft()), h.cfg.ShmDir)
-	// The next Go node cleans up.
-	node, err := iox2.NewNodeBuilder().Name("cleaner").Config(h.cfg).SignalHandling(false).Create()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := node.Close(); err != nil {
-		h.t.Fatal(err)
+	before := h.shmLeft()
+	h.t.Logf("left by the killed publisher before the cleanup: %d files in %s", len(before), h.cfg.ShmDir)
+	by := "the next Go node"
+	if iox2Clean {
+		by = "iox2 clean"
+		cmd := exec.Command(iox2CLI(h.t), "-root", h.cfg.Root, "-prefix", h.cfg.Prefix, "clean", "--verbose")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			h.t.Fatalf("iox2 clean: %v\n%s", err, out)
+		}
+		if len(before) > 0 && !strings.Contains(string(out), "removed node") {
+			h.t.Errorf("iox2 clean did not say it removed the dead node:\n%s", out)
+		}
+		h.t.Logf("iox2 clean: %s", strings.TrimSpace(string(out)))
+	} else {
+		node, err := iox2.NewNodeBuilder().Name("cleaner").Config(h.cfg).SignalHandling(false).Create()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := node.Close(); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 	if left := h.shmLeft(); len(left) > 0 {
-		h.t.Fatalf("after the next Go node, left in %s: %s", h.cfg.ShmDir, strings.Join(left, ", "))
+		h.t.Fatalf("after %s, left in %s: %s", by, h.cfg.ShmDir, strings.Join(left, ", "))
 	}
 	h.checkRootEmpty()
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// iox2CLI builds cmd/iox2 once per test binary.
+func iox2CLI(t *testing.T) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := tmpBuildDir()
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "iox2")
+		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/iox2")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("go build ./cmd/iox2: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
 }
 
 // sameMessage checks an error message against the Go runtime's text: both
