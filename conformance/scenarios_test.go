@@ -18,7 +18,6 @@ import (
 type scenario struct {
 	name  string
 	roles [2]string // what a and b are, for the subtest names
-	asan  bool      // also run with the sanitized C build
 	run   func(h *harness, a, b impl)
 }
 
@@ -26,25 +25,25 @@ type scenario struct {
 // every pairing of the implementations.
 func scenarios() []scenario {
 	s := []scenario{
-		{"imu", [2]string{"pub", "sub"}, true, scenImu},
-		{"points", [2]string{"pub", "sub"}, true, scenPoints},
-		{"history", [2]string{"pub", "late-sub"}, false, scenHistory},
-		{"closed-publisher", [2]string{"pub", "sub"}, false, scenClosedPublisher},
-		{"overflow", [2]string{"pub", "sub"}, false, scenOverflow},
-		{"backpressure", [2]string{"pub", "sub"}, false, scenBackpressure},
-		{"limit-publishers", [2]string{"first", "third"}, false, scenLimitPublishers},
-		{"limit-nodes", [2]string{"first", "third"}, false, scenLimitNodes},
-		{"limit-servers", [2]string{"first", "second"}, false, scenLimitServers},
-		{"events", [2]string{"listener", "notifier"}, true, scenEvents},
-		{"reqres", [2]string{"server", "client"}, true, scenReqRes},
-		{"killed-publisher", [2]string{"pub", "sub"}, false, func(h *harness, a, b impl) { scenKilled(h, a, b, false) }},
-		{"killed-publisher-iox2-clean", [2]string{"pub", "sub"}, false, func(h *harness, a, b impl) { scenKilled(h, a, b, true) }},
-		{"hostile-submission", [2]string{"pub", "victim-sub"}, true, scenHostileSubmission},
-		{"hostile-completion", [2]string{"victim-pub", "sub"}, true, scenHostileCompletion},
-		{"hostile-positions", [2]string{"pub", "victim-sub"}, true, scenHostilePositions},
+		{"imu", [2]string{"pub", "sub"}, scenImu},
+		{"points", [2]string{"pub", "sub"}, scenPoints},
+		{"history", [2]string{"pub", "late-sub"}, scenHistory},
+		{"closed-publisher", [2]string{"pub", "sub"}, scenClosedPublisher},
+		{"overflow", [2]string{"pub", "sub"}, scenOverflow},
+		{"backpressure", [2]string{"pub", "sub"}, scenBackpressure},
+		{"limit-publishers", [2]string{"first", "third"}, scenLimitPublishers},
+		{"limit-nodes", [2]string{"first", "third"}, scenLimitNodes},
+		{"limit-servers", [2]string{"first", "second"}, scenLimitServers},
+		{"events", [2]string{"listener", "notifier"}, scenEvents},
+		{"reqres", [2]string{"server", "client"}, scenReqRes},
+		{"killed-publisher", [2]string{"pub", "sub"}, func(h *harness, a, b impl) { scenKilled(h, a, b, false) }},
+		{"killed-publisher-iox2-clean", [2]string{"pub", "sub"}, func(h *harness, a, b impl) { scenKilled(h, a, b, true) }},
+		{"hostile-submission", [2]string{"pub", "victim-sub"}, scenHostileSubmission},
+		{"hostile-completion", [2]string{"victim-pub", "sub"}, scenHostileCompletion},
+		{"hostile-positions", [2]string{"pub", "victim-sub"}, scenHostilePositions},
 	}
 	for _, m := range mismatches {
-		s = append(s, scenario{"mismatch-" + m.name, [2]string{"creator", "opener"}, false,
+		s = append(s, scenario{"mismatch-" + m.name, [2]string{"creator", "opener"},
 			func(h *harness, a, b impl) { scenMismatch(h, a, b, m) }})
 	}
 	return s
@@ -71,9 +70,9 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// TestConformanceSanitized runs the scenarios marked asan with the C
-// library and peer built with -fsanitize=address,undefined, paired with Go
-// and with themselves; any sanitizer report fails.
+// TestConformanceSanitized runs every scenario with the C library and peer
+// built with -fsanitize=address,undefined, paired with Go and with
+// themselves; any sanitizer report (leaks at exit included) fails.
 func TestConformanceSanitized(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the sanitized run is skipped")
@@ -84,9 +83,6 @@ func TestConformanceSanitized(t *testing.T) {
 
 func runTable(t *testing.T, impls []impl, sanitized bool) {
 	for _, sc := range scenarios() {
-		if sanitized && !sc.asan {
-			continue
-		}
 		t.Run(sc.name, func(t *testing.T) {
 			for _, a := range impls {
 				for _, b := range impls {
