@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -64,6 +64,32 @@ func cc() string {
 // sanitizeFlags are the flags of the SANITIZE=1 builds.
 var sanitizeFlags = []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"}
 
+// startBuilds starts, in the background, every build the tests need
+// (unless -test.run picks some tests only): the builds take most of the
+// suite's time, and the scenarios mostly wait for their peers.
+func startBuilds() {
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		return
+	}
+	go cLibrary(false)
+	go cLibrary(true)
+	go clangFuzzer()
+}
+
+// waitBuilds waits for the builds that were started.
+func waitBuilds() {
+	buildsMu.Lock()
+	var bs []*cBuild
+	for _, b := range builds {
+		bs = append(bs, b)
+	}
+	buildsMu.Unlock()
+	for _, b := range bs {
+		b.once.Do(func() {})
+	}
+	fuzzerOnce.Do(func() {})
+}
+
 // cLibrary builds the C library (make -C lang/c, with SANITIZE=1 for asan)
 // once per test binary and returns the directory of libiox2go.a.
 func cLibrary(asan bool) *cBuild {
@@ -105,27 +131,13 @@ func (b *cBuild) build(asan bool) {
 	}
 	b.lib = filepath.Join(dir, variant)
 	args = append(args, "BUILD="+b.lib)
-	if err := withBuildLock(root, func() error {
-		out, err := exec.Command("make", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}); err != nil {
-		b.err = err
+	if out, err := exec.Command("make", args...).CombinedOutput(); err != nil {
+		b.err = fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, out)
 		return
 	}
 	if _, err := os.Stat(filepath.Join(b.lib, "libiox2go.a")); err != nil {
-		// A Makefile without BUILD= writes to its default directories.
-		def := filepath.Join(root, "lang/c/build")
-		if asan {
-			def += "-asan"
-		}
-		if _, err2 := os.Stat(filepath.Join(def, "libiox2go.a")); err2 != nil {
-			b.err = fmt.Errorf("make -C lang/c made no libiox2go.a in %s or %s", b.lib, def)
-			return
-		}
-		b.lib = def
+		b.err = fmt.Errorf("make -C lang/c BUILD=%s made no libiox2go.a there", b.lib)
+		return
 	}
 	b.peer = filepath.Join(dir, variant+"-peer")
 	b.peerErr = compileC(asan, b.peer, b.lib, "lang/c/tests/peer.c")
@@ -198,21 +210,6 @@ func undefinedSymbols(out string) []string {
 		}
 	}
 	return syms
-}
-
-// withBuildLock runs f holding an exclusive lock on lang/c's build, so
-// that two test binaries never run its Makefile at once.
-func withBuildLock(root string, f func() error) error {
-	lk, err := os.OpenFile(filepath.Join(os.TempDir(), "iox2go-lang-c-build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer lk.Close()
-	if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(lk.Fd()), syscall.LOCK_UN)
-	return f()
 }
 
 // cImpl returns the C implementation (sanitized with asan), skipping t

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,49 +276,25 @@ func TestStaticParserLibFuzzer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang not found: no libFuzzer run (.ci/tools.sh installs Debian's clang; the corpus replay under ASan ran all the same)")
+	fz := clangFuzzer()
+	if fz.skip != "" {
+		t.Skip(fz.skip)
 	}
-	probe := filepath.Join(t.TempDir(), "probe")
-	os.WriteFile(probe+".c", []byte("int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n"), 0o600)
-	if out, err := exec.Command(clang, "-fsanitize=fuzzer", probe+".c", "-o", probe).CombinedOutput(); err != nil {
-		t.Skipf("clang cannot build a libFuzzer target (Debian's libclang-common-*-dev has its runtime): %v\n%s", err, out)
-	}
-	if _, err := os.Stat(filepath.Join(repoRoot(), "lang/c/Makefile")); err != nil {
-		t.Skip("lang/c/Makefile does not exist yet")
+	if fz.err != nil {
+		t.Fatal(fz.err)
 	}
 	secs := 5
 	if v, err := strconv.Atoi(os.Getenv("IOX2CONF_LIBFUZZER_SECONDS")); err == nil && v > 0 {
 		secs = v
 	}
 	dir := t.TempDir()
-	lib := filepath.Join(dir, "lib")
-	flags := "-std=c11 -Wall -Wextra -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
-	if err := withBuildLock(repoRoot(), func() error {
-		out, err := exec.Command("make", "-C", filepath.Join(repoRoot(), "lang/c"), fmt.Sprintf("-j%d", runtime.NumCPU()),
-			"CC="+clang, "BUILD="+lib, "CFLAGS="+flags).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("make with clang: %v\n%s", err, tail(string(out), 4000))
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	fuzzer := filepath.Join(dir, "fuzz_static")
-	args := []string{"-std=c11", "-O1", "-g", "-DIOX2_LIBFUZZER", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-		"-I", filepath.Join(repoRoot(), "lang/c/include"), "-I", filepath.Join(repoRoot(), "lang/c/src"),
-		filepath.Join(repoRoot(), "lang/c/tests/fuzz_static.c"), filepath.Join(lib, "libiox2go.a"), "-o", fuzzer}
-	if out, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		t.Fatalf("clang %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 	valid, others := fuzzSeeds(t)
 	corpus := filepath.Join(dir, "corpus")
 	writeInputs(t, corpus, valid)
 	writeInputs(t, corpus, others)
 	arts := filepath.Join(dir, "artifacts") + "/"
 	os.MkdirAll(arts, 0o700)
-	cmd := exec.Command(fuzzer, fmt.Sprintf("-max_total_time=%d", secs), "-max_len=65536", "-rss_limit_mb=2048",
+	cmd := exec.Command(fz.exe, fmt.Sprintf("-max_total_time=%d", secs), "-max_len=65536", "-rss_limit_mb=2048",
 		"-timeout=10", "-print_final_stats=1", "-artifact_prefix="+arts, corpus)
 	cmd.Env = append(os.Environ(), "ASAN_OPTIONS=detect_leaks=1")
 	out, err := cmd.CombinedOutput()
@@ -337,4 +314,58 @@ func TestStaticParserLibFuzzer(t *testing.T) {
 		}
 	}
 	t.Logf("libFuzzer, %d s: %s", secs, strings.Join(stats, "; "))
+}
+
+var (
+	fuzzerOnce sync.Once
+	fuzzer     fuzzerBuild
+)
+
+type fuzzerBuild struct {
+	exe  string
+	skip string
+	err  error
+}
+
+// clangFuzzer builds, once, the libFuzzer target of fuzz_static.c with
+// the library compiled by clang with coverage instrumentation.
+func clangFuzzer() fuzzerBuild {
+	fuzzerOnce.Do(func() { fuzzer = buildClangFuzzer() })
+	return fuzzer
+}
+
+func buildClangFuzzer() fuzzerBuild {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		return fuzzerBuild{skip: "clang not found: no libFuzzer run (.ci/tools.sh installs Debian's clang; the corpus replay under ASan ran all the same)"}
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot(), "lang/c/Makefile")); err != nil {
+		return fuzzerBuild{skip: "lang/c/Makefile does not exist yet"}
+	}
+	top, err := tmpBuildDir()
+	if err != nil {
+		return fuzzerBuild{err: err}
+	}
+	dir := filepath.Join(top, "clang-fuzz")
+	os.MkdirAll(dir, 0o700)
+	probe := filepath.Join(dir, "probe")
+	os.WriteFile(probe+".c", []byte("int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n"), 0o600)
+	if out, err := exec.Command(clang, "-fsanitize=fuzzer", probe+".c", "-o", probe).CombinedOutput(); err != nil {
+		return fuzzerBuild{skip: fmt.Sprintf("clang cannot build a libFuzzer target (Debian's libclang-common-*-dev has its runtime): %v\n%s", err, out)}
+	}
+	lib := filepath.Join(dir, "lib")
+	flags := "-std=c11 -Wall -Wextra -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+	out, err := exec.Command("make", "-C", filepath.Join(repoRoot(), "lang/c"), fmt.Sprintf("-j%d", runtime.NumCPU()),
+		"CC="+clang, "BUILD="+lib, "CFLAGS="+flags).CombinedOutput()
+	if err != nil {
+		return fuzzerBuild{err: fmt.Errorf("make with clang: %v\n%s", err, tail(string(out), 4000))}
+	}
+	exe := filepath.Join(dir, "fuzz_static")
+	args := []string{"-std=c11", "-O1", "-g", "-DIOX2_LIBFUZZER", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+		"-I", filepath.Join(repoRoot(), "lang/c/include"), "-I", filepath.Join(repoRoot(), "lang/c/src"),
+		filepath.Join(repoRoot(), "lang/c/tests/fuzz_static.c"), filepath.Join(lib, "libiox2go.a"), "-o", exe}
+	if out, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+		return fuzzerBuild{err: fmt.Errorf("clang %s: %v\n%s", strings.Join(args, " "), err, out)}
+	}
+	return fuzzerBuild{exe: exe}
 }

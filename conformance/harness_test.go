@@ -3,6 +3,7 @@ package conformance
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,7 +27,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(peerEnv) == "1" {
 		os.Exit(RunPeer(os.Args[1:], os.Stdin, os.Stdout))
 	}
+	flag.Parse()
+	startBuilds()
 	code := m.Run()
+	waitBuilds()
 	cleanupBuilds()
 	os.Exit(code)
 }
