@@ -45,9 +45,25 @@
 //
 // Standard input carries the driver's go-aheads: at a hold the peer prints
 // "hold" and reads one line; end of input ends the peer (status 3). A C
-// publisher that holds keeps polling its node's doorbell, so that it
-// connects to new subscribers (and delivers their history) as the Go
-// runtime's dispatcher does.
+// port that holds keeps polling its node's doorbell: a publisher calls
+// iox2_publisher_update_connections (connecting to new subscribers and
+// delivering their history), a subscriber iox2_subscriber_wait with a
+// timeout of 0 (mapping new publishers' connections), as the Go runtime's
+// dispatcher does by itself.
+//
+// # The suite
+//
+// TestConformance runs every scenario of its table with every pairing of
+// the implementations (Go with Go, Go with C both ways, C with C);
+// TestConformanceSanitized runs them again with the C library and peer
+// built with -fsanitize=address,undefined. The driver checks each line
+// against the one it expects, and after each scenario that nothing of the
+// domain is left in the shared-memory directory or under the root. It also
+// plays the hostile process: it maps a connection segment of two peers and
+// writes garbage into its queues (hostile_test.go). TestStaticParserReplay
+// and TestStaticParserLibFuzzer fuzz the C library's static-config parser
+// (lang/c/tests/fuzz_static.c). A missing C compiler or make skips the C
+// side with a message; a missing clang skips the libFuzzer run.
 //
 // # Roles
 //
@@ -55,22 +71,24 @@
 // the IDL declares (the generated Go builders; the same values, from the
 // generated header's macros, in C), opened with open-or-create.
 //
-//	imu-pub    n= pubs= wait= linger= forever= interval_us=
+//	imu-pub    n= pubs= wait= rounds= linger= forever= interval_us=
 //	           robot/imu: creates pubs publishers (default 1), holds first
-//	           if wait=1, sends samples 0..n-1 (or until killed with
-//	           forever=1), holds after if linger=1.
-//	imu-sub    n= buffer= history= wait= drain= keep= timeout_ms= linger=
+//	           if wait=1, sends samples 0..n-1 with the first (rounds=r:
+//	           r times n samples, holding between rounds; forever=1: until
+//	           killed), holds after if linger=1.
+//	imu-sub    n= buffer= history= wait= rounds= drain= keep= timeout_ms= linger=
 //	           robot/imu: a subscriber (buffer 8, history request 2 unless
-//	           given); receives n samples, or with drain=1 what is queued
-//	           after the hold of wait=1. keep=k keeps the first k samples
-//	           borrowed until after a hold, then checks them again (kept).
+//	           given); per round receives n samples, or with drain=1 what
+//	           is queued. keep=k keeps the first k samples borrowed; after
+//	           the rounds it holds, checks them again ("kept"), releases
+//	           them and drains the queue.
 //	points-pub n= wait= linger=      robot/points: slices of Vec3 with a Stamp user header
 //	points-sub n= wait= drain= timeout_ms= linger=
 //	alarm-listen n= timeout_ms=      robot/alarm: waits for n distinct event ids
 //	alarm-notify ids=a,b wait= linger=
 //	plan-server requests= steps= linger=   robot/plan: answers each request with steps responses
 //	plan-client requests= steps= timeout_ms=
-//	open       svc=imu|points|alarm|plan mode=open and one deviation:
+//	open       svc=imu|points|alarm|plan, opened with one deviation:
 //	           type=vec3, history=<n>, require=<key>:<value>, header=none,
 //	           slice=0, swap=1 (request and response types swapped),
 //	           notifiers=<n>; prints "opened i=0" or the error.
