@@ -339,6 +339,9 @@ func buildClangFuzzer() fuzzerBuild {
 	if err != nil {
 		return fuzzerBuild{skip: "clang not found: no libFuzzer run (.ci/tools.sh installs Debian's clang; the corpus replay under ASan ran all the same)"}
 	}
+	if _, err := exec.LookPath("make"); err != nil {
+		return fuzzerBuild{skip: "make not found: the C library cannot be built for libFuzzer"}
+	}
 	if _, err := os.Stat(filepath.Join(repoRoot(), "lang/c/Makefile")); err != nil {
 		return fuzzerBuild{skip: "lang/c/Makefile does not exist yet"}
 	}
