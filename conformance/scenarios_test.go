@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +452,49 @@ func scenMismatch(h *harness, a, b impl, m mismatch) {
 	sameMessage(h, b, opener.failsWith(m.code), m.message)
 	creator.goAhead()
 	creator.done()
+}
+
+// TestStaticConfigsAlike: the static config that each implementation
+// writes when it creates a service of robot.idl is the same file, byte for
+// byte, but for the service's random uid.
+func TestStaticConfigsAlike(t *testing.T) {
+	b := cLibrary(false)
+	if b.skip != "" {
+		t.Skip(b.skip)
+	}
+	if b.err != nil || b.peerErr != nil {
+		t.Fatalf("building the C side: %v %v", b.err, b.peerErr)
+	}
+	c := impl{name: "c", path: b.peer}
+	uid := regexp.MustCompile(`"uid": "[0-9a-f]{16}"`)
+	for _, creator := range [][]string{
+		{"imu-pub", "n=0", "linger=1"},
+		{"points-pub", "n=0", "linger=1"},
+		{"alarm-notify", "ids=", "linger=1"},
+		{"plan-server", "requests=0", "linger=1"},
+	} {
+		t.Run(creator[0], func(t *testing.T) {
+			written := map[string]string{}
+			for _, im := range []impl{goImpl, c} {
+				h := newHarness(t)
+				p := h.start(im, creator[0], creator[1:]...)
+				p.ready()
+				files, _ := filepath.Glob(filepath.Join(h.cfg.Root, "services", "*"))
+				if len(files) != 1 {
+					t.Fatalf("%s: %d static configs: %v", im.name, len(files), files)
+				}
+				text, err := os.ReadFile(files[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				written[im.name] = strings.TrimPrefix(filepath.Base(files[0]), h.cfg.Prefix) + "\n" +
+					uid.ReplaceAllString(string(text), `"uid": "-"`)
+				p.goAhead()
+				p.done()
+			}
+			if written["go"] != written["c"] {
+				t.Errorf("the static configs differ\ngo:\n%s\nc:\n%s", written["go"], written["c"])
+			}
+		})
+	}
 }
