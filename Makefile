@@ -54,8 +54,11 @@ clib:
 
 # The conformance suite alone: every scenario with every pairing of the Go
 # and the C implementation, the sanitized run and the parser's fuzzing.
+# It prints the verdict of every scenario and pairing.
 conformance: tools
-	$(GO) test -count=1 -v -timeout 10m ./conformance/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS)|_test.go' | grep -v '=== RUN'
+	@log=$$(mktemp "$${TMPDIR:-/tmp}/iox2go-conformance.XXXXXX"); \
+	$(GO) test -count=1 -v -timeout 10m ./conformance/ >"$$log" 2>&1; status=$$?; \
+	grep -E '^ *--- |^(ok|FAIL)|_test.go:' "$$log"; rm -f "$$log"; exit $$status
 
 # Report what the cross-language tests need, and install it where we can.
 tools:
