@@ -28,7 +28,7 @@ import (
 
 // goStaticSeeds are the literal seeds of runtime's FuzzStaticConfig.
 var goStaticSeeds = [][]byte{
-	[]byte(`{"version":"0.1.0","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`),
+	[]byte(`{"version":"7","name":"a","pattern":"publish_subscribe","hash":"h","uid":"u","publish_subscribe":{"max_publishers":1}}`),
 	[]byte(`{`),
 	[]byte(`{"hash":"h","publish_subscribe":{"max_publishers":-5,"max_subscribers":100000000}}`),
 	{0, 1, 2},

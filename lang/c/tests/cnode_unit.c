@@ -100,7 +100,7 @@ static void test_duration(void) {
 }
 
 static void test_static(void) {
-	const char *doc = "{\n  \"version\": \"0.1.0\",\n  \"name\": \"a/b\",\n  \"pattern\": \"event\",\n  \"hash\": \"h\",\n"
+	const char *doc = "{\n  \"version\": \"7\",\n  \"name\": \"a/b\",\n  \"pattern\": \"event\",\n  \"hash\": \"h\",\n"
 	                  "  \"uid\": \"u\",\n  \"attributes\": [{\"Key\": \"k\", \"Value\": \"v\"}],\n"
 	                  "  \"event\": {\"max_notifiers\": 16, \"max_listeners\": 16, \"max_nodes\": 36, \"event_id_max_value\": 255,"
 	                  " \"notifier_created_event\": 3}\n}\n";
