@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"math"
-	"math/bits"
 	"strings"
 	"unsafe"
 
@@ -47,23 +45,6 @@ const (
 	MinPortMemoryLimit = 1 << 20
 )
 
-// satAdd and satMul add and multiply without wrapping: a result beyond
-// 2^64-1 is 2^64-1, which exceeds every limit.
-func satAdd(a, b uint64) uint64 {
-	s, carry := bits.Add64(a, b, 0)
-	if carry != 0 {
-		return math.MaxUint64
-	}
-	return s
-}
-
-func satMul(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	if hi != 0 {
-		return math.MaxUint64
-	}
-	return lo
-}
 
 // u turns a QoS value or port setting into a uint64 for the checked
 // arithmetic; callers have refused negative values before.
@@ -86,7 +67,7 @@ type footprint struct {
 
 // total is every byte that f counts.
 func (f *footprint) total() uint64 {
-	return satAdd(satAdd(f.segment, satMul(f.conns, f.connSize)), f.local)
+	return protocol.SatAdd(protocol.SatAdd(f.segment, protocol.SatMul(f.conns, f.connSize)), f.local)
 }
 
 // checkIndex compares f with the limit that does not depend on memory:
@@ -180,9 +161,9 @@ func bitsetBytes(n uint64) uint64 { return 8 * ((min(n, ring.MaxCapacity) + 63) 
 // peers connections, a history of history chunks and handles for loans
 // loans of handle bytes each.
 func senderLocal(chunks, peers, history, loans, handle uint64) uint64 {
-	perConn := satAdd(sendConnBytes, bitsetBytes(chunks))
-	return satAdd(satAdd(satMul(chunks, senderChunkBytes), satMul(history, 4)),
-		satAdd(satMul(peers, perConn), satMul(loans, handle)))
+	perConn := protocol.SatAdd(sendConnBytes, bitsetBytes(chunks))
+	return protocol.SatAdd(protocol.SatAdd(protocol.SatMul(chunks, senderChunkBytes), protocol.SatMul(history, 4)),
+		protocol.SatAdd(protocol.SatMul(peers, perConn), protocol.SatMul(loans, handle)))
 }
 
 // publisherFootprint is what a publisher of the service with QoS q (whose
@@ -190,7 +171,7 @@ func senderLocal(chunks, peers, history, loans, handle uint64) uint64 {
 // length.
 func publisherFootprint(q *PubSubQoS, payload, header TypeInfo, loans, slice int) footprint {
 	s, b, r, h := u(q.MaxSubscribers), u(q.SubscriberMaxBufferSize), u(q.SubscriberMaxBorrowedSamples), u(q.HistorySize)
-	chunks := satAdd(satAdd(satMul(s, satAdd(b, r)), h), u(loans))
+	chunks := protocol.SatAdd(protocol.SatAdd(protocol.SatMul(s, protocol.SatAdd(b, r)), h), u(loans))
 	f := footprint{what: "a publisher", chunks: chunks,
 		chunksFrom: fmt.Sprintf("max subscribers %d × (subscriber max buffer size %d + subscriber max borrowed samples %d) + history size %d + max loaned samples %d",
 			s, b, r, h, loans)}
@@ -214,10 +195,10 @@ func dataSegName(chunks, stride uint64) string {
 // the smallest publisher the service allows, and its sample handles.
 func subscriberFootprint(q *PubSubQoS) footprint {
 	p, s, b, r, h := u(q.MaxPublishers), u(q.MaxSubscribers), u(q.SubscriberMaxBufferSize), u(q.SubscriberMaxBorrowedSamples), u(q.HistorySize)
-	pool := satAdd(satAdd(satMul(s, satAdd(b, r)), h), 1)
-	perConn := satAdd(recvConnBytes, bitsetBytes(pool))
+	pool := protocol.SatAdd(protocol.SatAdd(protocol.SatMul(s, protocol.SatAdd(b, r)), h), 1)
+	perConn := protocol.SatAdd(recvConnBytes, bitsetBytes(pool))
 	return footprint{what: "a subscriber",
-		local: satAdd(satMul(p, perConn), satMul(r, uint64(unsafe.Sizeof(Sample[byte]{}))))}
+		local: protocol.SatAdd(protocol.SatMul(p, perConn), protocol.SatMul(r, uint64(unsafe.Sizeof(Sample[byte]{}))))}
 }
 
 // dynamicFootprint is the dynamic config of a service with room for nodes
@@ -251,7 +232,7 @@ func checkPubSub(q *PubSubQoS, payload, header TypeInfo, limit int) error {
 func clientFootprint(q *ReqResQoS, req TypeInfo, slice int) footprint {
 	sv, c, a, lq := u(q.MaxServers), u(q.MaxClients), u(q.MaxActiveRequestsPerClient), u(q.MaxLoanedRequests)
 	r, b := u(q.MaxResponseBufferSize), u(q.MaxBorrowedResponsesPerPendingResponse)
-	chunks := satAdd(satAdd(satMul(sv, satMul(2, a)), a), lq)
+	chunks := protocol.SatAdd(protocol.SatAdd(protocol.SatMul(sv, protocol.SatMul(2, a)), a), lq)
 	f := footprint{what: "a client", chunks: chunks,
 		chunksFrom: fmt.Sprintf("max servers %d × 2 × max active requests per client %d + max active requests per client %d + max loaned requests %d",
 			sv, a, a, lq)}
@@ -262,12 +243,12 @@ func clientFootprint(q *ReqResQoS, req TypeInfo, slice int) footprint {
 	f.segment, f.segName = l.Bytes, dataSegName(chunks, l.Stride)
 	f.conns = sv
 	f.connSize = u(protocol.NewConnLayout(1, uint32(a), uint32(2*a)).Size)
-	serverPool := satMul(satMul(c, a), satAdd(satAdd(r, b), 1))
+	serverPool := protocol.SatMul(protocol.SatMul(c, a), protocol.SatAdd(protocol.SatAdd(r, b), 1))
 	// Each response connection has a queue per request slot.
-	responses := satMul(sv, satAdd(satAdd(recvConnBytes, bitsetBytes(serverPool)), satMul(a, ringQueueBytes+8)))
-	slots := satMul(a, satAdd(uint64(unsafe.Sizeof(pendingReq{})+unsafe.Sizeof(PendingResponse[byte, byte]{})),
-		satMul(b, uint64(unsafe.Sizeof(heldChunk{})))))
-	f.local = satAdd(satAdd(senderLocal(chunks, sv, 0, lq, uint64(unsafe.Sizeof(RequestMut[byte, byte]{}))), responses), slots)
+	responses := protocol.SatMul(sv, protocol.SatAdd(protocol.SatAdd(recvConnBytes, bitsetBytes(serverPool)), protocol.SatMul(a, ringQueueBytes+8)))
+	slots := protocol.SatMul(a, protocol.SatAdd(uint64(unsafe.Sizeof(pendingReq{})+unsafe.Sizeof(PendingResponse[byte, byte]{})),
+		protocol.SatMul(b, uint64(unsafe.Sizeof(heldChunk{})))))
+	f.local = protocol.SatAdd(protocol.SatAdd(senderLocal(chunks, sv, 0, lq, uint64(unsafe.Sizeof(RequestMut[byte, byte]{}))), responses), slots)
 	return f
 }
 
@@ -278,7 +259,7 @@ func clientFootprint(q *ReqResQoS, req TypeInfo, slice int) footprint {
 func serverFootprint(q *ReqResQoS, resp TypeInfo, loansPerRequest, slice int) footprint {
 	sv, c, a := u(q.MaxServers), u(q.MaxClients), u(q.MaxActiveRequestsPerClient)
 	r, b, lr := u(q.MaxResponseBufferSize), u(q.MaxBorrowedResponsesPerPendingResponse), u(loansPerRequest)
-	chunks := satMul(satMul(c, a), satAdd(satAdd(r, b), lr))
+	chunks := protocol.SatMul(protocol.SatMul(c, a), protocol.SatAdd(protocol.SatAdd(r, b), lr))
 	f := footprint{what: "a server", chunks: chunks,
 		chunksFrom: fmt.Sprintf("max clients %d × max active requests per client %d × (max response buffer size %d + max borrowed responses per pending response %d + max loaned responses per request %d)",
 			c, a, r, b, lr)}
@@ -290,13 +271,13 @@ func serverFootprint(q *ReqResQoS, resp TypeInfo, loansPerRequest, slice int) fo
 	f.conns = c
 	// The completion queue holds a(r+b) < chunks entries.
 	f.connSize = u(protocol.NewConnLayout(uint32(a), uint32(r), uint32(a*(r+b))).Size)
-	clientPool := satAdd(satAdd(satMul(sv, satMul(2, a)), a), 1)
-	requests := satMul(c, satAdd(recvConnBytes, bitsetBytes(clientPool)))
-	active := satMul(satMul(c, a), satAdd(uint64(unsafe.Sizeof(ActiveRequest[byte, byte]{})), satMul(lr, 4)))
-	loans := satMul(satMul(c, a), lr)
-	channels := satMul(satMul(c, a), ringQueueBytes+8) // of the response connections
-	f.local = satAdd(satAdd(senderLocal(chunks, c, 0, loans, uint64(unsafe.Sizeof(ResponseMut[byte]{}))), requests),
-		satAdd(active, channels))
+	clientPool := protocol.SatAdd(protocol.SatAdd(protocol.SatMul(sv, protocol.SatMul(2, a)), a), 1)
+	requests := protocol.SatMul(c, protocol.SatAdd(recvConnBytes, bitsetBytes(clientPool)))
+	active := protocol.SatMul(protocol.SatMul(c, a), protocol.SatAdd(uint64(unsafe.Sizeof(ActiveRequest[byte, byte]{})), protocol.SatMul(lr, 4)))
+	loans := protocol.SatMul(protocol.SatMul(c, a), lr)
+	channels := protocol.SatMul(protocol.SatMul(c, a), ringQueueBytes+8) // of the response connections
+	f.local = protocol.SatAdd(protocol.SatAdd(senderLocal(chunks, c, 0, loans, uint64(unsafe.Sizeof(ResponseMut[byte]{}))), requests),
+		protocol.SatAdd(active, channels))
 	return f
 }
 
@@ -324,9 +305,9 @@ func checkEvent(q *EventQoS, limit int) error {
 	ids := u(q.EventIDMaxValue) + 1
 	listener := footprint{what: "a listener", segment: u(protocol.NewEventLayout(uint32(ids)).Size),
 		segName: fmt.Sprintf("an event segment of %d event ids (event id max value %d)", ids, q.EventIDMaxValue),
-		local:   satMul(ids, uint64(unsafe.Sizeof(EventActivation{})))}
+		local:   protocol.SatMul(ids, uint64(unsafe.Sizeof(EventActivation{})))}
 	notifier := footprint{what: "a notifier",
-		local: satMul(u(q.MaxListeners), uint64(unsafe.Sizeof(notifierConn{})+unsafe.Sizeof((*notifierConn)(nil))))}
+		local: protocol.SatMul(u(q.MaxListeners), uint64(unsafe.Sizeof(notifierConn{})+unsafe.Sizeof((*notifierConn)(nil))))}
 	for _, f := range []footprint{dynamicFootprint(q.MaxNodes, q.MaxNotifiers, q.MaxListeners), listener, notifier} {
 		if err := f.check(limit); err != nil {
 			return err

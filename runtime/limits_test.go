@@ -399,7 +399,7 @@ func TestPortMemoryLimitSetting(t *testing.T) {
 // the settings (a wrapped size would pass the check and allocate little,
 // then index far past it).
 func TestFootprintArithmeticSaturates(t *testing.T) {
-	if satMul(1<<32, 1<<32) != math.MaxUint64 || satAdd(math.MaxUint64, 1) != math.MaxUint64 || satMul(3, 5) != 15 || satAdd(3, 5) != 8 {
+	if protocol.SatMul(1<<32, 1<<32) != math.MaxUint64 || protocol.SatAdd(math.MaxUint64, 1) != math.MaxUint64 || protocol.SatMul(3, 5) != 15 || protocol.SatAdd(3, 5) != 8 {
 		t.Fatal("saturating arithmetic")
 	}
 	if got := protocol.AlignU(math.MaxUint64-3, 64); got != math.MaxUint64&^63 {

@@ -114,8 +114,26 @@ func TestRingQueueInterop(t *testing.T) {
 	}
 }
 
+// idle is what a side of the exchange does after its tries-th attempt
+// without progress: yield, and every 64 tries sleep, so that on a machine
+// whose cores are busy the peer process gets the CPU (a yield alone can
+// leave it waiting for a whole time slice of the busy work).
+func idle(tries int) {
+	if tries%64 == 0 {
+		time.Sleep(20 * time.Microsecond)
+		return
+	}
+	runtime.Gosched()
+}
+
 func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreates bool) {
-	const n = 200000
+	// Without overflow every value waits for the consumer: on two busy
+	// cores a hand-over can cost a time slice of the busy work, so that
+	// case moves fewer values (still thousands of hand-overs each way).
+	n := uint64(20000)
+	if !overflow {
+		n = 2000
+	}
 	sizeA, sizeB := ring.QueueMemorySize(capA), ring.QueueMemorySize(capB)
 	path, mem := sharedFile(t, lineSize+sizeA+sizeB)
 	memA, memB := mem[lineSize:lineSize+sizeA], mem[lineSize+sizeA:]
@@ -157,10 +175,11 @@ func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreat
 
 	var wg sync.WaitGroup
 	var goEvicted, goEvSum uint64
+	var stop atomic.Bool // set when the test gives up: the producer must not spin on
 	wg.Add(1)
 	go func() { // the producer of a2b
 		defer wg.Done()
-		for v := uint64(1); v <= n; v++ {
+		for v := uint64(1); v <= n && !stop.Load(); v++ {
 			if overflow {
 				if v%64 == 0 {
 					runtime.Gosched() // let the consumer race the evictions
@@ -170,8 +189,11 @@ func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreat
 					goEvSum += old
 				}
 			} else {
-				for !a2b.Push(v) {
-					runtime.Gosched()
+				for tries := 1; !a2b.Push(v); tries++ {
+					if stop.Load() {
+						return
+					}
+					idle(tries)
 				}
 			}
 		}
@@ -179,7 +201,10 @@ func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreat
 	}()
 	var goPopped, goPopSum, last uint64
 	orderErrs := 0
-	deadline := time.Now().Add(60 * time.Second)
+	// A generous bound: on two cores busy with other work, the exchange
+	// of n values with yields takes seconds; it only stops a hung peer.
+	deadline := time.Now().Add(120 * time.Second)
+	timedOut := false
 	for spins := 0; ; spins++ {
 		done := word(mem, 1).Load() != 0 // SYNC POINT test-done: the peer's store after its last push
 		v, ok := b2a.Pop()
@@ -199,12 +224,18 @@ func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreat
 			break
 		}
 		if spins%4096 == 0 && time.Now().After(deadline) {
+			timedOut = true
+			stop.Store(true)
 			cmd.Process.Kill()
 			break
 		}
-		runtime.Gosched()
+		idle(spins + 1)
 	}
 	wg.Wait()
+	if timedOut {
+		cmd.Wait()
+		t.Fatalf("no progress within the deadline: Go popped %d of %d, last %d; peer: %s", goPopped, n, last, stderr.String())
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ring_peer: %v\n%s", err, stderr.String())
 	}
@@ -214,7 +245,7 @@ func queueInterop(t *testing.T, peer string, capA, capB uint32, overflow, cCreat
 		&cPopped, &cPopSum, &cEvicted, &cEvSum, &cOrderErrs); err != nil {
 		t.Fatalf("peer said %q: %v", stdout.String(), err)
 	}
-	const sum = n * (n + 1) / 2
+	sum := n * (n + 1) / 2
 	t.Logf("Go->C: C popped %d, Go evicted %d; C->Go: Go popped %d, C evicted %d", cPopped, goEvicted, goPopped, cEvicted)
 	if cPopped+goEvicted != n || cPopSum+goEvSum != sum {
 		t.Errorf("Go->C: C popped %d (sum %d) + Go evicted %d (sum %d), want %d values (sum %d)", cPopped, cPopSum, goEvicted, goEvSum, n, sum)

@@ -203,8 +203,9 @@ int iox2_notifier_create(iox2_service *s, int64_t default_event_id, iox2_notifie
 		return s ? iox2i_err(s->node, IOX2_E_INVALID_ARGUMENT, "NULL out") : IOX2_E_INVALID_ARGUMENT;
 	const char *op = "create notifier";
 	iox2_node *n = s->node;
-	if (s->pattern != IOX2I_PATTERN_EVENT)
-		return iox2i_err(n, IOX2_E_INVALID_ARGUMENT, "service %s is not an event service", s->name);
+	int rc0 = iox2i_check_service(s, IOX2I_PATTERN_EVENT, op);
+	if (rc0 != IOX2_OK)
+		return rc0;
 	int64_t max = s->sc.ev.event_id_max_value;
 	if (default_event_id == IOX2_UNSET)
 		default_event_id = 0;
@@ -329,8 +330,9 @@ int iox2_listener_create(iox2_service *s, iox2_listener **out) {
 		return s ? iox2i_err(s->node, IOX2_E_INVALID_ARGUMENT, "NULL out") : IOX2_E_INVALID_ARGUMENT;
 	const char *op = "create listener";
 	iox2_node *n = s->node;
-	if (s->pattern != IOX2I_PATTERN_EVENT)
-		return iox2i_err(n, IOX2_E_INVALID_ARGUMENT, "service %s is not an event service", s->name);
+	int rc0 = iox2i_check_service(s, IOX2I_PATTERN_EVENT, op);
+	if (rc0 != IOX2_OK)
+		return rc0;
 	uint32_t num_ids = (uint32_t)s->sc.ev.event_id_max_value + 1;
 	iox2_listener *l = calloc(1, sizeof *l);
 	uint32_t *one = calloc(num_ids, sizeof *one);

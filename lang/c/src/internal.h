@@ -5,9 +5,9 @@
  * path (helper cdata: ring.c, data.c, sender.c, receiver.c, pubsub.c,
  * reqres.c). /work/wt/notes/c-internal.md describes this API in prose.
  *
- * Every structure of shared memory here mirrors a Go struct of runtime/
- * byte for byte (the _Static_asserts below hold the sizes; the offsets are
- * asserted against the generated iox2go_layout.h once it exists).
+ * Every structure of shared memory here mirrors a Go struct of
+ * runtime/internal/protocol byte for byte: the _Static_asserts below hold
+ * each size and field offset to the generated iox2go_layout.h.
  */
 #ifndef IOX2GO_INTERNAL_H
 #define IOX2GO_INTERNAL_H
@@ -30,27 +30,15 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 /* ---------------------------------------------------------------------------
- * Protocol constants.
- *
- * Layout version: the generated layout header (iox2go_layout.h, branch
- * proto) defines IOX2P_PROTOCOL_VERSION (7). Until it is here, the library
- * speaks what runtime/ on main speaks today: layout version 6 and the
- * static config version "0.1.0" (runtime.Version), so that it
- * interoperates with today's Go runtime.
+ * Protocol constants. iox2go_layout.h is generated from the Go structs
+ * (TestCLayoutHeader in runtime/internal/protocol): the asserts at the end
+ * of the structs below hold every size, offset and constant of this file to
+ * it, so a drift between the two implementations fails this compile.
  */
-#if defined(__has_include)
-#if __has_include("iox2go_layout.h")
 #include "iox2go_layout.h"
-#endif
-#endif
 
-#ifdef IOX2P_PROTOCOL_VERSION
 #define IOX2I_LAYOUT_VERSION ((uint32_t)IOX2P_PROTOCOL_VERSION)
-#define IOX2I_STATIC_VERSION "7"
-#else
-#define IOX2I_LAYOUT_VERSION ((uint32_t)6)
-#define IOX2I_STATIC_VERSION "0.1.0"
-#endif
+#define IOX2I_STATIC_VERSION IOX2P_PROTOCOL_VERSION_STRING
 
 #define IOX2I_MAGIC ((uint32_t)0x69783267) /* "ix2g": shm.Magic */
 #define IOX2I_HEADER_SIZE 128              /* shm.HeaderSize */
@@ -159,6 +147,49 @@ _Static_assert(offsetof(iox2i_port_slot, wake) == 56, "portSlot.wake");
 _Static_assert(sizeof(iox2i_event_header) == 256, "eventHeader is 256 bytes");
 _Static_assert(offsetof(iox2i_event_header, listener) == 128, "eventHeader.listener");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8, "8-byte atomics");
+
+/* Against the generated header: the Go structs' own numbers. */
+#define IOX2I_AT(T, f, M) _Static_assert(offsetof(T, f) == (M), #T "." #f " is at " #M)
+_Static_assert(IOX2I_MAGIC == IOX2P_SHM_MAGIC && IOX2I_HEADER_SIZE == IOX2P_SHM_HEADER_SIZE, "shm magic, header size");
+_Static_assert(sizeof(iox2i_shm_header) == IOX2P_SHM_HEADER_SIZE, "shm header size");
+IOX2I_AT(iox2i_shm_header, ready, IOX2P_SHM_HEADER_READY_OFFSET);
+IOX2I_AT(iox2i_shm_header, kind, IOX2P_SHM_HEADER_KIND_OFFSET);
+IOX2I_AT(iox2i_shm_header, size, IOX2P_SHM_HEADER_SIZE_OFFSET);
+IOX2I_AT(iox2i_shm_header, creator_pid, IOX2P_SHM_HEADER_CREATOR_PID_OFFSET);
+IOX2I_AT(iox2i_shm_header, created_nanos, IOX2P_SHM_HEADER_CREATED_NANOS_OFFSET);
+_Static_assert(sizeof(iox2i_dyn_header) == IOX2P_DYN_HEADER_SIZE, "dynamic header size");
+IOX2I_AT(iox2i_dyn_header, destroyer, IOX2P_DYN_HEADER_DESTROYER_OFFSET);
+IOX2I_AT(iox2i_dyn_header, changes, IOX2P_DYN_HEADER_CHANGES_OFFSET);
+IOX2I_AT(iox2i_dyn_header, last_notification, IOX2P_DYN_HEADER_LAST_NOTIFICATION_OFFSET);
+IOX2I_AT(iox2i_dyn_header, max_nodes, IOX2P_DYN_HEADER_MAX_NODES_OFFSET);
+IOX2I_AT(iox2i_dyn_header, max_publishers, IOX2P_DYN_HEADER_MAX_PUBLISHERS_OFFSET);
+IOX2I_AT(iox2i_dyn_header, max_subscribers, IOX2P_DYN_HEADER_MAX_SUBSCRIBERS_OFFSET);
+IOX2I_AT(iox2i_dyn_header, pattern, IOX2P_DYN_HEADER_PATTERN_OFFSET);
+_Static_assert(sizeof(iox2i_node_slot) == IOX2P_NODE_SLOT_SIZE, "node slot size");
+IOX2I_AT(iox2i_node_slot, id, IOX2P_NODE_SLOT_ID_OFFSET);
+IOX2I_AT(iox2i_node_slot, wake, IOX2P_NODE_SLOT_WAKE_OFFSET);
+_Static_assert(sizeof(iox2i_port_slot) == IOX2P_PORT_SLOT_SIZE, "port slot size");
+IOX2I_AT(iox2i_port_slot, state, IOX2P_PORT_SLOT_STATE_OFFSET);
+IOX2I_AT(iox2i_port_slot, id, IOX2P_PORT_SLOT_ID_OFFSET);
+IOX2I_AT(iox2i_port_slot, node, IOX2P_PORT_SLOT_NODE_OFFSET);
+IOX2I_AT(iox2i_port_slot, a, IOX2P_PORT_SLOT_ROLE_A_OFFSET);
+IOX2I_AT(iox2i_port_slot, b, IOX2P_PORT_SLOT_ROLE_B_OFFSET);
+IOX2I_AT(iox2i_port_slot, c, IOX2P_PORT_SLOT_ROLE_C_OFFSET);
+IOX2I_AT(iox2i_port_slot, drain_by, IOX2P_PORT_SLOT_DRAIN_BY_OFFSET);
+IOX2I_AT(iox2i_port_slot, wake, IOX2P_PORT_SLOT_WAKE_OFFSET);
+_Static_assert(sizeof(iox2i_event_header) == IOX2P_EVENT_HEADER_SIZE, "event header size");
+IOX2I_AT(iox2i_event_header, wake, IOX2P_EVENT_HEADER_WAKE_OFFSET);
+IOX2I_AT(iox2i_event_header, listener, IOX2P_EVENT_HEADER_LISTENER_OFFSET);
+IOX2I_AT(iox2i_event_header, num_ids, IOX2P_EVENT_HEADER_NUM_IDS_OFFSET);
+_Static_assert(IOX2I_KIND_DYNAMIC == IOX2P_KIND_DYNAMIC && IOX2I_KIND_DATA == IOX2P_KIND_DATA &&
+                   IOX2I_KIND_CONNECTION == IOX2P_KIND_CONNECTION && IOX2I_KIND_EVENT == IOX2P_KIND_EVENT,
+               "segment kinds");
+_Static_assert(IOX2I_PATTERN_PUBSUB == IOX2P_PATTERN_PUBLISH_SUBSCRIBE && IOX2I_PATTERN_EVENT == IOX2P_PATTERN_EVENT &&
+                   IOX2I_PATTERN_REQRES == IOX2P_PATTERN_REQUEST_RESPONSE,
+               "patterns");
+_Static_assert(IOX2I_SLOT_FREE == IOX2P_SLOT_FREE && IOX2I_SLOT_ACTIVE == IOX2P_SLOT_ACTIVE &&
+                   IOX2I_SLOT_DRAINING == IOX2P_SLOT_DRAINING,
+               "port slot states");
 
 /* ---------------------------------------------------------------------------
  * Errors (error.c). Every function of the library returns an IOX2_E_* code
@@ -472,6 +503,9 @@ typedef struct iox2i_static {
 } iox2i_static;
 
 const char *iox2i_pattern_name(int pattern);
+/* iox2i_check_service checks that a port of pattern may be made on svc by
+ * op ("create publisher", ...): not NULL, not closed, of that pattern. */
+int iox2i_check_service(iox2_service *svc, int pattern, const char *op);
 /* serviceHash: hex of the first 16 bytes of SHA-256("<pattern>\0<name>"). */
 void iox2i_service_hash(const char *name, int pattern, char out[33]);
 /* iox2i_static_decode decodes the JSON text of a static config file at

@@ -42,6 +42,8 @@ uint64_t iox2i_new_id(void) {
 	}
 }
 
+_Static_assert(IOX2P_ID_HEX_DIGITS == 16, "IDs are printed as %016llx");
+
 void iox2i_id_str(uint64_t id, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)id); }
 
 bool iox2i_parse_id(const char *s, uint64_t *out) {
@@ -156,32 +158,32 @@ static bool validate_config(const iox2_config *c, char *why, size_t cap) {
 /* --- Paths and names -------------------------------------------------------- */
 
 char *iox2i_data_name(const iox2_node *n, uint64_t port, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s%016llx.data", n->cfg.prefix, (unsigned long long)port);
+	snprintf(buf, cap, "%s%016llx" IOX2P_SUFFIX_DATA, n->cfg.prefix, (unsigned long long)port);
 	return buf;
 }
 
 char *iox2i_conn_name(const iox2_node *n, uint64_t from, uint64_t to, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s%016llx_%016llx.connection", n->cfg.prefix, (unsigned long long)from, (unsigned long long)to);
+	snprintf(buf, cap, "%s%016llx_%016llx" IOX2P_SUFFIX_CONNECTION, n->cfg.prefix, (unsigned long long)from, (unsigned long long)to);
 	return buf;
 }
 
 char *iox2i_event_name(const iox2_node *n, uint64_t port, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s%016llx.event", n->cfg.prefix, (unsigned long long)port);
+	snprintf(buf, cap, "%s%016llx" IOX2P_SUFFIX_EVENT, n->cfg.prefix, (unsigned long long)port);
 	return buf;
 }
 
 char *iox2i_dynamic_name(const iox2_node *n, const char *hash, const char *uid, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s%s_%s.dynamic", n->cfg.prefix, hash, uid);
+	snprintf(buf, cap, "%s%s_%s" IOX2P_SUFFIX_DYNAMIC, n->cfg.prefix, hash, uid);
 	return buf;
 }
 
 char *iox2i_static_path(const iox2_node *n, const char *hash, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s/services/%s%s.service", n->cfg.root, n->cfg.prefix, hash);
+	snprintf(buf, cap, "%s/" IOX2P_SERVICES_DIR "/%s%s" IOX2P_SUFFIX_SERVICE, n->cfg.root, n->cfg.prefix, hash);
 	return buf;
 }
 
 char *iox2i_node_dir_of(const iox2_node *n, uint64_t id, char *buf, size_t cap) {
-	snprintf(buf, cap, "%s/nodes/%s%016llx", n->cfg.root, n->cfg.prefix, (unsigned long long)id);
+	snprintf(buf, cap, "%s/" IOX2P_NODES_DIR "/%s%016llx", n->cfg.root, n->cfg.prefix, (unsigned long long)id);
 	return buf;
 }
 
@@ -304,7 +306,7 @@ static int remove_all(const char *path, int depth) {
 
 int iox2i_journal_port(iox2_node *n, uint64_t port, const char *kind) {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/%016llx.%s.port", n->dir, (unsigned long long)port, kind);
+	snprintf(path, sizeof path, "%s/%016llx.%s" IOX2P_SUFFIX_PORT_ENTRY, n->dir, (unsigned long long)port, kind);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)(n->cfg.file_mode & 0777));
 	if (fd < 0)
 		return iox2i_os_err(n, errno, "record the port in its node's directory: open", path);
@@ -314,7 +316,7 @@ int iox2i_journal_port(iox2_node *n, uint64_t port, const char *kind) {
 
 void iox2i_forget_port(iox2_node *n, uint64_t port, const char *kind) {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/%016llx.%s.port", n->dir, (unsigned long long)port, kind);
+	snprintf(path, sizeof path, "%s/%016llx.%s" IOX2P_SUFFIX_PORT_ENTRY, n->dir, (unsigned long long)port, kind);
 	unlink(path);
 }
 
@@ -468,7 +470,7 @@ static int write_details(iox2_node *n) {
 		return iox2i_err(n, IOX2_E_NO_MEMORY, "details.json");
 	}
 	char path[4096];
-	snprintf(path, sizeof path, "%s/details.json", n->dir);
+	snprintf(path, sizeof path, "%s/" IOX2P_NODE_DETAILS_NAME, n->dir);
 	int rc = iox2i_write_file(n, path, b.p, b.len, false);
 	iox2i_buf_free(&b);
 	return rc;
@@ -568,16 +570,16 @@ int iox2_node_create(const iox2_config *cfg_in, const char *name, iox2_node **ou
 	n->cfg.creation_timeout_ns = cfg.creation_timeout_ns;
 	n->cfg.port_memory_limit = cfg.port_memory_limit;
 	char path[4096];
-	snprintf(path, sizeof path, "%s/nodes/%s%s", cfg.root, cfg.prefix, n->id_str);
+	snprintf(path, sizeof path, "%s/" IOX2P_NODES_DIR "/%s%s", cfg.root, cfg.prefix, n->id_str);
 	n->dir = xstrdup(path);
-	snprintf(path, sizeof path, "%s/nodes/%s%s.lock", cfg.root, cfg.prefix, n->id_str);
+	snprintf(path, sizeof path, "%s/" IOX2P_NODES_DIR "/%s%s" IOX2P_SUFFIX_LOCK, cfg.root, cfg.prefix, n->id_str);
 	n->lock_path = xstrdup(path);
 	if (!n->name || !n->cfg.root || !n->cfg.shm_dir || !n->cfg.prefix || !n->dir || !n->lock_path)
 		return create_fail(n, IOX2_E_NO_MEMORY, "iox2: create node: out of memory");
 
 	const char *dirs[4][2] = {{"Root", cfg.root}, {"Root", NULL}, {"Root", NULL}, {"ShmDir", cfg.shm_dir}};
 	char nodes_dir[4096], services_dir[4096];
-	snprintf(nodes_dir, sizeof nodes_dir, "%s/nodes", cfg.root);
+	snprintf(nodes_dir, sizeof nodes_dir, "%s/" IOX2P_NODES_DIR, cfg.root);
 	snprintf(services_dir, sizeof services_dir, "%s/services", cfg.root);
 	dirs[1][1] = nodes_dir;
 	dirs[2][1] = services_dir;
@@ -615,7 +617,7 @@ int iox2_node_create(const iox2_config *cfg_in, const char *name, iox2_node **ou
 		return create_fail(n, IOX2_E_OS, why);
 	}
 	/* The doorbell exists before any service slot names the node. */
-	snprintf(path, sizeof path, "%s/bell", n->dir);
+	snprintf(path, sizeof path, "%s/" IOX2P_BELL_NAME, n->dir);
 	if (mkfifo(path, (mode_t)(cfg.file_mode & 0777)) < 0) {
 		snprintf(why, sizeof why, "iox2: create node: doorbell: mkfifo %s: %s", path, strerror(errno));
 		return create_fail(n, IOX2_E_OS, why);
@@ -849,7 +851,7 @@ bool iox2i_ring(iox2_node *self, uint64_t node_id, uint64_t t) {
 	if (!pb) {
 		char path[4096];
 		iox2i_node_dir_of(self, node_id, path, sizeof path - 8);
-		strcat(path, "/bell");
+		strcat(path, "/" IOX2P_BELL_NAME);
 		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
 			return true; /* gone (ENOENT, ENXIO: nobody reads) */

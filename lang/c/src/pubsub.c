@@ -55,17 +55,6 @@ void iox2_subscriber_options_init(iox2_subscriber_options *o)
 	o->history_request = IOX2_UNSET;
 }
 
-static int check_service(iox2_service *svc, const char *op)
-{
-	if (!svc)
-		return IOX2_E_INVALID_ARGUMENT;
-	if (svc->closed)
-		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_CLOSED, NULL);
-	if (svc->pattern != IOX2I_PATTERN_PUBSUB)
-		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_INCOMPATIBLE_PATTERN,
-		                         "the service is not a publish-subscribe service");
-	return IOX2_OK;
-}
 
 /* ---------------------------------------------------------------------------
  * Publisher
@@ -110,7 +99,7 @@ int iox2_publisher_create(iox2_service *svc, const iox2_publisher_options *o, io
 	if (!out)
 		return IOX2_E_INVALID_ARGUMENT;
 	*out = NULL;
-	int rc = check_service(svc, op);
+	int rc = iox2i_check_service(svc, IOX2I_PATTERN_PUBSUB, op);
 	if (rc != IOX2_OK)
 		return rc;
 	iox2_node *node = svc->node;
@@ -310,7 +299,7 @@ int iox2_subscriber_create(iox2_service *svc, const iox2_subscriber_options *o, 
 	if (!out)
 		return IOX2_E_INVALID_ARGUMENT;
 	*out = NULL;
-	int rc = check_service(svc, op);
+	int rc = iox2i_check_service(svc, IOX2I_PATTERN_PUBSUB, op);
 	if (rc != IOX2_OK)
 		return rc;
 	iox2_node *node = svc->node;

@@ -122,17 +122,6 @@ void iox2_server_options_init(iox2_server_options *o)
 	o->backpressure = IOX2_UNSET;
 }
 
-static int check_service(iox2_service *svc, const char *op)
-{
-	if (!svc)
-		return IOX2_E_INVALID_ARGUMENT;
-	if (svc->closed)
-		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_CLOSED, NULL);
-	if (svc->pattern != IOX2I_PATTERN_REQRES)
-		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_INCOMPATIBLE_PATTERN,
-		                         "the service is not a request-response service");
-	return IOX2_OK;
-}
 
 /* Connection geometries, from the static config only (never from a slot):
  * a request connection has one queue of max_active_requests_per_client; a
@@ -194,7 +183,7 @@ int iox2_client_create(iox2_service *svc, const iox2_client_options *o, iox2_cli
 	if (!out)
 		return IOX2_E_INVALID_ARGUMENT;
 	*out = NULL;
-	int rc = check_service(svc, op);
+	int rc = iox2i_check_service(svc, IOX2I_PATTERN_REQRES, op);
 	if (rc != IOX2_OK)
 		return rc;
 	iox2_node *node = svc->node;
@@ -626,7 +615,7 @@ int iox2_server_create(iox2_service *svc, const iox2_server_options *o, iox2_ser
 	if (!out)
 		return IOX2_E_INVALID_ARGUMENT;
 	*out = NULL;
-	int rc = check_service(svc, op);
+	int rc = iox2i_check_service(svc, IOX2I_PATTERN_REQRES, op);
 	if (rc != IOX2_OK)
 		return rc;
 	iox2_node *node = svc->node;

@@ -601,7 +601,7 @@ static void sleep_ns(int64_t ns) {
 static char *tag_path(iox2_node *n, const char *hash, const char *uid) {
 	char path[4096], h[17];
 	iox2i_id_str(iox2i_new_id(), h);
-	snprintf(path, sizeof path, "%s/%s_%s_%s.svc", n->dir, hash, uid, h);
+	snprintf(path, sizeof path, "%s/%s_%s_%s" IOX2P_SUFFIX_SERVICE_TAG, n->dir, hash, uid, h);
 	return xstrdup(path);
 }
 
@@ -1249,4 +1249,17 @@ int iox2i_static_config_check(const uint8_t *data, size_t size, char *errbuf, si
 	if (errbuf && errlen)
 		snprintf(errbuf, errlen, "%s", rc == IOX2_OK ? "" : why);
 	return rc;
+}
+
+int iox2i_check_service(iox2_service *svc, int pattern, const char *op) {
+	if (!svc)
+		return IOX2_E_INVALID_ARGUMENT;
+	if (svc->closed)
+		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_CLOSED, NULL);
+	if (svc->pattern != pattern) {
+		static const char *what[] = {"a publish-subscribe", "an event", "a request-response"};
+		return iox2i_service_err(svc->node, op, svc->name, IOX2_E_INCOMPATIBLE_PATTERN, "the service is not %s service",
+		                         pattern >= 0 && pattern <= 2 ? what[pattern] : "such a");
+	}
+	return IOX2_OK;
 }

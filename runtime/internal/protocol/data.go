@@ -123,15 +123,15 @@ func NewDataLayout(elemSize, elemAlign, maxLen, numChunks, hdrSize, hdrAlign, ta
 	a := max(elemAlign, 8, hdrAlign)
 	var l DataLayout
 	l.ElemSize = elemSize
-	l.PayloadSize = satMul(elemSize, maxLen)
+	l.PayloadSize = SatMul(elemSize, maxLen)
 	end := ChunkHeaderSize
 	if hdrSize > 0 {
 		l.HeaderOff = AlignU(ChunkHeaderSize, max(hdrAlign, 1))
 		l.HeaderSize = hdrSize
-		end = satAdd(l.HeaderOff, hdrSize)
+		end = SatAdd(l.HeaderOff, hdrSize)
 	}
 	l.PayloadOff = AlignU(end, max(elemAlign, 8))
-	l.Stride = AlignU(satAdd(l.PayloadOff, max(l.PayloadSize, 1)), max(a, MinChunkAlign))
+	l.Stride = AlignU(SatAdd(l.PayloadOff, max(l.PayloadSize, 1)), max(a, MinChunkAlign))
 	l.NumChunks = numChunks
 	l.PoolOff = uint64(shm.HeaderSize) + uint64(unsafe.Sizeof(DataHeader{}))
 	// (PoolMemorySize is 0 beyond ring.MaxCapacity chunks, which the
@@ -142,10 +142,10 @@ func NewDataLayout(elemSize, elemAlign, maxLen, numChunks, hdrSize, hdrAlign, ta
 		// the servers.
 		l.TableOff = AlignU(end, ChunksAlign)
 		l.TableLen = tableLen
-		end = satAdd(l.TableOff, satMul(8, tableLen))
+		end = SatAdd(l.TableOff, SatMul(8, tableLen))
 	}
 	l.ChunksOff = AlignU(end, max(a, ChunksAlign))
-	l.Bytes = satAdd(l.ChunksOff, satMul(l.Stride, numChunks))
+	l.Bytes = SatAdd(l.ChunksOff, SatMul(l.Stride, numChunks))
 	l.Size = int(min(l.Bytes, math.MaxInt))
 	l.derive()
 	return l
@@ -160,7 +160,9 @@ func AlignU(n, a uint64) uint64 {
 	return (n + a - 1) &^ (a - 1)
 }
 
-func satAdd(a, b uint64) uint64 {
+// SatAdd and SatMul add and multiply without wrapping: a result beyond
+// 2^64-1 is 2^64-1, which exceeds every limit (and every mapping).
+func SatAdd(a, b uint64) uint64 {
 	s, c := bits.Add64(a, b, 0)
 	if c != 0 {
 		return math.MaxUint64
@@ -168,7 +170,7 @@ func satAdd(a, b uint64) uint64 {
 	return s
 }
 
-func satMul(a, b uint64) uint64 {
+func SatMul(a, b uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)
 	if hi != 0 {
 		return math.MaxUint64
