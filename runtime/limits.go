@@ -45,7 +45,6 @@ const (
 	MinPortMemoryLimit = 1 << 20
 )
 
-
 // u turns a QoS value or port setting into a uint64 for the checked
 // arithmetic; callers have refused negative values before.
 func u(n int) uint64 { return uint64(max(n, 0)) }
