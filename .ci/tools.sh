@@ -1,7 +1,7 @@
 #!/bin/sh
 # Detects (and where possible installs) what the cross-language tests need:
 # gcc and make for the generated C headers, the C library (lang/c) and the
-# conformance suite (conformance/); clang with its libFuzzer for the short
+# conformance suite (conformance/); g++ for the C++ wrapper; clang with its libFuzzer for the short
 # fuzzing run of the C static-config parser; rustc for the generated Rust.
 # It says what it installs, and how; a missing tool makes the tests that
 # need it skip with a message naming it.
@@ -32,15 +32,17 @@ apt_install() {
 
 command -v gcc >/dev/null 2>&1 || { echo "tools: gcc not found"; apt_install gcc; }
 command -v make >/dev/null 2>&1 || { echo "tools: make not found"; apt_install make; }
+command -v g++ >/dev/null 2>&1 || { echo "tools: g++ not found (for the C++ wrapper)"; apt_install g++; }
 # clang is only for the libFuzzer run; its absence is a skip, not a failure.
 command -v clang >/dev/null 2>&1 || { echo "tools: clang not found (for libFuzzer)"; apt_install clang || true; }
 
-for t in gcc make clang rustc; do
+for t in gcc g++ make clang rustc; do
 	if command -v $t >/dev/null 2>&1; then
 		echo "tools: $t: $($t --version | head -n 1)"
 	else
 		case $t in
 		gcc) echo "tools: gcc: NOT FOUND; the tests that compile generated C, the C library's tests and the conformance suite's C side skip" ;;
+		g++) echo "tools: g++: NOT FOUND; the tests that compile and run the C++ wrapper (lang/c/include/iox2go.hpp) skip" ;;
 		make) echo "tools: make: NOT FOUND; the C library (make -C lang/c) cannot be built: the conformance suite's C side skips" ;;
 		clang) echo "tools: clang: NOT FOUND; the libFuzzer run of the C static-config parser skips (its corpus replay under ASan still runs)" ;;
 		*) echo "tools: $t: NOT FOUND; the tests that compile generated code with $t will skip" ;;
