@@ -684,8 +684,16 @@ int main(void)
 		fprintf(stderr, "pingpong: the C peer of bench/; it needs IOX2GO_BENCH_CPU, IOX2GO_BENCH_DIR and IOX2GO_BENCH_TIMEOUT_NS\n");
 		return 2;
 	}
+	/* A pins itself before it starts its peers, so the CPUs a peer
+	 * inherits are A's one CPU: they say nothing about sharing. A pinned
+	 * peer never shares its CPU (bench's -cpus refuses a,a; a single CPU
+	 * leaves both unpinned); an unpinned one shares it when it may use
+	 * one CPU only. (A yield on every POLL_EVERY spins of a peer that does
+	 * not share its CPU costs a system call every few microseconds of
+	 * waiting: every tenth message or so where a one-way trip takes
+	 * 550 ns.) */
 	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0)
+	if (cpu < 0 && sched_getaffinity(0, sizeof set, &set) == 0)
 		single_cpu = CPU_COUNT(&set) < 2;
 	char note[128];
 	if (cpu >= 0) {

@@ -333,14 +333,20 @@ bool iox2d_conn_empty(const iox2d_conn *c)
 	return true;
 }
 
-void iox2d_wake(iox2_node *self, _Atomic uint64_t *w, _Atomic uint64_t *node)
+void iox2d_wake(iox2_node *self, _Atomic uint64_t *w, _Atomic uint64_t *node, bool fenced)
 {
-	/* SYNC POINT W-check: after the push that published the data (ring
-	 * Q2, a release store); paired with the receiver's W-arm before its
-	 * re-check. The fence keeps the load of W from passing the push (a
-	 * store followed by a load of another word is the one reordering x86
-	 * does): either the receiver sees the data or we see its token. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(w, memory_order_relaxed) != 0)
+	/* SYNC POINT W-check: after the push that published the data; paired
+	 * with the receiver's W-arm (a seq_cst store and fence) before its
+	 * re-check. Either the receiver sees the data or we see its token: a
+	 * Dekker handshake. After a ring's push (Q2, a release store) the
+	 * fence keeps the load of W from passing it (a store followed by a
+	 * load of another word is the one reordering x86 does); after a slot's
+	 * (S1, S2: a seq_cst read-modify-write, x86's locked instruction) the
+	 * push and the seq_cst load are ordered in C11's single total order
+	 * already, as in sender.go's wake, and the fence would be a second
+	 * barrier on every send. */
+	if (!fenced)
+		atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(w, memory_order_seq_cst) != 0)
 		iox2i_claim_and_ring(self, w, node);
 }

@@ -361,8 +361,10 @@ static inline bool iox2d_recv_has(const iox2d_recv_conn *c, uint32_t i)
 }
 
 /* The sender's half of the sleep handshake, after a push that published
- * data: a seq_cst fence (the push ended with a release store; the load of W
- * must not pass it), one load of W, and a claim and ring when it is armed. */
-void iox2d_wake(iox2_node *self, _Atomic uint64_t *w, _Atomic uint64_t *node);
+ * data: a seq_cst fence unless the push was itself a seq_cst
+ * read-modify-write (fenced: iox2r_queue_publish_is_fence; a ring's push
+ * ends with a release store, which the load of W must not pass), one load
+ * of W, and a claim and ring when it is armed (sender.go's wake). */
+void iox2d_wake(iox2_node *self, _Atomic uint64_t *w, _Atomic uint64_t *node, bool fenced);
 
 #endif /* IOX2GO_DATA_H */

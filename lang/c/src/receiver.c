@@ -308,7 +308,7 @@ void iox2d_receiver_wake_sender(iox2d_receiver *r, iox2d_recv_conn *c)
 	iox2i_port_slot *s = &r->peers[c->slot];
 	/* SYNC POINT W-check: after the release (completion push); paired with
 	 * the client's W-arm before its re-check of is_connected. */
-	iox2d_wake(node_of(r), &s->wake, &s->node);
+	iox2d_wake(node_of(r), &s->wake, &s->node, iox2r_queue_publish_is_fence(&c->conn.completion));
 }
 
 bool iox2d_receiver_has_data(iox2d_receiver *r, uint32_t ch)

@@ -161,10 +161,13 @@ bool iox2r_queue_push(iox2r_queue *q, uint64_t v)
 			return false;
 		/* SYNC POINT S1 fill: publishes v and everything the caller wrote
 		 * before (release); paired with the consumer's S3. Fails when the
-		 * slot is occupied (or corrupted). */
+		 * slot is occupied (or corrupted). seq_cst, as Go's: a sender's
+		 * seq_cst load of the wake word W after it needs no fence
+		 * (iox2r_queue_publish_is_fence; the same locked instruction on
+		 * x86). */
 		uint64_t empty = 0;
-		return atomic_compare_exchange_strong_explicit(&q->cells[0], &empty, v + 1, memory_order_acq_rel,
-							       memory_order_relaxed);
+		return atomic_compare_exchange_strong_explicit(&q->cells[0], &empty, v + 1, memory_order_seq_cst,
+							       memory_order_seq_cst);
 	}
 	/* SYNC POINT Q1 own position: only the producer writes write, so this
 	 * returns its own last store (Q2). A corrupted value is only masked. */
@@ -196,8 +199,8 @@ bool iox2r_queue_push_overflow(iox2r_queue *q, uint64_t v, uint64_t *evicted)
 		/* SYNC POINT S2 exchange: publishes v like S1 (release) and takes
 		 * the element the slot held (acquire), if any; races with the
 		 * consumer's S3: both exchange the same word, so exactly one of
-		 * them gets it. */
-		uint64_t old = atomic_exchange_explicit(&q->cells[0], v + 1, memory_order_acq_rel);
+		 * them gets it. seq_cst, as S1. */
+		uint64_t old = atomic_exchange_explicit(&q->cells[0], v + 1, memory_order_seq_cst);
 		if (old != 0) {
 			*evicted = old - 1;
 			return true;

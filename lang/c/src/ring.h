@@ -139,6 +139,14 @@ uint64_t iox2r_queue_len(const iox2r_queue *q);
 /* iox2r_queue_is_empty is cheap (loads only), for polling; may be stale. */
 bool iox2r_queue_is_empty(const iox2r_queue *q);
 static inline uint64_t iox2r_queue_cap(const iox2r_queue *q) { return q->capacity; }
+/* iox2r_queue_publish_is_fence reports whether push and push_overflow end
+ * with a sequentially consistent read-modify-write (capacity 1: the slot's
+ * exchange or compare-and-swap, a locked instruction on x86), so that a
+ * seq_cst load after them cannot be satisfied before the element is
+ * visible; the ring's publication is a release store, which such a load
+ * may pass (ring.Queue.PublishIsFence). A producer that follows a push with
+ * a Dekker-style load (the wake word W) fences only when this is false. */
+static inline bool iox2r_queue_publish_is_fence(const iox2r_queue *q) { return q->slot; }
 
 /* ---------------------------------------------------------------------------
  * Pool: get and put may be called by anyone, concurrently.

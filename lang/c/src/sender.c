@@ -230,7 +230,12 @@ static void unmark(iox2d_send_conn *c, uint32_t i)
 	c->n--;
 }
 
-static void wake(iox2d_sender *p, iox2d_send_conn *c) { iox2d_wake(node_of(p), c->wake, c->node); }
+/* wake follows a push to c (every channel of a connection has the same
+ * capacity, so channel 0 says whether the push was a fence). */
+static void wake(iox2d_sender *p, iox2d_send_conn *c)
+{
+	iox2d_wake(node_of(p), c->wake, c->node, iox2r_queue_publish_is_fence(&c->conn.channels[0]));
+}
 
 /* give_back handles value v that came back from c (its completion queue,
  * or taken back from a submission queue on overflow). A value that names
