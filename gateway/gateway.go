@@ -214,6 +214,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			g.shutdown()
+			g.logf("gateway %s: stopped", g.idStr)
 			return nil
 		case <-g.reconnect:
 			g.hello()
