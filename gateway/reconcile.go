@@ -20,6 +20,7 @@ type Refusal struct {
 type want struct {
 	static  iox2.StaticConfig
 	remotes []string
+	servers []string // the remotes with servers (request-response)
 }
 
 // reconcile makes the bridges those that the remote catalogs ask for: a
@@ -56,10 +57,8 @@ func (g *Gateway) reconcile() {
 			case !g.cfg.allowed(sc.Name):
 				refuse(sc, "not allowed by this gateway's allow and deny lists")
 				continue
-			case sc.Pattern == iox2.PatternRequestResponse.String():
-				refuse(sc, "request-response is not bridged by this version of the gateway")
-				continue
-			case sc.Pattern != iox2.PatternPublishSubscribe.String() && sc.Pattern != iox2.PatternEvent.String():
+			case sc.Pattern != iox2.PatternPublishSubscribe.String() && sc.Pattern != iox2.PatternEvent.String() &&
+				sc.Pattern != iox2.PatternRequestResponse.String():
 				refuse(sc, fmt.Sprintf("unknown pattern %q", sc.Pattern))
 				continue
 			}
@@ -75,15 +74,21 @@ func (g *Gateway) reconcile() {
 					continue
 				}
 				w.remotes = append(w.remotes, id)
+				if r.servers[h] {
+					w.servers = append(w.servers, id)
+				}
 				continue
 			}
 			wants[h] = &want{static: sc, remotes: []string{id}}
+			if r.servers[h] {
+				wants[h].servers = []string{id}
+			}
 		}
 	}
 	var gone []*bridge
 	for h, b := range g.bridges {
 		if w, ok := wants[h]; ok {
-			b.setRemotes(w.remotes)
+			b.setRemotes(w.remotes, w.servers)
 			continue
 		}
 		gone = append(gone, b)
@@ -110,7 +115,7 @@ func (g *Gateway) reconcile() {
 			}
 			continue
 		}
-		b.setRemotes(w.remotes)
+		b.setRemotes(w.remotes, w.servers)
 		g.logf("gateway %s: %s service %q bridged with %v", g.idStr, w.static.Pattern, w.static.Name, w.remotes)
 		g.mu.Lock()
 		g.bridges[w.static.Hash] = b
@@ -135,6 +140,18 @@ func (g *Gateway) reconcile() {
 func identityDiff(a, b *iox2.StaticConfig) string {
 	if a.Pattern != b.Pattern {
 		return fmt.Sprintf("pattern %s vs %s", a.Pattern, b.Pattern)
+	}
+	if ra, rb := a.RequestResponse, b.RequestResponse; ra != nil && rb != nil {
+		if d := typeDiff("request", &ra.Request, &rb.Request); d != "" {
+			return d
+		}
+		if d := typeDiff("response", &ra.Response, &rb.Response); d != "" {
+			return d
+		}
+		if ra.RequestVariant != rb.RequestVariant || ra.ResponseVariant != rb.ResponseVariant {
+			return fmt.Sprintf("variants %s/%s vs %s/%s", ra.RequestVariant, ra.ResponseVariant, rb.RequestVariant, rb.ResponseVariant)
+		}
+		return ""
 	}
 	pa, pb := a.PublishSubscribe, b.PublishSubscribe
 	if pa == nil || pb == nil {
