@@ -51,8 +51,8 @@ type bridge struct {
 	mu       sync.Mutex // guards the proxies, injected, remotes and servers
 	pub      *iox2.RawPublisher
 	ntf      *iox2.Notifier
-	pcl      *iox2.RawClient // proxy client: remote clients' requests to the local servers
-	servers  []string        // the remote gateways with servers of the service
+	pcl      *iox2.RawClient         // proxy client: remote clients' requests to the local servers
+	servers  []string                // the remote gateways with servers of the service
 	injected map[iox2.EventID]uint64 // notifications injected, not yet seen by lis
 	remotes  []string
 	warned   bool // a proxy failure was logged
