@@ -265,6 +265,9 @@ func (b *bridge) forwardSamples() {
 		// client's reconnect buffer, then fails: a counted drop.
 		if err := nc.Publish(b.subj, buf); err != nil {
 			b.dropped.Add(1)
+			if errors.Is(err, nats.ErrMaxPayload) {
+				b.warnOnce("a sample of %d bytes exceeds the NATS server's max_payload of %d bytes: dropped", n, nc.MaxPayload())
+			}
 			continue
 		}
 		b.sent.Add(1)
