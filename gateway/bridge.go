@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -105,6 +106,12 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 		return nil, fmt.Errorf("subscribe %s: %w", b.subj, err)
 	}
 	b.natsSub.SetPendingLimits(g.cfg.MaxPendingMessages, g.cfg.MaxPendingBytes)
+	// Once the server has the subscription, what the others send reaches
+	// it: the bridge counts as open (Status) only then. (Without a
+	// connection nats.go subscribes again when it reconnects.)
+	if g.nc.IsConnected() {
+		g.nc.FlushTimeout(2 * time.Second)
+	}
 	switch {
 	case b.ps != nil:
 		go b.forwardSamples()

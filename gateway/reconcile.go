@@ -85,14 +85,27 @@ func (g *Gateway) reconcile() {
 			}
 		}
 	}
-	var gone []*bridge
+	type closing struct {
+		b   *bridge
+		why string
+	}
+	var gone []closing
 	for h, b := range g.bridges {
-		if w, ok := wants[h]; ok {
-			b.setRemotes(w.remotes, w.servers)
+		w, ok := wants[h]
+		if !ok {
+			gone = append(gone, closing{b, "no remote gateway has it any more"})
+			delete(g.bridges, h)
 			continue
 		}
-		gone = append(gone, b)
-		delete(g.bridges, h)
+		if d := identityDiff(&b.static, &w.static); d != "" {
+			// Re-created elsewhere with another identity: closed here and
+			// opened again below, which refuses what the local service
+			// cannot carry.
+			gone = append(gone, closing{b, "its identity changed: " + d})
+			delete(g.bridges, h)
+			continue
+		}
+		b.setRemotes(w.remotes, w.servers)
 	}
 	var add []*want
 	for h, w := range wants {
@@ -102,9 +115,9 @@ func (g *Gateway) reconcile() {
 	}
 	g.mu.Unlock()
 
-	for _, b := range gone {
-		g.logf("gateway %s: %s service %q: no remote gateway has it any more, bridge closed", g.idStr, b.static.Pattern, b.static.Name)
-		b.close()
+	for _, c := range gone {
+		g.logf("gateway %s: %s service %q: %s, bridge closed", g.idStr, c.b.static.Pattern, c.b.static.Name, c.why)
+		c.b.close()
 	}
 	var failed []Refusal
 	for _, w := range add {
