@@ -206,6 +206,9 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		sub.SetPendingLimits(-1, -1) // control traffic is small and must not drop
 	}
 	g.logf("gateway %s: domain %s%s, namespace %q, NATS %s", g.idStr, g.ncfg.Root, "/"+g.ncfg.Prefix, g.cfg.Namespace, g.cfg.NATSURL)
+	if !nc.IsConnected() {
+		g.logf("gateway %s: NATS %s not reachable yet: retrying every %v", g.idStr, g.cfg.NATSURL, reconnectWait)
+	}
 
 	scanEvery := min(g.cfg.HeartbeatInterval, 250*time.Millisecond)
 	hb := time.NewTicker(g.cfg.HeartbeatInterval)
