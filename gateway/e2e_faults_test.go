@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,9 +104,20 @@ func TestE2EGatewayKilled(t *testing.T) {
 	tr := gwtest.Track(t, sub, "imu")
 	tr.Expect(map[uint32]uint64{1: 10})
 
+	// One gateway per domain: a second one on B ends with an error.
+	second := b.StartGateway()
+	if err, ended := second.WaitExit(gwtest.Patience); !ended || err == nil {
+		t.Errorf("a second gateway on host B: ended %v with %v, want an error exit (stderr: %s)", ended, err, second.Stderr())
+	} else if !strings.Contains(second.Stderr(), "another gateway") {
+		t.Logf("second gateway's error: %s", second.Stderr())
+	}
+
 	gw.Kill()
-	if n := deadNodes(t, a); n == 0 {
-		t.Logf("no dead node seen on A after the SIGKILL (cleaned already?)")
+	// The dead gateway's status socket is detected and removed.
+	if st, err := a.Status(); err == nil {
+		t.Errorf("host A: status of a killed gateway: %v, want an error", st)
+	} else if _, serr := os.Stat(a.StatusSocket()); serr == nil {
+		t.Errorf("host A: the killed gateway's socket %s is still there after %v", a.StatusSocket(), err)
 	}
 	a.StartGateway()
 	pub.Send("warm")

@@ -190,6 +190,11 @@ func (h *Host) StartGateway(extra ...string) *Proc {
 	return h.start("gateway", h.command(context.Background(), IOX2(h.t), args...), true)
 }
 
+// StatusSocket is the path of the status socket of the host's gateway.
+func (h *Host) StatusSocket() string {
+	return filepath.Join(h.Cfg.Root, "gateway", h.Cfg.Prefix+"gateway.sock")
+}
+
 // Status returns `iox2 gateway status --json` of the host's running
 // gateway, decoded, or the error.
 func (h *Host) Status() (map[string]any, error) {
@@ -394,6 +399,17 @@ func (p *Proc) Stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 		p.t.Errorf("%s did not end within %v of being stopped; killed (stderr: %s)", p.Name, Patience, p.stderr.String())
+	}
+}
+
+// WaitExit waits up to d for the process to end by itself and returns
+// how it ended; ok is false when it still runs.
+func (p *Proc) WaitExit(d time.Duration) (err error, ok bool) {
+	select {
+	case <-p.done:
+		return p.err, true
+	case <-time.After(d):
+		return nil, false
 	}
 }
 
