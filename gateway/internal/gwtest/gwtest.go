@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,9 +76,10 @@ func IOX2(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "iox2")
-		gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
+		// The go command that runs this test, else the one of GOROOT.
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		cmd := exec.Command(gobin, "build", "-o", binPath, "github.com/iox2go/iox2go/cmd/iox2")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
