@@ -49,6 +49,11 @@ type Gateway struct {
 	bridges  map[string]*bridge           // by hash
 	refused  []Refusal
 	reported map[string]bool // refusals logged already
+	// departed holds the gateways that said goodbye, with when: an
+	// announcement of theirs that NATS delivers after the goodbye (another
+	// subscription, another goroutine) must not bring them back. A
+	// gateway's ID is its node's, new at every start.
+	departed map[string]time.Time
 }
 
 // remote is what a gateway knows of another.
@@ -83,7 +88,7 @@ func New(nodeCfg *iox2.Config, gwcfg Config) (*Gateway, error) {
 		order:     nativeByteOrder(),
 		reconnect: make(chan struct{}, 1), kick: make(chan struct{}, 1), announceQ: make(chan struct{}, 1),
 		local: map[string]iox2.StaticConfig{}, remotes: map[string]*remote{}, bridges: map[string]*bridge{},
-		reported: map[string]bool{},
+		reported: map[string]bool{}, departed: map[string]time.Time{},
 	}
 	if cfg.byteOrder != "" {
 		g.order = cfg.byteOrder
@@ -310,6 +315,10 @@ func (g *Gateway) onAnnounce(m *nats.Msg) {
 		svcs[sc.Hash] = sc
 	}
 	g.mu.Lock()
+	if _, gone := g.departed[a.Gateway]; gone {
+		g.mu.Unlock()
+		return
+	}
 	r, known := g.remotes[a.Gateway]
 	if !known {
 		r = &remote{}
@@ -344,6 +353,7 @@ func (g *Gateway) onBye(m *nats.Msg) {
 	g.mu.Lock()
 	_, ok := g.remotes[id]
 	delete(g.remotes, id)
+	g.departed[id] = time.Now()
 	g.mu.Unlock()
 	if ok {
 		g.logf("gateway %s: gateway %s left", g.idStr, id)
@@ -359,6 +369,11 @@ func (g *Gateway) expire() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for id, t := range g.departed {
+		if time.Since(t) > time.Minute {
+			delete(g.departed, id)
+		}
+	}
 	for id, r := range g.remotes {
 		iv := max(r.ann.heartbeat(), MinHeartbeat)
 		if time.Since(r.lastSeen) > 3*iv {

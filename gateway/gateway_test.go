@@ -88,6 +88,8 @@ type testGW struct {
 	log    *logBuf
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
+	err    error // Run's
 }
 
 // runGateway starts a gateway for cfg's domain; it ends with the test.
@@ -109,13 +111,16 @@ func runGateway(t *testing.T, cfg *iox2.Config, url string, mod func(*Config)) *
 	return tg
 }
 
+// stop ends the gateway and returns Run's error.
 func (tg *testGW) stop() {
-	tg.cancel()
-	select {
-	case <-tg.done:
-	case <-time.After(10 * time.Second):
-		panic("gateway did not stop")
-	}
+	tg.once.Do(func() {
+		tg.cancel()
+		select {
+		case tg.err = <-tg.done:
+		case <-time.After(10 * time.Second):
+			panic("gateway did not stop")
+		}
+	})
 }
 
 // eventually polls cond every 10ms for up to 10s.
