@@ -17,11 +17,14 @@ import (
 func TestE2EIdentityMismatch(t *testing.T) {
 	w := newWorld(t, 2)
 	a, b := w.hosts[0], w.hosts[1]
-	a.StartGateway()
-	b.StartGateway()
+	// Both services exist before the gateways start (else a gateway may
+	// mirror the other host's service first, and the local program is the
+	// one that finds the other type).
 	vec := b.Peer("vec-sub")
 	pub := a.Peer("imu-pub", pubEnv(1))
 	sub := a.Peer("imu-sub") // the local route works meanwhile
+	a.StartGateway()
+	b.StartGateway()
 	pub.Send("warm")
 	gwtest.WaitWarm(sub, 1)
 
