@@ -59,3 +59,48 @@ func TestNATSRestart(t *testing.T) {
 		t.Errorf("reconnection not logged")
 	}
 }
+
+// TestBoundedPending: a receiving gateway whose NATS subscription may
+// queue one message drops what does not fit, counts it, and the counts
+// add up: what A's publisher sent is what A's gateway sent to NATS plus
+// what it lost, and what A's gateway sent is what B's injected plus what
+// B dropped.
+func TestBoundedPending(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), func(c *Config) { c.MaxPendingMessages = 1 })
+	ea, eb := psPorts(t, a), psPorts(t, b)
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
+	})
+	// A first sample: the gateway's subscriber counts gaps in a
+	// publisher's sequence from the first sample it sees.
+	send(t, ea.pub, reading{Seq: 0}, "A")
+	eventually(t, "the first sample", func() bool { return bridgeOf(t, gb.Gateway, psName, psPattern).Received == 1 })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of A: %q\nlog of B: %q", ga.log.lines, gb.log.lines)
+		}
+	})
+	const n = 3000
+	for i := uint64(1); i < n; i++ {
+		send(t, ea.pub, reading{Seq: i}, "A")
+	}
+	var sa, sb BridgeStatus
+	eventually(t, "the counts to add up", func() bool {
+		sa, sb = bridgeOf(t, ga.Gateway, psName, psPattern), bridgeOf(t, gb.Gateway, psName, psPattern)
+		return sa.Sent+sa.Dropped == n && sb.Received+sb.Dropped == sa.Sent
+	})
+	t.Logf("A: sent %d, lost locally %d; B: injected %d, dropped %d", sa.Sent, sa.Dropped, sb.Received, sb.Dropped)
+	if sb.Dropped == 0 {
+		t.Errorf("B dropped nothing with a pending limit of 1 message (A sent %d)", sa.Sent)
+	}
+	receiveAll(t, eb.sub, 20*time.Millisecond)
+	// Traffic goes on after the drops.
+	send(t, ea.pub, reading{Seq: 9999}, "A")
+	got, _ := receiveAll(t, eb.sub, 200*time.Millisecond)
+	if len(got) != 1 || got[0].Seq != 9999 {
+		t.Errorf("after the drops b got %+v", got)
+	}
+}
