@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -38,9 +39,21 @@ type bridge struct {
 	ev  *iox2.EventService
 	lis *iox2.Listener
 
-	mu       sync.Mutex // guards the proxies, injected and remotes
+	// request-response (bridge_rr.go)
+	rr        *iox2.RawReqResService
+	psrv      *iox2.RawServer // proxy server: local clients' requests to the remote servers
+	ownClient atomic.Uint64   // the proxy client's ID: its requests are not forwarded
+	streams   sync.WaitGroup  // response relays and streams
+	reqSize   uint64
+	respSize  uint64
+	reqSlice  bool
+	respSlice bool
+
+	mu       sync.Mutex // guards the proxies, injected, remotes and servers
 	pub      *iox2.RawPublisher
 	ntf      *iox2.Notifier
+	pcl      *iox2.RawClient         // proxy client: remote clients' requests to the local servers
+	servers  []string                // the remote gateways with servers of the service
 	injected map[iox2.EventID]uint64 // notifications injected, not yet seen by lis
 	remotes  []string
 	warned   bool // a proxy failure was logged
@@ -48,9 +61,10 @@ type bridge struct {
 	sent, received, dropped, malformed atomic.Uint64
 }
 
-func (b *bridge) setRemotes(ids []string) {
+func (b *bridge) setRemotes(ids, servers []string) {
 	b.mu.Lock()
 	b.remotes = append([]string(nil), ids...)
+	b.servers = append([]string(nil), servers...)
 	b.mu.Unlock()
 }
 
@@ -68,6 +82,9 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 	case iox2.PatternEvent.String():
 		b.subj = g.subj("ev." + sc.Hash)
 		err = b.openEvent()
+	case iox2.PatternRequestResponse.String():
+		b.subj = g.subj("rr." + sc.Hash + "." + g.idStr)
+		err = b.openReqRes()
 	default:
 		err = fmt.Errorf("pattern %s is not bridged", sc.Pattern)
 	}
@@ -79,6 +96,8 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 	var cb nats.MsgHandler = b.onSample
 	if b.ev != nil {
 		cb = b.onEvent
+	} else if b.rr != nil {
+		cb = b.onRequest
 	}
 	b.natsSub, err = g.nc.Subscribe(b.subj, cb)
 	if err != nil {
@@ -87,10 +106,19 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 		return nil, fmt.Errorf("subscribe %s: %w", b.subj, err)
 	}
 	b.natsSub.SetPendingLimits(g.cfg.MaxPendingMessages, g.cfg.MaxPendingBytes)
-	if b.ps != nil {
+	// Once the server has the subscription, what the others send reaches
+	// it: the bridge counts as open (Status) only then. (Without a
+	// connection nats.go subscribes again when it reconnects.)
+	if g.nc.IsConnected() {
+		g.nc.FlushTimeout(2 * time.Second)
+	}
+	switch {
+	case b.ps != nil:
 		go b.forwardSamples()
-	} else {
+	case b.ev != nil:
 		go b.forwardEvents()
+	default:
+		go b.serveRequests()
 	}
 	return b, nil
 }
@@ -155,22 +183,25 @@ func (b *bridge) openEvent() error {
 // close ends the bridge: no more forwarding nor injection, ports closed.
 func (b *bridge) close() {
 	b.cancel()
+	b.mu.Lock() // a callback that saw the context alive has reserved its stream
+	b.mu.Unlock()
 	if b.natsSub != nil {
 		b.natsSub.Unsubscribe()
 	}
 	<-b.done
+	b.streams.Wait()
 	b.closePorts()
 }
 
 func (b *bridge) closePorts() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, c := range []interface{ Close() error }{b.sub, b.pub, b.lis, b.ntf, b.ps, b.ev} {
+	for _, c := range []interface{ Close() error }{b.sub, b.pub, b.lis, b.ntf, b.psrv, b.pcl, b.ps, b.ev, b.rr} {
 		if c != nil && !isNil(c) {
 			c.Close()
 		}
 	}
-	b.pub, b.ntf = nil, nil
+	b.pub, b.ntf, b.pcl = nil, nil, nil
 }
 
 func isNil(c interface{ Close() error }) bool {
@@ -186,6 +217,12 @@ func isNil(c interface{ Close() error }) bool {
 	case *iox2.RawPubSubService:
 		return v == nil
 	case *iox2.EventService:
+		return v == nil
+	case *iox2.RawServer:
+		return v == nil
+	case *iox2.RawClient:
+		return v == nil
+	case *iox2.RawReqResService:
 		return v == nil
 	}
 	return false
@@ -235,6 +272,9 @@ func (b *bridge) forwardSamples() {
 		// client's reconnect buffer, then fails: a counted drop.
 		if err := nc.Publish(b.subj, buf); err != nil {
 			b.dropped.Add(1)
+			if errors.Is(err, nats.ErrMaxPayload) {
+				b.warnOnce("a sample of %d bytes exceeds the NATS server's max_payload of %d bytes: dropped", n, nc.MaxPayload())
+			}
 			continue
 		}
 		b.sent.Add(1)

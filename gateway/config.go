@@ -93,7 +93,7 @@ func (c Config) withDefaults(prefix string) (Config, error) {
 		HeartbeatInterval: c.HeartbeatInterval, MaxPendingMessages: c.MaxPendingMessages, MaxPendingBytes: c.MaxPendingBytes,
 	}
 	if err := chk.Validate(); err != nil {
-		return c, fmt.Errorf("gateway: %s", strings.TrimPrefix(err.Error(), "iox2: config: "))
+		return c, fmt.Errorf("gateway: %s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "iox2: config: "), "gateway "))
 	}
 	if c.Namespace == "" {
 		return c, fmt.Errorf("gateway: the namespace is empty")

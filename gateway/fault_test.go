@@ -4,6 +4,10 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
 // TestNATSRestart: the NATS server goes away and comes back on the same
@@ -102,5 +106,36 @@ func TestBoundedPending(t *testing.T) {
 	got, _ := receiveAll(t, eb.sub, 200*time.Millisecond)
 	if len(got) != 1 || got[0].Seq != 9999 {
 		t.Errorf("after the drops b got %+v", got)
+	}
+}
+
+type big struct{ B [2048]byte }
+
+// TestMaxPayload: a sample larger than the NATS server's max_payload is
+// dropped, counted and logged; smaller traffic goes on.
+func TestMaxPayload(t *testing.T) {
+	ns := startNATSWith(t, &server.Options{MaxPayload: 1024})
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	na, nb := testNode(t, a, "app"), testNode(t, b, "app")
+	sa := must[*iox2.PublishSubscribeService[big]](t)(iox2.PublishSubscribe[big](na, "gw/big").OpenOrCreate())
+	defer sa.Close()
+	sb := must[*iox2.PublishSubscribeService[big]](t)(iox2.PublishSubscribe[big](nb, "gw/big").OpenOrCreate())
+	defer sb.Close()
+	pub := must[*iox2.Publisher[big]](t)(sa.Publisher())
+	defer pub.Close()
+	sub := must[*iox2.Subscriber[big]](t)(sb.Subscriber())
+	defer sub.Close()
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, "gw/big", psPattern, 1) && bridged(gb.Gateway, "gw/big", psPattern, 1)
+	})
+	must[int](t)(pub.SendCopy(big{}))
+	eventually(t, "the drop", func() bool { return bridgeOf(t, ga.Gateway, "gw/big", psPattern).Dropped == 1 })
+	if !ga.log.has("a sample of 2096 bytes exceeds the NATS server's max_payload of 1024 bytes: dropped") {
+		t.Errorf("not logged: %q", ga.log.lines)
+	}
+	if s, _ := sub.Receive(); s != nil {
+		t.Errorf("a sample crossed")
 	}
 }

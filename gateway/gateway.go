@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -36,7 +37,8 @@ type Gateway struct {
 	host  string
 	order string
 
-	nc        *nats.Conn
+	nc        *nats.Conn // set before anything that uses it starts
+	ncStatus  atomic.Pointer[nats.Conn]
 	reconnect chan struct{} // NATS reconnected: announce again
 	kick      chan struct{} // a remote catalog changed: reconcile
 	announceQ chan struct{} // a hello arrived: announce now
@@ -45,6 +47,7 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	local    map[string]iox2.StaticConfig // by hash: the services announced
+	servers  map[string]bool              // hashes of local request-response services with a server
 	remotes  map[string]*remote           // by gateway id
 	bridges  map[string]*bridge           // by hash
 	refused  []Refusal
@@ -62,6 +65,7 @@ type remote struct {
 	ann      announcement
 	lastSeen time.Time
 	services map[string]iox2.StaticConfig // by hash
+	servers  map[string]bool              // request-response services it has servers of
 }
 
 // New checks gwcfg, creates the gateway's node (named NodeName) in the
@@ -88,7 +92,7 @@ func New(nodeCfg *iox2.Config, gwcfg Config) (*Gateway, error) {
 		cfg: cfg, ncfg: node.Config(), node: node, id: uint64(node.ID()), idStr: node.ID().String(), host: host,
 		order:     nativeByteOrder(),
 		reconnect: make(chan struct{}, 1), kick: make(chan struct{}, 1), announceQ: make(chan struct{}, 1),
-		local: map[string]iox2.StaticConfig{}, remotes: map[string]*remote{}, bridges: map[string]*bridge{},
+		local: map[string]iox2.StaticConfig{}, servers: map[string]bool{}, remotes: map[string]*remote{}, bridges: map[string]*bridge{},
 		reported: map[string]bool{}, departed: map[string]time.Time{}, missing: map[string]int{},
 	}
 	if cfg.byteOrder != "" {
@@ -133,7 +137,8 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		nats.Name(g.cfg.Name),
 		nats.NoEcho(),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectWait(reconnectWait),
+		nats.ReconnectJitter(reconnectJitter, reconnectJitter),
 		nats.RetryOnFailedConnect(true),
 		nats.ConnectHandler(func(*nats.Conn) {
 			g.connected.Store(true)
@@ -142,10 +147,11 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			// The others were silent while we were away, not dead: they
-			// get 3 heartbeats from now (before expire can run again).
+			// get 3 heartbeats plus reconnectGrace from now (set before
+			// expire can run again), time for them to reconnect too.
 			g.mu.Lock()
 			for _, r := range g.remotes {
-				r.lastSeen = time.Now()
+				r.lastSeen = time.Now().Add(reconnectGrace)
 			}
 			g.mu.Unlock()
 			g.connected.Store(true)
@@ -179,6 +185,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("gateway: NATS %s: %w", g.cfg.NATSURL, err)
 	}
 	g.nc = nc
+	g.ncStatus.Store(nc)
 	if nc.IsConnected() {
 		g.connected.Store(true)
 	}
@@ -199,6 +206,9 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		sub.SetPendingLimits(-1, -1) // control traffic is small and must not drop
 	}
 	g.logf("gateway %s: domain %s%s, namespace %q, NATS %s", g.idStr, g.ncfg.Root, "/"+g.ncfg.Prefix, g.cfg.Namespace, g.cfg.NATSURL)
+	if !nc.IsConnected() {
+		g.logf("gateway %s: NATS %s not reachable yet: retrying every %v", g.idStr, g.cfg.NATSURL, reconnectWait)
+	}
 
 	scanEvery := min(g.cfg.HeartbeatInterval, 250*time.Millisecond)
 	hb := time.NewTicker(g.cfg.HeartbeatInterval)
@@ -214,6 +224,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			g.shutdown()
+			g.logf("gateway %s: stopped", g.idStr)
 			return nil
 		case <-g.reconnect:
 			g.hello()
@@ -253,8 +264,12 @@ func (g *Gateway) announce() {
 	for _, sc := range g.local {
 		a.Services = append(a.Services, sc)
 	}
+	for h := range g.servers {
+		a.Servers = append(a.Servers, h)
+	}
 	g.mu.Unlock()
 	sort.Slice(a.Services, func(i, j int) bool { return a.Services[i].Hash < a.Services[j].Hash })
+	sort.Strings(a.Servers)
 	b, err := json.Marshal(&a)
 	if err != nil {
 		g.logf("gateway %s: announcement: %v", g.idStr, err)
@@ -286,11 +301,15 @@ func (g *Gateway) scanLocal() bool {
 		}
 	}
 	found := map[string]iox2.StaticConfig{}
+	servers := map[string]bool{}
 	for _, s := range svcs {
 		if !g.cfg.allowed(s.Static.Name) || !slices.ContainsFunc(s.Nodes, func(id iox2.ID) bool { return user[id] }) {
 			continue
 		}
 		found[s.Static.Hash] = s.Static
+		if slices.ContainsFunc(s.Servers, func(p iox2.PortInfo) bool { return user[p.Node] }) {
+			servers[s.Static.Hash] = true
+		}
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -312,13 +331,13 @@ func (g *Gateway) scanLocal() bool {
 			delete(g.missing, h)
 		}
 	}
-	changed := len(found) != len(g.local)
+	changed := len(found) != len(g.local) || !maps.Equal(servers, g.servers)
 	for h, sc := range found {
 		if old, ok := g.local[h]; !ok || old.UID != sc.UID {
 			changed = true
 		}
 	}
-	g.local = found
+	g.local, g.servers = found, servers
 	return changed
 }
 
@@ -335,6 +354,10 @@ func (g *Gateway) onAnnounce(m *nats.Msg) {
 	for _, sc := range a.Services {
 		svcs[sc.Hash] = sc
 	}
+	servers := map[string]bool{}
+	for _, h := range a.Servers {
+		servers[h] = true
+	}
 	g.mu.Lock()
 	if _, gone := g.departed[a.Gateway]; gone {
 		g.mu.Unlock()
@@ -346,8 +369,8 @@ func (g *Gateway) onAnnounce(m *nats.Msg) {
 		g.remotes[a.Gateway] = r
 		g.logf("gateway %s: gateway %s on host %q joined (%d services)", g.idStr, a.Gateway, a.Host, len(a.Services))
 	}
-	changed := !known || !sameCatalog(r.services, svcs) || r.ann.ByteOrder != a.ByteOrder || r.ann.Protocol != a.Protocol
-	r.ann, r.services, r.lastSeen = a, svcs, time.Now()
+	changed := !known || !sameCatalog(r.services, svcs) || !maps.Equal(r.servers, servers) || r.ann.ByteOrder != a.ByteOrder || r.ann.Protocol != a.Protocol
+	r.ann, r.services, r.servers, r.lastSeen = a, svcs, servers, time.Now()
 	g.mu.Unlock()
 	if !known {
 		signal(g.announceQ) // so that it learns of us at once
@@ -403,6 +426,16 @@ func (g *Gateway) expire() {
 		}
 	}
 }
+
+// The NATS reconnection: attempts reconnectWait apart plus up to
+// reconnectJitter; after its own reconnection a gateway gives the others
+// reconnectGrace more than 3 heartbeats to announce again, since they may
+// reconnect up to an attempt later.
+const (
+	reconnectWait   = 250 * time.Millisecond
+	reconnectJitter = 100 * time.Millisecond
+	reconnectGrace  = time.Second
+)
 
 // MinHeartbeat is the least heartbeat interval a remote gateway is
 // assumed to have.

@@ -22,10 +22,18 @@ import (
 // when not 0) until the test ends.
 func startNATS(t *testing.T, port int) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
+	return startNATSWith(t, &server.Options{Port: port})
+}
+
+// startNATSWith runs an embedded NATS server with opts (127.0.0.1, a
+// random port when opts.Port is 0) until the test ends.
+func startNATSWith(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	if opts.Port == 0 {
+		opts.Port = -1
 	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	opts.Host, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

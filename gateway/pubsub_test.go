@@ -134,3 +134,40 @@ func equal(a, b []uint64) bool {
 	}
 	return true
 }
+
+// TestThreeHostsNoAmplification: a publisher on A, subscribers on B and
+// C; each gets every sample once, A's gateway sends each once, and B's
+// and C's gateways forward nothing (they never forward what they
+// injected).
+func TestThreeHostsNoAmplification(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b, c := domain(t, "a"), domain(t, "b"), domain(t, "c")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	gc := runGateway(t, c, ns.ClientURL(), nil)
+	ea, eb, ec := psPorts(t, a), psPorts(t, b), psPorts(t, c)
+	eventually(t, "all bridges", func() bool {
+		return bridged(ga.Gateway, psName, psPattern, 2) && bridged(gb.Gateway, psName, psPattern, 2) && bridged(gc.Gateway, psName, psPattern, 2)
+	})
+	for i := uint64(1); i <= 10; i++ {
+		send(t, ea.pub, reading{Seq: i, Value: [3]int32{int32(i), -int32(i), 7}, Tail: 0xa}, "A")
+	}
+	for name, sub := range map[string]*iox2.Subscriber[reading]{"b": eb.sub, "c": ec.sub} {
+		got, _ := receiveAll(t, sub, 400*time.Millisecond)
+		var seqs []uint64
+		for _, r := range got {
+			seqs = append(seqs, r.Seq)
+		}
+		if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !equal(seqs, want) {
+			t.Errorf("%s got %v, want %v", name, seqs, want)
+		}
+	}
+	if st := bridgeOf(t, ga.Gateway, psName, psPattern); st.Sent != 10 || st.Received != 0 {
+		t.Errorf("a: %+v, want sent 10, received 0", st)
+	}
+	for _, g := range []*testGW{gb, gc} {
+		if st := bridgeOf(t, g.Gateway, psName, psPattern); st.Sent != 0 || st.Received != 10 || st.Dropped != 0 {
+			t.Errorf("%s: %+v, want sent 0, received 10", g.ID(), st)
+		}
+	}
+}

@@ -20,6 +20,7 @@ type Refusal struct {
 type want struct {
 	static  iox2.StaticConfig
 	remotes []string
+	servers []string // the remotes with servers (request-response)
 }
 
 // reconcile makes the bridges those that the remote catalogs ask for: a
@@ -56,10 +57,8 @@ func (g *Gateway) reconcile() {
 			case !g.cfg.allowed(sc.Name):
 				refuse(sc, "not allowed by this gateway's allow and deny lists")
 				continue
-			case sc.Pattern == iox2.PatternRequestResponse.String():
-				refuse(sc, "request-response is not bridged by this version of the gateway")
-				continue
-			case sc.Pattern != iox2.PatternPublishSubscribe.String() && sc.Pattern != iox2.PatternEvent.String():
+			case sc.Pattern != iox2.PatternPublishSubscribe.String() && sc.Pattern != iox2.PatternEvent.String() &&
+				sc.Pattern != iox2.PatternRequestResponse.String():
 				refuse(sc, fmt.Sprintf("unknown pattern %q", sc.Pattern))
 				continue
 			}
@@ -75,19 +74,38 @@ func (g *Gateway) reconcile() {
 					continue
 				}
 				w.remotes = append(w.remotes, id)
+				if r.servers[h] {
+					w.servers = append(w.servers, id)
+				}
 				continue
 			}
 			wants[h] = &want{static: sc, remotes: []string{id}}
+			if r.servers[h] {
+				wants[h].servers = []string{id}
+			}
 		}
 	}
-	var gone []*bridge
+	type closing struct {
+		b   *bridge
+		why string
+	}
+	var gone []closing
 	for h, b := range g.bridges {
-		if w, ok := wants[h]; ok {
-			b.setRemotes(w.remotes)
+		w, ok := wants[h]
+		if !ok {
+			gone = append(gone, closing{b, "no remote gateway has it any more"})
+			delete(g.bridges, h)
 			continue
 		}
-		gone = append(gone, b)
-		delete(g.bridges, h)
+		if d := identityDiff(&b.static, &w.static); d != "" {
+			// Re-created elsewhere with another identity: closed here and
+			// opened again below, which refuses what the local service
+			// cannot carry.
+			gone = append(gone, closing{b, "its identity changed: " + d})
+			delete(g.bridges, h)
+			continue
+		}
+		b.setRemotes(w.remotes, w.servers)
 	}
 	var add []*want
 	for h, w := range wants {
@@ -97,9 +115,9 @@ func (g *Gateway) reconcile() {
 	}
 	g.mu.Unlock()
 
-	for _, b := range gone {
-		g.logf("gateway %s: %s service %q: no remote gateway has it any more, bridge closed", g.idStr, b.static.Pattern, b.static.Name)
-		b.close()
+	for _, c := range gone {
+		g.logf("gateway %s: %s service %q: %s, bridge closed", g.idStr, c.b.static.Pattern, c.b.static.Name, c.why)
+		c.b.close()
 	}
 	var failed []Refusal
 	for _, w := range add {
@@ -110,7 +128,7 @@ func (g *Gateway) reconcile() {
 			}
 			continue
 		}
-		b.setRemotes(w.remotes)
+		b.setRemotes(w.remotes, w.servers)
 		g.logf("gateway %s: %s service %q bridged with %v", g.idStr, w.static.Pattern, w.static.Name, w.remotes)
 		g.mu.Lock()
 		g.bridges[w.static.Hash] = b
@@ -135,6 +153,18 @@ func (g *Gateway) reconcile() {
 func identityDiff(a, b *iox2.StaticConfig) string {
 	if a.Pattern != b.Pattern {
 		return fmt.Sprintf("pattern %s vs %s", a.Pattern, b.Pattern)
+	}
+	if ra, rb := a.RequestResponse, b.RequestResponse; ra != nil && rb != nil {
+		if d := typeDiff("request", &ra.Request, &rb.Request); d != "" {
+			return d
+		}
+		if d := typeDiff("response", &ra.Response, &rb.Response); d != "" {
+			return d
+		}
+		if ra.RequestVariant != rb.RequestVariant || ra.ResponseVariant != rb.ResponseVariant {
+			return fmt.Sprintf("variants %s/%s vs %s/%s", ra.RequestVariant, ra.ResponseVariant, rb.RequestVariant, rb.ResponseVariant)
+		}
+		return ""
 	}
 	pa, pb := a.PublishSubscribe, b.PublishSubscribe
 	if pa == nil || pb == nil {

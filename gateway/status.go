@@ -76,7 +76,7 @@ type BridgeStatus struct {
 func (g *Gateway) Status() Status {
 	st := Status{Gateway: g.idStr, Host: g.host, PID: os.Getpid(), Namespace: g.cfg.Namespace, ByteOrder: g.order,
 		NATS: NATSStatus{URL: g.cfg.NATSURL, State: "NOT STARTED"}}
-	if nc := g.nc; nc != nil {
+	if nc := g.ncStatus.Load(); nc != nil {
 		st.NATS.Connected = nc.IsConnected()
 		st.NATS.State = nc.Status().String()
 		st.NATS.Reconnects = nc.Stats().Reconnects
@@ -215,4 +215,19 @@ func (g *Gateway) serveConn(c net.Conn) {
 	default:
 		fmt.Fprintf(c, "{\"error\":%q}\n", "unknown request: want status")
 	}
+}
+
+// bridgeServers returns the remote gateways with servers of the bridged
+// request-response service name (tests).
+func (g *Gateway) bridgeServers(name string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range g.bridges {
+		if b.static.Name == name && b.rr != nil {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return append([]string(nil), b.servers...)
+		}
+	}
+	return nil
 }

@@ -22,6 +22,10 @@ type announcement struct {
 	// after 3 of them without an announcement.
 	HeartbeatNS int64               `json:"heartbeat_ns"`
 	Services    []iox2.StaticConfig `json:"services"`
+	// Servers lists the hashes of the request-response services that have
+	// a server on this host: the others send their clients' requests
+	// only to the gateways that list the service here.
+	Servers []string `json:"servers,omitempty"`
 }
 
 func (a *announcement) heartbeat() time.Duration { return time.Duration(a.HeartbeatNS) }
@@ -38,15 +42,22 @@ func nativeByteOrder() string {
 
 // A sample on ps.<hash> is a fixed header, the user header, the payload
 // bytes. The header is little-endian whatever the host: magic "IOX2",
-// version 1, 3 reserved bytes, origin gateway (u64), publisher (u64),
+// version 1, flags (flagEnd), 2 reserved bytes, origin gateway (u64), publisher (u64),
 // sequence (u64), user header length in bytes (u32), 4 reserved bytes,
 // payload length in elements (u64).
+// Requests (rr.<hash>.<server-gw>) and responses (to the request's reply
+// inbox) use the same header: for a request, publisher is the client's
+// port ID and seq the request ID; for a response, origin is the answering
+// gateway and seq the response's number in the stream; a header with
+// flagEnd and no payload ends that gateway's stream.
 const (
 	sampleHeaderLen = 48
 	wireVersion     = 1
+	flagEnd         = 1
 )
 
 type sampleHeader struct {
+	flags                  byte // flagEnd: the end of a response stream
 	origin, publisher, seq uint64
 	userHeaderLen          uint32
 	elems                  uint64
@@ -55,7 +66,7 @@ type sampleHeader struct {
 func putSampleHeader(b []byte, h sampleHeader) {
 	copy(b[0:4], "IOX2")
 	b[4] = wireVersion
-	b[5], b[6], b[7] = 0, 0, 0
+	b[5], b[6], b[7] = h.flags, 0, 0
 	le := binary.LittleEndian
 	le.PutUint64(b[8:], h.origin)
 	le.PutUint64(b[16:], h.publisher)
@@ -77,7 +88,7 @@ func decodeSample(b []byte, elemSize uint64) (h sampleHeader, userHeader, payloa
 		return h, nil, nil, fmt.Errorf("%w: sample wire version %d, this gateway speaks %d", errBadMessage, b[4], wireVersion)
 	}
 	le := binary.LittleEndian
-	h = sampleHeader{origin: le.Uint64(b[8:]), publisher: le.Uint64(b[16:]), seq: le.Uint64(b[24:]),
+	h = sampleHeader{flags: b[5], origin: le.Uint64(b[8:]), publisher: le.Uint64(b[16:]), seq: le.Uint64(b[24:]),
 		userHeaderLen: le.Uint32(b[32:]), elems: le.Uint64(b[40:])}
 	rest := b[sampleHeaderLen:]
 	if uint64(h.userHeaderLen) > uint64(len(rest)) {

@@ -41,7 +41,8 @@ func init() {
 NATS server, announces the services that the nodes of this domain use,
 opens the services that the gateways of other hosts announce (same
 namespace, same type identity and byte order) and carries their samples and
-notifications both ways. Request-response services are not bridged yet.
+notifications both ways, and requests to the servers of other hosts with
+their response streams back.
 
 The settings come from the [gateway] table of the configuration file
 (docs/CONFIG.md); the flags override it. --allow and --deny take service

@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+const rrName = "gw/reqres"
+const rrPattern = "request_response"
+
+type query struct {
+	N    uint64
+	From [8]byte
+}
+
+type answer struct {
+	N, I uint64
+	By   [8]byte
+}
+
+func rrService(t *testing.T, cfg *iox2.Config) *iox2.RequestResponseService[query, answer] {
+	t.Helper()
+	node := testNode(t, cfg, "app")
+	svc := must[*iox2.RequestResponseService[query, answer]](t)(iox2.RequestResponse[query, answer](node, rrName).MaxResponseBufferSize(16).OpenOrCreate())
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// serve answers every request with k responses {N, i, by} and closes it.
+func serve(t *testing.T, ctx context.Context, svc *iox2.RequestResponseService[query, answer], by string, k int) {
+	t.Helper()
+	srv := must[*iox2.Server[query, answer]](t)(svc.Server())
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	go func() {
+		defer close(done)
+		for ar, err := range srv.Requests(ctx) {
+			if err != nil {
+				return
+			}
+			var a answer
+			copy(a.By[:], by)
+			for i := range k {
+				a.N, a.I = ar.Payload().N, uint64(i)
+				if err := ar.SendCopy(a); err != nil {
+					t.Errorf("respond: %v", err)
+				}
+			}
+		}
+	}()
+}
+
+// ask sends a request and returns the responses of its stream, which must
+// end within 5 s.
+func ask(t *testing.T, c *iox2.Client[query, answer], n uint64) []answer {
+	t.Helper()
+	p := must[*iox2.PendingResponse[query, answer]](t)(c.SendCopy(query{N: n}))
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []answer
+	for {
+		r, err := p.BlockingReceive(ctx)
+		if errors.Is(err, iox2.ErrStreamEnded) {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("request %d: %v after %d responses", n, err, len(got))
+		}
+		got = append(got, *r.Payload())
+		r.Release()
+	}
+}
+
+func by(a answer) string { return string(a.By[:1]) }
+
+// TestReqResAcrossHosts: a client on host A gets the whole response
+// stream of a server on host B, which ends when B's server closes the
+// request; then with servers on both hosts, a client on B gets the streams
+// of both, and each server sees each request once.
+func TestReqResAcrossHosts(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sa, sb := rrService(t, a), rrService(t, b)
+	ca := must[*iox2.Client[query, answer]](t)(sa.Client())
+	defer ca.Close()
+	serve(t, ctx, sb, "B", 3)
+	eventually(t, "a bridged with b's servers", func() bool {
+		return bridged(ga.Gateway, rrName, rrPattern, 1) && bridged(gb.Gateway, rrName, rrPattern, 1) && len(ga.Gateway.bridgeServers(rrName)) == 1
+	})
+	for n := uint64(1); n <= 3; n++ {
+		got := ask(t, ca, n)
+		if len(got) != 3 {
+			t.Fatalf("request %d: %d responses %+v, want 3", n, len(got), got)
+		}
+		for i, r := range got {
+			if r.N != n || r.I != uint64(i) || by(r) != "B" {
+				t.Errorf("request %d response %d: %+v", n, i, r)
+			}
+		}
+	}
+	// Servers on both hosts, a client on B.
+	serve(t, ctx, sa, "A", 2)
+	cb := must[*iox2.Client[query, answer]](t)(sb.Client())
+	defer cb.Close()
+	eventually(t, "b bridged with a's servers", func() bool { return len(gb.Gateway.bridgeServers(rrName)) == 1 })
+	got := ask(t, cb, 42)
+	var fromA, fromB int
+	for _, r := range got {
+		if r.N != 42 {
+			t.Errorf("response %+v", r)
+		}
+		switch by(r) {
+		case "A":
+			fromA++
+		case "B":
+			fromB++
+		}
+	}
+	if fromA != 2 || fromB != 3 || len(got) != 5 {
+		t.Errorf("b's client got %d from A, %d from B, %d in all; want 2, 3, 5: %+v", fromA, fromB, len(got), got)
+	}
+	// And A's client now gets both too.
+	got = ask(t, ca, 7)
+	if len(got) != 5 {
+		t.Errorf("a's client got %+v, want 5 responses", got)
+	}
+}
