@@ -355,6 +355,7 @@ func (r *runner) cleanup() {
 	for _, p := range r.extra {
 		p.kill()
 	}
+	stopNATS()
 	os.RemoveAll(r.dir)
 	left, _ := filepath.Glob("/dev/shm/" + r.prefix + "*")
 	for _, f := range left {
