@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	Register("nats-pubsub", "plain NATS publish-subscribe, the yardstick of gateway-pubsub: A and B are each a nats.go connection to the NATS server embedded in A (loopback TCP); A publishes the payload on subject a2b and subscribes to b2a, B the reverse; the receiver blocks on a ChanSubscribe channel; the bytes are copied (into the client's buffer, through the server, into a new message)", func() Mechanism { return new(natsPubSub) })
+	Register(natsName, "plain NATS publish-subscribe, the yardstick of gateway-pubsub: A and B are each a nats.go connection to the NATS server embedded in A (loopback TCP); A publishes the payload on subject a2b and subscribes to b2a, B the reverse; the receiver blocks on a ChanSubscribe channel; the bytes are copied (into the client's buffer, through the server, into a new message)", func() Mechanism { return new(natsPubSub) })
 }
 
 // natsChanLen is the receiver's channel: a message that finds it full is
@@ -33,7 +33,9 @@ func (m *natsPubSub) Setup(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	m.nc, err = nats.Connect(url, nats.Name("iox2go-bench-"+cfg.Role.String()), nats.Timeout(cfg.Timeout), nats.NoReconnect())
+	m.nc, err = nats.Connect(url, nats.Name("iox2go-bench-"+cfg.Role.String()), nats.Timeout(cfg.Timeout), nats.NoReconnect(),
+		// A slow consumer's drops are counted by B (gaps), not printed.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", url, err)
 	}
@@ -131,7 +133,7 @@ func (m *natsPubSub) Close() error {
 	if m.nc != nil {
 		m.nc.Close()
 	}
-	removeNATSURL(m.cfg)
+	removeFromA(m.cfg, "nats-url")
 	return nil
 }
 

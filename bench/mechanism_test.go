@@ -213,7 +213,9 @@ func TestStreamers(t *testing.T) {
 				if err := <-errB; err != nil {
 					t.Fatalf("B: %v", err)
 				}
-				if sent != count || ns <= 0 || c.received != count || c.gaps != 0 || c.ns <= 0 {
+				// Across NATS a slow receiver drops (counted as gaps).
+				lossy := name == natsName || name == gatewayName
+				if sent != count || ns <= 0 || c.received+c.gaps != count || (c.gaps != 0 && !lossy) || c.ns <= 0 {
 					t.Errorf("sent %d in %d ns; B received %d, gaps %d, in %d ns", sent, ns, c.received, c.gaps, c.ns)
 				}
 			})

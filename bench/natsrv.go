@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -68,25 +67,32 @@ func stopNATS() {
 	}
 }
 
-// natsURL is A's and B's way to the server: A starts it (once) and writes
-// its URL into the measurement's file natsURLFile, B waits for that file.
+// natsURL is A's and B's way to the server: A starts it (once) and hands
+// its URL to B (fromA).
 func natsURL(cfg Config) (string, error) {
-	file := cfg.DirPath("nats-url")
+	return fromA(cfg, "nats-url", startNATS)
+}
+
+// fromA hands a string from A's Setup to B's: A computes it with make and
+// writes it into the measurement's file cfg.DirPath(name), where B waits
+// for it. A's Close removes the file (removeFromA).
+func fromA(cfg Config, name string, make func() (string, error)) (string, error) {
+	file := cfg.DirPath(name)
 	if cfg.Role == RoleA {
-		url, err := startNATS()
+		v, err := make()
 		if err != nil {
 			return "", err
 		}
 		tmp := file + ".tmp"
-		if err := os.WriteFile(tmp, []byte(url), 0o600); err != nil {
+		if err := os.WriteFile(tmp, []byte(v), 0o600); err != nil {
 			return "", err
 		}
-		return url, os.Rename(tmp, file)
+		return v, os.Rename(tmp, file)
 	}
 	for deadline := time.Now().Add(cfg.Timeout); ; time.Sleep(5 * time.Millisecond) {
 		data, err := os.ReadFile(file)
 		if err == nil {
-			return strings.TrimSpace(string(data)), nil
+			return string(data), nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return "", err
@@ -95,15 +101,15 @@ func natsURL(cfg Config) (string, error) {
 			return "", ErrPeerGone
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w: no NATS URL from A in %s after %v", ErrStalled, file, cfg.Timeout)
+			return "", fmt.Errorf("%w: nothing from A in %s after %v", ErrStalled, file, cfg.Timeout)
 		}
 	}
 }
 
-// removeNATSURL removes A's URL file (Close, in A).
-func removeNATSURL(cfg Config) {
+// removeFromA removes A's file of fromA (Close, in A).
+func removeFromA(cfg Config, name string) {
 	if cfg.Role == RoleA {
-		os.Remove(cfg.DirPath("nats-url"))
+		os.Remove(cfg.DirPath(name))
 	}
 }
 
@@ -166,3 +172,15 @@ func handshake(cfg Config, send func(uint64) error, recv func(d time.Duration) (
 		}
 	}
 }
+
+// The names of the two NATS mechanisms: the gateway and its yardstick.
+const (
+	natsName    = "nats-pubsub"
+	gatewayName = "gateway-pubsub"
+)
+
+// The targets of issue 14 for the gateway, against plain NATS in the same run.
+const (
+	gatewayLatencyTarget    = 1.3  // gateway-pubsub median / nats-pubsub median, at most
+	gatewayThroughputTarget = 0.70 // gateway-pubsub samples/s / nats-pubsub's, at least
+)
