@@ -3,7 +3,10 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +94,86 @@ type Config struct {
 	// Defaults holds the QoS a service gets for every value its builder
 	// leaves unset.
 	Defaults Defaults
+	// Gateway holds the settings of the gateway to other hosts (package
+	// gateway, `iox2 gateway`): the file's [gateway] table. Nodes ignore it.
+	Gateway GatewayConfig
+}
+
+// GatewayConfig is the [gateway] table of the configuration file: how a
+// gateway (package gateway) joins the domain to a NATS server. See
+// docs/GATEWAY.md.
+type GatewayConfig struct {
+	// NATSURL is the NATS server's URL, or several separated by commas.
+	// Default: "nats://127.0.0.1:4222".
+	NATSURL string
+	// Namespace is the second token of every subject the gateway uses
+	// (iox2go.<namespace>.…): gateways with the same namespace on one NATS
+	// server form one domain across hosts. Letters, digits, '_' and '-'.
+	// Default "": the domain's prefix without its trailing '_' ('.' becomes '_').
+	Namespace string
+	// Allow lists the service names (path.Match patterns) that are bridged;
+	// empty bridges every service. Deny lists those that are not, and wins
+	// over Allow.
+	Allow, Deny []string
+	// TLSCA, TLSCert and TLSKey are PEM files: the CA that signs the
+	// server's certificate, and the client's certificate and key (both or
+	// neither). Default: none (TLS only if the URL says tls://).
+	TLSCA, TLSCert, TLSKey string
+	// Creds is a NATS credentials file (a user JWT and its nkey seed).
+	Creds string
+	// HeartbeatInterval is how often the gateway announces its services;
+	// a remote gateway not heard from for 3 intervals is forgotten.
+	// Default 1s; at least MinGatewayHeartbeat.
+	HeartbeatInterval time.Duration
+	// MaxPendingMessages and MaxPendingBytes bound what each bridged
+	// service's NATS subscription may queue before the gateway injects it
+	// locally; beyond, messages are dropped and counted. Defaults 65536
+	// and 64 MiB; at least 1.
+	MaxPendingMessages int
+	MaxPendingBytes    int
+}
+
+// MinGatewayHeartbeat bounds GatewayConfig.HeartbeatInterval from below.
+const MinGatewayHeartbeat = 10 * time.Millisecond
+
+// DefaultGatewayConfig returns the gateway defaults.
+func DefaultGatewayConfig() GatewayConfig {
+	return GatewayConfig{
+		NATSURL:            "nats://127.0.0.1:4222",
+		HeartbeatInterval:  time.Second,
+		MaxPendingMessages: 65536,
+		MaxPendingBytes:    64 << 20,
+	}
+}
+
+// validate reports the first invalid gateway setting.
+func (g *GatewayConfig) validate() error {
+	if strings.TrimSpace(g.NATSURL) == "" {
+		return fmt.Errorf("gateway nats url must not be empty")
+	}
+	for i := 0; i < len(g.Namespace); i++ {
+		ch := g.Namespace[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return fmt.Errorf("gateway namespace %q may only contain letters, digits, '_' and '-'", g.Namespace)
+		}
+	}
+	for _, list := range [][]string{g.Allow, g.Deny} {
+		for _, p := range list {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				return fmt.Errorf("gateway service pattern %q is not a valid pattern (path.Match syntax)", p)
+			}
+		}
+	}
+	if (g.TLSCert == "") != (g.TLSKey == "") {
+		return fmt.Errorf("gateway tls cert and tls key go together: set both or neither")
+	}
+	if g.HeartbeatInterval < MinGatewayHeartbeat {
+		return fmt.Errorf("gateway heartbeat interval is %v, must be at least %v", g.HeartbeatInterval, MinGatewayHeartbeat)
+	}
+	if g.MaxPendingMessages < 1 || g.MaxPendingBytes < 1 {
+		return fmt.Errorf("gateway max pending messages and bytes must be at least 1")
+	}
+	return nil
 }
 
 // Defaults is the QoS of new services, per messaging pattern.
@@ -164,11 +247,14 @@ func DefaultConfig() *Config {
 		CleanupDeadNodesOnOpen:        true,
 
 		Defaults: Defaults{PublishSubscribe: DefaultPubSubQoS(), Event: DefaultEventQoS(), RequestResponse: DefaultReqResQoS()},
+		Gateway:  DefaultGatewayConfig(),
 	}
 }
 
 func (c *Config) clone() *Config {
 	cc := *c
+	cc.Gateway.Allow = slices.Clone(c.Gateway.Allow)
+	cc.Gateway.Deny = slices.Clone(c.Gateway.Deny)
 	return &cc
 }
 
@@ -213,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PortMemoryLimit < MinPortMemoryLimit {
 		return fmt.Errorf("iox2: config: port memory limit is %d bytes, must be at least %d (1 MiB)", c.PortMemoryLimit, MinPortMemoryLimit)
+	}
+	if err := c.Gateway.validate(); err != nil {
+		return fmt.Errorf("iox2: config: %w", err)
 	}
 	return nil
 }

@@ -170,6 +170,29 @@ var configKeyTable = []configKeyDesc{
 		"What a server's send does with a full response buffer when safe overflow is off: \"RetryUntilDelivered\" or \"DiscardData\"."},
 	{"defaults.request-response.enable-fire-and-forget-requests", func(c *Config) any { return &c.Defaults.RequestResponse.EnableFireAndForgetRequests },
 		"Whether servers receive requests whose pending response the client has already closed (true) or skip them (false)."},
+
+	{"gateway.nats-url", func(c *Config) any { return &c.Gateway.NATSURL },
+		"The NATS server a gateway (`iox2 gateway`) connects to; several URLs separated by commas. Nodes ignore the [gateway] table."},
+	{"gateway.namespace", func(c *Config) any { return &c.Gateway.Namespace },
+		"Second token of every subject (iox2go.<namespace>.…): gateways with the same namespace form one domain across hosts. Letters, digits, '_' and '-'; empty: the prefix without its trailing '_'."},
+	{"gateway.allow", func(c *Config) any { return &c.Gateway.Allow },
+		"Service names (path.Match patterns such as \"robot/*\") that are bridged; empty: every service."},
+	{"gateway.deny", func(c *Config) any { return &c.Gateway.Deny },
+		"Service names (path.Match patterns) that are never bridged; deny wins over allow."},
+	{"gateway.tls-ca", func(c *Config) any { return &c.Gateway.TLSCA },
+		"PEM file of the CA that signs the NATS server's certificate; empty: the system's."},
+	{"gateway.tls-cert", func(c *Config) any { return &c.Gateway.TLSCert },
+		"PEM file of the gateway's client certificate (with tls-key); empty: none."},
+	{"gateway.tls-key", func(c *Config) any { return &c.Gateway.TLSKey },
+		"PEM file of the key of tls-cert; empty: none."},
+	{"gateway.creds", func(c *Config) any { return &c.Gateway.Creds },
+		"NATS credentials file (user JWT and nkey seed); empty: none."},
+	{"gateway.heartbeat-interval", func(c *Config) any { return &c.Gateway.HeartbeatInterval },
+		"How often a gateway announces its services; a remote gateway not heard from for 3 intervals is forgotten. At least \"10ms\"."},
+	{"gateway.max-pending-messages", func(c *Config) any { return &c.Gateway.MaxPendingMessages },
+		"Messages each bridged service's NATS subscription may queue; beyond, they are dropped and counted. At least 1."},
+	{"gateway.max-pending-bytes", func(c *Config) any { return &c.Gateway.MaxPendingBytes },
+		"Bytes each bridged service's NATS subscription may queue; beyond, messages are dropped and counted. At least 1."},
 }
 
 // configKeyIndex maps a dotted key to its index in configKeyTable, and
@@ -222,6 +245,8 @@ func typeName(p any) string {
 		return "backpressure"
 	case **EventID:
 		return "event id"
+	case *[]string:
+		return "array of strings"
 	}
 	panic(fmt.Sprintf("iox2: config key of unsupported type %T", p))
 }
@@ -243,6 +268,8 @@ func wants(p any) string {
 		return `"RetryUntilDelivered" or "DiscardData"`
 	case **EventID:
 		return "an integer event id"
+	case *[]string:
+		return `an array of strings such as ["robot/*"]`
 	}
 	return "?"
 }
@@ -277,6 +304,15 @@ func tomlValue(p any) (string, error) {
 			return "", nil
 		}
 		return strconv.FormatUint(uint64(**v), 10), nil
+	case *[]string:
+		parts := make([]string, len(*v))
+		for i, s := range *v {
+			if !utf8.ValidString(s) {
+				return "", fmt.Errorf("%q is not valid UTF-8", s)
+			}
+			parts[i] = tomlQuote(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]", nil
 	}
 	return "", fmt.Errorf("unsupported type %T", p)
 }
@@ -386,6 +422,23 @@ func setValue(p any, v any) error {
 		}
 		id := EventID(n)
 		*f = &id
+	case *[]string:
+		a, ok := v.([]any)
+		if !ok {
+			return mismatch()
+		}
+		out := make([]string, 0, len(a))
+		for i, e := range a {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("element %d: wants a string, found %s", i, tomlTypeOf(e))
+			}
+			out = append(out, s)
+		}
+		if len(out) == 0 {
+			out = nil // as the default: an empty array reads back equal
+		}
+		*f = out
 	default:
 		return fmt.Errorf("unsupported field type %T", p)
 	}

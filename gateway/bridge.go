@@ -1,0 +1,397 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+// bridge carries one service between the local domain and NATS: a local
+// receiving port (subscriber or listener) that forwards what local ports
+// send, and a proxy sending port (publisher or notifier), created at the
+// first message from NATS, that injects what remote ports sent.
+type bridge struct {
+	g      *Gateway
+	static iox2.StaticConfig
+	subj   string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // the forwarding goroutine ended
+
+	natsSub *nats.Subscription
+
+	// publish-subscribe
+	ps       *iox2.RawPubSubService
+	sub      *iox2.RawSubscriber
+	elemSize uint64
+	slice    bool
+	own      sync.Map // publisher IDs (iox2.ID) of this gateway's proxies: never forwarded
+
+	// events
+	ev  *iox2.EventService
+	lis *iox2.Listener
+
+	mu       sync.Mutex // guards the proxies, injected and remotes
+	pub      *iox2.RawPublisher
+	ntf      *iox2.Notifier
+	injected map[iox2.EventID]uint64 // notifications injected, not yet seen by lis
+	remotes  []string
+	warned   bool // a proxy failure was logged
+
+	sent, received, dropped, malformed atomic.Uint64
+}
+
+func (b *bridge) setRemotes(ids []string) {
+	b.mu.Lock()
+	b.remotes = append([]string(nil), ids...)
+	b.mu.Unlock()
+}
+
+// openBridge opens the local service (creating it with the remote's
+// static config when it does not exist), its forwarding port and the NATS
+// subscription.
+func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
+	b := &bridge{g: g, static: sc, done: make(chan struct{}), injected: map[iox2.EventID]uint64{}}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	var err error
+	switch sc.Pattern {
+	case iox2.PatternPublishSubscribe.String():
+		b.subj = g.subj("ps." + sc.Hash)
+		err = b.openPubSub()
+	case iox2.PatternEvent.String():
+		b.subj = g.subj("ev." + sc.Hash)
+		err = b.openEvent()
+	default:
+		err = fmt.Errorf("pattern %s is not bridged", sc.Pattern)
+	}
+	if err != nil {
+		b.cancel()
+		b.closePorts()
+		return nil, err
+	}
+	var cb nats.MsgHandler = b.onSample
+	if b.ev != nil {
+		cb = b.onEvent
+	}
+	b.natsSub, err = g.nc.Subscribe(b.subj, cb)
+	if err != nil {
+		b.cancel()
+		b.closePorts()
+		return nil, fmt.Errorf("subscribe %s: %w", b.subj, err)
+	}
+	b.natsSub.SetPendingLimits(g.cfg.MaxPendingMessages, g.cfg.MaxPendingBytes)
+	if b.ps != nil {
+		go b.forwardSamples()
+	} else {
+		go b.forwardEvents()
+	}
+	return b, nil
+}
+
+func (b *bridge) openPubSub() error {
+	node, sc := b.g.node, b.static
+	ps, err := iox2.PublishSubscribeRaw(node, sc.Name).Open()
+	if errors.Is(err, iox2.ErrServiceNotExist) {
+		cr := iox2.PublishSubscribeRaw(node, sc.Name)
+		for _, a := range sc.Attributes {
+			cr.Attribute(a.Key, a.Value)
+		}
+		ps, err = cr.OpenOrCreate(*sc.PublishSubscribe)
+	}
+	if err != nil {
+		return err
+	}
+	b.ps = ps
+	have := ps.StaticConfig()
+	if d := identityDiff(&have, &sc); d != "" {
+		return fmt.Errorf("type identity differs from the local service's: %s", d)
+	}
+	b.elemSize = have.PublishSubscribe.Payload.Size
+	b.slice = ps.IsSlice()
+	// No history: what a remote host sent before is not this host's.
+	b.sub, err = ps.SubscriberWith(0, 0)
+	return err
+}
+
+func (b *bridge) openEvent() error {
+	node, sc := b.g.node, b.static
+	ev, err := iox2.Event(node, sc.Name).Open()
+	if errors.Is(err, iox2.ErrServiceNotExist) {
+		es := sc.Event
+		eb := iox2.Event(node, sc.Name).MaxNotifiers(es.MaxNotifiers).MaxListeners(es.MaxListeners).
+			MaxNodes(es.MaxNodes).EventIDMaxValue(es.EventIDMaxValue)
+		if es.Deadline > 0 {
+			eb.Deadline(es.Deadline)
+		}
+		if es.NotifierCreatedEvent != nil {
+			eb.NotifierCreatedEvent(*es.NotifierCreatedEvent)
+		}
+		if es.NotifierDroppedEvent != nil {
+			eb.NotifierDroppedEvent(*es.NotifierDroppedEvent)
+		}
+		if es.NotifierDeadEvent != nil {
+			eb.NotifierDeadEvent(*es.NotifierDeadEvent)
+		}
+		for _, a := range sc.Attributes {
+			eb.Attribute(a.Key, a.Value)
+		}
+		ev, err = eb.OpenOrCreate()
+	}
+	if err != nil {
+		return err
+	}
+	b.ev = ev
+	b.lis, err = ev.Listener()
+	return err
+}
+
+// close ends the bridge: no more forwarding nor injection, ports closed.
+func (b *bridge) close() {
+	b.cancel()
+	if b.natsSub != nil {
+		b.natsSub.Unsubscribe()
+	}
+	<-b.done
+	b.closePorts()
+}
+
+func (b *bridge) closePorts() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range []interface{ Close() error }{b.sub, b.pub, b.lis, b.ntf, b.ps, b.ev} {
+		if c != nil && !isNil(c) {
+			c.Close()
+		}
+	}
+	b.pub, b.ntf = nil, nil
+}
+
+func isNil(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case *iox2.RawSubscriber:
+		return v == nil
+	case *iox2.RawPublisher:
+		return v == nil
+	case *iox2.Listener:
+		return v == nil
+	case *iox2.Notifier:
+		return v == nil
+	case *iox2.RawPubSubService:
+		return v == nil
+	case *iox2.EventService:
+		return v == nil
+	}
+	return false
+}
+
+// forwardSamples sends every sample of a local publisher (not this
+// gateway's proxy) to NATS.
+func (b *bridge) forwardSamples() {
+	defer close(b.done)
+	nc, origin := b.g.nc, b.g.id
+	var buf []byte
+	for {
+		s, err := b.sub.BlockingReceive(b.ctx)
+		if err != nil {
+			if b.ctx.Err() == nil {
+				b.g.logf("gateway %s: %s: receive: %v", b.g.idStr, b.static.Name, err)
+			}
+			return
+		}
+		if _, mine := b.own.Load(s.Publisher()); mine {
+			s.Release()
+			continue
+		}
+		uh, pl := s.UserHeader(), s.Payload()
+		n := sampleHeaderLen + len(uh) + len(pl)
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		putSampleHeader(buf, sampleHeader{origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
+			userHeaderLen: uint32(len(uh)), elems: uint64(s.Len())})
+		copy(buf[sampleHeaderLen:], uh)
+		copy(buf[sampleHeaderLen+len(uh):], pl)
+		s.Release()
+		// Publish copies buf; while NATS is away it buffers up to the
+		// client's reconnect buffer, then fails: a counted drop.
+		if err := nc.Publish(b.subj, buf); err != nil {
+			b.dropped.Add(1)
+			continue
+		}
+		b.sent.Add(1)
+	}
+}
+
+// minProxySliceBytes is the payload room a dynamic service's proxy
+// publisher starts with; it grows to the largest sample that arrives.
+const minProxySliceBytes = 64 << 10
+
+// onSample injects a sample from NATS through the proxy publisher.
+func (b *bridge) onSample(m *nats.Msg) {
+	h, uh, pl, err := decodeSample(m.Data, b.elemSize)
+	if err == nil && h.origin == b.g.id {
+		return // our own (NoEcho makes this unreachable)
+	}
+	if err == nil && !b.slice && h.elems != 1 {
+		err = fmt.Errorf("%w: %d elements for a fixed payload", errBadMessage, h.elems)
+	}
+	if err != nil {
+		b.malformed.Add(1)
+		b.warnOnce("dropped a message from %s: %v", m.Subject, err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		return
+	}
+	n := int(h.elems)
+	if b.pub == nil || n > b.pub.MaxSliceLen() {
+		if b.pub != nil {
+			b.pub.Close()
+			b.pub = nil
+		}
+		maxSlice := 1
+		if b.slice {
+			maxSlice = max(n, int(minProxySliceBytes/max(b.elemSize, 1)), 1)
+			if maxSlice > n && n > 0 {
+				maxSlice = max(maxSlice, 2*n)
+			}
+		}
+		p, err := b.ps.PublisherWith(iox2.RawPublisherOptions{MaxSliceLen: maxSlice, Backpressure: iox2.DiscardData})
+		if err != nil {
+			b.dropped.Add(1)
+			b.warnLocked("no proxy publisher, sample dropped: %v", err)
+			return
+		}
+		b.own.Store(p.ID(), true)
+		b.pub = p
+	}
+	s, err := b.pub.LoanUninit(n)
+	if err != nil {
+		b.dropped.Add(1)
+		b.warnLocked("loan: %v", err)
+		return
+	}
+	if len(uh) != len(s.UserHeader()) {
+		s.Release()
+		b.malformed.Add(1)
+		b.warnLocked("dropped a sample with a user header of %d bytes, the service's is %d", len(uh), len(s.UserHeader()))
+		return
+	}
+	copy(s.UserHeader(), uh)
+	copy(s.Payload(), pl)
+	if _, err := s.Send(); err != nil {
+		b.dropped.Add(1)
+		b.warnLocked("send: %v", err)
+		return
+	}
+	b.received.Add(1)
+}
+
+// maxInjectedCount bounds the notifications one event message injects.
+const maxInjectedCount = 1 << 16
+
+// forwardEvents sends what the local notifiers (not this gateway's proxy)
+// notify to NATS, one message per event id and wake-up.
+func (b *bridge) forwardEvents() {
+	defer close(b.done)
+	nc, origin := b.g.nc, b.g.id
+	var buf [eventMsgLen]byte
+	for {
+		_, err := b.lis.BlockingWait(b.ctx, func(a iox2.EventActivation) {
+			b.mu.Lock()
+			inj := min(b.injected[a.ID], a.Count)
+			if inj > 0 {
+				b.injected[a.ID] -= inj
+			}
+			b.mu.Unlock()
+			count := a.Count - inj
+			if count == 0 {
+				return
+			}
+			putEvent(buf[:], uint64(a.ID), count, origin)
+			if err := nc.Publish(b.subj, buf[:]); err != nil {
+				b.dropped.Add(1)
+				return
+			}
+			b.sent.Add(1)
+		})
+		if err != nil {
+			if b.ctx.Err() == nil {
+				b.g.logf("gateway %s: %s: wait: %v", b.g.idStr, b.static.Name, err)
+			}
+			return
+		}
+	}
+}
+
+// onEvent injects notifications from NATS through the proxy notifier.
+func (b *bridge) onEvent(m *nats.Msg) {
+	id, count, origin, err := decodeEvent(m.Data)
+	if err == nil && origin == b.g.id {
+		return
+	}
+	if err == nil && id > uint64(b.static.Event.EventIDMaxValue) {
+		err = fmt.Errorf("%w: event id %d above the service's maximum %d", errBadMessage, id, b.static.Event.EventIDMaxValue)
+	}
+	if err != nil {
+		b.malformed.Add(1)
+		b.warnOnce("dropped a message from %s: %v", m.Subject, err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		return
+	}
+	if b.ntf == nil {
+		// A notifier-created event of the proxy is ours, not the host's.
+		if ce := b.static.Event.NotifierCreatedEvent; ce != nil {
+			b.injected[*ce]++
+		}
+		ntf, err := b.ev.Notifier()
+		if err != nil {
+			if ce := b.static.Event.NotifierCreatedEvent; ce != nil {
+				b.injected[*ce]--
+			}
+			b.dropped.Add(1)
+			b.warnLocked("no proxy notifier, event dropped: %v", err)
+			return
+		}
+		b.ntf = ntf
+	}
+	eid := iox2.EventID(id)
+	for range min(count, maxInjectedCount) {
+		b.injected[eid]++
+		if _, err := b.ntf.NotifyWithCustomEventID(eid); err != nil {
+			b.injected[eid]--
+			b.dropped.Add(1)
+			b.warnLocked("notify: %v", err)
+			return
+		}
+	}
+	b.received.Add(1)
+}
+
+func (b *bridge) warnOnce(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.warnLocked(format, args...)
+}
+
+func (b *bridge) warnLocked(format string, args ...any) {
+	if b.warned {
+		return
+	}
+	b.warned = true
+	b.g.logf("gateway %s: %s service %q: "+format+" (further ones only counted)", append([]any{b.g.idStr, b.static.Pattern, b.static.Name}, args...)...)
+}

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+type otherReading struct {
+	Seq   uint64
+	Value [4]int32 // one more than reading's
+}
+
+func refusal(g *Gateway, name string) (Refusal, bool) {
+	for _, r := range g.Status().Refused {
+		if r.Service == name {
+			return r, true
+		}
+	}
+	return Refusal{}, false
+}
+
+// TestIdentityMismatchRefused: the same service name with another payload
+// type on the other host is refused on both sides, with the reason in the
+// status and the log, and nothing crosses.
+func TestIdentityMismatchRefused(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	ea := psPorts(t, a)
+	nb := testNode(t, b, "app")
+	svc := must[*iox2.PublishSubscribeService[otherReading]](t)(iox2.PublishSubscribe[otherReading](nb, psName).OpenOrCreate())
+	defer svc.Close()
+	sb := must[*iox2.Subscriber[otherReading]](t)(svc.Subscriber())
+	defer sb.Close()
+	for _, g := range []*testGW{ga, gb} {
+		eventually(t, "refusal", func() bool { _, ok := refusal(g.Gateway, psName); return ok })
+		r, _ := refusal(g.Gateway, psName)
+		if !strings.Contains(r.Reason, "type identity differs from the local service's: payload type") {
+			t.Errorf("gateway %s: reason %q", g.ID(), r.Reason)
+		}
+		if !g.log.has("refused: type identity differs") {
+			t.Errorf("gateway %s: refusal not logged", g.ID())
+		}
+		if len(g.Status().Bridges) != 0 {
+			t.Errorf("gateway %s bridges %+v", g.ID(), g.Status().Bridges)
+		}
+	}
+	send(t, ea.pub, reading{Seq: 1}, "A")
+	time.Sleep(100 * time.Millisecond)
+	if s, _ := sb.Receive(); s != nil {
+		t.Errorf("a sample crossed a refused service: %+v", *s.Payload())
+	}
+}
+
+// TestByteOrderAndDenyRefused: a gateway of another byte order has every
+// service refused; a denied service is neither announced nor bridged.
+func TestByteOrderAndDenyRefused(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b, c := domain(t, "a"), domain(t, "b"), domain(t, "c")
+	ga := runGateway(t, a, ns.ClientURL(), func(c *Config) { c.Deny = []string{"gw/secret/*"} })
+	gb := runGateway(t, b, ns.ClientURL(), func(c *Config) { c.byteOrder = "big" })
+	gc := runGateway(t, c, ns.ClientURL(), nil)
+	psPorts(t, b)
+	nc := testNode(t, c, "app")
+	for _, name := range []string{"gw/secret/one", "gw/open"} {
+		s := must[*iox2.EventService](t)(iox2.Event(nc, name).OpenOrCreate())
+		defer s.Close()
+	}
+	eventually(t, "byte order refusal", func() bool { _, ok := refusal(ga.Gateway, psName); return ok })
+	r, _ := refusal(ga.Gateway, psName)
+	if r.Gateway != gb.ID() || r.Reason != "byte order big differs from this host's little (payloads are not converted)" {
+		t.Errorf("refusal %+v", r)
+	}
+	eventually(t, "gw/open bridged", func() bool { return bridged(ga.Gateway, "gw/open", evPattern, 1) })
+	r, ok := refusal(ga.Gateway, "gw/secret/one")
+	if !ok || r.Reason != "not allowed by this gateway's allow and deny lists" || r.Gateway != gc.ID() {
+		t.Errorf("denied service: %+v, %v", r, ok)
+	}
+	// The denied service does not exist on host a.
+	svcs := must[[]iox2.ServiceInfo](t)(iox2.ListServices(a))
+	if len(svcs) != 1 || svcs[0].Static.Name != "gw/open" {
+		t.Errorf("host a has %+v, want gw/open only", svcs)
+	}
+}
+
+// TestRemoteForgotten: a gateway that stops announcing without saying
+// goodbye is forgotten after 3 of its heartbeat intervals; one that says
+// goodbye at once.
+func TestRemoteForgotten(t *testing.T) {
+	ns := startNATS(t, 0)
+	a := domain(t, "a")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
+	defer nc.Close()
+	ann := announcement{Gateway: "00000000deadbeef", Host: "ghost", ByteOrder: nativeByteOrder(), Protocol: iox2.ProtocolVersion,
+		HeartbeatNS: int64(200 * time.Millisecond)}
+	b, _ := json.Marshal(&ann)
+	subj := "iox2go." + ga.Namespace() + ".gw.00000000deadbeef.announce"
+	eventually(t, "ghost known", func() bool { nc.Publish(subj, b); return len(ga.Status().Remotes) == 1 })
+	start := time.Now()
+	eventually(t, "ghost forgotten", func() bool { return len(ga.Status().Remotes) == 0 })
+	if d := time.Since(start); d < 500*time.Millisecond || d > 1500*time.Millisecond {
+		t.Errorf("forgotten after %v, want 3 x 200ms plus at most a heartbeat", d)
+	}
+	if !ga.log.has("gateway 00000000deadbeef on host \"ghost\" not heard from for") {
+		t.Errorf("not logged: %q", ga.log.lines)
+	}
+	// Goodbye: forgotten at once, and later announcements of it ignored.
+	eventually(t, "ghost known again", func() bool { nc.Publish(subj, b); return len(ga.Status().Remotes) == 1 })
+	must[struct{}](t)(struct{}{}, nc.Publish("iox2go."+ga.Namespace()+".gw.00000000deadbeef.bye", nil))
+	must[struct{}](t)(struct{}{}, nc.Publish(subj, b))
+	start = time.Now()
+	eventually(t, "ghost gone", func() bool { return len(ga.Status().Remotes) == 0 })
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("bye took %v", d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(ga.Status().Remotes); n != 0 {
+		t.Errorf("a departed gateway came back: %+v", ga.Status().Remotes)
+	}
+}
+
+// TestStatusSocket: QueryStatus reaches the running gateway; a second
+// gateway in the domain is refused; after the gateway ends, no socket and
+// ErrNotRunning; a dead gateway's socket is removed.
+func TestStatusSocket(t *testing.T) {
+	ns := startNATS(t, 0)
+	a := domain(t, "a")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	var st Status
+	eventually(t, "status", func() bool {
+		var err error
+		st, err = QueryStatus(a)
+		return err == nil && st.NATS.Connected
+	})
+	if st.Gateway != ga.ID() || st.PID != os.Getpid() || st.Namespace != ga.Namespace() || st.NATS.State != "CONNECTED" {
+		t.Errorf("status %+v", st)
+	}
+	g2 := must[*Gateway](t)(New(a, Config{NATSURL: ns.ClientURL(), Logf: t.Logf}))
+	if err := g2.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "another gateway runs in this domain") {
+		t.Errorf("second gateway: %v", err)
+	}
+	ga.stop()
+	if _, err := os.Stat(SocketPath(a)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left: %v", err)
+	}
+	if _, err := QueryStatus(a); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("after stop: %v", err)
+	}
+	// A socket file nobody serves, as a SIGKILLed gateway leaves.
+	if err := os.WriteFile(SocketPath(a), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := QueryStatus(a); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("stale socket: %v", err)
+	}
+}

@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"fmt"
+	"sort"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+// Refusal is a remote service that the gateway does not bridge, and why.
+type Refusal struct {
+	Service string `json:"service"`
+	Pattern string `json:"pattern"`
+	Gateway string `json:"gateway"` // the remote gateway that announced it
+	Host    string `json:"host"`
+	Reason  string `json:"reason"`
+}
+
+// want is a bridge that the remote catalogs ask for.
+type want struct {
+	static  iox2.StaticConfig
+	remotes []string
+}
+
+// reconcile makes the bridges those that the remote catalogs ask for: a
+// service announced by at least one remote gateway, allowed, of a pattern
+// the gateway bridges, whose identity agrees with the local one.
+func (g *Gateway) reconcile() {
+	g.mu.Lock()
+	ids := make([]string, 0, len(g.remotes))
+	for id := range g.remotes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	wants := map[string]*want{}
+	var refused []Refusal
+	for _, id := range ids {
+		r := g.remotes[id]
+		refuse := func(sc iox2.StaticConfig, why string) {
+			refused = append(refused, Refusal{Service: sc.Name, Pattern: sc.Pattern, Gateway: id, Host: r.ann.Host, Reason: why})
+		}
+		hashes := make([]string, 0, len(r.services))
+		for h := range r.services {
+			hashes = append(hashes, h)
+		}
+		sort.Strings(hashes)
+		for _, h := range hashes {
+			sc := r.services[h]
+			switch {
+			case r.ann.ByteOrder != g.order:
+				refuse(sc, fmt.Sprintf("byte order %s differs from this host's %s (payloads are not converted)", r.ann.ByteOrder, g.order))
+				continue
+			case r.ann.Protocol != iox2.ProtocolVersion:
+				refuse(sc, fmt.Sprintf("protocol version %d differs from this host's %d", r.ann.Protocol, iox2.ProtocolVersion))
+				continue
+			case !g.cfg.allowed(sc.Name):
+				refuse(sc, "not allowed by this gateway's allow and deny lists")
+				continue
+			case sc.Pattern == iox2.PatternRequestResponse.String():
+				refuse(sc, "request-response is not bridged by this version of the gateway")
+				continue
+			case sc.Pattern != iox2.PatternPublishSubscribe.String() && sc.Pattern != iox2.PatternEvent.String():
+				refuse(sc, fmt.Sprintf("unknown pattern %q", sc.Pattern))
+				continue
+			}
+			if l, ok := g.local[h]; ok {
+				if d := identityDiff(&l, &sc); d != "" {
+					refuse(sc, "type identity differs from the local service's: "+d)
+					continue
+				}
+			}
+			if w, ok := wants[h]; ok {
+				if d := identityDiff(&w.static, &sc); d != "" {
+					refuse(sc, fmt.Sprintf("type identity differs from gateway %s's: %s", w.remotes[0], d))
+					continue
+				}
+				w.remotes = append(w.remotes, id)
+				continue
+			}
+			wants[h] = &want{static: sc, remotes: []string{id}}
+		}
+	}
+	var gone []*bridge
+	for h, b := range g.bridges {
+		if w, ok := wants[h]; ok {
+			b.setRemotes(w.remotes)
+			continue
+		}
+		gone = append(gone, b)
+		delete(g.bridges, h)
+	}
+	var add []*want
+	for h, w := range wants {
+		if _, ok := g.bridges[h]; !ok {
+			add = append(add, w)
+		}
+	}
+	g.mu.Unlock()
+
+	for _, b := range gone {
+		g.logf("gateway %s: %s service %q: no remote gateway has it any more, bridge closed", g.idStr, b.static.Pattern, b.static.Name)
+		b.close()
+	}
+	var failed []Refusal
+	for _, w := range add {
+		b, err := g.openBridge(w.static)
+		if err != nil {
+			for _, id := range w.remotes {
+				failed = append(failed, Refusal{Service: w.static.Name, Pattern: w.static.Pattern, Gateway: id, Reason: err.Error()})
+			}
+			continue
+		}
+		b.setRemotes(w.remotes)
+		g.logf("gateway %s: %s service %q bridged with %v", g.idStr, w.static.Pattern, w.static.Name, w.remotes)
+		g.mu.Lock()
+		g.bridges[w.static.Hash] = b
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	g.refused = append(refused, failed...)
+	now := map[string]bool{}
+	for _, r := range g.refused {
+		k := r.Gateway + "\x00" + r.Pattern + "\x00" + r.Service + "\x00" + r.Reason
+		now[k] = true
+		if !g.reported[k] {
+			g.logf("gateway %s: %s service %q of gateway %s refused: %s", g.idStr, r.Pattern, r.Service, r.Gateway, r.Reason)
+		}
+	}
+	g.reported = now
+	g.mu.Unlock()
+}
+
+// identityDiff says how the type identities of two services differ; ""
+// when they agree. Only publish-subscribe services have one.
+func identityDiff(a, b *iox2.StaticConfig) string {
+	if a.Pattern != b.Pattern {
+		return fmt.Sprintf("pattern %s vs %s", a.Pattern, b.Pattern)
+	}
+	pa, pb := a.PublishSubscribe, b.PublishSubscribe
+	if pa == nil || pb == nil {
+		return ""
+	}
+	if d := typeDiff("payload", &pa.Payload, &pb.Payload); d != "" {
+		return d
+	}
+	if pa.PayloadVariant != pb.PayloadVariant {
+		return fmt.Sprintf("payload variant %s vs %s", pa.PayloadVariant, pb.PayloadVariant)
+	}
+	switch {
+	case pa.UserHeader == nil && pb.UserHeader == nil:
+	case pa.UserHeader == nil || pb.UserHeader == nil:
+		return "one has a user header, the other none"
+	default:
+		return typeDiff("user header", pa.UserHeader, pb.UserHeader)
+	}
+	return ""
+}
+
+func typeDiff(what string, a, b *iox2.TypeInfo) string {
+	switch {
+	case a.Name != b.Name:
+		return fmt.Sprintf("%s type %q vs %q", what, a.Name, b.Name)
+	case a.Size != b.Size || a.Align != b.Align:
+		return fmt.Sprintf("%s %s: size %d align %d vs size %d align %d", what, a.Name, a.Size, a.Align, b.Size, b.Align)
+	case a.LayoutHash != b.LayoutHash:
+		return fmt.Sprintf("%s %s: layout hash %.12s… vs %.12s…", what, a.Name, a.LayoutHash, b.LayoutHash)
+	}
+	return ""
+}
