@@ -197,6 +197,10 @@ func (b *bridge) forwardSamples() {
 	defer close(b.done)
 	nc, origin := b.g.nc, b.g.id
 	var buf []byte
+	// next is the sequence number expected of each local publisher: a
+	// gap is samples that the gateway's subscriber lost (its queue
+	// overflowed while it could not keep up), counted as dropped.
+	next := map[iox2.ID]uint64{}
 	for {
 		s, err := b.sub.BlockingReceive(b.ctx)
 		if err != nil {
@@ -209,6 +213,13 @@ func (b *bridge) forwardSamples() {
 			s.Release()
 			continue
 		}
+		if want, ok := next[s.Publisher()]; ok && s.Sequence() > want {
+			b.dropped.Add(s.Sequence() - want)
+		}
+		if len(next) > 4096 { // publishers come and go: forget them now and then
+			clear(next)
+		}
+		next[s.Publisher()] = s.Sequence() + 1
 		uh, pl := s.UserHeader(), s.Payload()
 		n := sampleHeaderLen + len(uh) + len(pl)
 		if cap(buf) < n {

@@ -164,3 +164,28 @@ func TestStatusSocket(t *testing.T) {
 		t.Errorf("stale socket: %v", err)
 	}
 }
+
+// TestWithdrawn: a service that the nodes of host A stop using is
+// withdrawn, and host B's gateway closes its bridge and proxy service.
+func TestWithdrawn(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	node := must[*iox2.Node](t)(iox2.NewNodeBuilder().Name("app").Config(a).Create())
+	svc := must[*iox2.EventService](t)(iox2.Event(node, evName).OpenOrCreate())
+	eventually(t, "bridged on b", func() bool { return bridged(gb.Gateway, evName, evPattern, 1) })
+	if svcs := must[[]iox2.ServiceInfo](t)(iox2.ListServices(b)); len(svcs) != 1 || svcs[0].Static.Name != evName {
+		t.Fatalf("b has %+v, want the proxy of %s", svcs, evName)
+	}
+	svc.Close()
+	node.Close()
+	eventually(t, "bridge closed on b", func() bool { return len(gb.Status().Bridges) == 0 })
+	eventually(t, "proxy service gone on b", func() bool {
+		svcs, err := iox2.ListServices(b)
+		return err == nil && len(svcs) == 0
+	})
+	if !gb.log.has("no remote gateway has it any more, bridge closed") {
+		t.Errorf("not logged: %q", gb.log.lines)
+	}
+}

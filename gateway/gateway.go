@@ -54,6 +54,7 @@ type Gateway struct {
 	// subscription, another goroutine) must not bring them back. A
 	// gateway's ID is its node's, new at every start.
 	departed map[string]time.Time
+	missing  map[string]int // local services missed by consecutive scans
 }
 
 // remote is what a gateway knows of another.
@@ -88,7 +89,7 @@ func New(nodeCfg *iox2.Config, gwcfg Config) (*Gateway, error) {
 		order:     nativeByteOrder(),
 		reconnect: make(chan struct{}, 1), kick: make(chan struct{}, 1), announceQ: make(chan struct{}, 1),
 		local: map[string]iox2.StaticConfig{}, remotes: map[string]*remote{}, bridges: map[string]*bridge{},
-		reported: map[string]bool{}, departed: map[string]time.Time{},
+		reported: map[string]bool{}, departed: map[string]time.Time{}, missing: map[string]int{},
 	}
 	if cfg.byteOrder != "" {
 		g.order = cfg.byteOrder
@@ -140,6 +141,13 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 			signal(g.reconnect)
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
+			// The others were silent while we were away, not dead: they
+			// get 3 heartbeats from now (before expire can run again).
+			g.mu.Lock()
+			for _, r := range g.remotes {
+				r.lastSeen = time.Now()
+			}
+			g.mu.Unlock()
 			g.connected.Store(true)
 			g.logf("gateway %s: reconnected to NATS", g.idStr)
 			signal(g.reconnect)
@@ -206,13 +214,9 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			g.shutdown()
+			g.logf("gateway %s: stopped", g.idStr)
 			return nil
 		case <-g.reconnect:
-			g.mu.Lock()
-			for _, r := range g.remotes { // silent while we were away, not dead
-				r.lastSeen = time.Now()
-			}
-			g.mu.Unlock()
 			g.hello()
 			g.announce()
 		case <-g.announceQ:
@@ -291,6 +295,24 @@ func (g *Gateway) scanLocal() bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// A service leaves the catalog when two scans in a row miss it: one
+	// scan may miss a service whose dynamic config it could not map at
+	// that moment, and a withdrawal tears down the other hosts' proxies.
+	for h := range g.missing {
+		if _, ok := found[h]; ok {
+			delete(g.missing, h)
+		}
+	}
+	for h, sc := range g.local {
+		if _, ok := found[h]; ok {
+			continue
+		}
+		if g.missing[h]++; g.missing[h] < 2 {
+			found[h] = sc
+		} else {
+			delete(g.missing, h)
+		}
+	}
 	changed := len(found) != len(g.local)
 	for h, sc := range found {
 		if old, ok := g.local[h]; !ok || old.UID != sc.UID {
