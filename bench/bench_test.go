@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 		Register("faulty", "the floor, but B fails after 100 round trips (tests only)", func() Mechanism { return &faulty{} })
 		Register("faulty-stream", "iox2go-pubsub, but B fails after 1000 samples (tests only)", func() Mechanism { return &faultyStream{} })
 	}
-	if os.Getenv(envTestMain) != "" {
+	// A gateway process of gateway-pubsub started by TestMechanisms
+	// (the test binary is os.Executable there).
+	if os.Getenv(envTestMain) != "" || os.Getenv(envRole) == roleGateway {
 		main()
 		os.Exit(0)
 	}
@@ -189,6 +191,9 @@ func TestQuickRun(t *testing.T) {
 		if (r.Mechanism == "iox2go-pubsub") != (r.RatioBare != nil) {
 			t.Errorf("%s %d: ratio to zerocopy-bare %v", r.Mechanism, r.Size, r.RatioBare)
 		}
+		if (r.Mechanism == gatewayName) != (r.RatioNATS != nil) {
+			t.Errorf("%s %d: ratio to nats-pubsub %v", r.Mechanism, r.Size, r.RatioNATS)
+		}
 		if (r.Mechanism != floorName) != (r.RatioUDS != nil) {
 			t.Errorf("%s %d: ratio to uds-stream %v", r.Mechanism, r.Size, r.RatioUDS)
 		}
@@ -206,12 +211,16 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|zerocopy-bare|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
+	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|zerocopy-bare|nats-pubsub|gateway-pubsub|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
 	if len(rows) != len(rep.Results) {
 		t.Errorf("results.md has %d result rows, want %d:\n%s", len(rows), len(rep.Results), md)
 	}
 	checkFanout(t, &rep, md)
 	checkThroughput(t, &rep, md)
+	// The gateway's section: a row per size and the throughput.
+	if gw := regexp.MustCompile(`(?m)^\| (64 B|64 KiB) \| [\d.]+ [nµm]?s \| [\d.]+ [nµm]?s \| [\d.]+× \| (met|\*\*missed\*\*) \|`).FindAll(md, -1); len(gw) != 2 || !strings.Contains(string(md), "## Across hosts: the gateway") {
+		t.Errorf("results.md: the gateway's section has %d rows, want 2:\n%s", len(gw), md)
+	}
 	for _, s := range []string{m.CPU, m.Kernel, m.GoVersion, m.Date} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("results.md lacks %q", s)
@@ -258,8 +267,13 @@ func checkThroughput(t *testing.T, rep *Report, md []byte) {
 	var got []string
 	for _, r := range rep.Throughput {
 		got = append(got, r.Mechanism)
-		if r.Size != 8 || r.Sent == 0 || r.Received != r.Sent || r.Lost != 0 || r.ElapsedNs <= 0 || r.SendNs <= 0 || r.PerSecond <= 0 || r.RatioUDS == nil {
+		// Across NATS a slow receiver drops (counted); the others are lossless.
+		lossy := r.Mechanism == natsName || r.Mechanism == gatewayName
+		if r.Size != 8 || r.Sent == 0 || r.Received == 0 || r.Received+r.Lost != r.Sent || (r.Lost != 0 && !lossy) || r.ElapsedNs <= 0 || r.SendNs <= 0 || r.PerSecond <= 0 || r.RatioUDS == nil {
 			t.Errorf("throughput %s: implausible %+v", r.Mechanism, r)
+		}
+		if (r.Mechanism == gatewayName) != (r.RatioNATS != nil) {
+			t.Errorf("throughput %s: ratio to nats-pubsub %v", r.Mechanism, r.RatioNATS)
 		}
 		if want := float64(r.Received) / (float64(r.ElapsedNs) / 1e9); math.Abs(r.PerSecond/want-1) > 1e-9 {
 			t.Errorf("throughput %s: %v samples/s, want %v", r.Mechanism, r.PerSecond, want)
@@ -271,7 +285,7 @@ func checkThroughput(t *testing.T, rep *Report, md []byte) {
 	if rep.Meta.StreamBudgetNs != int64(quickStreamBudget) || rep.Meta.StreamCount != defaultStreamCount {
 		t.Errorf("meta of the throughput mode: %+v", rep.Meta)
 	}
-	rows := regexp.MustCompile(`(?m)^\| [\w-]+ \| 8 B \| [\d.]+ ?[kMG]?/s \| \d+ \| \d+ \| 0 \|`).FindAll(md, -1)
+	rows := regexp.MustCompile(`(?m)^\| [\w-]+ \| 8 B \| [\d.]+ ?[kMG]?/s \| \d+ \| \d+ \| \d+ \|`).FindAll(md, -1)
 	if len(rows) != len(rep.Throughput) || !strings.Contains(string(md), "## Throughput") {
 		t.Errorf("results.md has %d throughput rows, want %d:\n%s", len(rows), len(rep.Throughput), md)
 	}

@@ -35,7 +35,8 @@
 // # Throughput mode
 //
 // After the latencies, the mechanisms of -stream (by default iox2go-pubsub,
-// pipe and uds-stream; those that implement Streamer) are measured one way:
+// pipe, uds-stream, nats-pubsub and gateway-pubsub; those that implement
+// Streamer) are measured one way:
 // A sends 8-byte samples (-stream-size; the payload is the seq) on a2b as
 // fast as the mechanism takes them, for -stream-budget or -stream-count
 // samples, then seq 0; B receives as fast as it can, checks that the seqs
@@ -67,6 +68,14 @@
 // peer (gcc -O2) first; without a C compiler it prints why and leaves the
 // C rows out. results.md gets a section "Go and C processes" with the
 // ratios of the C pairs to Go↔Go.
+//
+// # Across hosts
+//
+// nats-pubsub (two nats.go connections to a NATS server that A embeds) and
+// gateway-pubsub (two iox2go domains, a gateway process each, through the
+// same server) measure the gateway of issue 14 against plain NATS; their
+// receivers block, and results.md has a section with the ratios. Over
+// NATS the throughput mode may lose samples (counted).
 //
 // # Adding a mechanism
 //

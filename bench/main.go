@@ -22,10 +22,14 @@ import (
 func main() {
 	var err error
 	who := "bench"
-	if os.Getenv(envRole) == "B" {
+	switch os.Getenv(envRole) {
+	case "B":
 		who = "bench (process B)"
 		err = runB()
-	} else {
+	case roleGateway:
+		who = "bench (gateway)"
+		err = runGateway()
+	default:
 		err = runA(os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -78,7 +82,7 @@ const (
 	quickIters   = 2000
 	quickBudget  = 150 * time.Millisecond
 
-	defaultStreams      = "iox2go-pubsub,pipe,uds-stream"
+	defaultStreams      = "gateway-pubsub,iox2go-pubsub,nats-pubsub,pipe,uds-stream" // in the order of the names
 	quickStreamBudget   = 100 * time.Millisecond
 	defaultStreamBudget = 3 * time.Second
 	defaultStreamCount  = 100_000_000
@@ -355,6 +359,8 @@ func (r *runner) cleanup() {
 	for _, p := range r.extra {
 		p.kill()
 	}
+	stopNATS()
+	shortDirs.removeAll()
 	os.RemoveAll(r.dir)
 	left, _ := filepath.Glob("/dev/shm/" + r.prefix + "*")
 	for _, f := range left {

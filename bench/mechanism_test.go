@@ -55,6 +55,9 @@ func pairMode(t *testing.T, name string, size int, stream bool) (a, b Mechanism)
 		if err := a.Close(); err != nil {
 			t.Errorf("close A: %v", err)
 		}
+		// The NATS server that A embeds allocates in the background,
+		// which TestNoAllocations would count.
+		stopNATS()
 		left, _ := filepath.Glob("/dev/shm/" + cfg.Prefix + "*")
 		if ents, _ := os.ReadDir(dir); len(left)+len(ents) > 0 {
 			t.Errorf("left behind: %v %v", left, ents)
@@ -213,7 +216,10 @@ func TestStreamers(t *testing.T) {
 				if err := <-errB; err != nil {
 					t.Fatalf("B: %v", err)
 				}
-				if sent != count || ns <= 0 || c.received != count || c.gaps != 0 || c.ns <= 0 {
+				// Across NATS a slow receiver drops (gaps, and losses at
+				// the end, which no gap shows).
+				lossy := name == natsName || name == gatewayName
+				if sent != count || ns <= 0 || c.received == 0 || c.received+c.gaps > count || (c.received != count && !lossy) || c.ns <= 0 {
 					t.Errorf("sent %d in %d ns; B received %d, gaps %d, in %d ns", sent, ns, c.received, c.gaps, c.ns)
 				}
 			})

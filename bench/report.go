@@ -84,7 +84,10 @@ type Result struct {
 	// of FloorAround, or else the pair's floor at the start).
 	RatioGoGo        *float64 `json:"ratio_to_go_go,omitempty"`
 	RatioGoGoByFloor *float64 `json:"ratio_to_go_go_by_floor,omitempty"`
-	Note             string   `json:"note,omitempty"`
+	// RatioNATS is, for gateway-pubsub, the median over the nats-pubsub
+	// median at this size: what the gateways add to plain NATS.
+	RatioNATS *float64 `json:"ratio_to_nats_pubsub,omitempty"`
+	Note      string   `json:"note,omitempty"`
 }
 
 func newReport(o *options) *Report {
@@ -131,7 +134,7 @@ func pairOf(res *Result) string {
 
 // finish computes the ratios once every result is in.
 func (r *Report) finish() {
-	uds, futex, pubsub, bare := map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
+	uds, futex, pubsub, bare, natsPS := map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
 	type key struct {
 		mech string
 		size int
@@ -161,6 +164,8 @@ func (r *Report) finish() {
 			futex[res.Size] = res.Median
 		case res.Mechanism == zeroCopyName:
 			bare[res.Size] = res.Median
+		case res.Mechanism == natsName:
+			natsPS[res.Size] = res.Median
 		}
 	}
 	floorOf := func(pair string) (start, end float64) {
@@ -201,6 +206,9 @@ func (r *Report) finish() {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
 			res.RatioFutex = ratio(res.Median, futex, res.Size)
 		}
+		if res.Mechanism == gatewayName {
+			res.RatioNATS = ratio(res.Median, natsPS, res.Size)
+		}
 		if fanout(res.Mechanism) == 1 {
 			if res.RatioBare = ratio(res.Median, bare, res.Size); res.RatioBare != nil {
 				note := fmt.Sprintf("%s %s (the same data path without the runtime)", fmtRatio(*res.RatioBare), zeroCopyName)
@@ -214,17 +222,25 @@ func (r *Report) finish() {
 			}
 		}
 	}
-	var udsRate float64
+	var udsRate, natsRate float64
 	for _, t := range r.Throughput {
 		r.Mechanisms[t.Mechanism] = registry[t.Mechanism].doc
-		if t.Mechanism == "uds-stream" {
+		switch t.Mechanism {
+		case "uds-stream":
 			udsRate = t.PerSecond
+		case natsName:
+			natsRate = t.PerSecond
 		}
 	}
 	for i := range r.Throughput {
-		if t := &r.Throughput[i]; udsRate > 0 {
+		t := &r.Throughput[i]
+		if udsRate > 0 {
 			x := t.PerSecond / udsRate
 			t.RatioUDS = &x
+		}
+		if t.Mechanism == gatewayName && natsRate > 0 {
+			x := t.PerSecond / natsRate
+			t.RatioNATS = &x
 		}
 	}
 }
@@ -305,6 +321,7 @@ func writeMarkdown(w io.Writer, r *Report) {
 	writeCPairs(w, r)
 	writeFanout(w, r)
 	writeThroughput(w, r)
+	writeGateway(w, r)
 	for _, name := range mechanismNames() {
 		if doc, ok := r.Mechanisms[name]; ok {
 			fmt.Fprintf(w, "- **%s**: %s\n", name, doc)
@@ -567,6 +584,103 @@ func writeCPairs(w io.Writer, r *Report) {
 	for _, k := range keys {
 		m := by[k]
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.mech, sizeLabel(k.size), cell(m[pairGoGo]), cell(m[pairGoC]), cell(m[pairCC]), ratios(m[pairGoC]), ratios(m[pairCC]), floors(m))
+	}
+	fmt.Fprintf(w, "\n")
+}
+
+// writeGateway writes the section of the gateway, if the run measured
+// gateway-pubsub: its latency and throughput next to plain NATS
+// (nats-pubsub) of the same run, and the ratios against the targets.
+func writeGateway(w io.Writer, r *Report) {
+	type pair struct{ nats, gw *Result }
+	by := map[int]*pair{}
+	var sizes []int
+	for i := range r.Results {
+		res := &r.Results[i]
+		if pairOf(res) != pairGoGo || (res.Mechanism != natsName && res.Mechanism != gatewayName) {
+			continue
+		}
+		p := by[res.Size]
+		if p == nil {
+			p = &pair{}
+			by[res.Size] = p
+			sizes = append(sizes, res.Size)
+		}
+		if res.Mechanism == natsName {
+			p.nats = res
+		} else {
+			p.gw = res
+		}
+	}
+	var natsT, gwT *Throughput
+	for i := range r.Throughput {
+		switch r.Throughput[i].Mechanism {
+		case natsName:
+			natsT = &r.Throughput[i]
+		case gatewayName:
+			gwT = &r.Throughput[i]
+		}
+	}
+	hasGW := gwT != nil
+	for _, p := range by {
+		hasGW = hasGW || p.gw != nil
+	}
+	if !hasGW {
+		return
+	}
+	slices.Sort(sizes)
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	fmt.Fprintf(w, "## Across hosts: the gateway\n\n")
+	fmt.Fprintf(w, "gateway-pubsub: publisher in domain A → gateway A → NATS → gateway B → subscriber in domain B (and back on b2a), each gateway a process of its own; nats-pubsub: the same bytes between two plain nats.go connections, through the same embedded NATS server. Both receivers block. Median one-way latency, and its ratio to plain NATS (target: at most %.1f×):\n\n", gatewayLatencyTarget)
+	fmt.Fprintf(w, "| size | nats-pubsub | gateway-pubsub | × nats-pubsub | target | nats-pubsub p99 | gateway-pubsub p99 |\n|--:|--:|--:|--:|---|--:|--:|\n")
+	cell := func(res *Result, f func(*Result) float64) string {
+		if res == nil {
+			return "—"
+		}
+		return fmtNs(f(res))
+	}
+	med := func(res *Result) float64 { return res.Median }
+	p99 := func(res *Result) float64 { return res.P99 }
+	for _, size := range sizes {
+		p := by[size]
+		ratio, target := "—", "—"
+		if p.gw != nil && p.gw.RatioNATS != nil {
+			ratio = fmtRatio(*p.gw.RatioNATS)
+			target = verdict(*p.gw.RatioNATS <= gatewayLatencyTarget)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", sizeLabel(size), cell(p.nats, med), cell(p.gw, med), ratio, target, cell(p.nats, p99), cell(p.gw, p99))
+	}
+	if natsT != nil || gwT != nil {
+		fmt.Fprintf(w, "\nThroughput (the throughput mode above), and its ratio to plain NATS (target: at least %.0f%%):\n\n", 100*gatewayThroughputTarget)
+		fmt.Fprintf(w, "| size | nats-pubsub | gateway-pubsub | gateway ÷ nats | target | lost (nats / gateway) |\n|--:|--:|--:|--:|---|--:|\n")
+		rate := func(t *Throughput) string {
+			if t == nil {
+				return "—"
+			}
+			return fmtRate(t.PerSecond)
+		}
+		lost := func(t *Throughput) string {
+			if t == nil {
+				return "—"
+			}
+			return fmt.Sprint(t.Lost)
+		}
+		ratio, target, size := "—", "—", 0
+		if gwT != nil {
+			size = gwT.Size
+			if gwT.RatioNATS != nil {
+				ratio = fmt.Sprintf("%.0f%%", 100**gwT.RatioNATS)
+				target = verdict(*gwT.RatioNATS >= gatewayThroughputTarget)
+			}
+		} else {
+			size = natsT.Size
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s / %s |\n", sizeLabel(size), rate(natsT), rate(gwT), ratio, target, lost(natsT), lost(gwT))
 	}
 	fmt.Fprintf(w, "\n")
 }

@@ -31,6 +31,8 @@ type Throughput struct {
 	SendNs    int64    `json:"send_elapsed_ns"`
 	PerSecond float64  `json:"samples_per_second"` // received / ElapsedNs
 	RatioUDS  *float64 `json:"ratio_to_uds_stream,omitempty"`
+	// RatioNATS is, for gateway-pubsub, samples/s over nats-pubsub's.
+	RatioNATS *float64 `json:"ratio_to_nats_pubsub,omitempty"`
 	Note      string   `json:"note,omitempty"`
 }
 

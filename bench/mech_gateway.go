@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iox2go/iox2go/gateway"
+	iox2 "github.com/iox2go/iox2go/runtime"
+)
+
+func init() {
+	Register(gatewayName, "iox2go publish-subscribe across two domains (\"hosts\": their own Root and prefix) joined by the NATS gateway: A publishes on service a2b in domain A and subscribes to b2a, B the reverse in domain B; each domain has its own gateway process (iox2 gateway's code, this program re-executed) connected to the NATS server embedded in A; a sample goes publisher -> shared memory -> gateway -> NATS -> gateway -> shared memory -> subscriber; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub, the same bytes over plain NATS", func() Mechanism { return new(gatewayPubSub) })
+}
+
+// The gateway processes: this program re-executed with envRole=gateway;
+// it runs gateway.Run for the domain its environment names until its
+// standard input ends (or SIGTERM/SIGINT).
+const (
+	roleGateway   = "gateway"
+	envGWRoot     = "IOX2GO_BENCH_GW_ROOT"
+	envGWPrefix   = "IOX2GO_BENCH_GW_PREFIX"
+	envGWNATS     = "IOX2GO_BENCH_GW_NATS"
+	envGWNS       = "IOX2GO_BENCH_GW_NAMESPACE"
+	envGWUnpinned = "IOX2GO_BENCH_GW_UNPINNED"
+)
+
+// gatewayPubSub is iox2go publish-subscribe between two domains, each with
+// its own gateway process, through NATS.
+type gatewayPubSub struct {
+	cfg  Config
+	top  string // the directory of both domains' roots
+	root string // this domain's
+	node *iox2.Node
+	pub  *iox2.Publisher[byte]
+	sub  *iox2.Subscriber[byte]
+	bc   *blockCtx
+	gw   *gatewayProc
+}
+
+func (m *gatewayPubSub) Setup(cfg Config) error {
+	m.cfg = cfg
+	m.bc = newBlockCtx(cfg)
+	url, err := natsURL(cfg)
+	if err != nil {
+		return err
+	}
+	// The domains' roots are in a short directory of A's under /tmp: a
+	// gateway's status socket is <Root>/gateway/<prefix>gateway.sock, and
+	// a socket's path has at most 107 bytes.
+	top, err := fromA(cfg, "gw-root", shortDirs.make)
+	if err != nil {
+		return err
+	}
+	m.top = top
+	side := cfg.Role.String()
+	c := iox2.DefaultConfig()
+	c.Root = filepath.Join(top, side)
+	c.Prefix = cfg.Prefix + side + "_"
+	c.PortMemoryLimit = math.MaxInt // as iox2go-pubsub
+	m.root = c.Root
+	// Both gateways share one namespace, unique to the measurement.
+	if m.gw, err = startGateway(side, c.Root, c.Prefix, url, "bench-"+strings.ReplaceAll(cfg.Prefix, ".", "_")); err != nil {
+		return err
+	}
+	node, err := iox2.NewNodeBuilder().Name("bench-" + side).Config(c).SignalHandling(false).Create()
+	if err != nil {
+		return err
+	}
+	m.node = node
+	out, in := "a2b", "b2a"
+	if cfg.Role == RoleB {
+		out, in = in, out
+	}
+	// The same static config on both sides (either side, or a gateway,
+	// may create a service first). Room for the gateway's proxy ports:
+	// a publisher and a subscriber of its own on each service.
+	service := func(name string) (*iox2.PublishSubscribeService[byte], error) {
+		b := iox2.PublishSubscribeSlice[byte](node, name).SubscriberMaxBufferSize(4).MaxPublishers(2).MaxSubscribers(2)
+		if cfg.Stream && name == "a2b" {
+			b = b.SubscriberMaxBufferSize(streamBufferSize).EnableSafeOverflow(false)
+		}
+		return b.OpenOrCreate()
+	}
+	outSvc, err := service(out)
+	if err != nil {
+		return err
+	}
+	inSvc, err := service(in)
+	if err != nil {
+		return err
+	}
+	if m.pub, err = outSvc.PublisherBuilder().MaxSliceLen(cfg.Size).MaxLoanedSamples(1).Backpressure(iox2.RetryUntilDelivered).Create(); err != nil {
+		return err
+	}
+	if m.sub, err = inSvc.Subscriber(); err != nil {
+		return err
+	}
+	if err := handshake(cfg, m.sendSeq, m.recvCtl); err != nil {
+		return fmt.Errorf("%w%s", err, m.gw.logTail())
+	}
+	return nil
+}
+
+// Streams implements Streamer.
+func (m *gatewayPubSub) Streams() string {
+	return fmt.Sprintf("a2b lossless in each domain (safe overflow off, subscriber buffer %d, RetryUntilDelivered); across NATS the gateways' bounded queues drop and count", streamBufferSize)
+}
+
+func (m *gatewayPubSub) sendSeq(seq uint64) error {
+	s, err := m.pub.LoanSliceUninit(m.cfg.Size)
+	if err != nil {
+		return err
+	}
+	Stamp(s.PayloadSlice(), seq)
+	_, err = s.Send()
+	return err
+}
+
+func (m *gatewayPubSub) Send(seq uint64) error {
+	if err := m.sendSeq(seq); err != nil {
+		return err
+	}
+	if seq == 0 && m.cfg.Stream && m.cfg.Role == RoleA {
+		return endStream(m.cfg, m.sendSeq, m.recvCtl)
+	}
+	return nil
+}
+
+// recvCtl waits at most d for a sample and returns its seq, 0 for none.
+func (m *gatewayPubSub) recvCtl(d time.Duration) (uint64, error) {
+	var s *iox2.Sample[byte]
+	var err error
+	if d <= 0 {
+		s, err = m.sub.Receive()
+	} else {
+		ctx, cancel := context.WithTimeout(m.bc.ctx, d)
+		s, err = m.sub.BlockingReceive(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, nil
+		}
+	}
+	if err != nil || s == nil {
+		return 0, err
+	}
+	return m.check(s)
+}
+
+func (m *gatewayPubSub) check(s *iox2.Sample[byte]) (uint64, error) {
+	defer s.Release()
+	if p := s.PayloadSlice(); len(p) != m.cfg.Size {
+		return 0, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, len(p), m.cfg.Size)
+	}
+	return Check(s.PayloadSlice())
+}
+
+func (m *gatewayPubSub) Receive() (uint64, error) {
+	for {
+		s, err := m.sub.BlockingReceive(m.bc.start())
+		if err = m.bc.end(err); err != nil {
+			return 0, fmt.Errorf("%w%s", err, m.gw.logTail())
+		}
+		seq, err := m.check(s)
+		if err != nil {
+			return 0, err
+		}
+		if seq&ctlBit != 0 {
+			continue // late handshake
+		}
+		if seq == 0 && m.cfg.Stream && m.cfg.Role == RoleB {
+			return 0, m.sendSeq(ctlEnd)
+		}
+		return seq, nil
+	}
+}
+
+func (m *gatewayPubSub) Close() error {
+	var errs []error
+	if m.bc != nil {
+		m.bc.close()
+	}
+	if m.node != nil {
+		errs = append(errs, m.node.Close())
+	}
+	if m.gw != nil {
+		errs = append(errs, m.gw.stop(m.cfg.Timeout))
+	}
+	removeFromA(m.cfg, "nats-url")
+	// The domain's directories, once the node and the gateway have left
+	// them empty (what is not empty is an error: something was left).
+	if m.root != "" {
+		for _, d := range []string{"nodes", "services", "gateway", ""} {
+			if err := os.Remove(filepath.Join(m.root, d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if m.cfg.Role == RoleA && m.top != "" {
+		removeFromA(m.cfg, "gw-root")
+		shortDirs.remove(m.top)
+	}
+	return errors.Join(errs...)
+}
+
+// gatewayProc is a gateway process of one domain.
+type gatewayProc struct {
+	side string
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	log  *tailBuffer
+	done chan error
+}
+
+// startGateway starts the gateway process of a domain, from the spawner
+// thread (spawn); it widens its own CPU affinity (runGateway), so that it
+// runs on any CPU.
+func startGateway(side, root, prefix, url, ns string) (*gatewayProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	g := &gatewayProc{side: side, log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
+	g.cmd = exec.Command(exe)
+	g.cmd.Env = append(os.Environ(),
+		envRole+"="+roleGateway,
+		envGWRoot+"="+root,
+		envGWPrefix+"="+prefix,
+		envGWNATS+"="+url,
+		envGWNS+"="+ns)
+	g.cmd.Stdout = g.log
+	g.cmd.Stderr = g.log
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if g.in, err = g.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := spawn(g.cmd); err != nil {
+		return nil, fmt.Errorf("start the gateway of domain %s: %w", side, err)
+	}
+	go func() { g.done <- g.cmd.Wait() }()
+	return g, nil
+}
+
+// stop ends the gateway (the end of its input) and waits for it; it kills
+// it after timeout.
+func (g *gatewayProc) stop(timeout time.Duration) error {
+	g.in.Close()
+	select {
+	case err := <-g.done:
+		if err != nil {
+			return fmt.Errorf("gateway of domain %s: %w%s", g.side, err, g.logTail())
+		}
+		return nil
+	case <-time.After(timeout):
+		g.cmd.Process.Kill()
+		<-g.done
+		return fmt.Errorf("gateway of domain %s did not stop in %v; killed%s", g.side, timeout, g.logTail())
+	}
+}
+
+// logTail returns the end of the gateway's output, for an error message.
+func (g *gatewayProc) logTail() string {
+	if g == nil {
+		return ""
+	}
+	s := strings.TrimSpace(g.log.String())
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("\n--- gateway of domain %s said:\n%s", g.side, s)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   bytes.Buffer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b.Write(p)
+	if over := t.b.Len() - t.max; over > 0 {
+		t.b.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.String()
+}
+
+// runGateway is a gateway process. Its parent's thread was pinned to one
+// CPU, which it inherited; it first widens its affinity to every CPU and
+// executes itself again, so that the Go runtime starts with all of them.
+func runGateway() error {
+	if os.Getenv(envGWUnpinned) == "" {
+		runtime.LockOSThread() // the affinity is the thread's
+		var all unix.CPUSet
+		for i := range 1024 {
+			all.Set(i)
+		}
+		if err := unix.SchedSetaffinity(0, &all); err != nil {
+			return fmt.Errorf("gateway: widen the CPU affinity: %w", err)
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return syscall.Exec(exe, os.Args, append(os.Environ(), envGWUnpinned+"=1"))
+	}
+	c := iox2.DefaultConfig()
+	c.Root = os.Getenv(envGWRoot)
+	c.Prefix = os.Getenv(envGWPrefix)
+	c.PortMemoryLimit = math.MaxInt
+	gw, err := gateway.New(c, gateway.Config{
+		NATSURL:   os.Getenv(envGWNATS),
+		Namespace: os.Getenv(envGWNS),
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "gateway: "+format+"\n", args...)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	return gw.Run(ctx)
+}
+
+// shortDirs are the directories of the domains' roots that A made; the
+// runner's clean-up removes those that a failed run left.
+var shortDirs dirList
+
+type dirList struct {
+	sync.Mutex
+	dirs []string
+}
+
+func (l *dirList) make() (string, error) {
+	d, err := os.MkdirTemp("/tmp", "iox2gw-")
+	if err != nil {
+		return "", err
+	}
+	l.Lock()
+	l.dirs = append(l.dirs, d)
+	l.Unlock()
+	return d, nil
+}
+
+// remove removes d (after its gateways have stopped) and forgets it.
+func (l *dirList) remove(d string) {
+	os.RemoveAll(d)
+	l.Lock()
+	l.dirs = slices.DeleteFunc(l.dirs, func(x string) bool { return x == d })
+	l.Unlock()
+}
+
+// removeAll removes every directory of the list.
+func (l *dirList) removeAll() {
+	l.Lock()
+	defer l.Unlock()
+	for _, d := range l.dirs {
+		os.RemoveAll(d)
+	}
+	l.dirs = nil
+}
+
+// spawnReqs go to the spawner: a goroutine locked to a thread of its own
+// that never ends. The gateway processes are started from it, not from the
+// caller's thread: that one is pinned (a child inherits its CPU), and
+// PR_SET_PDEATHSIG kills a child when the thread that started it ends
+// (which a goroutine that exits locked to its thread does).
+var (
+	spawnReqs = make(chan *exec.Cmd)
+	spawnErrs = make(chan error)
+	spawnOnce sync.Once
+)
+
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		go func() {
+			runtime.LockOSThread() // for good: the thread never ends
+			for c := range spawnReqs {
+				spawnErrs <- c.Start()
+			}
+		}()
+	})
+	spawnReqs <- cmd
+	return <-spawnErrs
+}

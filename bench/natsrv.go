@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	server "github.com/nats-io/nats-server/v2/server"
+)
+
+// The NATS mechanisms (nats-pubsub, gateway-pubsub) talk through one NATS
+// server, embedded in process A (github.com/nats-io/nats-server/v2) and
+// listening on loopback: A starts it at its first Setup of such a
+// mechanism and stops it when the run ends (stopNATS, from the runner's
+// clean-up). A writes the server's URL into the measurement's directory,
+// where B (and the gateway processes) read it.
+
+// natsMaxPayload is the embedded server's max_payload: above the largest
+// default size (4 MiB) plus the gateway's sample header. The server's own
+// default is 1 MiB, which a 1 MiB sample with any header exceeds.
+const natsMaxPayload = 8 << 20
+
+var natsSrv struct {
+	sync.Mutex
+	s   *server.Server
+	url string
+}
+
+// startNATS starts the embedded server once per process and returns its
+// client URL.
+func startNATS() (string, error) {
+	natsSrv.Lock()
+	defer natsSrv.Unlock()
+	if natsSrv.s != nil {
+		return natsSrv.url, nil
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: "iox2go-bench",
+		Host:       "127.0.0.1",
+		Port:       -1, // any free port
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: natsMaxPayload,
+	})
+	if err != nil {
+		return "", fmt.Errorf("embedded NATS server: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return "", errors.New("embedded NATS server: not ready after 10s")
+	}
+	natsSrv.s, natsSrv.url = s, s.ClientURL()
+	return natsSrv.url, nil
+}
+
+// stopNATS stops the embedded server, if this process started it.
+func stopNATS() {
+	natsSrv.Lock()
+	defer natsSrv.Unlock()
+	if natsSrv.s != nil {
+		natsSrv.s.Shutdown()
+		natsSrv.s.WaitForShutdown()
+		natsSrv.s = nil
+	}
+}
+
+// natsURL is A's and B's way to the server: A starts it (once) and hands
+// its URL to B (fromA).
+func natsURL(cfg Config) (string, error) {
+	return fromA(cfg, "nats-url", startNATS)
+}
+
+// fromA hands a string from A's Setup to B's: A computes it with make and
+// writes it into the measurement's file cfg.DirPath(name), where B waits
+// for it. A's Close removes the file (removeFromA).
+func fromA(cfg Config, name string, make func() (string, error)) (string, error) {
+	file := cfg.DirPath(name)
+	if cfg.Role == RoleA {
+		v, err := make()
+		if err != nil {
+			return "", err
+		}
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(v), 0o600); err != nil {
+			return "", err
+		}
+		return v, os.Rename(tmp, file)
+	}
+	for deadline := time.Now().Add(cfg.Timeout); ; time.Sleep(5 * time.Millisecond) {
+		data, err := os.ReadFile(file)
+		if err == nil {
+			return string(data), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if peerGone.Load() {
+			return "", ErrPeerGone
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w: nothing from A in %s after %v", ErrStalled, file, cfg.Timeout)
+		}
+	}
+}
+
+// removeFromA removes A's file of fromA (Close, in A).
+func removeFromA(cfg Config, name string) {
+	if cfg.Role == RoleA {
+		os.Remove(cfg.DirPath(name))
+	}
+}
+
+// Control messages: seqs with the top bit set, never a seq of the run.
+// The receivers of the NATS mechanisms skip them (they may arrive late,
+// before the first sample of the run); see handshake.
+const (
+	ctlBit   uint64 = 1 << 63
+	ctlHello        = ctlBit | 1 // "I am here"
+	ctlHeard        = ctlBit | 2 // "I am here and I have heard you"
+	ctlEnd          = ctlBit | 3 // B got the end of a stream (seq 0)
+)
+
+// handshake makes sure that both routes, a2b and b2a, carry messages
+// before the run starts: over NATS (and through gateways) a message sent
+// before the subscriptions along the route exist is lost. Each side sends
+// hello every few milliseconds, heard once it has received anything from
+// the other; it is done when it has received heard (the other side has
+// received one of its messages, so its route to the other side works),
+// and then sends one last heard, which arrives (the route works) and ends
+// the other side's handshake. Every message is sent before the run's
+// first, so the late ones arrive before it. recv waits at most d for a
+// control message and returns 0 when none came.
+func handshake(cfg Config, send func(uint64) error, recv func(d time.Duration) (uint64, error)) error {
+	heard := false
+	deadline := time.Now().Add(cfg.Timeout)
+	for {
+		msg := ctlHello
+		if heard {
+			msg = ctlHeard
+		}
+		if err := send(msg); err != nil {
+			return fmt.Errorf("handshake: %w", err)
+		}
+		for wait := 10 * time.Millisecond; ; wait = 0 {
+			got, err := recv(wait)
+			if err != nil {
+				return fmt.Errorf("handshake: %w", err)
+			}
+			if got == 0 {
+				break
+			}
+			heard = true
+			if got == ctlHeard {
+				if err := send(ctlHeard); err != nil {
+					return fmt.Errorf("handshake: %w", err)
+				}
+				return nil
+			}
+		}
+		if peerGone.Load() {
+			return ErrPeerGone
+		}
+		if time.Now().After(deadline) {
+			what := "nothing from the other side"
+			if heard {
+				what = "the other side does not hear this one"
+			}
+			return fmt.Errorf("%w: handshake: %s after %v", ErrStalled, what, cfg.Timeout)
+		}
+	}
+}
+
+// The names of the two NATS mechanisms: the gateway and its yardstick.
+const (
+	natsName    = "nats-pubsub"
+	gatewayName = "gateway-pubsub"
+)
+
+// The targets of issue 14 for the gateway, against plain NATS in the same run.
+const (
+	gatewayLatencyTarget    = 1.3  // gateway-pubsub median / nats-pubsub median, at most
+	gatewayThroughputTarget = 0.70 // gateway-pubsub samples/s / nats-pubsub's, at least
+)
