@@ -51,6 +51,16 @@ func (b *bridge) openReqRes() error {
 		o.MaxSliceLen = max(1, int(maxProxySliceBytes/b.respSize))
 	}
 	b.psrv, err = rr.Server(o)
+	if errors.Is(err, iox2.ErrExceedsMaxServers) {
+		// The local servers take every server place the service has: the
+		// local clients are served here, and the remote ones still reach
+		// those servers through the proxy client (onRequest). Only the
+		// forwarding of local requests to remote servers is left out.
+		b.psrv = nil
+		b.g.logf("gateway %s: request_response service %q: its servers are all local (max %d): local requests stay local",
+			b.g.idStr, sc.Name, rs.MaxServers)
+		return nil
+	}
 	return err
 }
 
@@ -58,6 +68,9 @@ func (b *bridge) openReqRes() error {
 // client's) to the gateways with servers, and relays their responses.
 func (b *bridge) serveRequests() {
 	defer close(b.done)
+	if b.psrv == nil {
+		return // no proxy server: see openReqRes
+	}
 	for {
 		ar, err := b.psrv.BlockingReceive(b.ctx)
 		if err != nil {
