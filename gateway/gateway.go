@@ -133,6 +133,17 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 	}
 	defer stopSock()
 
+	// Why the connection attempts fail (a server that refuses our TLS
+	// certificate or credentials, one that is down) is logged once per
+	// reason until the gateway connects: a refusal is not "unreachable",
+	// and retrying every reconnectWait must not flood the log.
+	var whyMu sync.Mutex
+	why := map[string]bool{}
+	connected := func() {
+		whyMu.Lock()
+		clear(why)
+		whyMu.Unlock()
+	}
 	opts := []nats.Option{
 		nats.Name(g.cfg.Name),
 		nats.NoEcho(),
@@ -141,6 +152,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 		nats.ReconnectJitter(reconnectJitter, reconnectJitter),
 		nats.RetryOnFailedConnect(true),
 		nats.ConnectHandler(func(*nats.Conn) {
+			connected()
 			g.connected.Store(true)
 			g.logf("gateway %s: connected to NATS", g.idStr)
 			signal(g.reconnect)
@@ -154,6 +166,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 				r.lastSeen = time.Now().Add(reconnectGrace)
 			}
 			g.mu.Unlock()
+			connected()
 			g.connected.Store(true)
 			g.logf("gateway %s: reconnected to NATS", g.idStr)
 			signal(g.reconnect)
@@ -162,6 +175,18 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 			g.connected.Store(false)
 			if err != nil {
 				g.logf("gateway %s: disconnected from NATS: %v", g.idStr, err)
+			}
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return
+			}
+			whyMu.Lock()
+			seen := why[err.Error()] || len(why) >= maxConnectErrors
+			why[err.Error()] = true
+			whyMu.Unlock()
+			if !seen {
+				g.logf("gateway %s: cannot connect to NATS %s: %v (retrying every %v)", g.idStr, g.cfg.NATSURL, err, reconnectWait)
 			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -207,7 +232,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 	}
 	g.logf("gateway %s: domain %s%s, namespace %q, NATS %s", g.idStr, g.ncfg.Root, "/"+g.ncfg.Prefix, g.cfg.Namespace, g.cfg.NATSURL)
 	if !nc.IsConnected() {
-		g.logf("gateway %s: NATS %s not reachable yet: retrying every %v", g.idStr, g.cfg.NATSURL, reconnectWait)
+		g.logf("gateway %s: NATS %s not connected yet: retrying every %v", g.idStr, g.cfg.NATSURL, reconnectWait)
 	}
 
 	scanEvery := min(g.cfg.HeartbeatInterval, 250*time.Millisecond)
@@ -435,6 +460,9 @@ const (
 	reconnectWait   = 250 * time.Millisecond
 	reconnectJitter = 100 * time.Millisecond
 	reconnectGrace  = time.Second
+	// maxConnectErrors bounds the distinct reasons of failed connection
+	// attempts logged between two connections.
+	maxConnectErrors = 16
 )
 
 // MinHeartbeat is the least heartbeat interval a remote gateway is
