@@ -144,10 +144,13 @@ func TestNoAllocations(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatalf("B: %v", err)
 			}
-			// The Go runtime allocates now and then for itself (a thread
-			// for a locked goroutine, a timer heap): a handful, whereas an
-			// allocation in the loop would count runs*iters.
-			if n := after.Mallocs - before.Mallocs; n >= runs*2 {
+			// The count is the whole process's: the Go runtime allocates
+			// now and then for itself (a thread for a locked goroutine, a
+			// timer heap), and so do goroutines that earlier tests left
+			// winding down (a NATS client's, a node's dispatcher) — a
+			// few dozen at most on a busy machine (15 seen once), whereas
+			// one allocation in the loop counts runs*iters (5,000).
+			if n := after.Mallocs - before.Mallocs; n >= runs*iters/50 {
 				t.Errorf("%d allocations in %d runs of %d round trips", n, runs, iters)
 			}
 		})

@@ -29,6 +29,10 @@ import (
 // Gateway is one domain's gateway. New creates it, Run runs it until its
 // context ends; a Gateway runs once.
 type Gateway struct {
+	// lastConnErr is why the last attempt to connect to NATS failed
+	// ("" once connected): for Status.
+	lastConnErr atomic.Pointer[string]
+
 	cfg   Config
 	ncfg  *iox2.Config
 	node  *iox2.Node
@@ -181,6 +185,8 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 			if err == nil {
 				return
 			}
+			msg := err.Error()
+			g.lastConnErr.Store(&msg)
 			whyMu.Lock()
 			seen := why[err.Error()] || len(why) >= maxConnectErrors
 			why[err.Error()] = true

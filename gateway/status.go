@@ -39,6 +39,9 @@ type NATSStatus struct {
 	State      string `json:"state"` // nats.go's: CONNECTED, RECONNECTING, ...
 	Server     string `json:"server,omitempty"`
 	Reconnects uint64 `json:"reconnects"`
+	// LastError is why the last attempt to connect failed, while not
+	// connected (for example "remote error: tls: certificate required").
+	LastError string `json:"last_error,omitempty"`
 }
 
 // LocalService is a service that the gateway announces.
@@ -82,6 +85,8 @@ func (g *Gateway) Status() Status {
 		st.NATS.Reconnects = nc.Stats().Reconnects
 		if st.NATS.Connected {
 			st.NATS.Server = nc.ConnectedUrlRedacted()
+		} else if e := g.lastConnErr.Load(); e != nil {
+			st.NATS.LastError = *e
 		}
 	}
 	g.mu.Lock()

@@ -156,6 +156,9 @@ func TestTLS(t *testing.T) {
 		if st.Connected || st.State != "RECONNECTING" {
 			t.Errorf("NATS status %+v, want not connected, reconnecting", st)
 		}
+		if !strings.Contains(st.LastError, "tls: certificate required") {
+			t.Errorf("status says the last attempt failed with %q, want the TLS refusal", st.LastError)
+		}
 		g.stop()
 		if g.err != nil {
 			t.Errorf("Run: %v", g.err)

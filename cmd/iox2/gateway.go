@@ -129,6 +129,9 @@ func runGatewayStatus(e *env, _ []string) error {
 		server = st.NATS.URL
 	}
 	fmt.Fprintf(w, "NATS: %s %s, %d reconnects\n", st.NATS.State, server, st.NATS.Reconnects)
+	if st.NATS.LastError != "" {
+		fmt.Fprintf(w, "NATS: last attempt to connect failed: %s\n", st.NATS.LastError)
+	}
 	fmt.Fprintf(w, "\nannounced (used on this host): %d\n", len(st.Local))
 	if len(st.Local) > 0 {
 		t := newTable(w, "  PATTERN", "SERVICE")
