@@ -10,7 +10,8 @@ build:
 	CGO_ENABLED=0 $(GO) build ./...
 
 # Generate code from the example IDL, then run each pattern's example in
-# separate processes.
+# separate processes: in Go, in C next to Go, and across two domains joined
+# by their gateways over a NATS server.
 demo: generate
 	$(GO) run ./examples/demo
 
