@@ -238,8 +238,23 @@ func (b *bridge) forwardSamples() {
 	// gap is samples that the gateway's subscriber lost (its queue
 	// overflowed while it could not keep up), counted as dropped.
 	next := map[iox2.ID]uint64{}
+	// The wait parks at once, without BlockingReceive's spin: the
+	// gateway shares the CPUs with the processes that carry its messages
+	// (the NATS server, the other gateway, the subscribers), and every
+	// sample its own proxy injects wakes this subscriber too, for nothing.
+	wait, stop, err := newParkingWait(b.sub)
+	if err != nil {
+		b.g.logf("gateway %s: %s: waitset: %v", b.g.idStr, b.static.Name, err)
+		return
+	}
+	defer stop()
 	for {
-		s, err := b.sub.BlockingReceive(b.ctx)
+		s, err := b.sub.Receive()
+		if err == nil && s == nil {
+			if err = wait(b.ctx); err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			if b.ctx.Err() == nil {
 				b.g.logf("gateway %s: %s: receive: %v", b.g.idStr, b.static.Name, err)
@@ -445,4 +460,25 @@ func (b *bridge) warnLocked(format string, args ...any) {
 	}
 	b.warned = true
 	b.g.logf("gateway %s: %s service %q: "+format+" (further ones only counted)", append([]any{b.g.idStr, b.static.Pattern, b.static.Name}, args...)...)
+}
+
+// newParkingWait returns a wait for w that parks until w may have
+// something to take (or ctx ends, or w closes), never spinning, and the
+// function that releases it.
+func newParkingWait(w iox2.Waitable) (wait func(context.Context) error, stop func(), err error) {
+	ws, err := iox2.NewWaitSetBuilder().Create()
+	if err != nil {
+		return nil, nil, err
+	}
+	guard, err := ws.AttachNotification(w)
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	cb := func(iox2.AttachmentID) iox2.CallbackProgression { return iox2.Continue }
+	wait = func(ctx context.Context) error {
+		_, err := ws.WaitAndProcessOnce(ctx, cb)
+		return err
+	}
+	return wait, func() { guard.Detach(); ws.Close() }, nil
 }
