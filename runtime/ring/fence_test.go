@@ -1,7 +1,6 @@
 package ring
 
 import (
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,53 +13,56 @@ import (
 // loads y, the other swaps y (as a sleeper arms its wake word) and then
 // loads x. It returns the rounds run and how often both loads saw 0: the
 // outcome a Dekker handshake must exclude (the sender misses the token and
-// the sleeper misses the element).
+// the sleeper misses the element). The two sides leave a barrier together
+// each round, so that their stores and loads overlap in time.
 func storeBuffering(n int, d time.Duration, fence bool) (rounds, both int) {
-	var x, y, start, done atomic.Uint64
+	var x, y, arrive, done, r2 atomic.Uint64
+	var stop atomic.Bool
 	var f Fence
 	var wg sync.WaitGroup
+	barrier := func(i uint64) bool {
+		arrive.Add(1)
+		for spins := 0; arrive.Load() < 2*i; spins++ {
+			if stop.Load() {
+				return false
+			}
+			if spins%1024 == 1023 {
+				runtime.Gosched() // two cores busy with other work: let the peer run
+			}
+		}
+		return !stop.Load()
+	}
 	wg.Add(1)
 	go func() { // the sleeper
 		defer wg.Done()
 		runtime.LockOSThread()
-		for i := uint64(1); ; i++ {
-			for start.Load() < i {
-				runtime.Gosched()
-			}
-			if start.Load() == math.MaxUint64 {
-				return
-			}
-			y.Swap(i)
-			done.Store(i<<1 | min(x.Load(), 1))
+		for i := uint64(1); barrier(i); i++ {
+			y.Swap(1)
+			r2.Store(x.Load())
+			done.Store(i)
 		}
 	}()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	deadline := time.Now().Add(d)
 	for i := uint64(1); i <= uint64(n) && time.Now().Before(deadline); i++ {
-		x.Store(0)
-		y.Store(0)
-		start.Store(i)
+		barrier(i)
 		storeRelease(&x, 1)
 		if fence {
 			f.Full()
 		}
 		r1 := y.Load()
-		var r2 uint64
-		for {
-			v := done.Load()
-			if v>>1 == i {
-				r2 = v & 1
-				break
-			}
+		for done.Load() != i {
 			runtime.Gosched()
 		}
 		rounds++
-		if r1 == 0 && r2 == 0 {
+		if r1 == 0 && r2.Load() == 0 {
 			both++
 		}
+		x.Store(0)
+		y.Store(0)
 	}
-	start.Store(math.MaxUint64)
+	stop.Store(true)
 	wg.Wait()
 	return rounds, both
 }
