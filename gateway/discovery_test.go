@@ -33,14 +33,18 @@ func refusal(g *Gateway, name string) (Refusal, bool) {
 func TestIdentityMismatchRefused(t *testing.T) {
 	ns := startNATS(t, 0)
 	a, b := domain(t, "a"), domain(t, "b")
-	ga := runGateway(t, a, ns.ClientURL(), nil)
-	gb := runGateway(t, b, ns.ClientURL(), nil)
+	// Both hosts have their service before the gateways start: a gateway
+	// that saw only A's would create A's on B first (docs/GATEWAY.md),
+	// and B's program would then fail to open it instead (a race the
+	// test lost now and then with both cores busy).
 	ea := psPorts(t, a)
 	nb := testNode(t, b, "app")
 	svc := must[*iox2.PublishSubscribeService[otherReading]](t)(iox2.PublishSubscribe[otherReading](nb, psName).OpenOrCreate())
 	defer svc.Close()
 	sb := must[*iox2.Subscriber[otherReading]](t)(svc.Subscriber())
 	defer sb.Close()
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
 	for _, g := range []*testGW{ga, gb} {
 		eventually(t, "refusal", func() bool { _, ok := refusal(g.Gateway, psName); return ok })
 		r, _ := refusal(g.Gateway, psName)
