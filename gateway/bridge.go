@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,12 @@ type bridge struct {
 	warned   bool // a proxy failure was logged
 
 	sent, received, dropped, malformed atomic.Uint64
+	// nextNumber is the record number expected next of each origin
+	// gateway (onSample): a jump is records lost on NATS, counted as
+	// dropped. Guarded by mu.
+	nextNumber  map[uint64]uint32
+	undelivered atomic.Uint64 // deliveries of injected samples lost to full local queues
+	pubLost     uint64        // b.pub's Undelivered total when last counted; guarded by mu
 }
 
 func (b *bridge) setRemotes(ids, servers []string) {
@@ -228,12 +235,41 @@ func isNil(c interface{ Close() error }) bool {
 	return false
 }
 
+// maxBatchBytes bounds a batch: the records that the forwarder packs into
+// one NATS message when it finds several samples waiting (or the server's
+// max_payload, when that is less). A record larger than that travels
+// alone.
+const maxBatchBytes = 64 << 10
+
 // forwardSamples sends every sample of a local publisher (not this
-// gateway's proxy) to NATS.
+// gateway's proxy) to NATS. The samples that are waiting when it looks
+// travel together, as one message of records (a batch), so that a busy
+// service pays NATS's per-message cost once per batch; it never waits for
+// more to come (a lone sample leaves at once).
 func (b *bridge) forwardSamples() {
 	defer close(b.done)
 	nc, origin := b.g.nc, b.g.id
-	var buf []byte
+	var buf []byte    // the batch
+	records := 0      // in buf
+	var number uint32 // the next record's number (sampleHeader.number)
+	limit := 0        // of the batch: maxBatchBytes, or the server's max_payload if less
+	flush := func() {
+		if records == 0 {
+			return
+		}
+		// Publish copies buf; while NATS is away it buffers up to the
+		// client's reconnect buffer, then fails: counted drops.
+		if err := nc.Publish(b.subj, buf); err != nil {
+			number -= uint32(records) // not sent: no gap for the receivers
+			b.dropped.Add(uint64(records))
+			if errors.Is(err, nats.ErrMaxPayload) { // a record alone: batches stay within limit
+				b.warnOnce("a sample of %d bytes exceeds the NATS server's max_payload of %d bytes: dropped", len(buf), nc.MaxPayload())
+			}
+		} else {
+			b.sent.Add(uint64(records))
+		}
+		buf, records = buf[:0], 0
+	}
 	// next is the sequence number expected of each local publisher: a
 	// gap is samples that the gateway's subscriber lost (its queue
 	// overflowed while it could not keep up), counted as dropped.
@@ -251,6 +287,7 @@ func (b *bridge) forwardSamples() {
 	for {
 		s, err := b.sub.Receive()
 		if err == nil && s == nil {
+			flush()
 			if err = wait(b.ctx); err == nil {
 				continue
 			}
@@ -274,25 +311,27 @@ func (b *bridge) forwardSamples() {
 		next[s.Publisher()] = s.Sequence() + 1
 		uh, pl := s.UserHeader(), s.Payload()
 		n := sampleHeaderLen + len(uh) + len(pl)
-		if cap(buf) < n {
-			buf = make([]byte, n)
+		if records > 0 && len(buf)+n > limit {
+			flush()
 		}
-		buf = buf[:n]
-		putSampleHeader(buf, sampleHeader{origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
-			userHeaderLen: uint32(len(uh)), elems: uint64(s.Len())})
-		copy(buf[sampleHeaderLen:], uh)
-		copy(buf[sampleHeaderLen+len(uh):], pl)
-		s.Release()
-		// Publish copies buf; while NATS is away it buffers up to the
-		// client's reconnect buffer, then fails: a counted drop.
-		if err := nc.Publish(b.subj, buf); err != nil {
-			b.dropped.Add(1)
-			if errors.Is(err, nats.ErrMaxPayload) {
-				b.warnOnce("a sample of %d bytes exceeds the NATS server's max_payload of %d bytes: dropped", n, nc.MaxPayload())
+		if records == 0 {
+			limit = maxBatchBytes
+			if mp := nc.MaxPayload(); mp > 0 && mp < int64(limit) {
+				limit = int(mp)
 			}
-			continue
 		}
-		b.sent.Add(1)
+		at := len(buf)
+		buf = slices.Grow(buf, n)[:at+n]
+		putSampleHeader(buf[at:], sampleHeader{origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
+			userHeaderLen: uint32(len(uh)), number: number, elems: uint64(s.Len())})
+		number++
+		copy(buf[at+sampleHeaderLen:], uh)
+		copy(buf[at+sampleHeaderLen+len(uh):], pl)
+		s.Release()
+		records++
+		if len(buf) >= limit {
+			flush()
+		}
 	}
 }
 
@@ -300,26 +339,43 @@ func (b *bridge) forwardSamples() {
 // publisher starts with; it grows to the largest sample that arrives.
 const minProxySliceBytes = 64 << 10
 
-// onSample injects a sample from NATS through the proxy publisher.
+// onSample injects the samples of a message from NATS (one or a batch)
+// through the proxy publisher, in their order.
 func (b *bridge) onSample(m *nats.Msg) {
-	h, uh, pl, err := decodeSample(m.Data, b.elemSize)
-	if err == nil && h.origin == b.g.id {
-		return // our own (NoEcho makes this unreachable)
-	}
-	if err == nil && !b.slice && h.elems != 1 {
-		err = fmt.Errorf("%w: %d elements for a fixed payload", errBadMessage, h.elems)
-	}
-	if err != nil {
-		b.malformed.Add(1)
-		b.warnOnce("dropped a message from %s: %v", m.Subject, err)
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ctx.Err() != nil {
-		return
+	for rest := m.Data; len(rest) > 0; {
+		h, uh, pl, more, err := nextRecord(rest, b.elemSize)
+		if err == nil && h.origin == b.g.id {
+			return // our own (NoEcho makes this unreachable)
+		}
+		if err == nil && !b.slice && h.elems != 1 {
+			err = fmt.Errorf("%w: %d elements for a fixed payload", errBadMessage, h.elems)
+		}
+		if err != nil {
+			// The rest of the message cannot be split: dropped with it.
+			b.malformed.Add(1)
+			b.warnLocked("dropped a message from %s: %v", m.Subject, err)
+			return
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		if want, ok := b.nextNumber[h.origin]; ok && h.number-want < 1<<31 {
+			b.dropped.Add(uint64(h.number - want))
+		}
+		if b.nextNumber == nil || len(b.nextNumber) > 4096 { // gateways come and go
+			b.nextNumber = map[uint64]uint32{}
+		}
+		b.nextNumber[h.origin] = h.number + 1
+		b.injectLocked(int(h.elems), uh, pl)
+		rest = more
 	}
-	n := int(h.elems)
+}
+
+// injectLocked sends one sample of n elements through the proxy publisher,
+// creating it (or a larger one) first when needed. b.mu is held.
+func (b *bridge) injectLocked(n int, uh, pl []byte) {
 	if b.pub == nil || n > b.pub.MaxSliceLen() {
 		if b.pub != nil {
 			b.pub.Close()
@@ -332,14 +388,17 @@ func (b *bridge) onSample(m *nats.Msg) {
 				maxSlice = max(maxSlice, 2*n)
 			}
 		}
-		p, err := b.ps.PublisherWith(iox2.RawPublisherOptions{MaxSliceLen: maxSlice, Backpressure: iox2.DiscardData})
+		// Exclude: what the proxy injects is not delivered to the
+		// gateway's own forwarding subscriber (it would wake it, only to
+		// be dropped there as the gateway's own).
+		p, err := b.ps.PublisherWith(iox2.RawPublisherOptions{MaxSliceLen: maxSlice, Backpressure: iox2.DiscardData, Exclude: b.sub.ID()})
 		if err != nil {
 			b.dropped.Add(1)
 			b.warnLocked("no proxy publisher, sample dropped: %v", err)
 			return
 		}
 		b.own.Store(p.ID(), true)
-		b.pub = p
+		b.pub, b.pubLost = p, 0
 	}
 	s, err := b.pub.LoanUninit(n)
 	if err != nil {
@@ -361,6 +420,10 @@ func (b *bridge) onSample(m *nats.Msg) {
 		return
 	}
 	b.received.Add(1)
+	if d, o := b.pub.Undelivered(); d+o != b.pubLost {
+		b.undelivered.Add(d + o - b.pubLost)
+		b.pubLost = d + o
+	}
 }
 
 // maxInjectedCount bounds the notifications one event message injects.

@@ -105,7 +105,7 @@ func TestRemoteForgotten(t *testing.T) {
 	ga := runGateway(t, a, ns.ClientURL(), nil)
 	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
 	defer nc.Close()
-	ann := announcement{Gateway: "00000000deadbeef", Host: "ghost", ByteOrder: nativeByteOrder(), Protocol: iox2.ProtocolVersion,
+	ann := announcement{Gateway: "00000000deadbeef", Host: "ghost", ByteOrder: nativeByteOrder(), Protocol: iox2.ProtocolVersion, Wire: wireVersion,
 		HeartbeatNS: int64(200 * time.Millisecond)}
 	b, _ := json.Marshal(&ann)
 	subj := "iox2go." + ga.Namespace() + ".gw.00000000deadbeef.announce"

@@ -291,7 +291,7 @@ func (g *Gateway) announce() {
 	}
 	g.mu.Lock()
 	a := announcement{Gateway: g.idStr, Host: g.host, ByteOrder: g.order, Protocol: iox2.ProtocolVersion,
-		HeartbeatNS: int64(g.cfg.HeartbeatInterval), Services: make([]iox2.StaticConfig, 0, len(g.local))}
+		Wire: wireVersion, HeartbeatNS: int64(g.cfg.HeartbeatInterval), Services: make([]iox2.StaticConfig, 0, len(g.local))}
 	for _, sc := range g.local {
 		a.Services = append(a.Services, sc)
 	}
@@ -400,7 +400,7 @@ func (g *Gateway) onAnnounce(m *nats.Msg) {
 		g.remotes[a.Gateway] = r
 		g.logf("gateway %s: gateway %s on host %q joined (%d services)", g.idStr, a.Gateway, a.Host, len(a.Services))
 	}
-	changed := !known || !sameCatalog(r.services, svcs) || !maps.Equal(r.servers, servers) || r.ann.ByteOrder != a.ByteOrder || r.ann.Protocol != a.Protocol
+	changed := !known || !sameCatalog(r.services, svcs) || !maps.Equal(r.servers, servers) || r.ann.ByteOrder != a.ByteOrder || r.ann.Protocol != a.Protocol || r.ann.Wire != a.Wire
 	r.ann, r.services, r.servers, r.lastSeen = a, svcs, servers, time.Now()
 	g.mu.Unlock()
 	if !known {

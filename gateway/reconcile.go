@@ -54,6 +54,9 @@ func (g *Gateway) reconcile() {
 			case r.ann.Protocol != iox2.ProtocolVersion:
 				refuse(sc, fmt.Sprintf("protocol version %d differs from this host's %d", r.ann.Protocol, iox2.ProtocolVersion))
 				continue
+			case r.ann.Wire != wireVersion:
+				refuse(sc, fmt.Sprintf("gateway message format %d differs from this gateway's %d (run the same iox2go version on both hosts)", r.ann.Wire, wireVersion))
+				continue
 			case !g.cfg.allowed(sc.Name):
 				refuse(sc, "not allowed by this gateway's allow and deny lists")
 				continue

@@ -73,6 +73,10 @@ type BridgeStatus struct {
 	Received  uint64   `json:"received"`
 	Dropped   uint64   `json:"dropped"`
 	Malformed uint64   `json:"malformed"`
+	// Undelivered counts the deliveries of injected samples that a full
+	// local subscriber queue did not take: discarded (the proxy publisher
+	// uses DiscardData) or, with safe overflow, overwritten by a newer one.
+	Undelivered uint64 `json:"undelivered"`
 }
 
 // Status returns a snapshot of the gateway.
@@ -107,13 +111,16 @@ func (g *Gateway) Status() Status {
 		rs := append([]string(nil), b.remotes...)
 		b.mu.Unlock()
 		dropped := b.dropped.Load()
-		if b.natsSub != nil {
+		// Samples lost on NATS are counted from the records' numbers
+		// (onSample); the other patterns' messages by the subscription.
+		if b.natsSub != nil && b.ps == nil {
 			if n, err := b.natsSub.Dropped(); err == nil && n > 0 {
 				dropped += uint64(n)
 			}
 		}
 		st.Bridges = append(st.Bridges, BridgeStatus{Service: b.static.Name, Pattern: b.static.Pattern, Subject: b.subj, Remotes: rs,
-			Sent: b.sent.Load(), Received: b.received.Load(), Dropped: dropped, Malformed: b.malformed.Load()})
+			Sent: b.sent.Load(), Received: b.received.Load(), Dropped: dropped, Malformed: b.malformed.Load(),
+			Undelivered: b.undelivered.Load()})
 	}
 	sort.Slice(st.Local, func(i, j int) bool {
 		return st.Local[i].Service+"\x00"+st.Local[i].Pattern < st.Local[j].Service+"\x00"+st.Local[j].Pattern

@@ -18,6 +18,9 @@ type announcement struct {
 	Host      string `json:"host"`
 	ByteOrder string `json:"byte_order"` // "little" or "big"
 	Protocol  uint32 `json:"protocol"`   // iox2.ProtocolVersion
+	// Wire is the version of the gateways' message format (wireVersion);
+	// gateways before version 2 sent none.
+	Wire uint32 `json:"wire"`
 	// HeartbeatNS is the sender's heartbeat interval: it is forgotten
 	// after 3 of them without an announcement.
 	HeartbeatNS int64               `json:"heartbeat_ns"`
@@ -40,26 +43,37 @@ func nativeByteOrder() string {
 	return "big"
 }
 
-// A sample on ps.<hash> is a fixed header, the user header, the payload
-// bytes. The header is little-endian whatever the host: magic "IOX2",
-// version 1, flags (flagEnd), 2 reserved bytes, origin gateway (u64), publisher (u64),
-// sequence (u64), user header length in bytes (u32), 4 reserved bytes,
-// payload length in elements (u64).
+// A sample on ps.<hash> is a record: a fixed header, the user header, the
+// payload bytes. The header is little-endian whatever the host: magic
+// "IOX2", version 2, flags (flagEnd), 2 reserved bytes, origin gateway
+// (u64), publisher (u64), sequence (u64), user header length in bytes
+// (u32), the record's number (u32), payload length in elements (u64). A
+// message on ps.<hash> holds one or more records back to back (a batch:
+// what the forwarding gateway found waiting at once); the receiving
+// gateway knows each record's length from its header and the service's
+// element size. The number counts the records that the origin gateway
+// sent on the subject, modulo 2^32: a receiving gateway that sees it jump
+// counts the records lost on the way (a slow consumer's drops at the
+// server or in its own client). It is 0 in requests and responses.
 // Requests (rr.<hash>.<server-gw>) and responses (to the request's reply
-// inbox) use the same header: for a request, publisher is the client's
+// inbox) are one record each: for a request, publisher is the client's
 // port ID and seq the request ID; for a response, origin is the answering
 // gateway and seq the response's number in the stream; a header with
 // flagEnd and no payload ends that gateway's stream.
 const (
 	sampleHeaderLen = 48
-	wireVersion     = 1
-	flagEnd         = 1
+	// wireVersion is the version of the messages' format; gateways of
+	// another one do not share services (announcement.Wire). Version 2
+	// added batches of records on ps.<hash>.
+	wireVersion = 2
+	flagEnd     = 1
 )
 
 type sampleHeader struct {
 	flags                  byte // flagEnd: the end of a response stream
 	origin, publisher, seq uint64
 	userHeaderLen          uint32
+	number                 uint32 // the record's number (samples)
 	elems                  uint64
 }
 
@@ -72,33 +86,47 @@ func putSampleHeader(b []byte, h sampleHeader) {
 	le.PutUint64(b[16:], h.publisher)
 	le.PutUint64(b[24:], h.seq)
 	le.PutUint32(b[32:], h.userHeaderLen)
-	le.PutUint32(b[36:], 0)
+	le.PutUint32(b[36:], h.number)
 	le.PutUint64(b[40:], h.elems)
 }
 
 var errBadMessage = errors.New("malformed message")
 
-// decodeSample splits a sample message; elemSize is the payload element
-// size of the local service, which the payload length must agree with.
-func decodeSample(b []byte, elemSize uint64) (h sampleHeader, userHeader, payload []byte, err error) {
+// nextRecord splits the first record off b; elemSize is the payload
+// element size of the local service, which the record's payload length is
+// counted in. rest is what follows the record (the next ones of a batch).
+// Every length is checked against what is left before it is used, so no
+// sum can wrap.
+func nextRecord(b []byte, elemSize uint64) (h sampleHeader, userHeader, payload, rest []byte, err error) {
 	if len(b) < sampleHeaderLen || string(b[0:4]) != "IOX2" {
-		return h, nil, nil, fmt.Errorf("%w: %d bytes without the sample header", errBadMessage, len(b))
+		return h, nil, nil, nil, fmt.Errorf("%w: %d bytes without the sample header", errBadMessage, len(b))
 	}
 	if b[4] != wireVersion {
-		return h, nil, nil, fmt.Errorf("%w: sample wire version %d, this gateway speaks %d", errBadMessage, b[4], wireVersion)
+		return h, nil, nil, nil, fmt.Errorf("%w: sample wire version %d, this gateway speaks %d", errBadMessage, b[4], wireVersion)
 	}
 	le := binary.LittleEndian
 	h = sampleHeader{flags: b[5], origin: le.Uint64(b[8:]), publisher: le.Uint64(b[16:]), seq: le.Uint64(b[24:]),
-		userHeaderLen: le.Uint32(b[32:]), elems: le.Uint64(b[40:])}
-	rest := b[sampleHeaderLen:]
+		userHeaderLen: le.Uint32(b[32:]), number: le.Uint32(b[36:]), elems: le.Uint64(b[40:])}
+	rest = b[sampleHeaderLen:]
 	if uint64(h.userHeaderLen) > uint64(len(rest)) {
-		return h, nil, nil, fmt.Errorf("%w: user header of %d bytes in %d", errBadMessage, h.userHeaderLen, len(rest))
+		return h, nil, nil, nil, fmt.Errorf("%w: user header of %d bytes in %d", errBadMessage, h.userHeaderLen, len(rest))
 	}
-	userHeader, payload = rest[:h.userHeaderLen], rest[h.userHeaderLen:]
-	if elemSize == 0 || h.elems > uint64(len(payload)) || h.elems*elemSize != uint64(len(payload)) {
-		return h, nil, nil, fmt.Errorf("%w: %d elements of %d bytes in a payload of %d bytes", errBadMessage, h.elems, elemSize, len(payload))
+	userHeader, rest = rest[:h.userHeaderLen], rest[h.userHeaderLen:]
+	if elemSize == 0 || h.elems > uint64(len(rest))/elemSize {
+		return h, nil, nil, nil, fmt.Errorf("%w: %d elements of %d bytes in %d bytes", errBadMessage, h.elems, elemSize, len(rest))
 	}
-	return h, userHeader, payload, nil
+	n := h.elems * elemSize
+	return h, userHeader, rest[:n], rest[n:], nil
+}
+
+// decodeSample splits a message of exactly one record (a request, a
+// response).
+func decodeSample(b []byte, elemSize uint64) (h sampleHeader, userHeader, payload []byte, err error) {
+	h, userHeader, payload, rest, err := nextRecord(b, elemSize)
+	if err == nil && len(rest) != 0 {
+		err = fmt.Errorf("%w: %d elements of %d bytes in a payload of %d bytes", errBadMessage, h.elems, elemSize, len(payload)+len(rest))
+	}
+	return h, userHeader, payload, err
 }
 
 // An event on ev.<hash>: event id (u64), count (u64), origin gateway

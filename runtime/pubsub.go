@@ -23,6 +23,7 @@ type publisherOpts struct {
 	maxLoans int
 	strategy Backpressure
 	maxSlice int
+	exclude  ID
 }
 
 // newPublisher creates a publisher: a sender to the subscribers, in the
@@ -60,6 +61,7 @@ func newPublisher(svc *pubSubCore, o publisherOpts) (*sender, error) {
 		elem: svc.payload, header: svc.header, maxSlice: o.maxSlice,
 		numChunks: q.MaxSubscribers*(q.SubscriberMaxBufferSize+q.SubscriberMaxBorrowedSamples) + q.HistorySize + o.maxLoans,
 		maxLoans:  o.maxLoans, history: q.HistorySize, safeOverflow: q.EnableSafeOverflow, strategy: o.strategy,
+		exclude: o.exclude,
 	})
 	if err != nil {
 		protocol.Release(&d.Pubs[slot], node.id)

@@ -229,6 +229,11 @@ type RawPublisherOptions struct {
 	// Backpressure is what Send does with a full subscriber queue when
 	// the service has safe overflow off (default RetryUntilDelivered).
 	Backpressure Backpressure
+	// Exclude is a subscriber of the service that this publisher never
+	// delivers to (0: none). A bridge sets it to its own forwarding
+	// subscriber, so that what it injects into the service is not handed
+	// back to it (see the gateway package).
+	Exclude ID
 }
 
 // Publisher creates a raw publisher with the default settings whose
@@ -243,7 +248,7 @@ func (s *RawPubSubService) Publisher(maxSliceLen int) (*RawPublisher, error) {
 
 // PublisherWith creates a raw publisher with options o.
 func (s *RawPubSubService) PublisherWith(o RawPublisherOptions) (*RawPublisher, error) {
-	opts := publisherOpts{maxLoans: s.ps.qos.PublisherMaxLoanedSamples, strategy: o.Backpressure, maxSlice: 1}
+	opts := publisherOpts{maxLoans: s.ps.qos.PublisherMaxLoanedSamples, strategy: o.Backpressure, maxSlice: 1, exclude: o.Exclude}
 	if o.MaxLoanedSamples != 0 {
 		opts.maxLoans = o.MaxLoanedSamples
 	}
@@ -292,6 +297,17 @@ func (p *RawPublisher) MaxSliceLen() int { return int(p.p.maxSlice) }
 
 // ElementSize returns the size in bytes of one payload element.
 func (p *RawPublisher) ElementSize() int { return int(p.p.layout.ElemSize) }
+
+// Undelivered returns how many deliveries of this publisher's samples
+// did not reach a subscriber, since it was created: discarded (a full
+// queue under DiscardData, or a subscriber that broke the protocol) and
+// overwritten (safe overflow took the oldest sample back from a full
+// queue to make room).
+func (p *RawPublisher) Undelivered() (discarded, overwritten uint64) {
+	p.p.mu.Lock()
+	defer p.p.mu.Unlock()
+	return p.p.discarded, p.p.overflows
+}
 
 // Close closes the publisher. Samples already sent stay readable by the
 // subscribers until they release them.

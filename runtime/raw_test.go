@@ -401,3 +401,52 @@ func TestRawHotPathAllocatesNothing(t *testing.T) {
 		t.Fatalf("raw loan+send+receive+release allocates %v times", allocs)
 	}
 }
+
+// TestRawPublisherExcludeAndUndelivered: a raw publisher never delivers to
+// the subscriber it excludes, also one that subscribes later; Undelivered
+// counts what full queues did not take, discarded or overwritten.
+func TestRawPublisherExcludeAndUndelivered(t *testing.T) {
+	node := testNode(t, testConfig(t))
+	for _, overflow := range []bool{false, true} {
+		name := "raw/exclude"
+		if overflow {
+			name += "-overflow"
+		}
+		typed, err := PublishSubscribe[msg](node, name).SubscriberMaxBufferSize(2).EnableSafeOverflow(overflow).OpenOrCreate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer typed.Close()
+		raw := openRaw(t, node, name)
+		mine := must[*RawSubscriber](t)(raw.Subscriber())
+		pub := must[*RawPublisher](t)(raw.PublisherWith(RawPublisherOptions{Backpressure: DiscardData, Exclude: mine.ID()}))
+		other := must[*Subscriber[msg]](t)(typed.Subscriber()) // after the publisher: connected at its next send
+		for i := range 5 {
+			s := must[*RawSampleMut](t)(pub.Loan(1))
+			binary.NativeEndian.PutUint64(s.Payload(), uint64(i))
+			if n := must[int](t)(s.Send()); n != 1 && !(n == 0 && !overflow && i >= 2) {
+				t.Fatalf("overflow %v: sample %d delivered to %d subscribers", overflow, i, n)
+			}
+		}
+		if s := must[*RawSample](t)(mine.Receive()); s != nil {
+			t.Fatalf("overflow %v: the excluded subscriber received %x", overflow, s.Payload())
+		}
+		d, o := pub.Undelivered()
+		want := []uint64{0, 1} // the queue holds 2 of the 5
+		if overflow {
+			if d != 0 || o != 3 {
+				t.Errorf("safe overflow: undelivered %d discarded, %d overwritten; want 0, 3", d, o)
+			}
+			want = []uint64{3, 4}
+		} else if d != 3 || o != 0 {
+			t.Errorf("discard: undelivered %d discarded, %d overwritten; want 3, 0", d, o)
+		}
+		for _, w := range want {
+			s := must[*Sample[msg]](t)(other.Receive())
+			if s == nil || s.Payload().Seq != w {
+				t.Fatalf("overflow %v: got %v, want seq %d", overflow, s, w)
+			}
+			s.Release()
+		}
+	}
+}

@@ -106,6 +106,7 @@ type sender struct {
 	maxSlice     uint64
 	overflows    uint64 // chunks taken back from full queues (safe overflow)
 	discarded    uint64 // deliveries skipped by DiscardData, or to a receiver over its limit
+	exclude      ID     // a receiver never connected to; 0: none
 
 	// connErrs, by peer slot, is why the connection to the receiver there
 	// could not be created at the last attempt (a full or read-only
@@ -178,6 +179,7 @@ type senderOpts struct {
 	history      int
 	safeOverflow bool
 	strategy     Backpressure
+	exclude      ID // a receiver never connected to (RawPublisherOptions.Exclude); 0: none
 }
 
 // newSender creates the sender's data segment. The caller has claimed the
@@ -187,7 +189,7 @@ func newSender(o senderOpts) (*sender, error) {
 	node := o.core.node
 	cfg := node.config
 	p := &sender{core: o.core, id: o.id, op: o.op, mu: o.mu, peers: o.peers, connFor: o.connFor,
-		maxLoans: o.maxLoans, strategy: o.strategy, safeOverflow: o.safeOverflow, maxSlice: uint64(o.maxSlice)}
+		maxLoans: o.maxLoans, strategy: o.strategy, safeOverflow: o.safeOverflow, maxSlice: uint64(o.maxSlice), exclude: o.exclude}
 	n := uint64(o.numChunks)
 	p.layout = protocol.NewDataLayout(o.elem.Size, o.elem.Align, p.maxSlice, n, o.header.Size, o.header.Align, uint64(o.tableLen))
 	// The journal entry comes first: if we die from here on, the cleanup
@@ -574,7 +576,7 @@ func (p *sender) update() {
 			c = nil
 		}
 		var err error
-		if ok && c == nil && pi.ID != p.id {
+		if ok && c == nil && pi.ID != p.id && (p.exclude == 0 || pi.ID != p.exclude) {
 			if err = p.connect(i, pi); err == nil {
 				created = true
 				p.changed = true

@@ -150,9 +150,9 @@ func runGatewayStatus(e *env, _ []string) error {
 	}
 	fmt.Fprintf(w, "\nbridged: %d\n", len(st.Bridges))
 	if len(st.Bridges) > 0 {
-		t := newTable(w, "  PATTERN", "SERVICE", "SENT", "RECEIVED", "DROPPED", "MALFORMED", "WITH")
+		t := newTable(w, "  PATTERN", "SERVICE", "SENT", "RECEIVED", "DROPPED", "MALFORMED", "UNDELIVERED", "WITH")
 		for _, b := range st.Bridges {
-			t.row("  "+b.Pattern, b.Service, fmt.Sprint(b.Sent), fmt.Sprint(b.Received), fmt.Sprint(b.Dropped), fmt.Sprint(b.Malformed), strings.Join(b.Remotes, ","))
+			t.row("  "+b.Pattern, b.Service, fmt.Sprint(b.Sent), fmt.Sprint(b.Received), fmt.Sprint(b.Dropped), fmt.Sprint(b.Malformed), fmt.Sprint(b.Undelivered), strings.Join(b.Remotes, ","))
 		}
 		t.flush()
 	}

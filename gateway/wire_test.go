@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// record appends one record of the wire format to b.
+func record(b []byte, h sampleHeader, uh, pl []byte) []byte {
+	at := len(b)
+	b = append(b, make([]byte, sampleHeaderLen)...)
+	putSampleHeader(b[at:], h)
+	return append(append(b, uh...), pl...)
+}
+
+// TestNextRecordSplitsABatch: the records of a batch come out in order,
+// each with its own header, user header and payload.
+func TestNextRecordSplitsABatch(t *testing.T) {
+	var msg []byte
+	msg = record(msg, sampleHeader{origin: 1, publisher: 7, seq: 1, userHeaderLen: 2, elems: 1}, []byte{0xaa, 0xbb}, []byte{1, 0, 0, 0})
+	msg = record(msg, sampleHeader{origin: 1, publisher: 7, seq: 2, userHeaderLen: 0, elems: 3}, nil, []byte{2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0})
+	msg = record(msg, sampleHeader{origin: 1, publisher: 9, seq: 5, userHeaderLen: 1, elems: 0}, []byte{0xcc}, nil)
+	want := []struct {
+		seq    uint64
+		uh, pl []byte
+	}{{1, []byte{0xaa, 0xbb}, []byte{1, 0, 0, 0}}, {2, []byte{}, []byte{2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0}}, {5, []byte{0xcc}, []byte{}}}
+	rest := msg
+	for i, w := range want {
+		h, uh, pl, more, err := nextRecord(rest, 4)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if h.seq != w.seq || !bytes.Equal(uh, w.uh) || !bytes.Equal(pl, w.pl) {
+			t.Errorf("record %d: seq %d uh %x pl %x, want %d %x %x", i, h.seq, uh, pl, w.seq, w.uh, w.pl)
+		}
+		rest = more
+	}
+	if len(rest) != 0 {
+		t.Errorf("%d bytes left after the last record", len(rest))
+	}
+	// A message of one record is a sample, a request or a response; a
+	// batch is not.
+	if _, _, _, err := decodeSample(msg, 4); !errors.Is(err, errBadMessage) {
+		t.Errorf("decodeSample of a batch: %v, want a malformed message", err)
+	}
+	if _, _, pl, err := decodeSample(msg[:sampleHeaderLen+2+4], 4); err != nil || !bytes.Equal(pl, []byte{1, 0, 0, 0}) {
+		t.Errorf("decodeSample of one record: %x, %v", pl, err)
+	}
+}
+
+// TestNextRecordRefuses: what another host sent is untrusted; every
+// length is checked, none wraps.
+func TestNextRecordRefuses(t *testing.T) {
+	one := record(nil, sampleHeader{userHeaderLen: 1, elems: 2}, []byte{9}, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	hdr := func(mod func(b []byte)) []byte {
+		b := bytes.Clone(one)
+		mod(b)
+		return b
+	}
+	le := binary.LittleEndian
+	cases := []struct {
+		name string
+		msg  []byte
+		want string
+	}{
+		{"short", one[:sampleHeaderLen-1], "47 bytes without the sample header"},
+		{"magic", hdr(func(b []byte) { b[0] = 'X' }), "57 bytes without the sample header"},
+		{"version", hdr(func(b []byte) { b[4] = 1 }), "sample wire version 1, this gateway speaks 2"},
+		{"user header", hdr(func(b []byte) { le.PutUint32(b[32:], 10) }), "user header of 10 bytes in 9"},
+		{"elements", hdr(func(b []byte) { le.PutUint64(b[40:], 3) }), "3 elements of 4 bytes in 8 bytes"},
+		{"wrap", hdr(func(b []byte) { le.PutUint64(b[40:], 1<<62+2) }), "4611686018427387906 elements of 4 bytes in 8 bytes"},
+		{"truncated batch", append(bytes.Clone(one), one[:20]...), "20 bytes without the sample header"},
+	}
+	for _, c := range cases {
+		rest := c.msg
+		var err error
+		for err == nil && len(rest) > 0 {
+			_, _, _, rest, err = nextRecord(rest, 4)
+		}
+		if !errors.Is(err, errBadMessage) || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// FuzzNextRecord: any bytes split into records that lie within them, or
+// an error; never a panic.
+func FuzzNextRecord(f *testing.F) {
+	f.Add(record(record(nil, sampleHeader{elems: 1}, nil, []byte{1, 2}), sampleHeader{userHeaderLen: 1, elems: 2}, []byte{3}, []byte{4, 5, 6, 7}), uint8(2))
+	f.Add([]byte("IOX2\x02"), uint8(1))
+	f.Fuzz(func(t *testing.T, msg []byte, elemSize uint8) {
+		rest := msg
+		for len(rest) > 0 {
+			_, uh, pl, more, err := nextRecord(rest, uint64(elemSize))
+			if err != nil {
+				return
+			}
+			if len(uh)+len(pl)+len(more)+sampleHeaderLen != len(rest) || len(pl)%int(elemSize) != 0 {
+				t.Fatalf("record of %d+%d bytes and %d left from %d", len(uh), len(pl), len(more), len(rest))
+			}
+			rest = more
+		}
+	})
+}
+
+// TestBatchedBurst: a burst that the forwarder finds waiting travels in
+// fewer NATS messages than samples, and every sample still reaches the
+// other host once, in order, with its user header. A raw NATS subscriber
+// counts the messages and the records on the service's subject.
+func TestBatchedBurst(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	ea, eb := psPorts(t, a), psPorts(t, b)
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
+	})
+	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
+	defer nc.Close()
+	var msgs, records, bad atomic.Uint64
+	sub := must[*nats.Subscription](t)(nc.Subscribe(bridgeOf(t, ga.Gateway, psName, psPattern).Subject, func(m *nats.Msg) {
+		msgs.Add(1)
+		for rest := m.Data; len(rest) > 0; {
+			var err error
+			if _, _, _, rest, err = nextRecord(rest, 24); err != nil {
+				bad.Add(1)
+				return
+			}
+			records.Add(1)
+		}
+	}))
+	defer sub.Unsubscribe()
+	must[struct{}](t)(struct{}{}, nc.Flush())
+	// The subscriber buffer is 16: bursts of 16 that the forwarder finds
+	// waiting. Whether it does depends on the scheduling (it wakes tens
+	// of microseconds after the first sample of a burst here, the burst
+	// takes a few): up to 20 bursts, until one travels batched.
+	seq := uint64(0)
+	var got []reading
+	for burst := 0; burst < 20; burst++ {
+		before := msgs.Load()
+		for range 16 {
+			seq++
+			send(t, ea.pub, reading{Seq: seq, Value: [3]int32{int32(seq), 2, 3}, Tail: 0xa}, "A")
+		}
+		want := seq
+		eventually(t, "the burst across", func() bool {
+			r, _ := receiveAll(t, eb.sub, 10*time.Millisecond)
+			got = append(got, r...)
+			return uint64(len(got)) >= want && records.Load() >= want
+		})
+		if msgs.Load()-before < 16 {
+			break
+		}
+	}
+	for i, r := range got {
+		if r.Seq != uint64(i+1) || r.Value != [3]int32{int32(r.Seq), 2, 3} || r.Tail != 0xa {
+			t.Fatalf("sample %d on b is %+v, want seq %d (in order, once each)", i, r, i+1)
+		}
+	}
+	if uint64(len(got)) != seq || records.Load() != seq || bad.Load() != 0 {
+		t.Errorf("%d samples sent, %d received, %d records on NATS, %d malformed messages", seq, len(got), records.Load(), bad.Load())
+	}
+	if msgs.Load() >= seq {
+		t.Errorf("%d samples in %d NATS messages: never batched in 20 bursts", seq, msgs.Load())
+	}
+	t.Logf("%d samples in %d NATS messages", seq, msgs.Load())
+	if st := bridgeOf(t, gb.Gateway, psName, psPattern); st.Received != seq || st.Malformed != 0 || st.Dropped != 0 {
+		t.Errorf("gateway b: %+v, want %d received", st, seq)
+	}
+}
+
+// TestMalformedFromNATS: a message on a service's subject that does not
+// decode is dropped and counted; the records of a batch before the bad
+// one are injected; the service goes on.
+func TestMalformedFromNATS(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	psPorts(t, a)
+	eb := psPorts(t, b)
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
+	})
+	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
+	defer nc.Close()
+	subj := bridgeOf(t, gb.Gateway, psName, psPattern).Subject
+	pl := func(seq uint64) []byte {
+		var r [24]byte // reading
+		binary.NativeEndian.PutUint64(r[0:], seq)
+		binary.NativeEndian.PutUint32(r[8:], uint32(seq))
+		binary.NativeEndian.PutUint32(r[20:], 0xc)
+		return r[:]
+	}
+	uh := make([]byte, 16)
+	binary.NativeEndian.PutUint64(uh, 1000)
+	uh[8] = 'N'
+	good := record(nil, sampleHeader{origin: 42, publisher: 1, seq: 1, userHeaderLen: 16, elems: 1}, uh, pl(1))
+	binary.NativeEndian.PutUint64(uh, 2000)
+	batch := record(bytes.Clone(good[:0]), sampleHeader{origin: 42, publisher: 1, seq: 2, userHeaderLen: 16, elems: 1}, uh, pl(2))
+	batch = append(batch, "garbage"...)
+	for _, m := range [][]byte{[]byte("not a sample"), good[:30], batch, good} {
+		must[struct{}](t)(struct{}{}, nc.Publish(subj, m))
+	}
+	must[struct{}](t)(struct{}{}, nc.Flush())
+	var got []reading
+	eventually(t, "the good samples", func() bool {
+		r, _ := receiveAll(t, eb.sub, 10*time.Millisecond)
+		got = append(got, r...)
+		return len(got) >= 2
+	})
+	if len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 1 || got[0].Tail != 0xc {
+		t.Errorf("got %+v, want seq 2 (the batch's good record) then seq 1", got)
+	}
+	eventually(t, "counted", func() bool {
+		st := bridgeOf(t, gb.Gateway, psName, psPattern)
+		return st.Malformed == 3 && st.Received == 2
+	})
+	if !gb.log.has("dropped a message from " + subj) {
+		t.Errorf("not logged: %q", gb.log.lines)
+	}
+}
