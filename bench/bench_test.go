@@ -191,7 +191,7 @@ func TestQuickRun(t *testing.T) {
 		if (r.Mechanism == "iox2go-pubsub") != (r.RatioBare != nil) {
 			t.Errorf("%s %d: ratio to zerocopy-bare %v", r.Mechanism, r.Size, r.RatioBare)
 		}
-		if (r.Mechanism == gatewayName) != (r.RatioNATS != nil) {
+		if isGateway(r.Mechanism) != (r.RatioNATS != nil) {
 			t.Errorf("%s %d: ratio to nats-pubsub %v", r.Mechanism, r.Size, r.RatioNATS)
 		}
 		if (r.Mechanism != floorName) != (r.RatioUDS != nil) {
@@ -211,15 +211,16 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|zerocopy-bare|nats-pubsub|gateway-pubsub|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
+	rows := regexp.MustCompile(`(?m)^\| (floor|futex|pipe|uds-\w+|iox2go-[\w-]+|zerocopy-bare|nats-pubsub|gateway-(?:embedded-)?pubsub|faulty) \| \d+ (B|KiB) \| \d+ \|`).FindAll(md, -1)
 	if len(rows) != len(rep.Results) {
 		t.Errorf("results.md has %d result rows, want %d:\n%s", len(rows), len(rep.Results), md)
 	}
 	checkFanout(t, &rep, md)
 	checkThroughput(t, &rep, md)
-	// The gateway's section: a row per size and the throughput.
-	if gw := regexp.MustCompile(`(?m)^\| (64 B|64 KiB) \| [\d.]+ [nµm]?s \| [\d.]+ [nµm]?s \| [\d.]+× \| (met|\*\*missed\*\*) \|`).FindAll(md, -1); len(gw) != 2 || !strings.Contains(string(md), "## Across hosts: the gateway") {
-		t.Errorf("results.md: the gateway's section has %d rows, want 2:\n%s", len(gw), md)
+	// The gateway's section: a row per gateway mechanism and size, and
+	// the throughput.
+	if gw := regexp.MustCompile(`(?m)^\| gateway-(embedded-)?pubsub \| (64 B|64 KiB) \| [\d.]+ [nµm]?s \| [\d.]+ [nµm]?s \| [\d.]+× \| (met|\*\*missed\*\*) \|`).FindAll(md, -1); len(gw) != 4 || !strings.Contains(string(md), "## Across hosts: the gateway") {
+		t.Errorf("results.md: the gateway's section has %d rows, want 4:\n%s", len(gw), md)
 	}
 	for _, s := range []string{m.CPU, m.Kernel, m.GoVersion, m.Date} {
 		if !strings.Contains(string(md), s) {
@@ -268,11 +269,11 @@ func checkThroughput(t *testing.T, rep *Report, md []byte) {
 	for _, r := range rep.Throughput {
 		got = append(got, r.Mechanism)
 		// Across NATS a slow receiver drops (counted); the others are lossless.
-		lossy := r.Mechanism == natsName || r.Mechanism == gatewayName
+		lossy := isNATS(r.Mechanism)
 		if r.Size != 8 || r.Sent == 0 || r.Received == 0 || r.Received+r.Lost != r.Sent || (r.Lost != 0 && !lossy) || r.ElapsedNs <= 0 || r.SendNs <= 0 || r.PerSecond <= 0 || r.RatioUDS == nil {
 			t.Errorf("throughput %s: implausible %+v", r.Mechanism, r)
 		}
-		if (r.Mechanism == gatewayName) != (r.RatioNATS != nil) {
+		if isGateway(r.Mechanism) != (r.RatioNATS != nil) {
 			t.Errorf("throughput %s: ratio to nats-pubsub %v", r.Mechanism, r.RatioNATS)
 		}
 		if want := float64(r.Received) / (float64(r.ElapsedNs) / 1e9); math.Abs(r.PerSecond/want-1) > 1e-9 {

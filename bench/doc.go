@@ -35,8 +35,8 @@
 // # Throughput mode
 //
 // After the latencies, the mechanisms of -stream (by default iox2go-pubsub,
-// pipe, uds-stream, nats-pubsub and gateway-pubsub; those that implement
-// Streamer) are measured one way:
+// pipe, uds-stream, nats-pubsub, gateway-pubsub and gateway-embedded-pubsub;
+// those that implement Streamer) are measured one way:
 // A sends 8-byte samples (-stream-size; the payload is the seq) on a2b as
 // fast as the mechanism takes them, for -stream-budget or -stream-count
 // samples, then seq 0; B receives as fast as it can, checks that the seqs
@@ -71,9 +71,11 @@
 //
 // # Across hosts
 //
-// nats-pubsub (two nats.go connections to a NATS server that A embeds) and
+// nats-pubsub (two nats.go connections to a NATS server that A embeds),
 // gateway-pubsub (two iox2go domains, a gateway process each, through the
-// same server) measure the gateway of issue 14 against plain NATS; their
+// same server) and gateway-embedded-pubsub (the same with each gateway in
+// its domain's bench process) measure the gateway of issue 14 against
+// plain NATS; their
 // receivers block, and results.md has a section with the ratios. Over
 // NATS the throughput mode may lose samples (counted).
 //

@@ -82,7 +82,7 @@ const (
 	quickIters   = 2000
 	quickBudget  = 150 * time.Millisecond
 
-	defaultStreams      = "gateway-pubsub,iox2go-pubsub,nats-pubsub,pipe,uds-stream" // in the order of the names
+	defaultStreams      = "gateway-embedded-pubsub,gateway-pubsub,iox2go-pubsub,nats-pubsub,pipe,uds-stream" // in the order of the names
 	quickStreamBudget   = 100 * time.Millisecond
 	defaultStreamBudget = 3 * time.Second
 	defaultStreamCount  = 100_000_000

@@ -26,6 +26,7 @@ import (
 
 func init() {
 	Register(gatewayName, "iox2go publish-subscribe across two domains (\"hosts\": their own Root and prefix) joined by the NATS gateway: A publishes on service a2b in domain A and subscribes to b2a, B the reverse in domain B; each domain has its own gateway process (iox2 gateway's code, this program re-executed) connected to the NATS server embedded in A; a sample goes publisher -> shared memory -> gateway -> NATS -> gateway -> shared memory -> subscriber; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub, the same bytes over plain NATS", func() Mechanism { return new(gatewayPubSub) })
+	Register(gatewayEmbeddedName, "gateway-pubsub with each domain's gateway in the process of its publisher and subscriber (gateway.New(...).Run in a goroutine of A and of B) instead of a process of its own: a sample goes publisher -> gateway goroutine -> NATS -> gateway goroutine -> subscriber, the hand-overs within a process; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub and gateway-pubsub", func() Mechanism { return &gatewayPubSub{embedded: true} })
 }
 
 // The gateway processes: this program re-executed with envRole=gateway;
@@ -51,6 +52,13 @@ type gatewayPubSub struct {
 	sub  *iox2.Subscriber[byte]
 	bc   *blockCtx
 	gw   *gatewayProc
+
+	// embedded: the domain's gateway runs in this process (gateway-
+	// embedded-pubsub); stop ends it, and done gives Run's error.
+	embedded bool
+	stop     context.CancelFunc
+	done     chan error
+	log      *tailBuffer
 }
 
 func (m *gatewayPubSub) Setup(cfg Config) error {
@@ -75,7 +83,12 @@ func (m *gatewayPubSub) Setup(cfg Config) error {
 	c.PortMemoryLimit = math.MaxInt // as iox2go-pubsub
 	m.root = c.Root
 	// Both gateways share one namespace, unique to the measurement.
-	if m.gw, err = startGateway(side, c.Root, c.Prefix, url, "bench-"+strings.ReplaceAll(cfg.Prefix, ".", "_")); err != nil {
+	ns := "bench-" + strings.ReplaceAll(cfg.Prefix, ".", "_")
+	if m.embedded {
+		if err := m.startEmbedded(c, url, ns); err != nil {
+			return err
+		}
+	} else if m.gw, err = startGateway(side, c.Root, c.Prefix, url, ns); err != nil {
 		return err
 	}
 	node, err := iox2.NewNodeBuilder().Name("bench-" + side).Config(c).SignalHandling(false).Create()
@@ -112,9 +125,37 @@ func (m *gatewayPubSub) Setup(cfg Config) error {
 		return err
 	}
 	if err := handshake(cfg, m.sendSeq, m.recvCtl); err != nil {
-		return fmt.Errorf("%w%s", err, m.gw.logTail())
+		return fmt.Errorf("%w%s", err, m.logTail())
 	}
 	return nil
+}
+
+// startEmbedded runs the domain's gateway in this process, as a program
+// that embeds the gateway package would.
+func (m *gatewayPubSub) startEmbedded(c *iox2.Config, url, ns string) error {
+	m.log = &tailBuffer{max: 8 << 10}
+	gw, err := gateway.New(c, gateway.Config{NATSURL: url, Namespace: ns, Logf: func(format string, args ...any) {
+		fmt.Fprintf(m.log, "gateway: "+format+"\n", args...)
+	}})
+	if err != nil {
+		return err
+	}
+	var ctx context.Context
+	ctx, m.stop = context.WithCancel(context.Background())
+	m.done = make(chan error, 1)
+	go func() { m.done <- gw.Run(ctx) }()
+	return nil
+}
+
+// logTail returns the end of the gateway's output, for an error message.
+func (m *gatewayPubSub) logTail() string {
+	if m.embedded {
+		if s := strings.TrimSpace(m.log.String()); s != "" {
+			return "\n--- the embedded gateway said:\n" + s
+		}
+		return ""
+	}
+	return m.gw.logTail()
 }
 
 // Streams implements Streamer.
@@ -174,7 +215,7 @@ func (m *gatewayPubSub) Receive() (uint64, error) {
 	for {
 		s, err := m.sub.BlockingReceive(m.bc.start())
 		if err = m.bc.end(err); err != nil {
-			return 0, fmt.Errorf("%w%s", err, m.gw.logTail())
+			return 0, fmt.Errorf("%w%s", err, m.logTail())
 		}
 		seq, err := m.check(s)
 		if err != nil {
@@ -200,6 +241,17 @@ func (m *gatewayPubSub) Close() error {
 	}
 	if m.gw != nil {
 		errs = append(errs, m.gw.stop(m.cfg.Timeout))
+	}
+	if m.stop != nil {
+		m.stop()
+		select {
+		case err := <-m.done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("embedded gateway: %w%s", err, m.logTail()))
+			}
+		case <-time.After(m.cfg.Timeout):
+			errs = append(errs, fmt.Errorf("embedded gateway did not stop in %v%s", m.cfg.Timeout, m.logTail()))
+		}
 	}
 	removeFromA(m.cfg, "nats-url")
 	// The domain's directories, once the node and the gateway have left

@@ -221,7 +221,7 @@ func TestStreamers(t *testing.T) {
 				}
 				// Across NATS a slow receiver drops (gaps, and losses at
 				// the end, which no gap shows).
-				lossy := name == natsName || name == gatewayName
+				lossy := isNATS(name)
 				if sent != count || ns <= 0 || c.received == 0 || c.received+c.gaps > count || (c.received != count && !lossy) || c.ns <= 0 {
 					t.Errorf("sent %d in %d ns; B received %d, gaps %d, in %d ns", sent, ns, c.received, c.gaps, c.ns)
 				}

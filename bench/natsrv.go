@@ -175,9 +175,18 @@ func handshake(cfg Config, send func(uint64) error, recv func(d time.Duration) (
 
 // The names of the two NATS mechanisms: the gateway and its yardstick.
 const (
-	natsName    = "nats-pubsub"
-	gatewayName = "gateway-pubsub"
+	natsName            = "nats-pubsub"
+	gatewayName         = "gateway-pubsub"
+	gatewayEmbeddedName = "gateway-embedded-pubsub"
 )
+
+// isGateway reports whether mechanism name goes through gateways (its
+// rows carry the ratio to nats-pubsub).
+func isGateway(name string) bool { return name == gatewayName || name == gatewayEmbeddedName }
+
+// isNATS reports whether mechanism name crosses NATS, where a slow
+// receiver drops (counted) instead of slowing the sender.
+func isNATS(name string) bool { return name == natsName || isGateway(name) }
 
 // The targets of issue 14 for the gateway, against plain NATS in the same run.
 const (

@@ -206,7 +206,7 @@ func (r *Report) finish() {
 			res.RatioUDS = ratio(res.Median, uds, res.Size)
 			res.RatioFutex = ratio(res.Median, futex, res.Size)
 		}
-		if res.Mechanism == gatewayName {
+		if isGateway(res.Mechanism) {
 			res.RatioNATS = ratio(res.Median, natsPS, res.Size)
 		}
 		if fanout(res.Mechanism) == 1 {
@@ -238,7 +238,7 @@ func (r *Report) finish() {
 			x := t.PerSecond / udsRate
 			t.RatioUDS = &x
 		}
-		if t.Mechanism == gatewayName && natsRate > 0 {
+		if isGateway(t.Mechanism) && natsRate > 0 {
 			x := t.PerSecond / natsRate
 			t.RatioNATS = &x
 		}
@@ -589,46 +589,47 @@ func writeCPairs(w io.Writer, r *Report) {
 }
 
 // writeGateway writes the section of the gateway, if the run measured
-// gateway-pubsub: its latency and throughput next to plain NATS
-// (nats-pubsub) of the same run, and the ratios against the targets.
+// gateway-pubsub or gateway-embedded-pubsub: their latency and throughput
+// next to plain NATS (nats-pubsub) of the same run, and the ratios
+// against the targets.
 func writeGateway(w io.Writer, r *Report) {
-	type pair struct{ nats, gw *Result }
-	by := map[int]*pair{}
+	type key struct {
+		mech string
+		size int
+	}
+	lat := map[key]*Result{}
+	var gws []string // the gateway mechanisms measured, in name order
 	var sizes []int
 	for i := range r.Results {
 		res := &r.Results[i]
-		if pairOf(res) != pairGoGo || (res.Mechanism != natsName && res.Mechanism != gatewayName) {
+		if pairOf(res) != pairGoGo || !isNATS(res.Mechanism) {
 			continue
 		}
-		p := by[res.Size]
-		if p == nil {
-			p = &pair{}
-			by[res.Size] = p
+		lat[key{res.Mechanism, res.Size}] = res
+		if !slices.Contains(sizes, res.Size) {
 			sizes = append(sizes, res.Size)
 		}
-		if res.Mechanism == natsName {
-			p.nats = res
-		} else {
-			p.gw = res
+		if isGateway(res.Mechanism) && !slices.Contains(gws, res.Mechanism) {
+			gws = append(gws, res.Mechanism)
 		}
 	}
-	var natsT, gwT *Throughput
+	tput := map[string]*Throughput{}
+	var tgws []string
 	for i := range r.Throughput {
-		switch r.Throughput[i].Mechanism {
-		case natsName:
-			natsT = &r.Throughput[i]
-		case gatewayName:
-			gwT = &r.Throughput[i]
+		t := &r.Throughput[i]
+		if isNATS(t.Mechanism) {
+			tput[t.Mechanism] = t
+		}
+		if isGateway(t.Mechanism) {
+			tgws = append(tgws, t.Mechanism)
 		}
 	}
-	hasGW := gwT != nil
-	for _, p := range by {
-		hasGW = hasGW || p.gw != nil
-	}
-	if !hasGW {
+	if len(gws) == 0 && len(tgws) == 0 {
 		return
 	}
 	slices.Sort(sizes)
+	slices.Sort(gws)
+	slices.Sort(tgws)
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
@@ -636,8 +637,8 @@ func writeGateway(w io.Writer, r *Report) {
 		return "**missed**"
 	}
 	fmt.Fprintf(w, "## Across hosts: the gateway\n\n")
-	fmt.Fprintf(w, "gateway-pubsub: publisher in domain A → gateway A → NATS → gateway B → subscriber in domain B (and back on b2a), each gateway a process of its own; nats-pubsub: the same bytes between two plain nats.go connections, through the same embedded NATS server. Both receivers block. Median one-way latency, and its ratio to plain NATS (target: at most %.1f×):\n\n", gatewayLatencyTarget)
-	fmt.Fprintf(w, "| size | nats-pubsub | gateway-pubsub | × nats-pubsub | target | nats-pubsub p99 | gateway-pubsub p99 |\n|--:|--:|--:|--:|---|--:|--:|\n")
+	fmt.Fprintf(w, "A sample goes: publisher in domain A → gateway A → NATS → gateway B → subscriber in domain B (and back on b2a). gateway-pubsub: each gateway a process of its own (iox2 gateway); gateway-embedded-pubsub: each gateway runs in the process of its domain's publisher and subscriber (the gateway package); nats-pubsub: the same bytes between two plain nats.go connections, through the same embedded NATS server. The receivers block. Median one-way latency, and its ratio to plain NATS (target: at most %.1f×):\n\n", gatewayLatencyTarget)
+	fmt.Fprintf(w, "| mechanism | size | nats-pubsub | gateway | × nats-pubsub | target | nats-pubsub p99 | gateway p99 |\n|---|--:|--:|--:|--:|---|--:|--:|\n")
 	cell := func(res *Result, f func(*Result) float64) string {
 		if res == nil {
 			return "—"
@@ -646,18 +647,23 @@ func writeGateway(w io.Writer, r *Report) {
 	}
 	med := func(res *Result) float64 { return res.Median }
 	p99 := func(res *Result) float64 { return res.P99 }
-	for _, size := range sizes {
-		p := by[size]
-		ratio, target := "—", "—"
-		if p.gw != nil && p.gw.RatioNATS != nil {
-			ratio = fmtRatio(*p.gw.RatioNATS)
-			target = verdict(*p.gw.RatioNATS <= gatewayLatencyTarget)
+	for _, gw := range gws {
+		for _, size := range sizes {
+			n, g := lat[key{natsName, size}], lat[key{gw, size}]
+			if g == nil {
+				continue
+			}
+			ratio, target := "—", "—"
+			if g.RatioNATS != nil {
+				ratio = fmtRatio(*g.RatioNATS)
+				target = verdict(*g.RatioNATS <= gatewayLatencyTarget)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", gw, sizeLabel(size), cell(n, med), cell(g, med), ratio, target, cell(n, p99), cell(g, p99))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", sizeLabel(size), cell(p.nats, med), cell(p.gw, med), ratio, target, cell(p.nats, p99), cell(p.gw, p99))
 	}
-	if natsT != nil || gwT != nil {
+	if len(tgws) > 0 {
 		fmt.Fprintf(w, "\nThroughput (the throughput mode above), and its ratio to plain NATS (target: at least %.0f%%):\n\n", 100*gatewayThroughputTarget)
-		fmt.Fprintf(w, "| size | nats-pubsub | gateway-pubsub | gateway ÷ nats | target | lost (nats / gateway) |\n|--:|--:|--:|--:|---|--:|\n")
+		fmt.Fprintf(w, "| mechanism | size | nats-pubsub | gateway | gateway ÷ nats | target | lost (nats / gateway) |\n|---|--:|--:|--:|--:|---|--:|\n")
 		rate := func(t *Throughput) string {
 			if t == nil {
 				return "—"
@@ -670,17 +676,15 @@ func writeGateway(w io.Writer, r *Report) {
 			}
 			return fmt.Sprint(t.Lost)
 		}
-		ratio, target, size := "—", "—", 0
-		if gwT != nil {
-			size = gwT.Size
-			if gwT.RatioNATS != nil {
-				ratio = fmt.Sprintf("%.0f%%", 100**gwT.RatioNATS)
-				target = verdict(*gwT.RatioNATS >= gatewayThroughputTarget)
+		for _, gw := range tgws {
+			g, n := tput[gw], tput[natsName]
+			ratio, target := "—", "—"
+			if g.RatioNATS != nil {
+				ratio = fmt.Sprintf("%.0f%%", 100**g.RatioNATS)
+				target = verdict(*g.RatioNATS >= gatewayThroughputTarget)
 			}
-		} else {
-			size = natsT.Size
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s / %s |\n", gw, sizeLabel(g.Size), rate(n), rate(g), ratio, target, lost(n), lost(g))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s / %s |\n", sizeLabel(size), rate(natsT), rate(gwT), ratio, target, lost(natsT), lost(gwT))
 	}
 	fmt.Fprintf(w, "\n")
 }
