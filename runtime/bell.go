@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -513,6 +514,11 @@ type waitpoint struct {
 
 	queued atomic.Bool // a service's: in the dispatcher's queue
 
+	// lastWait is how long, in ns, the last blocking wait on this
+	// waitpoint that got something took (see spinFor): the next one spins
+	// before it parks only when that was less than spinFor.
+	lastWait atomic.Int64
+
 	mu       sync.Mutex
 	w        *atomic.Uint64  // the shared word; nil once the port closed (it may be unmapped)
 	sleepers int             // armed waiters
@@ -521,6 +527,14 @@ type waitpoint struct {
 	closed   bool
 	done     chan struct{} // closed by close
 }
+
+// spins reports whether a blocking wait on wp should spin before it parks:
+// whether the last wait that got something took less than spinFor (or
+// there was none).
+func (wp *waitpoint) spins() bool { return wp.lastWait.Load() < int64(spinFor) }
+
+// waited records how long a blocking wait on wp took to get something.
+func (wp *waitpoint) waited(d time.Duration) { wp.lastWait.Store(int64(d)) }
 
 // fire wakes every waiter: a non-blocking send on each channel.
 func (wp *waitpoint) fire() {

@@ -538,3 +538,57 @@ func TestEachHandleLeavesItsOwnNodeSlot(t *testing.T) {
 	}
 	s.Release()
 }
+
+// TestBlockSpinsOnlyAfterShortWaits: a blocking wait spins before it
+// parks only when the last wait on the same port got something within
+// spinFor; after a long wait the next one parks at once (a few attempts,
+// not a spin's thousands), and a short wait turns the spin back on.
+func TestBlockSpinsOnlyAfterShortWaits(t *testing.T) {
+	node := testNode(t, testConfig(t))
+	svc := openMsg(t, node, "block/adaptive", nil)
+	sub := must[*Subscriber[msg]](t)(svc.Subscriber())
+	pub := must[*Publisher[msg]](t)(svc.Publisher())
+	wp := sub.s.wp
+	if !wp.spins() {
+		t.Fatal("a port that never waited does not spin")
+	}
+	var tries int
+	wait := func() <-chan result[uint64] {
+		tries = 0
+		return goBlock(func() (uint64, error) {
+			return block(context.Background(), node, wp, func() (uint64, bool, error) {
+				tries++
+				s, err := sub.Receive()
+				if s == nil || err != nil {
+					return 0, false, err
+				}
+				defer s.Release()
+				return s.Payload().Seq, true, nil
+			})
+		})
+	}
+	const gap = 20 * time.Millisecond
+	for i, spin := range []bool{true, false} {
+		if wp.spins() != spin {
+			t.Fatalf("wait %d: spins %v, want %v (last wait %v)", i, wp.spins(), spin, time.Duration(wp.lastWait.Load()))
+		}
+		c := wait()
+		time.Sleep(gap)
+		send(t, pub, uint64(10+i))
+		if r := await(t, "block", c); r.err != nil || r.v != uint64(10+i) {
+			t.Fatalf("wait %d: %v, %v", i, r.v, r.err)
+		}
+		if last := time.Duration(wp.lastWait.Load()); last < gap {
+			t.Errorf("wait %d took at least %v, recorded %v", i, gap, last)
+		}
+		// Without the spin: the first attempt, the one after arming, the
+		// one after the wake-up (and one more per spurious wake-up).
+		if !spin && tries > 6 {
+			t.Errorf("wait %d after a long one: %d attempts, want a park at once (at most 6)", i, tries)
+		}
+	}
+	wp.waited(time.Microsecond) // a short wait
+	if !wp.spins() {
+		t.Error("no spin after a short wait")
+	}
+}

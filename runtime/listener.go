@@ -258,9 +258,13 @@ func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) er
 	node := l.ev.core.node
 	var t *time.Timer
 	spun := false
+	var start time.Time // of the wait, from the first attempt that found nothing
 	for {
 		if try() {
 			putTimer(t)
+			if spun {
+				l.wp.waited(time.Since(start))
+			}
 			return nil
 		}
 		left := time.Duration(-1)
@@ -279,13 +283,14 @@ func (l *Listener) wait(ctx context.Context, deadline int64, try func() bool) er
 			return err
 		}
 		if !spun {
-			// Spin first, as block does (see spinFor).
-			spun = true
+			// Spin first, as block does (see spinFor), if the last wait
+			// was short.
+			spun, start = true, time.Now()
 			limit := spinFor
 			if left >= 0 {
 				limit = min(limit, left)
 			}
-			for start := time.Now(); time.Since(start) < limit; {
+			for l.wp.spins() && time.Since(start) < limit {
 				goruntime.Gosched()
 				if l.pending() {
 					break
