@@ -47,8 +47,11 @@ type bridge struct {
 	streams   sync.WaitGroup  // response relays and streams
 	reqSize   uint64
 	respSize  uint64
-	reqSlice  bool
-	respSlice bool
+	// remoteReqs are the remote clients' requests whose streams run
+	// (streamResponses), for their hints and cancellations; guarded by mu.
+	remoteReqs map[rrKey]*remoteReq
+	reqSlice   bool
+	respSlice  bool
 
 	mu       sync.Mutex // guards the proxies, injected, remotes and servers
 	pub      *iox2.RawPublisher
@@ -112,7 +115,13 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 		b.closePorts()
 		return nil, fmt.Errorf("subscribe %s: %w", b.subj, err)
 	}
-	b.natsSub.SetPendingLimits(g.cfg.MaxPendingMessages, g.cfg.MaxPendingBytes)
+	pendMsgs := g.cfg.MaxPendingMessages
+	if b.ps != nil {
+		// A message holds up to maxBatchRecords samples: the limit
+		// counts samples (see maxBatchRecords).
+		pendMsgs = max(1, pendMsgs/maxBatchRecords)
+	}
+	b.natsSub.SetPendingLimits(pendMsgs, g.cfg.MaxPendingBytes)
 	// Once the server has the subscription, what the others send reaches
 	// it: the bridge counts as open (Status) only then. (Without a
 	// connection nats.go subscribes again when it reconnects.)
@@ -235,11 +244,18 @@ func isNil(c interface{ Close() error }) bool {
 	return false
 }
 
-// maxBatchBytes bounds a batch: the records that the forwarder packs into
-// one NATS message when it finds several samples waiting (or the server's
-// max_payload, when that is less). A record larger than that travels
-// alone.
-const maxBatchBytes = 64 << 10
+// maxBatchBytes and maxBatchRecords bound a batch: the records that the
+// forwarder packs into one NATS message when it finds several samples
+// waiting (or the server's max_payload, when that is less). A record
+// larger than that travels alone. A receiving gateway's subscription
+// queues at most max-pending-messages / maxBatchRecords messages of a
+// publish-subscribe service: at most max-pending-messages samples when a
+// slow receiver lets batches pile up (the backlog, and the latency it
+// adds, stay what they were when every sample was a message of its own).
+const (
+	maxBatchBytes   = 64 << 10
+	maxBatchRecords = 64
+)
 
 // forwardSamples sends every sample of a local publisher (not this
 // gateway's proxy) to NATS. The samples that are waiting when it looks
@@ -311,7 +327,7 @@ func (b *bridge) forwardSamples() {
 		next[s.Publisher()] = s.Sequence() + 1
 		uh, pl := s.UserHeader(), s.Payload()
 		n := sampleHeaderLen + len(uh) + len(pl)
-		if records > 0 && len(buf)+n > limit {
+		if records > 0 && (len(buf)+n > limit || records == maxBatchRecords) {
 			flush()
 		}
 		if records == 0 {
@@ -329,7 +345,7 @@ func (b *bridge) forwardSamples() {
 		copy(buf[at+sampleHeaderLen+len(uh):], pl)
 		s.Release()
 		records++
-		if len(buf) >= limit {
+		if len(buf) >= limit || records == maxBatchRecords {
 			flush()
 		}
 	}

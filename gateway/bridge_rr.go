@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -123,25 +124,43 @@ func (b *bridge) forwardRequest(ar *iox2.RawActiveRequest, h iox2.RequestHeader,
 		want[id] = t
 	}
 	b.streams.Add(1)
-	go b.relay(ar, sub, want)
+	go b.relay(ar, h, sub, want)
+}
+
+// tellServers passes the client's disconnect hint (flagHint) or its giving
+// up (flagEnd) on to the gateways whose part of the stream has not ended.
+func (b *bridge) tellServers(h iox2.RequestHeader, want map[uint64]string, flag byte) {
+	var m [sampleHeaderLen]byte
+	putSampleHeader(m[:], sampleHeader{flags: flag, origin: b.g.id, publisher: uint64(h.ClientID), seq: h.RequestID})
+	for _, t := range want {
+		b.g.nc.Publish(b.g.subj("rr."+b.static.Hash+"."+t), m[:])
+	}
 }
 
 // relay injects the responses that arrive on the request's inbox into the
-// client's stream until every targeted gateway ended its part.
-func (b *bridge) relay(ar *iox2.RawActiveRequest, sub *nats.Subscription, want map[uint64]string) {
+// client's stream until every targeted gateway ended its part. It passes
+// the client's disconnect hint and its giving up on to those gateways,
+// seen at the next response or within a heartbeat interval.
+func (b *bridge) relay(ar *iox2.RawActiveRequest, h iox2.RequestHeader, sub *nats.Subscription, want map[uint64]string) {
 	defer b.streams.Done()
 	defer sub.Unsubscribe()
 	defer ar.Close()
 	wait := max(b.g.cfg.HeartbeatInterval, 50*time.Millisecond)
+	hinted := false
 	for len(want) > 0 {
+		if !ar.IsConnected() {
+			b.tellServers(h, want, flagEnd)
+			return // the client gave up
+		}
+		if !hinted && ar.HasDisconnectHint() {
+			hinted = true
+			b.tellServers(h, want, flagHint)
+		}
 		m, err := sub.NextMsg(wait)
 		if b.ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, nats.ErrTimeout) {
-			if !ar.IsConnected() {
-				return // the client gave up
-			}
 			b.g.mu.Lock()
 			for id, t := range want {
 				if _, ok := b.g.remotes[t]; !ok {
@@ -200,6 +219,10 @@ func (b *bridge) onRequest(m *nats.Msg) {
 		nc.Publish(m.Reply, e[:])
 	}
 	h, _, pl, err := decodeSample(m.Data, b.reqSize)
+	if err == nil && h.flags&(flagHint|flagEnd) != 0 && h.elems == 0 && m.Reply == "" {
+		b.control(h)
+		return
+	}
 	if err == nil && !b.reqSlice && h.elems != 1 {
 		err = fmt.Errorf("%w: %d elements for a fixed request", errBadMessage, h.elems)
 	}
@@ -253,7 +276,15 @@ func (b *bridge) onRequest(m *nats.Msg) {
 		if pend, err = rq.Send(); err == nil {
 			b.received.Add(1)
 			spawned = true
-			go b.streamResponses(pend, m.Reply)
+			k := rrKey{origin: h.origin, client: h.publisher, request: h.seq}
+			ctx, cancel := context.WithCancel(b.ctx)
+			b.mu.Lock()
+			if b.remoteReqs == nil {
+				b.remoteReqs = map[rrKey]*remoteReq{}
+			}
+			b.remoteReqs[k] = &remoteReq{pend: pend, cancel: cancel}
+			b.mu.Unlock()
+			go b.streamResponses(ctx, k, pend, m.Reply)
 			return
 		}
 	}
@@ -262,18 +293,53 @@ func (b *bridge) onRequest(m *nats.Msg) {
 	end()
 }
 
+// rrKey names a remote client's request: its gateway, client port and
+// request ID.
+type rrKey struct{ origin, client, request uint64 }
+
+// remoteReq is a remote client's request in the hands of the local
+// servers (streamResponses).
+type remoteReq struct {
+	pend   *iox2.RawPendingResponse
+	cancel context.CancelFunc // ends the stream: the client gave up
+}
+
+// control applies a remote client's disconnect hint or giving up to its
+// request, if its stream still runs.
+func (b *bridge) control(h sampleHeader) {
+	b.mu.Lock()
+	r := b.remoteReqs[rrKey{origin: h.origin, client: h.publisher, request: h.seq}]
+	b.mu.Unlock()
+	switch {
+	case r == nil: // ended already
+	case h.flags&flagEnd != 0:
+		r.cancel()
+	default:
+		r.pend.SetDisconnectHint()
+	}
+}
+
 // streamResponses sends the local servers' responses to a remote client's
-// inbox, then the end marker.
-func (b *bridge) streamResponses(pend *iox2.RawPendingResponse, reply string) {
+// inbox, then the end marker. ctx ends when the client gives up (control):
+// the local servers then see the request disconnected.
+func (b *bridge) streamResponses(ctx context.Context, k rrKey, pend *iox2.RawPendingResponse, reply string) {
 	defer b.streams.Done()
+	defer func() {
+		b.mu.Lock()
+		if r := b.remoteReqs[k]; r != nil && r.pend == pend { // not a later request that reused the key
+			delete(b.remoteReqs, k)
+			r.cancel()
+		}
+		b.mu.Unlock()
+	}()
 	defer pend.Close()
 	nc := b.g.nc
 	var buf []byte
 	var n uint64
 	for {
-		r, err := pend.BlockingReceive(b.ctx)
+		r, err := pend.BlockingReceive(ctx)
 		if err != nil {
-			break // the stream ended (or the bridge closes)
+			break // the stream ended (or the client gave up, or the bridge closes)
 		}
 		pl := r.Payload()
 		if cap(buf) < sampleHeaderLen+len(pl) {

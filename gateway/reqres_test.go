@@ -135,3 +135,100 @@ func TestReqResAcrossHosts(t *testing.T) {
 		t.Errorf("a's client got %+v, want 5 responses", got)
 	}
 }
+
+// TestReqResDisconnectAcrossHosts: a client's disconnect hint and its
+// giving up reach a server on another host (within a heartbeat interval
+// or at the next response).
+func TestReqResDisconnectAcrossHosts(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	hb := func(c *Config) { c.HeartbeatInterval = 100 * time.Millisecond }
+	ga := runGateway(t, a, ns.ClientURL(), hb)
+	gb := runGateway(t, b, ns.ClientURL(), hb)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sa, sb := rrService(t, a), rrService(t, b)
+	ca := must[*iox2.Client[query, answer]](t)(sa.Client())
+	defer ca.Close()
+	// B's server streams a response every 10 ms until the client hints
+	// or goes, and says which it saw.
+	saw := make(chan string, 4)
+	srv := must[*iox2.Server[query, answer]](t)(sb.Server())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	go func() {
+		defer close(done)
+		for ar, err := range srv.Requests(ctx) {
+			if err != nil {
+				return
+			}
+			for i := uint64(0); ctx.Err() == nil; i++ {
+				if ar.HasDisconnectHint() {
+					saw <- "hint"
+					break
+				}
+				if !ar.IsConnected() {
+					saw <- "gone"
+					break
+				}
+				if i < 10000 {
+					ar.SendCopy(answer{N: ar.Payload().N, I: i})
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}()
+	eventually(t, "a bridged with b's server", func() bool {
+		return bridged(ga.Gateway, rrName, rrPattern, 1) && bridged(gb.Gateway, rrName, rrPattern, 1) && len(ga.Gateway.bridgeServers(rrName)) == 1
+	})
+	// The hint: the server ends the stream, and the client sees the end.
+	p := must[*iox2.PendingResponse[query, answer]](t)(ca.SendCopy(query{N: 1}))
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	receive := func(p *iox2.PendingResponse[query, answer]) error {
+		r, err := p.BlockingReceive(rctx)
+		if err == nil {
+			r.Release()
+		}
+		return err
+	}
+	for range 2 {
+		if err := receive(p); err != nil {
+			t.Fatalf("before the hint: %v", err)
+		}
+	}
+	p.SetDisconnectHint()
+	if s := awaitSaw(t, saw); s != "hint" {
+		t.Errorf("the server saw %q, want the hint", s)
+	}
+	for {
+		err := receive(p)
+		if errors.Is(err, iox2.ErrStreamEnded) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after the hint: %v, want the stream's end", err)
+		}
+	}
+	p.Close()
+	// Giving up: the server sees the client gone.
+	p = must[*iox2.PendingResponse[query, answer]](t)(ca.SendCopy(query{N: 2}))
+	if err := receive(p); err != nil {
+		t.Fatalf("second request: %v", err)
+	}
+	p.Close()
+	if s := awaitSaw(t, saw); s != "gone" {
+		t.Errorf("the server saw %q, want the client gone", s)
+	}
+}
+
+func awaitSaw(t *testing.T, saw <-chan string) string {
+	t.Helper()
+	select {
+	case s := <-saw:
+		return s
+	case <-time.After(10 * time.Second): // heartbeats of 100 ms; a loaded machine adds milliseconds
+		t.Fatal("the server saw nothing in 10 s")
+		return ""
+	}
+}

@@ -59,7 +59,10 @@ func nativeByteOrder() string {
 // inbox) are one record each: for a request, publisher is the client's
 // port ID and seq the request ID; for a response, origin is the answering
 // gateway and seq the response's number in the stream; a header with
-// flagEnd and no payload ends that gateway's stream.
+// flagEnd and no payload ends that gateway's stream. On rr.<hash>.<server-
+// gw>, a header without payload and reply with flagHint or flagEnd passes
+// on the client's disconnect hint or its giving up, for the request that
+// origin, publisher and seq name.
 const (
 	sampleHeaderLen = 48
 	// wireVersion is the version of the messages' format; gateways of
@@ -67,6 +70,11 @@ const (
 	// added batches of records on ps.<hash>.
 	wireVersion = 2
 	flagEnd     = 1
+	// flagHint, on a request record without payload and reply: the
+	// client asked for the end of the stream (SetDisconnectHint). A
+	// request record with flagEnd, without payload and reply: the client
+	// gave up (closed its pending response, or went away).
+	flagHint = 2
 )
 
 type sampleHeader struct {

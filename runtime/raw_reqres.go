@@ -259,6 +259,10 @@ func (p *RawPendingResponse) BlockingReceive(ctx context.Context) (*RawResponse,
 // IsConnected reports whether a server may still respond.
 func (p *RawPendingResponse) IsConnected() bool { return p.p.IsConnected() }
 
+// SetDisconnectHint asks the servers to finish the response stream, as
+// PendingResponse.SetDisconnectHint.
+func (p *RawPendingResponse) SetDisconnectHint() { p.p.SetDisconnectHint() }
+
 // Header returns the request's header.
 func (p *RawPendingResponse) Header() RequestHeader { return p.p.Header() }
 
@@ -356,6 +360,10 @@ func (r *RawActiveRequest) Header() RequestHeader { return r.a.Header() }
 
 // IsConnected reports whether the client still wants responses.
 func (r *RawActiveRequest) IsConnected() bool { return r.a.IsConnected() }
+
+// HasDisconnectHint reports whether the client asked the servers to end
+// the response stream (PendingResponse.SetDisconnectHint).
+func (r *RawActiveRequest) HasDisconnectHint() bool { return r.a.HasDisconnectHint() }
 
 // LoanUninit loans a response of n elements (1 for a fixed response):
 // write every byte.
