@@ -52,6 +52,7 @@ type gatewayPubSub struct {
 	sub  *iox2.Subscriber[byte]
 	bc   *blockCtx
 	gw   *gatewayProc
+	prog drainTicker // B's, in the throughput mode
 
 	// embedded: the domain's gateway runs in this process (gateway-
 	// embedded-pubsub); stop ends it, and done gives Run's error.
@@ -178,7 +179,9 @@ func (m *gatewayPubSub) Send(seq uint64) error {
 		return err
 	}
 	if seq == 0 && m.cfg.Stream && m.cfg.Role == RoleA {
-		return endStream(m.cfg, m.sendSeq, m.recvCtl)
+		if err := endStream(m.cfg, m.sendSeq, m.recvCtl); err != nil {
+			return fmt.Errorf("%w%s", err, m.logTail())
+		}
 	}
 	return nil
 }
@@ -226,6 +229,11 @@ func (m *gatewayPubSub) Receive() (uint64, error) {
 		}
 		if seq == 0 && m.cfg.Stream && m.cfg.Role == RoleB {
 			return 0, m.sendSeq(ctlEnd)
+		}
+		if m.cfg.Stream && m.cfg.Role == RoleB {
+			if err := m.prog.tick(m.sendSeq); err != nil {
+				return 0, err
+			}
 		}
 		return seq, nil
 	}

@@ -25,6 +25,7 @@ type natsPubSub struct {
 	out     string // subject of Send
 	payload []byte
 	timer   *time.Timer
+	drain   drainTicker // B's, in the throughput mode
 }
 
 func (m *natsPubSub) Setup(cfg Config) error {
@@ -120,6 +121,11 @@ func (m *natsPubSub) Receive() (uint64, error) {
 			if seq == 0 && m.cfg.Stream && m.cfg.Role == RoleB {
 				return 0, m.sendCtl(ctlEnd)
 			}
+			if m.cfg.Stream && m.cfg.Role == RoleB {
+				if err := m.drain.tick(m.sendCtl); err != nil {
+					return 0, err
+				}
+			}
 			return seq, nil
 		case <-peerGoneCh:
 			return 0, ErrPeerGone
@@ -142,22 +148,26 @@ func (m *natsPubSub) Close() error {
 // every 100 ms until it comes. send and recv are the mechanism's control
 // path (recv returns 0 when nothing came in time).
 func endStream(cfg Config, send func(uint64) error, recv func(time.Duration) (uint64, error)) error {
-	deadline := time.Now().Add(cfg.Timeout)
+	start := time.Now()
+	deadline := start.Add(cfg.Timeout)
 	for {
 		for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
 			got, err := recv(time.Until(end))
 			if err != nil {
 				return err
 			}
-			if got == ctlEnd {
+			switch got {
+			case ctlEnd:
 				return nil
+			case ctlProgress: // B still drains what is queued on the way
+				deadline = time.Now().Add(cfg.Timeout)
 			}
 		}
 		if peerGone.Load() {
 			return ErrPeerGone
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: B did not confirm the end of the stream in %v", ErrStalled, cfg.Timeout)
+		if now := time.Now(); now.After(deadline) || now.Sub(start) > 10*cfg.Timeout {
+			return fmt.Errorf("%w: B did not confirm the end of the stream in %v (%v after the last sign of progress)", ErrStalled, now.Sub(start).Round(time.Millisecond), cfg.Timeout)
 		}
 		if err := send(0); err != nil {
 			return err

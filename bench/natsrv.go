@@ -117,11 +117,37 @@ func removeFromA(cfg Config, name string) {
 // The receivers of the NATS mechanisms skip them (they may arrive late,
 // before the first sample of the run); see handshake.
 const (
-	ctlBit   uint64 = 1 << 63
-	ctlHello        = ctlBit | 1 // "I am here"
-	ctlHeard        = ctlBit | 2 // "I am here and I have heard you"
-	ctlEnd          = ctlBit | 3 // B got the end of a stream (seq 0)
+	ctlBit      uint64 = 1 << 63
+	ctlHello           = ctlBit | 1 // "I am here"
+	ctlHeard           = ctlBit | 2 // "I am here and I have heard you"
+	ctlEnd             = ctlBit | 3 // B got the end of a stream (seq 0)
+	ctlProgress        = ctlBit | 4 // B still receives the samples of a stream (see drainTicker)
 )
+
+// drainTicker is B's side of a stream's end over NATS: every 100 ms at most
+// while samples still arrive, B says so on the way back, and A (endStream)
+// waits for the end's confirmation as long as it hears it. Without flow
+// control, the samples that A sent faster than B takes them are queued
+// along the route (the server's buffer for B's connection, B's or its
+// gateway's pending messages), and on a loaded machine B may take longer
+// than the timeout to reach the end marker behind them.
+type drainTicker struct {
+	n    uint32
+	last int64
+}
+
+// tick counts a sample and, every 1024 samples, sends ctlProgress if the
+// last one is 100 ms old.
+func (p *drainTicker) tick(send func(uint64) error) error {
+	if p.n++; p.n&1023 != 0 {
+		return nil
+	}
+	if t := nanotime(); t-p.last >= int64(100*time.Millisecond) {
+		p.last = t
+		return send(ctlProgress)
+	}
+	return nil
+}
 
 // handshake makes sure that both routes, a2b and b2a, carry messages
 // before the run starts: over NATS (and through gateways) a message sent
