@@ -66,7 +66,12 @@ type bridge struct {
 	// nextNumber is the record number expected next of each origin
 	// gateway (onSample): a jump is records lost on NATS, counted as
 	// dropped. Guarded by mu.
-	nextNumber  map[uint64]uint32
+	nextNumber map[uint64]uint32
+	// The subscription's message limit and what it follows (see
+	// adjustPending); guarded by mu.
+	pendMsgs    int
+	recsPerMsg  float64
+	msgs        uint64
 	undelivered atomic.Uint64 // deliveries of injected samples lost to full local queues
 	pubLost     uint64        // b.pub's Undelivered total when last counted; guarded by mu
 }
@@ -115,13 +120,10 @@ func (g *Gateway) openBridge(sc iox2.StaticConfig) (*bridge, error) {
 		b.closePorts()
 		return nil, fmt.Errorf("subscribe %s: %w", b.subj, err)
 	}
-	pendMsgs := g.cfg.MaxPendingMessages
-	if b.ps != nil {
-		// A message holds up to maxBatchRecords samples: the limit
-		// counts samples (see maxBatchRecords).
-		pendMsgs = max(1, pendMsgs/maxBatchRecords)
-	}
-	b.natsSub.SetPendingLimits(pendMsgs, g.cfg.MaxPendingBytes)
+	// For publish-subscribe the message limit follows the size of the
+	// batches (adjustPending), starting at one sample a message.
+	b.pendMsgs, b.recsPerMsg = g.cfg.MaxPendingMessages, 1
+	b.natsSub.SetPendingLimits(b.pendMsgs, g.cfg.MaxPendingBytes)
 	// Once the server has the subscription, what the others send reaches
 	// it: the bridge counts as open (Status) only then. (Without a
 	// connection nats.go subscribes again when it reconnects.)
@@ -247,14 +249,10 @@ func isNil(c interface{ Close() error }) bool {
 // maxBatchBytes and maxBatchRecords bound a batch: the records that the
 // forwarder packs into one NATS message when it finds several samples
 // waiting (or the server's max_payload, when that is less). A record
-// larger than that travels alone. A receiving gateway's subscription
-// queues at most max-pending-messages / maxBatchRecords messages of a
-// publish-subscribe service: at most max-pending-messages samples when a
-// slow receiver lets batches pile up (the backlog, and the latency it
-// adds, stay what they were when every sample was a message of its own).
+// larger than that travels alone.
 const (
 	maxBatchBytes   = 64 << 10
-	maxBatchRecords = 64
+	maxBatchRecords = 1024
 )
 
 // forwardSamples sends every sample of a local publisher (not this
@@ -360,6 +358,8 @@ const minProxySliceBytes = 64 << 10
 func (b *bridge) onSample(m *nats.Msg) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	records := 0
+	defer func() { b.adjustPending(records) }()
 	for rest := m.Data; len(rest) > 0; {
 		h, uh, pl, more, err := nextRecord(rest, b.elemSize)
 		if err == nil && h.origin == b.g.id {
@@ -385,7 +385,27 @@ func (b *bridge) onSample(m *nats.Msg) {
 		}
 		b.nextNumber[h.origin] = h.number + 1
 		b.injectLocked(int(h.elems), uh, pl)
+		records++
 		rest = more
+	}
+}
+
+// adjustPending keeps the subscription's message limit at
+// max-pending-messages samples' worth of messages: max-pending-messages
+// divided by the records a message holds, on average (a moving average
+// over about 16 messages, applied every 64 messages when it moved by a
+// quarter). A slow receiver then lets about as many samples pile up, and
+// adds as much latency, whether they come one a message or in batches.
+// b.mu is held.
+func (b *bridge) adjustPending(records int) {
+	b.recsPerMsg += (float64(records) - b.recsPerMsg) / 16
+	if b.msgs++; b.msgs%64 != 0 {
+		return
+	}
+	want := max(1, int(float64(b.g.cfg.MaxPendingMessages)/max(1, b.recsPerMsg)))
+	if want > b.pendMsgs*5/4 || want < b.pendMsgs*3/4 {
+		b.pendMsgs = want
+		b.natsSub.SetPendingLimits(want, b.g.cfg.MaxPendingBytes)
 	}
 }
 

@@ -228,3 +228,58 @@ func TestMalformedFromNATS(t *testing.T) {
 		t.Errorf("not logged: %q", gb.log.lines)
 	}
 }
+
+// TestPendingLimitFollowsBatches: a publish-subscribe subscription's
+// message limit is max-pending-messages divided by the samples a message
+// holds on average, so that about as many samples can queue whether they
+// come one a message or in batches.
+func TestPendingLimitFollowsBatches(t *testing.T) {
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga := runGateway(t, a, ns.ClientURL(), nil)
+	gb := runGateway(t, b, ns.ClientURL(), nil)
+	psPorts(t, a)
+	eb := psPorts(t, b)
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
+	})
+	limit := func() int {
+		hash := bridgeOf(t, gb.Gateway, psName, psPattern).Subject[len("iox2go."+gb.Namespace()+".ps."):]
+		gb.mu.Lock()
+		br := gb.bridges[hash]
+		gb.mu.Unlock()
+		if br == nil {
+			t.Fatal("no bridge")
+		}
+		n, _, err := br.natsSub.PendingLimits()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := limit(); n != 65536 {
+		t.Fatalf("limit %d before any batch, want 65536 (one sample a message)", n)
+	}
+	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
+	defer nc.Close()
+	subj := bridgeOf(t, gb.Gateway, psName, psPattern).Subject
+	uh, pl := make([]byte, 16), make([]byte, 24)
+	number := uint32(0)
+	for range 128 {
+		var msg []byte
+		for range 10 {
+			msg = record(msg, sampleHeader{origin: 99, publisher: 1, userHeaderLen: 16, number: number, elems: 1}, uh, pl)
+			number++
+		}
+		must[struct{}](t)(struct{}{}, nc.Publish(subj, msg))
+	}
+	must[struct{}](t)(struct{}{}, nc.Flush())
+	eventually(t, "the batches injected", func() bool {
+		receiveAll(t, eb.sub, time.Millisecond)
+		return bridgeOf(t, gb.Gateway, psName, psPattern).Received+bridgeOf(t, gb.Gateway, psName, psPattern).Dropped >= 1280
+	})
+	// 65536 / ~10 samples a message.
+	if n := limit(); n < 6000 || n > 7500 {
+		t.Errorf("limit %d after batches of 10, want about 6554", n)
+	}
+}

@@ -190,7 +190,7 @@ var configKeyTable = []configKeyDesc{
 	{"gateway.heartbeat-interval", func(c *Config) any { return &c.Gateway.HeartbeatInterval },
 		"How often a gateway announces its services; a remote gateway not heard from for 3 intervals is forgotten. At least \"10ms\"."},
 	{"gateway.max-pending-messages", func(c *Config) any { return &c.Gateway.MaxPendingMessages },
-		"Messages each bridged service's NATS subscription may queue; beyond, they are dropped and counted. For a publish-subscribe service it counts samples (its subscription queues this / 64 messages, each a batch of at most 64 samples). At least 1."},
+		"Messages each bridged service's NATS subscription may queue; beyond, they are dropped and counted. For a publish-subscribe service it counts samples, about (the message limit is this divided by the samples a message, a batch, holds on average). At least 1."},
 	{"gateway.max-pending-bytes", func(c *Config) any { return &c.Gateway.MaxPendingBytes },
 		"Bytes each bridged service's NATS subscription may queue; beyond, messages are dropped and counted. At least 1."},
 }
