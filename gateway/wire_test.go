@@ -109,21 +109,36 @@ func FuzzNextRecord(f *testing.F) {
 	})
 }
 
+// psHosts is two hosts with a gateway each on one NATS server, the
+// publish-subscribe service psName bridged between them, and a raw NATS
+// connection to that server.
+type psHosts struct {
+	ga, gb *testGW
+	ea, eb psEnd
+	nc     *nats.Conn
+}
+
+func bridgedPubSub(t *testing.T) psHosts {
+	t.Helper()
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	h := psHosts{ga: runGateway(t, a, ns.ClientURL(), nil), gb: runGateway(t, b, ns.ClientURL(), nil)}
+	h.ea, h.eb = psPorts(t, a), psPorts(t, b)
+	eventually(t, "both bridges", func() bool {
+		return bridged(h.ga.Gateway, psName, psPattern, 1) && bridged(h.gb.Gateway, psName, psPattern, 1)
+	})
+	h.nc = must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
+	t.Cleanup(h.nc.Close)
+	return h
+}
+
 // TestBatchedBurst: a burst that the forwarder finds waiting travels in
 // fewer NATS messages than samples, and every sample still reaches the
 // other host once, in order, with its user header. A raw NATS subscriber
 // counts the messages and the records on the service's subject.
 func TestBatchedBurst(t *testing.T) {
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga := runGateway(t, a, ns.ClientURL(), nil)
-	gb := runGateway(t, b, ns.ClientURL(), nil)
-	ea, eb := psPorts(t, a), psPorts(t, b)
-	eventually(t, "both bridges", func() bool {
-		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
-	})
-	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
-	defer nc.Close()
+	h := bridgedPubSub(t)
+	ga, gb, ea, eb, nc := h.ga, h.gb, h.ea, h.eb, h.nc
 	var msgs, records, bad atomic.Uint64
 	sub := must[*nats.Subscription](t)(nc.Subscribe(bridgeOf(t, ga.Gateway, psName, psPattern).Subject, func(m *nats.Msg) {
 		msgs.Add(1)
@@ -181,17 +196,8 @@ func TestBatchedBurst(t *testing.T) {
 // decode is dropped and counted; the records of a batch before the bad
 // one are injected; the service goes on.
 func TestMalformedFromNATS(t *testing.T) {
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga := runGateway(t, a, ns.ClientURL(), nil)
-	gb := runGateway(t, b, ns.ClientURL(), nil)
-	psPorts(t, a)
-	eb := psPorts(t, b)
-	eventually(t, "both bridges", func() bool {
-		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
-	})
-	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
-	defer nc.Close()
+	h := bridgedPubSub(t)
+	gb, eb, nc := h.gb, h.eb, h.nc
 	subj := bridgeOf(t, gb.Gateway, psName, psPattern).Subject
 	pl := func(seq uint64) []byte {
 		var r [24]byte // reading
@@ -234,15 +240,8 @@ func TestMalformedFromNATS(t *testing.T) {
 // holds on average, so that about as many samples can queue whether they
 // come one a message or in batches.
 func TestPendingLimitFollowsBatches(t *testing.T) {
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga := runGateway(t, a, ns.ClientURL(), nil)
-	gb := runGateway(t, b, ns.ClientURL(), nil)
-	psPorts(t, a)
-	eb := psPorts(t, b)
-	eventually(t, "both bridges", func() bool {
-		return bridged(ga.Gateway, psName, psPattern, 1) && bridged(gb.Gateway, psName, psPattern, 1)
-	})
+	h := bridgedPubSub(t)
+	gb, eb, nc := h.gb, h.eb, h.nc
 	limit := func() int {
 		hash := bridgeOf(t, gb.Gateway, psName, psPattern).Subject[len("iox2go."+gb.Namespace()+".ps."):]
 		gb.mu.Lock()
@@ -260,8 +259,6 @@ func TestPendingLimitFollowsBatches(t *testing.T) {
 	if n := limit(); n != 65536 {
 		t.Fatalf("limit %d before any batch, want 65536 (one sample a message)", n)
 	}
-	nc := must[*nats.Conn](t)(nats.Connect(ns.ClientURL()))
-	defer nc.Close()
 	subj := bridgeOf(t, gb.Gateway, psName, psPattern).Subject
 	uh, pl := make([]byte, 16), make([]byte, 24)
 	number := uint32(0)
