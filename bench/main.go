@@ -94,6 +94,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := &options{args: args}
 	var sizes, mechs, cpus, streams, pairs string
 	var list bool
+	var gwProcs int
 	fs.StringVar(&o.out, "out", "docs/bench", "write results.md, results.json and latency.svg into `dir`")
 	fs.IntVar(&o.iters, "iters", 100000, "timed round trips per measurement, at most")
 	fs.DurationVar(&o.budget, "budget", 3*time.Second, "time per measurement, at most (the warm-up takes up to a tenth more)")
@@ -109,6 +110,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.StringVar(&cpus, "cpus", "", "the CPUs of process A and process B, as `a,b` (default: the first two this process may use)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
+	fs.IntVar(&gwProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of gateway-pubsub's gateway processes (0: Go's default, the number of CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes, then the throughput of some of them.\n\n")
 		fs.PrintDefaults()
@@ -123,6 +125,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
 		fs.Usage()
 		return nil, errUsage
+	}
+	if gwProcs < 0 {
+		return usage("-gateway-gomaxprocs: %d is negative", gwProcs)
+	}
+	if gwProcs > 0 {
+		// B and the gateway processes inherit it (startGateway).
+		os.Setenv(envGWProcs, strconv.Itoa(gwProcs))
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))

@@ -39,6 +39,7 @@ const (
 	envGWNATS     = "IOX2GO_BENCH_GW_NATS"
 	envGWNS       = "IOX2GO_BENCH_GW_NAMESPACE"
 	envGWUnpinned = "IOX2GO_BENCH_GW_UNPINNED"
+	envGWProcs    = "IOX2GO_BENCH_GW_GOMAXPROCS" // -gateway-gomaxprocs
 )
 
 // gatewayPubSub is iox2go publish-subscribe between two domains, each with
@@ -303,6 +304,9 @@ func startGateway(side, root, prefix, url, ns string) (*gatewayProc, error) {
 		envGWPrefix+"="+prefix,
 		envGWNATS+"="+url,
 		envGWNS+"="+ns)
+	if n := os.Getenv(envGWProcs); n != "" {
+		g.cmd.Env = append(g.cmd.Env, "GOMAXPROCS="+n)
+	}
 	g.cmd.Stdout = g.log
 	g.cmd.Stderr = g.log
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
