@@ -34,7 +34,6 @@ type bridge struct {
 	sub      *iox2.RawSubscriber
 	elemSize uint64
 	slice    bool
-	own      sync.Map // publisher IDs (iox2.ID) of this gateway's proxies: never forwarded
 
 	// events
 	ev  *iox2.EventService
@@ -290,8 +289,9 @@ func (b *bridge) forwardSamples() {
 	next := map[iox2.ID]uint64{}
 	// The wait parks at once, without BlockingReceive's spin: the
 	// gateway shares the CPUs with the processes that carry its messages
-	// (the NATS server, the other gateway, the subscribers), and every
-	// sample its own proxy injects wakes this subscriber too, for nothing.
+	// (the NATS server, the other gateway, the subscribers). What the
+	// gateway's own proxy injects never reaches this subscriber (the
+	// proxy excludes it), so everything it receives is local.
 	wait, stop, err := newParkingWait(b.sub)
 	if err != nil {
 		b.g.logf("gateway %s: %s: waitset: %v", b.g.idStr, b.static.Name, err)
@@ -311,10 +311,6 @@ func (b *bridge) forwardSamples() {
 				b.g.logf("gateway %s: %s: receive: %v", b.g.idStr, b.static.Name, err)
 			}
 			return
-		}
-		if _, mine := b.own.Load(s.Publisher()); mine {
-			s.Release()
-			continue
 		}
 		if want, ok := next[s.Publisher()]; ok && s.Sequence() > want {
 			b.dropped.Add(s.Sequence() - want)
@@ -433,7 +429,6 @@ func (b *bridge) injectLocked(n int, uh, pl []byte) {
 			b.warnLocked("no proxy publisher, sample dropped: %v", err)
 			return
 		}
-		b.own.Store(p.ID(), true)
 		b.pub, b.pubLost = p, 0
 	}
 	s, err := b.pub.LoanUninit(n)

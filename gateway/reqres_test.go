@@ -33,6 +33,22 @@ func rrService(t *testing.T, cfg *iox2.Config) *iox2.RequestResponseService[quer
 // serve answers every request with k responses {N, i, by} and closes it.
 func serve(t *testing.T, ctx context.Context, svc *iox2.RequestResponseService[query, answer], by string, k int) {
 	t.Helper()
+	serveWith(t, ctx, svc, func(ctx context.Context, ar *iox2.ActiveRequest[query, answer]) {
+		var a answer
+		copy(a.By[:], by)
+		for i := range k {
+			a.N, a.I = ar.Payload().N, uint64(i)
+			if err := ar.SendCopy(a); err != nil {
+				t.Errorf("respond: %v", err)
+			}
+		}
+	})
+}
+
+// serveWith runs a server of svc that hands every request to handle (the
+// request closes when handle returns) until the test ends.
+func serveWith(t *testing.T, ctx context.Context, svc *iox2.RequestResponseService[query, answer], handle func(context.Context, *iox2.ActiveRequest[query, answer])) {
+	t.Helper()
 	srv := must[*iox2.Server[query, answer]](t)(svc.Server())
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(ctx)
@@ -43,14 +59,7 @@ func serve(t *testing.T, ctx context.Context, svc *iox2.RequestResponseService[q
 			if err != nil {
 				return
 			}
-			var a answer
-			copy(a.By[:], by)
-			for i := range k {
-				a.N, a.I = ar.Payload().N, uint64(i)
-				if err := ar.SendCopy(a); err != nil {
-					t.Errorf("respond: %v", err)
-				}
-			}
+			handle(ctx, ar)
 		}
 	}()
 }
@@ -79,24 +88,44 @@ func ask(t *testing.T, c *iox2.Client[query, answer], n uint64) []answer {
 
 func by(a answer) string { return string(a.By[:1]) }
 
+// rrHosts is two hosts with a gateway each (mod configures both), the
+// request-response service rrName on each, and a client on host a.
+type rrHosts struct {
+	ga, gb *testGW
+	sa, sb *iox2.RequestResponseService[query, answer]
+	ca     *iox2.Client[query, answer]
+}
+
+func newRRHosts(t *testing.T, mod func(*Config)) rrHosts {
+	t.Helper()
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	h := rrHosts{ga: runGateway(t, a, ns.ClientURL(), mod), gb: runGateway(t, b, ns.ClientURL(), mod)}
+	h.sa, h.sb = rrService(t, a), rrService(t, b)
+	h.ca = must[*iox2.Client[query, answer]](t)(h.sa.Client())
+	t.Cleanup(func() { h.ca.Close() })
+	return h
+}
+
+// awaitBridgedWithB waits until host a's gateway knows host b's servers.
+func (h rrHosts) awaitBridgedWithB(t *testing.T) {
+	t.Helper()
+	eventually(t, "a bridged with b's servers", func() bool {
+		return bridged(h.ga.Gateway, rrName, rrPattern, 1) && bridged(h.gb.Gateway, rrName, rrPattern, 1) && len(h.ga.Gateway.bridgeServers(rrName)) == 1
+	})
+}
+
 // TestReqResAcrossHosts: a client on host A gets the whole response
 // stream of a server on host B, which ends when B's server closes the
 // request; then with servers on both hosts, a client on B gets the streams
 // of both, and each server sees each request once.
 func TestReqResAcrossHosts(t *testing.T) {
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga := runGateway(t, a, ns.ClientURL(), nil)
-	gb := runGateway(t, b, ns.ClientURL(), nil)
+	h := newRRHosts(t, nil)
+	gb, sa, sb, ca := h.gb, h.sa, h.sb, h.ca
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sa, sb := rrService(t, a), rrService(t, b)
-	ca := must[*iox2.Client[query, answer]](t)(sa.Client())
-	defer ca.Close()
 	serve(t, ctx, sb, "B", 3)
-	eventually(t, "a bridged with b's servers", func() bool {
-		return bridged(ga.Gateway, rrName, rrPattern, 1) && bridged(gb.Gateway, rrName, rrPattern, 1) && len(ga.Gateway.bridgeServers(rrName)) == 1
-	})
+	h.awaitBridgedWithB(t)
 	for n := uint64(1); n <= 3; n++ {
 		got := ask(t, ca, n)
 		if len(got) != 3 {
@@ -140,47 +169,30 @@ func TestReqResAcrossHosts(t *testing.T) {
 // giving up reach a server on another host (within a heartbeat interval
 // or at the next response).
 func TestReqResDisconnectAcrossHosts(t *testing.T) {
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	hb := func(c *Config) { c.HeartbeatInterval = 100 * time.Millisecond }
-	ga := runGateway(t, a, ns.ClientURL(), hb)
-	gb := runGateway(t, b, ns.ClientURL(), hb)
+	h := newRRHosts(t, func(c *Config) { c.HeartbeatInterval = 100 * time.Millisecond })
+	sb, ca := h.sb, h.ca
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sa, sb := rrService(t, a), rrService(t, b)
-	ca := must[*iox2.Client[query, answer]](t)(sa.Client())
-	defer ca.Close()
 	// B's server streams a response every 10 ms until the client hints
 	// or goes, and says which it saw.
 	saw := make(chan string, 4)
-	srv := must[*iox2.Server[query, answer]](t)(sb.Server())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	go func() {
-		defer close(done)
-		for ar, err := range srv.Requests(ctx) {
-			if err != nil {
+	serveWith(t, ctx, sb, func(ctx context.Context, ar *iox2.ActiveRequest[query, answer]) {
+		for i := uint64(0); ctx.Err() == nil; i++ {
+			if ar.HasDisconnectHint() {
+				saw <- "hint"
 				return
 			}
-			for i := uint64(0); ctx.Err() == nil; i++ {
-				if ar.HasDisconnectHint() {
-					saw <- "hint"
-					break
-				}
-				if !ar.IsConnected() {
-					saw <- "gone"
-					break
-				}
-				if i < 10000 {
-					ar.SendCopy(answer{N: ar.Payload().N, I: i})
-				}
-				time.Sleep(10 * time.Millisecond)
+			if !ar.IsConnected() {
+				saw <- "gone"
+				return
 			}
+			if i < 10000 {
+				ar.SendCopy(answer{N: ar.Payload().N, I: i})
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	}()
-	eventually(t, "a bridged with b's server", func() bool {
-		return bridged(ga.Gateway, rrName, rrPattern, 1) && bridged(gb.Gateway, rrName, rrPattern, 1) && len(ga.Gateway.bridgeServers(rrName)) == 1
 	})
+	h.awaitBridgedWithB(t)
 	// The hint: the server ends the stream, and the client sees the end.
 	p := must[*iox2.PendingResponse[query, answer]](t)(ca.SendCopy(query{N: 1}))
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
