@@ -48,16 +48,29 @@ var journalPatterns = []struct {
 func helperJournalPort() error {
 	cfg := helperConfig()
 	cfg.InProcess = os.Getenv("IOX2_TEST_INPROC") == "1"
+	noWatch := os.Getenv("IOX2_TEST_NO_WATCH") == "1"
+	if noWatch {
+		cfg.LivenessSweepInterval = time.Hour
+	}
 	node, err := NewNodeBuilder().Config(cfg).Create()
 	if err != nil {
 		return err
 	}
+	// With $IOX2_TEST_NO_WATCH=1 the node does not watch its peers
+	// through pidfds (and sweeps once an hour): it cleans up after none of
+	// them, and a test sees who else does.
+	node.live.forceSweep = noWatch
 	if err := openJournalPort(node, os.Getenv("IOX2_TEST_ROLE")); err != nil {
 		return err
 	}
 	fmt.Println("ready")
 	if os.Getenv("IOX2_TEST_STDIN") != "1" {
-		select {}
+		// Not select {}: a node with in-process shared memory has no
+		// goroutine in the netpoller and no timer, and the Go runtime
+		// would end the process as deadlocked before it is killed.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	io.Copy(io.Discard, os.Stdin)
 	node.Close() // its errors say what the damage did; the files must go anyway
@@ -104,9 +117,9 @@ func openJournalPort(node *Node, role string) error {
 
 // startJournalPort starts helperJournalPort with role in cfg's domain and
 // waits until its port exists.
-func startJournalPort(t *testing.T, cfg *Config, role string, inProc bool) *exec.Cmd {
+func startJournalPort(t *testing.T, cfg *Config, role string, inProc bool, extraEnv ...string) *exec.Cmd {
 	t.Helper()
-	env := []string{"IOX2_TEST_ROLE=" + role}
+	env := append([]string{"IOX2_TEST_ROLE=" + role}, extraEnv...)
 	if inProc {
 		env = append(env, "IOX2_TEST_INPROC=1")
 	}
@@ -273,7 +286,10 @@ func TestDeadNodeWithoutServiceLeavesNothing(t *testing.T) {
 func TestInProcessNodeNextToProcesses(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.InProcess = false
-	sub := startJournalPort(t, cfg, "sub", false)
+	// The subscriber's process does not watch the publisher's: its
+	// cleanup would race the in-process node's, which does not wait for
+	// another cleaner at work.
+	sub := startJournalPort(t, cfg, "sub", false, "IOX2_TEST_NO_WATCH=1")
 	pub := startJournalPort(t, cfg, "pub", false)
 	awaitShmFiles(t, cfg, []string{".dynamic", ".data", ".connection"})
 	static, _ := filepath.Glob(filepath.Join(cfg.servicesDir(), "*.service"))
@@ -506,8 +522,14 @@ func TestCleanupDeletesOnlyFilesOfItsJournal(t *testing.T) {
 		t.Fatal("the child's publisher slot was not found")
 	}
 	killHelper(child)
-	if st := CleanupDeadNodes(cfg); !st.Complete() || st.Cleanups+st.CleanedByOthers != 1 {
+	// The test's node watches the child's through a pidfd and may have
+	// cleaned up after it already, by the same journal: then this
+	// cleanup finds nothing to do.
+	if st := CleanupDeadNodes(cfg); !st.Complete() || st.Cleanups+st.CleanedByOthers > 1 {
 		t.Fatalf("cleanup: %+v, want the dead node gone", st)
+	}
+	if nodes, err := ListNodes(cfg); err != nil || len(nodes) != 1 || nodes[0].ID != node.ID() {
+		t.Fatalf("nodes after the cleanup: %+v, %v; want only the test's", nodes, err)
 	}
 	live := filepath.Join(cfg.ShmDir, cfg.dataName(pub.ID()))
 	if _, err := os.Stat(live); err != nil {
