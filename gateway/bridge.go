@@ -355,7 +355,22 @@ func (b *bridge) onSample(m *nats.Msg) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	records := 0
-	defer func() { b.adjustPending(records) }()
+	// The record number expected next of the origin of the record before
+	// (a message comes from one gateway): the map is read and written
+	// once per message and origin, not per record.
+	var origin uint64
+	var want uint32
+	known, cached := false, false
+	defer func() {
+		if cached {
+			b.nextNumber[origin] = want
+		}
+		b.countUndeliveredLocked()
+		b.adjustPending(records)
+	}()
+	if b.ctx.Err() != nil {
+		return
+	}
 	for rest := m.Data; len(rest) > 0; {
 		h, uh, pl, more, err := nextRecord(rest, b.elemSize)
 		if err == nil && h.origin == b.g.id {
@@ -370,16 +385,20 @@ func (b *bridge) onSample(m *nats.Msg) {
 			b.warnLocked("dropped a message from %s: %v", m.Subject, err)
 			return
 		}
-		if b.ctx.Err() != nil {
-			return
+		if !cached || h.origin != origin {
+			if cached {
+				b.nextNumber[origin] = want
+			}
+			if b.nextNumber == nil || len(b.nextNumber) > 4096 { // gateways come and go
+				b.nextNumber = map[uint64]uint32{}
+			}
+			origin, cached = h.origin, true
+			want, known = b.nextNumber[origin]
 		}
-		if want, ok := b.nextNumber[h.origin]; ok && h.number-want < 1<<31 {
+		if known && h.number-want < 1<<31 {
 			b.dropped.Add(uint64(h.number - want))
 		}
-		if b.nextNumber == nil || len(b.nextNumber) > 4096 { // gateways come and go
-			b.nextNumber = map[uint64]uint32{}
-		}
-		b.nextNumber[h.origin] = h.number + 1
+		want, known = h.number+1, true
 		b.injectLocked(int(h.elems), uh, pl)
 		records++
 		rest = more
@@ -410,6 +429,7 @@ func (b *bridge) adjustPending(records int) {
 func (b *bridge) injectLocked(n int, uh, pl []byte) {
 	if b.pub == nil || n > b.pub.MaxSliceLen() {
 		if b.pub != nil {
+			b.countUndeliveredLocked()
 			b.pub.Close()
 			b.pub = nil
 		}
@@ -451,6 +471,16 @@ func (b *bridge) injectLocked(n int, uh, pl []byte) {
 		return
 	}
 	b.received.Add(1)
+}
+
+// countUndeliveredLocked adds what the proxy publisher could not deliver
+// since the last count to b.undelivered: once per message from NATS (and
+// before the publisher is replaced), not per sample, for its lock. b.mu
+// is held.
+func (b *bridge) countUndeliveredLocked() {
+	if b.pub == nil {
+		return
+	}
 	if d, o := b.pub.Undelivered(); d+o != b.pubLost {
 		b.undelivered.Add(d + o - b.pubLost)
 		b.pubLost = d + o
