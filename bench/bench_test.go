@@ -34,9 +34,9 @@ func TestMain(m *testing.M) {
 		Register("faulty", "the floor, but B fails after 100 round trips (tests only)", func() Mechanism { return &faulty{} })
 		Register("faulty-stream", "iox2go-pubsub, but B fails after 1000 samples (tests only)", func() Mechanism { return &faultyStream{} })
 	}
-	// A gateway process of gateway-pubsub started by TestMechanisms
-	// (the test binary is os.Executable there).
-	if os.Getenv(envTestMain) != "" || os.Getenv(envRole) == roleGateway {
+	// A gateway process of gateway-pubsub or the NATS server's process,
+	// started by TestMechanisms (the test binary is os.Executable there).
+	if r := os.Getenv(envRole); os.Getenv(envTestMain) != "" || r == roleGateway || r == roleNATS {
 		main()
 		os.Exit(0)
 	}

@@ -71,7 +71,8 @@
 //
 // # Across hosts
 //
-// nats-pubsub (two nats.go connections to a NATS server that A embeds),
+// nats-pubsub (two nats.go connections to a NATS server, by default a
+// process of its own that A starts, with -nats-server in-a inside A),
 // gateway-pubsub (two iox2go domains, a gateway process each, through the
 // same server) and gateway-embedded-pubsub (the same with each gateway in
 // its domain's bench process) measure the gateway of issue 14 against

@@ -29,6 +29,9 @@ func main() {
 	case roleGateway:
 		who = "bench (gateway)"
 		err = runGateway()
+	case roleNATS:
+		who = "bench (NATS server)"
+		err = runNATS()
 	default:
 		err = runA(os.Args[1:], os.Stdout, os.Stderr)
 	}
@@ -110,6 +113,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.StringVar(&cpus, "cpus", "", "the CPUs of process A and process B, as `a,b` (default: the first two this process may use)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
+	fs.StringVar(&natsWhere, "nats-server", natsInProcess, "where the NATS server of nats-pubsub and gateway-pubsub runs: "+natsInProcess+" (a process of its own, as NATS is deployed) or "+natsInA+" (inside process A)")
 	fs.IntVar(&gwProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of gateway-pubsub's gateway processes (0: Go's default, the number of CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes, then the throughput of some of them.\n\n")
@@ -128,6 +132,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	if gwProcs < 0 {
 		return usage("-gateway-gomaxprocs: %d is negative", gwProcs)
+	}
+	if natsWhere != natsInProcess && natsWhere != natsInA {
+		return usage("-nats-server: %q is neither %s nor %s", natsWhere, natsInProcess, natsInA)
 	}
 	if gwProcs > 0 {
 		// B and the gateway processes inherit it (startGateway).

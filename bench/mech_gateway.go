@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	Register(gatewayName, "iox2go publish-subscribe across two domains (\"hosts\": their own Root and prefix) joined by the NATS gateway: A publishes on service a2b in domain A and subscribes to b2a, B the reverse in domain B; each domain has its own gateway process (iox2 gateway's code, this program re-executed) connected to the NATS server embedded in A; a sample goes publisher -> shared memory -> gateway -> NATS -> gateway -> shared memory -> subscriber; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub, the same bytes over plain NATS", func() Mechanism { return new(gatewayPubSub) })
+	Register(gatewayName, "iox2go publish-subscribe across two domains (\"hosts\": their own Root and prefix) joined by the NATS gateway: A publishes on service a2b in domain A and subscribes to b2a, B the reverse in domain B; each domain has its own gateway process (iox2 gateway's code, this program re-executed) connected to the NATS server (see nats-pubsub); a sample goes publisher -> shared memory -> gateway -> NATS -> gateway -> shared memory -> subscriber; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub, the same bytes over plain NATS", func() Mechanism { return new(gatewayPubSub) })
 	Register(gatewayEmbeddedName, "gateway-pubsub with each domain's gateway in the process of its publisher and subscriber (gateway.New(...).Run in a goroutine of A and of B) instead of a process of its own: a sample goes publisher -> gateway goroutine -> NATS -> gateway goroutine -> subscriber, the hand-overs within a process; the receivers block in Subscriber.BlockingReceive; read it against nats-pubsub and gateway-pubsub", func() Mechanism { return &gatewayPubSub{embedded: true} })
 }
 
@@ -282,6 +282,7 @@ func (m *gatewayPubSub) Close() error {
 // gatewayProc is a gateway process of one domain.
 type gatewayProc struct {
 	side string
+	what string // "" for "gateway of domain <side>"
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	log  *tailBuffer
@@ -327,13 +328,13 @@ func (g *gatewayProc) stop(timeout time.Duration) error {
 	select {
 	case err := <-g.done:
 		if err != nil {
-			return fmt.Errorf("gateway of domain %s: %w%s", g.side, err, g.logTail())
+			return fmt.Errorf("%s: %w%s", g.name(), err, g.logTail())
 		}
 		return nil
 	case <-time.After(timeout):
 		g.cmd.Process.Kill()
 		<-g.done
-		return fmt.Errorf("gateway of domain %s did not stop in %v; killed%s", g.side, timeout, g.logTail())
+		return fmt.Errorf("%s did not stop in %v; killed%s", g.name(), timeout, g.logTail())
 	}
 }
 
@@ -346,7 +347,15 @@ func (g *gatewayProc) logTail() string {
 	if s == "" {
 		return ""
 	}
-	return fmt.Sprintf("\n--- gateway of domain %s said:\n%s", g.side, s)
+	return fmt.Sprintf("\n--- %s said:\n%s", g.name(), s)
+}
+
+// name is what the messages call the process.
+func (g *gatewayProc) name() string {
+	if g.what != "" {
+		return g.what
+	}
+	return "gateway of domain " + g.side
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -376,20 +385,8 @@ func (t *tailBuffer) String() string {
 // CPU, which it inherited; it first widens its affinity to every CPU and
 // executes itself again, so that the Go runtime starts with all of them.
 func runGateway() error {
-	if os.Getenv(envGWUnpinned) == "" {
-		runtime.LockOSThread() // the affinity is the thread's
-		var all unix.CPUSet
-		for i := range 1024 {
-			all.Set(i)
-		}
-		if err := unix.SchedSetaffinity(0, &all); err != nil {
-			return fmt.Errorf("gateway: widen the CPU affinity: %w", err)
-		}
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		return syscall.Exec(exe, os.Args, append(os.Environ(), envGWUnpinned+"=1"))
+	if err := unpin(); err != nil {
+		return err
 	}
 	c := iox2.DefaultConfig()
 	c.Root = os.Getenv(envGWRoot)
@@ -412,6 +409,29 @@ func runGateway() error {
 		cancel()
 	}()
 	return gw.Run(ctx)
+}
+
+// unpin undoes, in a process that A started (a gateway, the NATS server),
+// the CPU affinity inherited from A's pinned thread: it widens it to every
+// CPU and executes the program again, so that the Go runtime starts with
+// all of them. It returns in the process executed again.
+func unpin() error {
+	if os.Getenv(envGWUnpinned) != "" {
+		return nil
+	}
+	runtime.LockOSThread() // the affinity is the thread's
+	var all unix.CPUSet
+	for i := range 1024 {
+		all.Set(i)
+	}
+	if err := unix.SchedSetaffinity(0, &all); err != nil {
+		return fmt.Errorf("widen the CPU affinity: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(exe, os.Args, append(os.Environ(), envGWUnpinned+"=1"))
 }
 
 // shortDirs are the directories of the domains' roots that A made; the

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	Register(natsName, "plain NATS publish-subscribe, the yardstick of gateway-pubsub: A and B are each a nats.go connection to the NATS server embedded in A (loopback TCP); A publishes the payload on subject a2b and subscribes to b2a, B the reverse; the receiver blocks on a ChanSubscribe channel; the bytes are copied (into the client's buffer, through the server, into a new message)", func() Mechanism { return new(natsPubSub) })
+	Register(natsName, "plain NATS publish-subscribe, the yardstick of gateway-pubsub: A and B are each a nats.go connection to a NATS server on loopback TCP, a process of its own that A starts (this program executed again; with -nats-server in-a, inside process A); A publishes the payload on subject a2b and subscribes to b2a, B the reverse; the receiver blocks on a ChanSubscribe channel; the bytes are copied (into the client's buffer, through the server, into a new message)", func() Mechanism { return new(natsPubSub) })
 }
 
 // natsChanLen is the receiver's channel: a message that finds it full is

@@ -1,41 +1,62 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	server "github.com/nats-io/nats-server/v2/server"
 )
 
 // The NATS mechanisms (nats-pubsub, gateway-pubsub) talk through one NATS
-// server, embedded in process A (github.com/nats-io/nats-server/v2) and
-// listening on loopback: A starts it at its first Setup of such a
-// mechanism and stops it when the run ends (stopNATS, from the runner's
-// clean-up). A writes the server's URL into the measurement's directory,
-// where B (and the gateway processes) read it.
+// server (github.com/nats-io/nats-server/v2) listening on loopback. By
+// default it is a process of its own, as NATS is deployed (this program
+// executed again as role "nats"; -nats-server process); with -nats-server
+// in-a it runs inside process A instead, the yardstick of the earlier
+// figures. A starts it at its first Setup of such a mechanism and stops it
+// when the run ends (stopNATS, from the runner's clean-up). A writes the
+// server's URL into the measurement's directory, where B (and the gateway
+// processes) read it.
+//
+// Where the server runs changes the yardstick: inside A, plain NATS crosses
+// one process boundary each way (A's client and server share a Go
+// runtime, B is the only other process), and every wake-up that a gateway
+// adds is then measured against almost none; as a process of its own, each
+// way wakes the server and then B, as in any deployment of NATS.
 
-// natsMaxPayload is the embedded server's max_payload: above the largest
-// default size (4 MiB) plus the gateway's sample header. The server's own
-// default is 1 MiB, which a 1 MiB sample with any header exceeds.
+// natsMaxPayload is the server's max_payload: above the largest default
+// size (4 MiB) plus the gateway's sample header. The server's own default
+// is 1 MiB, which a 1 MiB sample with any header exceeds.
 const natsMaxPayload = 8 << 20
+
+// Where the NATS server runs (-nats-server).
+const (
+	natsInProcess = "process" // a process of its own
+	natsInA       = "in-a"    // inside process A
+)
+
+// natsWhere is -nats-server: natsInProcess or natsInA.
+var natsWhere = natsInProcess
+
+// roleNATS is the role of the NATS server's process (envRole).
+const roleNATS = "nats"
 
 var natsSrv struct {
 	sync.Mutex
-	s   *server.Server
-	url string
+	s    *server.Server // in A
+	proc *gatewayProc   // or a process of its own
+	url  string
 }
 
-// startNATS starts the embedded server once per process and returns its
-// client URL.
-func startNATS() (string, error) {
-	natsSrv.Lock()
-	defer natsSrv.Unlock()
-	if natsSrv.s != nil {
-		return natsSrv.url, nil
-	}
+// newNATSServer starts a NATS server on a free loopback port.
+func newNATSServer() (*server.Server, error) {
 	s, err := server.NewServer(&server.Options{
 		ServerName: "iox2go-bench",
 		Host:       "127.0.0.1",
@@ -45,18 +66,100 @@ func startNATS() (string, error) {
 		MaxPayload: natsMaxPayload,
 	})
 	if err != nil {
-		return "", fmt.Errorf("embedded NATS server: %w", err)
+		return nil, fmt.Errorf("NATS server: %w", err)
 	}
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return "", errors.New("embedded NATS server: not ready after 10s")
+		return nil, errors.New("NATS server: not ready after 10s")
 	}
-	natsSrv.s, natsSrv.url = s, s.ClientURL()
-	return natsSrv.url, nil
+	return s, nil
 }
 
-// stopNATS stops the embedded server, if this process started it.
+// startNATS starts the server once per process A and returns its client
+// URL.
+func startNATS() (string, error) {
+	natsSrv.Lock()
+	defer natsSrv.Unlock()
+	if natsSrv.url != "" {
+		return natsSrv.url, nil
+	}
+	if natsWhere == natsInA {
+		s, err := newNATSServer()
+		if err != nil {
+			return "", err
+		}
+		natsSrv.s, natsSrv.url = s, s.ClientURL()
+		return natsSrv.url, nil
+	}
+	p, url, err := startNATSProcess()
+	if err != nil {
+		return "", err
+	}
+	natsSrv.proc, natsSrv.url = p, url
+	return url, nil
+}
+
+// startNATSProcess starts the server's process (runNATS) from the spawner
+// thread and reads its URL, the first line it prints.
+func startNATSProcess() (*gatewayProc, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	p := &gatewayProc{side: "NATS", what: "NATS server", log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
+	p.cmd = exec.Command(exe)
+	p.cmd.Env = append(os.Environ(), envRole+"="+roleNATS)
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	p.cmd.Stderr = p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if p.in, err = p.cmd.StdinPipe(); err != nil {
+		return nil, "", err
+	}
+	if err := spawn(p.cmd); err != nil {
+		return nil, "", fmt.Errorf("start the NATS server: %w", err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(out)
+		line, _ := r.ReadString('\n')
+		urls <- strings.TrimSpace(line)
+		io.Copy(p.log, r)
+		p.done <- p.cmd.Wait()
+	}()
+	select {
+	case url := <-urls:
+		if strings.HasPrefix(url, "nats://") {
+			return p, url, nil
+		}
+	case <-time.After(15 * time.Second):
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	return nil, "", fmt.Errorf("the NATS server's process printed no URL%s", p.logTail())
+}
+
+// runNATS is the NATS server's process: it prints the server's URL and
+// serves until its input ends (stopNATS closes it).
+func runNATS() error {
+	if err := unpin(); err != nil {
+		return err
+	}
+	s, err := newNATSServer()
+	if err != nil {
+		return err
+	}
+	fmt.Println(s.ClientURL())
+	io.Copy(io.Discard, os.Stdin)
+	s.Shutdown()
+	s.WaitForShutdown()
+	return nil
+}
+
+// stopNATS stops the server that this process started, if any.
 func stopNATS() {
 	natsSrv.Lock()
 	defer natsSrv.Unlock()
@@ -65,6 +168,13 @@ func stopNATS() {
 		natsSrv.s.WaitForShutdown()
 		natsSrv.s = nil
 	}
+	if natsSrv.proc != nil {
+		if err := natsSrv.proc.stop(10 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		}
+		natsSrv.proc = nil
+	}
+	natsSrv.url = ""
 }
 
 // natsURL is A's and B's way to the server: A starts it (once) and hands

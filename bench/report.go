@@ -637,7 +637,7 @@ func writeGateway(w io.Writer, r *Report) {
 		return "**missed**"
 	}
 	fmt.Fprintf(w, "## Across hosts: the gateway\n\n")
-	fmt.Fprintf(w, "A sample goes: publisher in domain A → gateway A → NATS → gateway B → subscriber in domain B (and back on b2a). gateway-pubsub: each gateway a process of its own (iox2 gateway); gateway-embedded-pubsub: each gateway runs in the process of its domain's publisher and subscriber (the gateway package); nats-pubsub: the same bytes between two plain nats.go connections, through the same embedded NATS server. The receivers block. Median one-way latency, and its ratio to plain NATS (target: at most %.1f×):\n\n", gatewayLatencyTarget)
+	fmt.Fprintf(w, "A sample goes: publisher in domain A → gateway A → NATS → gateway B → subscriber in domain B (and back on b2a). gateway-pubsub: each gateway a process of its own (iox2 gateway); gateway-embedded-pubsub: each gateway runs in the process of its domain's publisher and subscriber (the gateway package); nats-pubsub: the same bytes between two plain nats.go connections, through the same NATS server (a process of its own unless -nats-server in-a put it inside process A; see the command above). The receivers block. Median one-way latency, and its ratio to plain NATS (target: at most %.1f×):\n\n", gatewayLatencyTarget)
 	fmt.Fprintf(w, "| mechanism | size | nats-pubsub | gateway | × nats-pubsub | target | nats-pubsub p99 | gateway p99 |\n|---|--:|--:|--:|--:|---|--:|--:|\n")
 	cell := func(res *Result, f func(*Result) float64) string {
 		if res == nil {
