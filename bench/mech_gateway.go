@@ -61,7 +61,12 @@ type gatewayPubSub struct {
 	stop     context.CancelFunc
 	done     chan error
 	log      *tailBuffer
+	logFile  *os.File // B's copy of log, for A's messages (embeddedLogB)
 }
+
+// embeddedLogB is the file in the measurement's directory where B's
+// embedded gateway writes its log.
+const embeddedLogB = "gateway-B.log"
 
 func (m *gatewayPubSub) Setup(cfg Config) error {
 	m.cfg = cfg
@@ -136,8 +141,20 @@ func (m *gatewayPubSub) Setup(cfg Config) error {
 // that embeds the gateway package would.
 func (m *gatewayPubSub) startEmbedded(c *iox2.Config, url, ns string) error {
 	m.log = &tailBuffer{max: 8 << 10}
+	// B's gateway also writes its lines into a file of the measurement's
+	// directory, where A's error messages find them (logTail): when A
+	// reports that B stalled, B's gateway may say why.
+	var file *os.File
+	if m.cfg.Role == RoleB {
+		file, _ = os.OpenFile(m.cfg.DirPath(embeddedLogB), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+		m.logFile = file
+	}
 	gw, err := gateway.New(c, gateway.Config{NATSURL: url, Namespace: ns, Logf: func(format string, args ...any) {
-		fmt.Fprintf(m.log, "gateway: "+format+"\n", args...)
+		line := fmt.Sprintf("%s gateway: "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+		m.log.Write([]byte(line))
+		if file != nil {
+			file.Write([]byte(line))
+		}
 	}})
 	if err != nil {
 		return err
@@ -152,10 +169,17 @@ func (m *gatewayPubSub) startEmbedded(c *iox2.Config, url, ns string) error {
 // logTail returns the end of the gateway's output, for an error message.
 func (m *gatewayPubSub) logTail() string {
 	if m.embedded {
+		var b strings.Builder
 		if s := strings.TrimSpace(m.log.String()); s != "" {
-			return "\n--- the embedded gateway said:\n" + s
+			fmt.Fprintf(&b, "\n--- the embedded gateway of %s said:\n%s", m.cfg.Role, s)
 		}
-		return ""
+		if m.cfg.Role == RoleA {
+			if data, err := os.ReadFile(m.cfg.DirPath(embeddedLogB)); err == nil && len(bytes.TrimSpace(data)) > 0 {
+				data = bytes.TrimSpace(data[max(0, len(data)-8<<10):])
+				fmt.Fprintf(&b, "\n--- the embedded gateway of B said:\n%s", data)
+			}
+		}
+		return b.String()
 	}
 	return m.gw.logTail()
 }
@@ -261,6 +285,10 @@ func (m *gatewayPubSub) Close() error {
 		case <-time.After(m.cfg.Timeout):
 			errs = append(errs, fmt.Errorf("embedded gateway did not stop in %v%s", m.cfg.Timeout, m.logTail()))
 		}
+	}
+	if m.logFile != nil {
+		m.logFile.Close()
+		os.Remove(m.cfg.DirPath(embeddedLogB))
 	}
 	removeFromA(m.cfg, "nats-url")
 	// The domain's directories, once the node and the gateway have left
