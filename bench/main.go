@@ -114,7 +114,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long a process waits for the other one before it gives up")
 	fs.BoolVar(&list, "list", false, "list the mechanisms and exit")
 	fs.StringVar(&natsWhere, "nats-server", natsInProcess, "where the NATS server of nats-pubsub and gateway-pubsub runs: "+natsInProcess+" (a process of its own, as NATS is deployed) or "+natsInA+" (inside process A)")
-	fs.IntVar(&gwProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of gateway-pubsub's gateway processes (0: Go's default, the number of CPUs)")
+	fs.IntVar(&gwProcs, "gateway-gomaxprocs", defaultGatewayProcs, "GOMAXPROCS of gateway-pubsub's gateway processes, as iox2 gateway's --gomaxprocs (0: Go's default, the number of CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures the one-way latency of IPC mechanisms between two pinned processes, then the throughput of some of them.\n\n")
 		fs.PrintDefaults()
@@ -136,10 +136,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	if natsWhere != natsInProcess && natsWhere != natsInA {
 		return usage("-nats-server: %q is neither %s nor %s", natsWhere, natsInProcess, natsInA)
 	}
-	if gwProcs > 0 {
-		// B and the gateway processes inherit it (startGateway).
-		os.Setenv(envGWProcs, strconv.Itoa(gwProcs))
-	}
+	// startGateway reads it.
+	os.Setenv(envGWProcs, strconv.Itoa(gwProcs))
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))
 	}

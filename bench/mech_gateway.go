@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +41,10 @@ const (
 	envGWNS       = "IOX2GO_BENCH_GW_NAMESPACE"
 	envGWUnpinned = "IOX2GO_BENCH_GW_UNPINNED"
 	envGWProcs    = "IOX2GO_BENCH_GW_GOMAXPROCS" // -gateway-gomaxprocs
+
+	// defaultGatewayProcs is -gateway-gomaxprocs's default: iox2 gateway's
+	// GOMAXPROCS (cmd/iox2, defaultGatewayProcs).
+	defaultGatewayProcs = 1
 )
 
 // gatewayPubSub is iox2go publish-subscribe between two domains, each with
@@ -327,15 +332,21 @@ func startGateway(side, root, prefix, url, ns string) (*gatewayProc, error) {
 	}
 	g := &gatewayProc{side: side, log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
 	g.cmd = exec.Command(exe)
-	g.cmd.Env = append(os.Environ(),
+	// GOMAXPROCS: -gateway-gomaxprocs, 1 by default as iox2 gateway's;
+	// 0 leaves Go's default (one per CPU).
+	env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "GOMAXPROCS=") })
+	if n := os.Getenv(envGWProcs); n != "0" {
+		if n == "" {
+			n = strconv.Itoa(defaultGatewayProcs)
+		}
+		env = append(env, "GOMAXPROCS="+n)
+	}
+	g.cmd.Env = append(env,
 		envRole+"="+roleGateway,
 		envGWRoot+"="+root,
 		envGWPrefix+"="+prefix,
 		envGWNATS+"="+url,
 		envGWNS+"="+ns)
-	if n := os.Getenv(envGWProcs); n != "" {
-		g.cmd.Env = append(g.cmd.Env, "GOMAXPROCS="+n)
-	}
 	g.cmd.Stdout = g.log
 	g.cmd.Stderr = g.log
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

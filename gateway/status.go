@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,16 +21,19 @@ import (
 // Status is a snapshot of a running gateway, as `iox2 gateway status`
 // prints it.
 type Status struct {
-	Gateway   string         `json:"gateway"` // its ID on NATS
-	Host      string         `json:"host"`
-	PID       int            `json:"pid"`
-	Namespace string         `json:"namespace"`
-	ByteOrder string         `json:"byte_order"`
-	NATS      NATSStatus     `json:"nats"`
-	Local     []LocalService `json:"local"`   // announced: used by nodes of this host
-	Remotes   []RemoteStatus `json:"remotes"` // the other gateways
-	Bridges   []BridgeStatus `json:"bridges"` // services carried
-	Refused   []Refusal      `json:"refused"` // remote services not carried, and why
+	Gateway string `json:"gateway"` // its ID on NATS
+	Host    string `json:"host"`
+	PID     int    `json:"pid"`
+	// GOMAXPROCS is its process's runtime.GOMAXPROCS: how many threads
+	// run Go code at once (iox2 gateway sets 1 by default).
+	GOMAXPROCS int            `json:"gomaxprocs"`
+	Namespace  string         `json:"namespace"`
+	ByteOrder  string         `json:"byte_order"`
+	NATS       NATSStatus     `json:"nats"`
+	Local      []LocalService `json:"local"`   // announced: used by nodes of this host
+	Remotes    []RemoteStatus `json:"remotes"` // the other gateways
+	Bridges    []BridgeStatus `json:"bridges"` // services carried
+	Refused    []Refusal      `json:"refused"` // remote services not carried, and why
 }
 
 // NATSStatus is the NATS connection's state.
@@ -81,7 +85,7 @@ type BridgeStatus struct {
 
 // Status returns a snapshot of the gateway.
 func (g *Gateway) Status() Status {
-	st := Status{Gateway: g.idStr, Host: g.host, PID: os.Getpid(), Namespace: g.cfg.Namespace, ByteOrder: g.order,
+	st := Status{Gateway: g.idStr, Host: g.host, PID: os.Getpid(), GOMAXPROCS: runtime.GOMAXPROCS(0), Namespace: g.cfg.Namespace, ByteOrder: g.order,
 		NATS: NATSStatus{URL: g.cfg.NATSURL, State: "NOT STARTED"}}
 	if nc := g.ncStatus.Load(); nc != nil {
 		st.NATS.Connected = nc.IsConnected()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,10 +29,41 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
+// procsFlag is --gomaxprocs: a count of at least 0, and whether it was
+// given.
+type procsFlag struct {
+	n   int
+	set bool
+}
+
+func (f *procsFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.Itoa(f.n)
+}
+func (f *procsFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a count of at least 0", v)
+	}
+	f.n, f.set = n, true
+	return nil
+}
+
+// defaultGatewayProcs is the gateway's GOMAXPROCS unless --gomaxprocs or
+// the GOMAXPROCS environment variable says otherwise. A gateway hands
+// each message from one goroutine to the next (the doorbell's
+// dispatcher, the forwarder, the NATS client's flusher and reader); with
+// one P those hand-overs stay on one thread, where more Ps wake idle
+// threads to take them over (docs/GATEWAY.md, "Threads").
+const defaultGatewayProcs = 1
+
 var gw struct {
 	nats, namespace string
 	allow, deny     stringList
 	heartbeat       time.Duration
+	procs           procsFlag
 }
 
 func init() {
@@ -49,6 +82,10 @@ The settings come from the [gateway] table of the configuration file
 name patterns (path.Match syntax, such as "robot/*") and may be repeated:
 given on the command line, they replace the file's lists.
 
+The gateway runs Go code on one thread at a time unless --gomaxprocs or
+the GOMAXPROCS environment variable allows more: its work is a chain of
+hand-overs, which one thread does with the least latency.
+
 One gateway runs per domain: its status socket <root>/gateway/<prefix>gateway.sock
 answers "iox2 gateway status". Log lines go to stderr. docs/GATEWAY.md
 describes the subjects, the guarantees and the limits.`,
@@ -58,6 +95,7 @@ describes the subjects, the guarantees and the limits.`,
 			fs.Var(&gw.allow, "allow", "bridge only services whose name matches `PATTERN` (repeatable)")
 			fs.Var(&gw.deny, "deny", "never bridge services whose name matches `PATTERN` (repeatable)")
 			fs.DurationVar(&gw.heartbeat, "heartbeat", 0, "announcement `INTERVAL` (default: the file's gateway.heartbeat-interval, else 1s)")
+			fs.Var(&gw.procs, "gomaxprocs", "the gateway's GOMAXPROCS, `N` threads running Go code at once; 0 is Go's default, one per CPU (default: the GOMAXPROCS environment variable, else 1)")
 		},
 		maxArgs: 0,
 		run:     runGateway,
@@ -77,6 +115,14 @@ running is exit code 3; the socket of a gateway that died is removed.`,
 }
 
 func runGateway(e *env, _ []string) error {
+	switch {
+	case gw.procs.set && gw.procs.n == 0:
+		runtime.SetDefaultGOMAXPROCS()
+	case gw.procs.set:
+		runtime.GOMAXPROCS(gw.procs.n)
+	case os.Getenv("GOMAXPROCS") == "":
+		runtime.GOMAXPROCS(defaultGatewayProcs)
+	}
 	cfg := gateway.ConfigFrom(e.cfg)
 	if gw.nats != "" {
 		cfg.NATSURL = gw.nats
@@ -123,7 +169,7 @@ func runGatewayStatus(e *env, _ []string) error {
 		return printJSON(e.stdout, st)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "gateway %s on host %q (pid %d), namespace %q, byte order %s\n", st.Gateway, st.Host, st.PID, st.Namespace, st.ByteOrder)
+	fmt.Fprintf(w, "gateway %s on host %q (pid %d, GOMAXPROCS %d), namespace %q, byte order %s\n", st.Gateway, st.Host, st.PID, st.GOMAXPROCS, st.Namespace, st.ByteOrder)
 	server := st.NATS.Server
 	if server == "" {
 		server = st.NATS.URL

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,10 +38,16 @@ func TestGatewayCommand(t *testing.T) {
 	namespace := "cli" + iox2test.RunTag()
 	var stderrs []*bytes.Buffer
 	var cmds []*exec.Cmd
-	for _, cfg := range []*iox2.Config{a, b} {
-		cmd := exec.Command(bin, "--root", cfg.Root, "--prefix", cfg.Prefix, "gateway", "--nats", ns.ClientURL(),
-			"--namespace", namespace, "--heartbeat", "50ms", "--deny", "cli/secret/*")
-		cmd.Env = append(os.Environ(), "IOX2GO_CONFIG=", "XDG_CONFIG_HOME="+filepath.Dir(bin))
+	// a runs with the default GOMAXPROCS (1), b with --gomaxprocs 2.
+	env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "GOMAXPROCS=") })
+	for i, cfg := range []*iox2.Config{a, b} {
+		args := []string{"--root", cfg.Root, "--prefix", cfg.Prefix, "gateway", "--nats", ns.ClientURL(),
+			"--namespace", namespace, "--heartbeat", "50ms", "--deny", "cli/secret/*"}
+		if i == 1 {
+			args = append(args, "--gomaxprocs", "2")
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(env, "IOX2GO_CONFIG=", "XDG_CONFIG_HOME="+filepath.Dir(bin))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -73,11 +80,11 @@ func TestGatewayCommand(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if b := st.Bridges[0]; b.Service != "cli/gw" || b.Pattern != "publish_subscribe" || len(st.Remotes) != 1 || st.Namespace != namespace || !st.NATS.Connected {
+	if b := st.Bridges[0]; b.Service != "cli/gw" || b.Pattern != "publish_subscribe" || len(st.Remotes) != 1 || st.Namespace != namespace || !st.NATS.Connected || st.GOMAXPROCS != 2 {
 		t.Errorf("status %+v", st)
 	}
 	out := inspectOK(t, a, "gateway", "status")
-	for _, want := range []string{"namespace \"" + namespace + "\"", "NATS: CONNECTED", "announced (used on this host): 1", "other gateways: 1", "bridged: 0", "refused: 0"} {
+	for _, want := range []string{"GOMAXPROCS 1)", "namespace \"" + namespace + "\"", "NATS: CONNECTED", "announced (used on this host): 1", "other gateways: 1", "bridged: 0", "refused: 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("a's status lacks %q:\n%s", want, out)
 		}
@@ -105,6 +112,8 @@ func TestGatewayCommandErrors(t *testing.T) {
 		`iox2: gateway: namespace "a.b" may only contain letters, digits, '_' and '-'`)
 	expectStderr(t, inspectRun(t, cfg, "gateway", "--heartbeat", "1ms"), exitUsage,
 		`iox2: gateway: heartbeat interval is 1ms, must be at least 10ms`)
+	expectStderr(t, inspectRun(t, cfg, "gateway", "--gomaxprocs", "-1"), exitUsage,
+		`iox2: gateway: invalid value "-1" for flag --gomaxprocs: "-1" is not a count of at least 0 (see iox2 gateway --help)`)
 	r := inspectRun(t, cfg, "gateway", "status", "--json")
 	if r.code != exitNotFound || !strings.Contains(r.stderr, `"exit_code":3`) {
 		t.Errorf("status without a gateway: %v", r)
