@@ -73,6 +73,7 @@ type bridge struct {
 	msgs        uint64
 	undelivered atomic.Uint64 // deliveries of injected samples lost to full local queues
 	pubLost     uint64        // b.pub's Undelivered total when last counted; guarded by mu
+	pubFull     bool          // b.pub's last sample reached no subscriber; guarded by mu
 }
 
 func (b *bridge) setRemotes(ids, servers []string) {
@@ -449,7 +450,21 @@ func (b *bridge) injectLocked(n int, uh, pl []byte) {
 			b.warnLocked("no proxy publisher, sample dropped: %v", err)
 			return
 		}
-		b.pub, b.pubLost = p, 0
+		b.pub, b.pubLost, b.pubFull = p, 0, false
+	}
+	if want := b.pub.UserHeaderSize(); len(uh) != want {
+		b.malformed.Add(1)
+		b.warnLocked("dropped a sample with a user header of %d bytes, the service's is %d", len(uh), want)
+		return
+	}
+	// While the local subscribers' queues are full (the last sample
+	// reached none of them), a sample that every one of them would
+	// discard is counted as discarded without being loaned, copied and
+	// sent: a flood from NATS then leaves the CPU to the subscribers that
+	// drain the queues.
+	if b.pubFull && b.pub.DiscardIfFull() {
+		b.received.Add(1)
+		return
 	}
 	s, err := b.pub.LoanUninit(n)
 	if err != nil {
@@ -457,19 +472,15 @@ func (b *bridge) injectLocked(n int, uh, pl []byte) {
 		b.warnLocked("loan: %v", err)
 		return
 	}
-	if len(uh) != len(s.UserHeader()) {
-		s.Release()
-		b.malformed.Add(1)
-		b.warnLocked("dropped a sample with a user header of %d bytes, the service's is %d", len(uh), len(s.UserHeader()))
-		return
-	}
 	copy(s.UserHeader(), uh)
 	copy(s.Payload(), pl)
-	if _, err := s.Send(); err != nil {
+	delivered, err := s.Send()
+	if err != nil {
 		b.dropped.Add(1)
 		b.warnLocked("send: %v", err)
 		return
 	}
+	b.pubFull = delivered == 0
 	b.received.Add(1)
 }
 

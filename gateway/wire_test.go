@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	iox2 "github.com/iox2go/iox2go/runtime"
 )
 
 // record appends one record of the wire format to b.
@@ -279,4 +281,62 @@ func TestPendingLimitFollowsBatches(t *testing.T) {
 	if n := limit(); n < 6000 || n > 7500 {
 		t.Errorf("limit %d after batches of 10, want about 6554", n)
 	}
+}
+
+// TestFullLocalQueue: a local subscriber that does not keep up, on a
+// service without safe overflow. Gateway B injects through its
+// DiscardData proxy: the subscriber keeps the first samples its queue
+// holds, every later one is counted as received and undelivered (once its
+// queue is full the gateway counts them without loaning and copying them,
+// RawPublisher.DiscardIfFull), and the sample after the subscriber drained
+// its queue arrives with the gap in the proxy's sequence numbers.
+func TestFullLocalQueue(t *testing.T) {
+	const name, buffer, flood = "gw/full", 4, 100
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga, gb := runGateway(t, a, ns.ClientURL(), nil), runGateway(t, b, ns.ClientURL(), nil)
+	open := func(cfg *iox2.Config) *iox2.PublishSubscribeService[reading] {
+		svc := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](testNode(t, cfg, "app"), name).
+			SubscriberMaxBufferSize(buffer).EnableSafeOverflow(false).OpenOrCreate())
+		t.Cleanup(func() { svc.Close() })
+		return svc
+	}
+	pub := must[*iox2.Publisher[reading]](t)(open(a).Publisher())
+	sub := must[*iox2.Subscriber[reading]](t)(open(b).Subscriber())
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, name, psPattern, 1) && bridged(gb.Gateway, name, psPattern, 1)
+	})
+	for i := 1; i <= flood; i++ {
+		must[int](t)(pub.SendCopy(reading{Seq: uint64(i)}))
+	}
+	eventually(t, "the flood injected", func() bool { return bridgeOf(t, gb.Gateway, name, psPattern).Received == flood })
+	st := bridgeOf(t, gb.Gateway, name, psPattern)
+	if st.Undelivered != flood-buffer || st.Dropped != 0 {
+		t.Errorf("gateway B after the flood: %+v; want %d undelivered, none dropped", st, flood-buffer)
+	}
+	var firstSeq uint64
+	for i := 1; i <= buffer; i++ {
+		s := must[*iox2.Sample[reading]](t)(sub.Receive())
+		if s == nil || s.Payload().Seq != uint64(i) {
+			t.Fatalf("sample %d of the queue: %v", i, s)
+		}
+		if i == 1 {
+			firstSeq = s.Header().Sequence
+		}
+		s.Release()
+	}
+	if s := must[*iox2.Sample[reading]](t)(sub.Receive()); s != nil {
+		t.Fatalf("more than the queue held: %+v", s.Payload())
+	}
+	must[int](t)(pub.SendCopy(reading{Seq: flood + 1}))
+	var got *iox2.Sample[reading]
+	eventually(t, "the sample after the flood", func() bool {
+		got = must[*iox2.Sample[reading]](t)(sub.Receive())
+		return got != nil
+	})
+	if got.Payload().Seq != flood+1 || got.Header().Sequence != firstSeq+flood {
+		t.Errorf("after the flood: seq %d with the proxy's sequence number %d; want seq %d with %d (the gap of the undelivered ones)",
+			got.Payload().Seq, got.Header().Sequence, flood+1, firstSeq+flood)
+	}
+	got.Release()
 }

@@ -309,6 +309,23 @@ func (p *RawPublisher) Undelivered() (discarded, overwritten uint64) {
 	return p.p.discarded, p.p.overflows
 }
 
+// DiscardIfFull is for a publisher that makes samples only to send them,
+// such as a gateway relaying a flood that the local subscribers cannot
+// take. It reports whether a sample sent now would be discarded by every
+// receiver: at least one is connected, every one's queue is full, and p
+// discards rather than waits or overwrites (backpressure DiscardData,
+// safe overflow off) and keeps no history. If so it accounts for the
+// sample as a send would have, without one: it takes a sequence number
+// (the receivers see the gap) and counts a discarded delivery per receiver
+// (Undelivered); the caller then does not loan, fill nor send it. Queues
+// drain concurrently: the answer is that of the moment it looked, as a
+// send's would be.
+func (p *RawPublisher) DiscardIfFull() bool { return p.p.discardIfFull() }
+
+// UserHeaderSize returns the size of the user header of p's samples in
+// bytes, 0 for none.
+func (p *RawPublisher) UserHeaderSize() int { return int(p.p.layout.HeaderSize) }
+
 // Close closes the publisher. Samples already sent stay readable by the
 // subscribers until they release them.
 func (p *RawPublisher) Close() error { return p.p.closePort() }

@@ -450,3 +450,98 @@ func TestRawPublisherExcludeAndUndelivered(t *testing.T) {
 		}
 	}
 }
+
+// TestRawPublisherDiscardIfFull: while every subscriber's queue is full, a
+// DiscardData publisher accounts for a sample without sending it: one
+// discarded delivery per subscriber and a sequence number, so that the
+// subscribers see the gap; it says no whenever a send could deliver or
+// would not discard (room in a queue, no subscriber, safe overflow,
+// history, another backpressure), and allocates nothing.
+func TestRawPublisherDiscardIfFull(t *testing.T) {
+	node := testNode(t, testConfig(t))
+	open := func(name string, overflow bool, history int) (*RawPubSubService, *Subscriber[msg], *Subscriber[msg]) {
+		typed, err := PublishSubscribe[msg](node, name).SubscriberMaxBufferSize(2).EnableSafeOverflow(overflow).HistorySize(history).MaxSubscribers(2).OpenOrCreate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { typed.Close() })
+		return openRaw(t, node, name), must[*Subscriber[msg]](t)(typed.Subscriber()), must[*Subscriber[msg]](t)(typed.Subscriber())
+	}
+	send := func(pub *RawPublisher, seq uint64) int {
+		t.Helper()
+		s := must[*RawSampleMut](t)(pub.Loan(1))
+		binary.NativeEndian.PutUint64(s.Payload(), seq)
+		return must[int](t)(s.Send())
+	}
+
+	raw, a, _ := open("raw/full", false, 0)
+	pub := must[*RawPublisher](t)(raw.PublisherWith(RawPublisherOptions{Backpressure: DiscardData}))
+	if pub.DiscardIfFull() {
+		t.Fatal("DiscardIfFull before any sample: the queues have room")
+	}
+	send(pub, 0)
+	if pub.DiscardIfFull() {
+		t.Fatal("DiscardIfFull with one slot of each queue free")
+	}
+	send(pub, 1)
+	if n := testing.AllocsPerRun(100, func() {
+		if !pub.DiscardIfFull() {
+			t.Fatal("DiscardIfFull = false with both queues full")
+		}
+	}); n != 0 {
+		t.Errorf("DiscardIfFull allocates %v times", n)
+	}
+	if d, o := pub.Undelivered(); d != 2*101 || o != 0 { // AllocsPerRun runs it once more
+		t.Errorf("undelivered %d discarded, %d overwritten; want %d, 0", d, o, 2*101)
+	}
+	// a takes its two samples: a has room again, b not.
+	for _, want := range []uint64{0, 1} {
+		s := must[*Sample[msg]](t)(a.Receive())
+		if s == nil || s.Payload().Seq != want {
+			t.Fatalf("a: got %v, want seq %d", s, want)
+		}
+		s.Release()
+	}
+	if pub.DiscardIfFull() {
+		t.Fatal("DiscardIfFull with room in a's queue")
+	}
+	if n := send(pub, 2); n != 1 {
+		t.Fatalf("sample 2 delivered to %d subscribers, want a only", n)
+	}
+	// The skipped samples took their sequence numbers: a sees the gap.
+	s := must[*Sample[msg]](t)(a.Receive())
+	if s == nil || s.Payload().Seq != 2 || s.Header().Sequence != 2+101 {
+		t.Fatalf("a: got %v, want seq 2 with publisher sequence %d", s, 2+101)
+	}
+	s.Release()
+
+	// No subscriber, safe overflow, history, another backpressure: no.
+	raw2, c, d := open("raw/full-none", false, 0)
+	c.Close()
+	d.Close()
+	lone := must[*RawPublisher](t)(raw2.PublisherWith(RawPublisherOptions{Backpressure: DiscardData}))
+	if send(lone, 0); lone.DiscardIfFull() {
+		t.Error("DiscardIfFull with no subscriber")
+	}
+	for _, c := range []struct {
+		name     string
+		overflow bool
+		history  int
+		bp       Backpressure
+	}{
+		{"raw/full-overflow", true, 0, DiscardData},
+		{"raw/full-history", false, 1, DiscardData},
+		{"raw/full-retry", false, 0, RetryUntilDelivered},
+	} {
+		raw, _, _ := open(c.name, c.overflow, c.history)
+		p := must[*RawPublisher](t)(raw.PublisherWith(RawPublisherOptions{Backpressure: c.bp}))
+		if c.bp == DiscardData || c.overflow {
+			for i := range 3 {
+				send(p, uint64(i))
+			}
+		}
+		if p.DiscardIfFull() {
+			t.Errorf("%s: DiscardIfFull = true", c.name)
+		}
+	}
+}

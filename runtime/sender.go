@@ -357,6 +357,35 @@ func (p *sender) send(i uint32, length, requestID uint64, channel uint32, keep b
 	return delivered, nil
 }
 
+// discardIfFull is RawPublisher.DiscardIfFull.
+func (p *sender) discardIfFull() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.safeOverflow || p.strategy != DiscardData || len(p.history) > 0 {
+		return false
+	}
+	p.update()
+	if p.failing > 0 {
+		return false // a send reports the connection's error
+	}
+	n := 0
+	for _, c := range p.conns {
+		if c == nil {
+			continue
+		}
+		if q := c.conn.channels[0]; q.Len() < q.Cap() {
+			return false
+		}
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	p.seq++
+	p.discarded += uint64(n)
+	return true
+}
+
 // sendTo delivers loaned chunk i on channel ch of the connection to the
 // receiver in peer slot slot, if that is still peer, and reports whether
 // it did. wanted, if not nil, is asked while a RetryUntilDelivered waits:
