@@ -67,6 +67,9 @@ type gatewayPubSub struct {
 	done     chan error
 	log      *tailBuffer
 	logFile  *os.File // B's copy of log, for A's messages (embeddedLogB)
+	// status is the domain's gateway's status (the embedded one's, or
+	// the process's through its socket).
+	status func() (gateway.Status, error)
 }
 
 // embeddedLogB is the file in the measurement's directory where B's
@@ -100,8 +103,11 @@ func (m *gatewayPubSub) Setup(cfg Config) error {
 		if err := m.startEmbedded(c, url, ns); err != nil {
 			return err
 		}
-	} else if m.gw, err = startGateway(side, c.Root, c.Prefix, url, ns); err != nil {
-		return err
+	} else {
+		if m.gw, err = startGateway(side, c.Root, c.Prefix, url, ns); err != nil {
+			return err
+		}
+		m.status = func() (gateway.Status, error) { return gateway.QueryStatus(c) }
 	}
 	node, err := iox2.NewNodeBuilder().Name("bench-" + side).Config(c).SignalHandling(false).Create()
 	if err != nil {
@@ -167,8 +173,35 @@ func (m *gatewayPubSub) startEmbedded(c *iox2.Config, url, ns string) error {
 	var ctx context.Context
 	ctx, m.stop = context.WithCancel(context.Background())
 	m.done = make(chan error, 1)
+	m.status = func() (gateway.Status, error) { return gw.Status(), nil }
 	go func() { m.done <- gw.Run(ctx) }()
 	return nil
+}
+
+// reportLosses prints, in B after a stream, where gateway B lost samples
+// of a2b: on NATS (dropped: gaps in the record numbers, the subscription's
+// pending limit, a slow consumer at the server) or at B's full queue
+// (undelivered). The bench counts them together as lost.
+func (m *gatewayPubSub) reportLosses() {
+	st, err := m.status()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench (B): %s stream: gateway B's status: %v\n", m.name(), err)
+		return
+	}
+	for _, b := range st.Bridges {
+		if b.Service == "a2b" {
+			fmt.Fprintf(os.Stderr, "bench (B): %s stream: gateway B injected %d samples of a2b; lost on NATS %d, at B's full queue %d, malformed %d\n",
+				m.name(), b.Received, b.Dropped, b.Undelivered, b.Malformed)
+		}
+	}
+}
+
+// name is the mechanism's name.
+func (m *gatewayPubSub) name() string {
+	if m.embedded {
+		return gatewayEmbeddedName
+	}
+	return gatewayName
 }
 
 // logTail returns the end of the gateway's output, for an error message.
@@ -273,6 +306,9 @@ func (m *gatewayPubSub) Close() error {
 	var errs []error
 	if m.bc != nil {
 		m.bc.close()
+	}
+	if m.cfg.Stream && m.cfg.Role == RoleB && m.status != nil {
+		m.reportLosses()
 	}
 	if m.node != nil {
 		errs = append(errs, m.node.Close())
