@@ -63,7 +63,9 @@ func TestGatewayCommand(t *testing.T) {
 	}
 	defer svc.Close()
 	var st gateway.Status
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: two processes start, connect and announce every 50ms; a
+	// loaded machine (make test runs packages in parallel) slows all of it.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := inspectRun(t, b, "gateway", "status", "--json")
 		if r.code == 0 {
@@ -76,7 +78,11 @@ func TestGatewayCommand(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("b never bridged cli/gw: %v", r)
+			for _, cmd := range cmds { // their output is complete once they are gone
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			t.Fatalf("b never bridged cli/gw in 30s: %v\ngateway a said:\n%s\ngateway b said:\n%s", r, stderrs[0], stderrs[1])
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
