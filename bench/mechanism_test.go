@@ -55,8 +55,9 @@ func pairMode(t *testing.T, name string, size int, stream bool) (a, b Mechanism)
 		if err := a.Close(); err != nil {
 			t.Errorf("close A: %v", err)
 		}
-		// The NATS server that A embeds allocates in the background,
-		// which TestNoAllocations would count.
+		// The NATS server, a process of A's (or inside A with
+		// -nats-server in-a, which allocates in the background, as
+		// TestNoAllocations would count), goes with the test.
 		stopNATS()
 		left, _ := filepath.Glob("/dev/shm/" + cfg.Prefix + "*")
 		if ents, _ := os.ReadDir(dir); len(left)+len(ents) > 0 {
