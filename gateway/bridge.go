@@ -299,13 +299,28 @@ func (b *bridge) forwardSamples() {
 		return
 	}
 	defer stop()
+	// When the gateway stops (b.ctx ends), the forwarder first sends what
+	// its subscriber holds, for at most drainFor: what local publishers
+	// sent before the stop still reaches the other hosts.
+	var drainUntil time.Time
 	for {
 		s, err := b.sub.Receive()
 		if err == nil && s == nil {
 			flush()
+			if !drainUntil.IsZero() {
+				return // drained
+			}
 			if err = wait(b.ctx); err == nil {
 				continue
 			}
+			if b.ctx.Err() != nil {
+				drainUntil = time.Now().Add(drainFor)
+				continue
+			}
+		}
+		if err == nil && !drainUntil.IsZero() && records == 0 && time.Now().After(drainUntil) {
+			s.Release()
+			return // publishers that keep sending: what is left is not forwarded
 		}
 		if err != nil {
 			if b.ctx.Err() == nil {
@@ -345,6 +360,10 @@ func (b *bridge) forwardSamples() {
 		}
 	}
 }
+
+// drainFor bounds how long a forwarder keeps sending what its local port
+// holds once the gateway stops.
+const drainFor = 200 * time.Millisecond
 
 // minProxySliceBytes is the payload room a dynamic service's proxy
 // publisher starts with; it grows to the largest sample that arrives.
@@ -507,29 +526,34 @@ func (b *bridge) forwardEvents() {
 	defer close(b.done)
 	nc, origin := b.g.nc, b.g.id
 	var buf [eventMsgLen]byte
+	forward := func(a iox2.EventActivation) {
+		b.mu.Lock()
+		inj := min(b.injected[a.ID], a.Count)
+		if inj > 0 {
+			b.injected[a.ID] -= inj
+		}
+		b.mu.Unlock()
+		count := a.Count - inj
+		if count == 0 {
+			return
+		}
+		putEvent(buf[:], uint64(a.ID), count, origin)
+		if err := nc.Publish(b.subj, buf[:]); err != nil {
+			b.dropped.Add(1)
+			return
+		}
+		b.sent.Add(1)
+	}
 	for {
-		_, err := b.lis.BlockingWait(b.ctx, func(a iox2.EventActivation) {
-			b.mu.Lock()
-			inj := min(b.injected[a.ID], a.Count)
-			if inj > 0 {
-				b.injected[a.ID] -= inj
-			}
-			b.mu.Unlock()
-			count := a.Count - inj
-			if count == 0 {
-				return
-			}
-			putEvent(buf[:], uint64(a.ID), count, origin)
-			if err := nc.Publish(b.subj, buf[:]); err != nil {
-				b.dropped.Add(1)
-				return
-			}
-			b.sent.Add(1)
-		})
+		_, err := b.lis.BlockingWait(b.ctx, forward)
 		if err != nil {
 			if b.ctx.Err() == nil {
 				b.g.logf("gateway %s: %s: wait: %v", b.g.idStr, b.static.Name, err)
+				return
 			}
+			// The gateway stops: what the listener holds goes too (see
+			// forwardSamples).
+			b.lis.TryWait(forward)
 			return
 		}
 	}

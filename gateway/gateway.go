@@ -475,15 +475,26 @@ const (
 // assumed to have.
 const MinHeartbeat = iox2.MinGatewayHeartbeat
 
+// shutdown stops the bridges and says goodbye. The forwarders stop first
+// and send what their local ports hold (forwardSamples, drainFor), then
+// NATS is flushed and the goodbye follows: the other gateways close their
+// bridges at the goodbye, after what this one still sent.
 func (g *Gateway) shutdown() {
-	if g.connected.Load() {
-		g.nc.Publish(g.subj("gw."+g.idStr+".bye"), nil)
-		g.nc.FlushTimeout(time.Second)
-	}
 	g.mu.Lock()
 	bs := g.bridges
 	g.bridges = map[string]*bridge{}
 	g.mu.Unlock()
+	for _, b := range bs {
+		b.cancel()
+	}
+	for _, b := range bs {
+		<-b.done
+	}
+	if g.connected.Load() {
+		g.nc.FlushTimeout(time.Second)
+		g.nc.Publish(g.subj("gw."+g.idStr+".bye"), nil)
+		g.nc.FlushTimeout(time.Second)
+	}
 	for _, b := range bs {
 		b.close()
 	}

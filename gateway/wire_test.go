@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -339,4 +340,64 @@ func TestFullLocalQueue(t *testing.T) {
 			got.Payload().Seq, got.Header().Sequence, flood+1, firstSeq+flood)
 	}
 	got.Release()
+}
+
+// TestStopForwardsWhatIsQueued: samples that a local publisher sent just
+// before its gateway stops still reach the other host, and before the
+// gateway's goodbye. A raw NATS subscriber sees the records on the
+// service's subject and the goodbye, in the order NATS delivers them.
+func TestStopForwardsWhatIsQueued(t *testing.T) {
+	h := bridgedPubSub(t)
+	ga, ea, eb, nc := h.ga, h.ea, h.eb, h.nc
+	var mu sync.Mutex
+	records, recordsAtBye := 0, -1
+	data := bridgeOf(t, ga.Gateway, psName, psPattern).Subject
+	bye := ga.subj("gw." + ga.idStr + ".bye")
+	sub := must[*nats.Subscription](t)(nc.Subscribe(">", func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch m.Subject {
+		case data:
+			for rest := m.Data; len(rest) > 0; {
+				var err error
+				if _, _, _, rest, err = nextRecord(rest, 24); err != nil {
+					return
+				}
+				records++
+			}
+		case bye:
+			recordsAtBye = records
+		}
+	}))
+	defer sub.Unsubscribe()
+	must[struct{}](t)(struct{}{}, nc.Flush())
+	const n = 16 // the service's subscriber buffer: the gateway's subscriber holds them all
+	for i := 1; i <= n; i++ {
+		send(t, ea.pub, reading{Seq: uint64(i), Tail: 0xd}, "A")
+	}
+	ga.stop() // at once: the forwarder may not have taken any of them yet
+	if ga.err != nil {
+		t.Fatal(ga.err)
+	}
+	var got []reading
+	eventually(t, "the samples sent before the stop", func() bool {
+		r, _ := receiveAll(t, eb.sub, 10*time.Millisecond)
+		got = append(got, r...)
+		return len(got) >= n
+	})
+	for i, r := range got {
+		if r.Seq != uint64(i+1) {
+			t.Fatalf("got %+v, want seqs 1..%d in order", got, n)
+		}
+	}
+	eventually(t, "the goodbye", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return recordsAtBye >= 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if recordsAtBye != n {
+		t.Errorf("%d records on NATS before the goodbye, want %d", recordsAtBye, n)
+	}
 }
