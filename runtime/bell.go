@@ -536,6 +536,14 @@ func (wp *waitpoint) spins() bool { return wp.lastWait.Load() < int64(spinFor) }
 // waited records how long a blocking wait on wp took to get something.
 func (wp *waitpoint) waited(d time.Duration) { wp.lastWait.Store(int64(d)) }
 
+// took records, for a wait that began at start, how long it took when it
+// got something (ok): every way out of block that got something.
+func (wp *waitpoint) took(ok bool, start time.Time) {
+	if ok {
+		wp.waited(time.Since(start))
+	}
+}
+
 // fire wakes every waiter: a non-blocking send on each channel.
 func (wp *waitpoint) fire() {
 	wp.mu.Lock()

@@ -100,9 +100,7 @@ func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bo
 		for time.Since(start) < spinFor {
 			runtime.Gosched()
 			if v, ok, err = try(); ok || err != nil {
-				if ok {
-					wp.waited(time.Since(start))
-				}
+				wp.took(ok, start)
 				return v, err
 			}
 		}
@@ -110,9 +108,7 @@ func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bo
 	for {
 		v, ok, err = try()
 		if ok || err != nil {
-			if ok {
-				wp.waited(time.Since(start))
-			}
+			wp.took(ok, start)
 			return v, err
 		}
 		if err := n.blockErr(ctx); err != nil {
@@ -124,6 +120,7 @@ func block[R any](ctx context.Context, n *Node, wp *waitpoint, try func() (R, bo
 		}
 		if v, ok, err = try(); ok || err != nil {
 			wp.unwait(ch)
+			wp.took(ok, start)
 			return v, err
 		}
 		select {
