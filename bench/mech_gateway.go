@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -57,7 +58,7 @@ type gatewayPubSub struct {
 	pub  *iox2.Publisher[byte]
 	sub  *iox2.Subscriber[byte]
 	bc   *blockCtx
-	gw   *gatewayProc
+	gw   *childProc
 	prog drainTicker // B's, in the throughput mode
 
 	// embedded: the domain's gateway runs in this process (gateway-
@@ -348,26 +349,57 @@ func (m *gatewayPubSub) Close() error {
 	return errors.Join(errs...)
 }
 
-// gatewayProc is a gateway process of one domain.
-type gatewayProc struct {
-	side string
-	what string // "" for "gateway of domain <side>"
+// childProc is a process of this program that A starts: a domain's
+// gateway, or the NATS server.
+type childProc struct {
+	name string // what the messages call it
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	log  *tailBuffer
 	done chan error
 }
 
-// startGateway starts the gateway process of a domain, from the spawner
-// thread (spawn); it widens its own CPU affinity (runGateway), so that it
-// runs on any CPU.
-func startGateway(side, root, prefix, url, ns string) (*gatewayProc, error) {
+// startChild starts this program again with env (which names its role),
+// from the spawner thread (spawn). Its output goes to its log, but for
+// the first line when firstLine is not nil: that line is sent there. Its
+// input stays open until stop.
+func startChild(name string, env []string, firstLine chan<- string) (*childProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	g := &gatewayProc{side: side, log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
-	g.cmd = exec.Command(exe)
+	c := &childProc{name: name, log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
+	c.cmd = exec.Command(exe)
+	c.cmd.Env = env
+	c.cmd.Stderr = c.log
+	var out io.Reader
+	if firstLine == nil {
+		c.cmd.Stdout = c.log
+	} else if out, err = c.cmd.StdoutPipe(); err != nil {
+		return nil, err
+	}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if c.in, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := spawn(c.cmd); err != nil {
+		return nil, fmt.Errorf("start the %s: %w", name, err)
+	}
+	go func() {
+		if out != nil {
+			r := bufio.NewReader(out)
+			line, _ := r.ReadString('\n')
+			firstLine <- strings.TrimSpace(line)
+			io.Copy(c.log, r)
+		}
+		c.done <- c.cmd.Wait()
+	}()
+	return c, nil
+}
+
+// startGateway starts the gateway process of a domain; it widens its own
+// CPU affinity (runGateway), so that it runs on any CPU.
+func startGateway(side, root, prefix, url, ns string) (*childProc, error) {
 	// GOMAXPROCS: -gateway-gomaxprocs, 1 by default as iox2 gateway's;
 	// 0 leaves Go's default (one per CPU).
 	env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "GOMAXPROCS=") })
@@ -377,44 +409,33 @@ func startGateway(side, root, prefix, url, ns string) (*gatewayProc, error) {
 		}
 		env = append(env, "GOMAXPROCS="+n)
 	}
-	g.cmd.Env = append(env,
+	return startChild("gateway of domain "+side, append(env,
 		envRole+"="+roleGateway,
 		envGWRoot+"="+root,
 		envGWPrefix+"="+prefix,
 		envGWNATS+"="+url,
-		envGWNS+"="+ns)
-	g.cmd.Stdout = g.log
-	g.cmd.Stderr = g.log
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if g.in, err = g.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	if err := spawn(g.cmd); err != nil {
-		return nil, fmt.Errorf("start the gateway of domain %s: %w", side, err)
-	}
-	go func() { g.done <- g.cmd.Wait() }()
-	return g, nil
+		envGWNS+"="+ns), nil)
 }
 
-// stop ends the gateway (the end of its input) and waits for it; it kills
+// stop ends the process (the end of its input) and waits for it; it kills
 // it after timeout.
-func (g *gatewayProc) stop(timeout time.Duration) error {
+func (g *childProc) stop(timeout time.Duration) error {
 	g.in.Close()
 	select {
 	case err := <-g.done:
 		if err != nil {
-			return fmt.Errorf("%s: %w%s", g.name(), err, g.logTail())
+			return fmt.Errorf("%s: %w%s", g.name, err, g.logTail())
 		}
 		return nil
 	case <-time.After(timeout):
 		g.cmd.Process.Kill()
 		<-g.done
-		return fmt.Errorf("%s did not stop in %v; killed%s", g.name(), timeout, g.logTail())
+		return fmt.Errorf("%s did not stop in %v; killed%s", g.name, timeout, g.logTail())
 	}
 }
 
-// logTail returns the end of the gateway's output, for an error message.
-func (g *gatewayProc) logTail() string {
+// logTail returns the end of the process's output, for an error message.
+func (g *childProc) logTail() string {
 	if g == nil {
 		return ""
 	}
@@ -422,15 +443,7 @@ func (g *gatewayProc) logTail() string {
 	if s == "" {
 		return ""
 	}
-	return fmt.Sprintf("\n--- %s said:\n%s", g.name(), s)
-}
-
-// name is what the messages call the process.
-func (g *gatewayProc) name() string {
-	if g.what != "" {
-		return g.what
-	}
-	return "gateway of domain " + g.side
+	return fmt.Sprintf("\n--- %s said:\n%s", g.name, s)
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	server "github.com/nats-io/nats-server/v2/server"
@@ -51,7 +48,7 @@ const roleNATS = "nats"
 var natsSrv struct {
 	sync.Mutex
 	s    *server.Server // in A
-	proc *gatewayProc   // or a process of its own
+	proc *childProc     // or a process of its own
 	url  string
 }
 
@@ -100,36 +97,14 @@ func startNATS() (string, error) {
 	return url, nil
 }
 
-// startNATSProcess starts the server's process (runNATS) from the spawner
-// thread and reads its URL, the first line it prints.
-func startNATSProcess() (*gatewayProc, string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, "", err
-	}
-	p := &gatewayProc{side: "NATS", what: "NATS server", log: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
-	p.cmd = exec.Command(exe)
-	p.cmd.Env = append(os.Environ(), envRole+"="+roleNATS)
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	p.cmd.Stderr = p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if p.in, err = p.cmd.StdinPipe(); err != nil {
-		return nil, "", err
-	}
-	if err := spawn(p.cmd); err != nil {
-		return nil, "", fmt.Errorf("start the NATS server: %w", err)
-	}
+// startNATSProcess starts the server's process (runNATS) and reads its
+// URL, the first line it prints.
+func startNATSProcess() (*childProc, string, error) {
 	urls := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(out)
-		line, _ := r.ReadString('\n')
-		urls <- strings.TrimSpace(line)
-		io.Copy(p.log, r)
-		p.done <- p.cmd.Wait()
-	}()
+	p, err := startChild("NATS server", append(os.Environ(), envRole+"="+roleNATS), urls)
+	if err != nil {
+		return nil, "", err
+	}
 	select {
 	case url := <-urls:
 		if strings.HasPrefix(url, "nats://") {
