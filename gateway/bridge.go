@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -372,6 +373,16 @@ const minProxySliceBytes = 64 << 10
 // onSample injects the samples of a message from NATS (one or a batch)
 // through the proxy publisher, in their order.
 func (b *bridge) onSample(m *nats.Msg) {
+	// A message that left the local subscribers' queues full ends with a
+	// yield of the processor (after the lock is released): in a program
+	// that embeds the gateway, the goroutines that drain those queues then
+	// run before more of a flood is read from NATS only to be discarded.
+	full := false
+	defer func() {
+		if full {
+			runtime.Gosched()
+		}
+	}()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	records := 0
@@ -387,6 +398,7 @@ func (b *bridge) onSample(m *nats.Msg) {
 		}
 		b.countUndeliveredLocked()
 		b.adjustPending(records)
+		full = b.pubFull
 	}()
 	if b.ctx.Err() != nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -340,6 +341,87 @@ func TestFullLocalQueue(t *testing.T) {
 			got.Payload().Seq, got.Header().Sequence, flood+1, firstSeq+flood)
 	}
 	got.Release()
+}
+
+// TestYieldWhileLocalQueueFull: a message from NATS that leaves the local
+// subscribers' queues full ends with a yield of the processor, so that in
+// a program that embeds the gateway the goroutines that drain those queues
+// run before more of a flood is read; a message that did not fill them does
+// not yield. With one P, a goroutine started just before a message is
+// injected runs before the injection returns only if it yielded (a yield
+// may resume the yielder first, once in 61 schedules, for the global run
+// queue's fairness: each side of the check gets five tries).
+func TestYieldWhileLocalQueueFull(t *testing.T) {
+	const name, buffer = "gw/yield", 4
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga, gb := runGateway(t, a, ns.ClientURL(), nil), runGateway(t, b, ns.ClientURL(), nil)
+	open := func(cfg *iox2.Config) *iox2.PublishSubscribeService[reading] {
+		svc := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](testNode(t, cfg, "app"), name).
+			SubscriberMaxBufferSize(buffer).EnableSafeOverflow(false).OpenOrCreate())
+		t.Cleanup(func() { svc.Close() })
+		return svc
+	}
+	pub := must[*iox2.Publisher[reading]](t)(open(a).Publisher())
+	sub := must[*iox2.Subscriber[reading]](t)(open(b).Subscriber())
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, name, psPattern, 1) && bridged(gb.Gateway, name, psPattern, 1)
+	})
+	// The first sample through the bridge creates gateway B's proxy
+	// publisher (files, system calls): after it, an injection does not block.
+	must[int](t)(pub.SendCopy(reading{Seq: 1}))
+	eventually(t, "the first sample", func() bool { return bridgeOf(t, gb.Gateway, name, psPattern).Received == 1 })
+	hash := bridgeOf(t, gb.Gateway, name, psPattern).Subject[len("iox2go."+gb.Namespace()+".ps."):]
+	gb.mu.Lock()
+	br := gb.bridges[hash]
+	gb.mu.Unlock()
+	if br == nil {
+		t.Fatal("no bridge")
+	}
+	number := uint32(0)
+	inject := func() (yielded bool) {
+		number++
+		msg := &nats.Msg{Subject: "test", Data: record(nil, sampleHeader{origin: 77, publisher: 1, seq: uint64(number), number: number, elems: 1}, nil, make([]byte, 24))}
+		var ran atomic.Bool
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		go ran.Store(true)
+		br.onSample(msg)
+		return ran.Load()
+	}
+	tries := func(want bool) bool {
+		for range 5 {
+			if inject() == want {
+				return true
+			}
+		}
+		return false
+	}
+	// The queue holds 1: each of these reaches the subscriber, until the
+	// fourth fills the queue.
+	if !tries(false) {
+		t.Error("injecting into a queue with room yielded in 5 of 5 tries")
+	}
+	for st := bridgeOf(t, gb.Gateway, name, psPattern); st.Undelivered == 0; st = bridgeOf(t, gb.Gateway, name, psPattern) {
+		if st.Received > buffer+10 {
+			t.Fatalf("the queue never filled: %+v", st)
+		}
+		inject()
+	}
+	if !tries(true) {
+		t.Error("injecting into a full queue did not yield in 5 of 5 tries")
+	}
+	// The subscriber holds its first sample and the three that filled its
+	// queue; the rest were counted as undelivered.
+	for i := range buffer {
+		s := must[*iox2.Sample[reading]](t)(sub.Receive())
+		if s == nil || (i == 0) != (s.Payload().Seq == 1) {
+			t.Fatalf("sample %d of the queue: %v", i, s)
+		}
+		s.Release()
+	}
+	if s := must[*iox2.Sample[reading]](t)(sub.Receive()); s != nil {
+		t.Errorf("more than the queue held: %+v", s.Payload())
+	}
 }
 
 // TestStopForwardsWhatIsQueued: samples that a local publisher sent just
