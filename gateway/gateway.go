@@ -151,6 +151,7 @@ func (g *Gateway) Run(ctx context.Context) (err error) {
 	opts := []nats.Option{
 		nats.Name(g.cfg.Name),
 		nats.NoEcho(),
+		nats.SetCustomDialer(rawDialer{timeout: nats.GetDefaultOptions().Timeout}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(reconnectJitter, reconnectJitter),

@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawDialer dials the gateway's TCP connections to NATS as rawConns
+// (nats.SetCustomDialer). TLS, when configured, still wraps them.
+type rawDialer struct{ timeout time.Duration }
+
+func (d rawDialer) Dial(network, address string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: d.timeout}).Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	return newRawConn(tc)
+}
+
+// rawConn is a TCP connection whose reads and writes are raw system calls
+// (no entersyscall and exitsyscall) made through the netpoller: Go keeps
+// the socket non-blocking, so a call never sleeps in the kernel, and while
+// there is nothing to read, or no room to write, the goroutine parks in
+// the netpoller as with net.TCPConn.
+//
+// Why: a counted system call made after the process was idle first wakes
+// the runtime's sysmon thread, which waits while every P is idle. A
+// gateway that forwards one message at a time (a request, a ping-pong)
+// paid a futex wake-up and a thread scheduled on another CPU for each, on
+// the CPUs that carry the message next (docs/BENCHMARKS.md, "Raw system
+// calls on the gateway's path"). The runtime's doorbells do the same
+// (runtime/bell.go, writeToken). Deadlines, Close and the rest are
+// net.TCPConn's.
+type rawConn struct {
+	*net.TCPConn
+	rc syscall.RawConn
+
+	rmu    sync.Mutex // one Read at a time: rbuf and the result are shared with readFn
+	rbuf   []byte
+	rn     int
+	rerr   syscall.Errno
+	readFn func(fd uintptr) bool // c.read, made once: no allocation per call
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	wn      int
+	werr    syscall.Errno
+	writeFn func(fd uintptr) bool
+}
+
+func newRawConn(tc *net.TCPConn) (*rawConn, error) {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	c := &rawConn{TCPConn: tc, rc: rc}
+	c.readFn, c.writeFn = c.read, c.write
+	return c, nil
+}
+
+// read is called by rc.Read with the socket: it reports false (wait until
+// readable) on EAGAIN.
+func (c *rawConn) read(fd uintptr) bool {
+	for {
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(c.rbuf))), uintptr(len(c.rbuf)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.rn, c.rerr = int(n), e
+		return true
+	}
+}
+
+// write writes what is left of wbuf, and reports false (wait until
+// writable) on EAGAIN.
+func (c *rawConn) write(fd uintptr) bool {
+	for c.wn < len(c.wbuf) {
+		rest := c.wbuf[c.wn:]
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rest))), uintptr(len(rest)))
+		switch e {
+		case 0:
+			c.wn += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.werr = e
+			return true
+		}
+	}
+	return true
+}
+
+func (c *rawConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rbuf, c.rn, c.rerr = p, 0, 0
+	err := c.rc.Read(c.readFn)
+	c.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case c.rerr != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", c.rerr))
+	case c.rn == 0:
+		return 0, io.EOF
+	}
+	return c.rn, nil
+}
+
+func (c *rawConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf, c.wn, c.werr = p, 0, 0
+	err := c.rc.Write(c.writeFn)
+	c.wbuf = nil
+	switch {
+	case err != nil:
+		return c.wn, c.opError("write", err)
+	case c.werr != 0:
+		return c.wn, c.opError("write", os.NewSyscallError("write", c.werr))
+	}
+	return c.wn, nil
+}
+
+// opError wraps err as net.TCPConn would, so that errors.Is (for example
+// os.ErrDeadlineExceeded, net.ErrClosed) and Timeout() keep working. The
+// raw connection's own errors (a deadline, a closed socket) come wrapped
+// already, as a "raw-read" or "raw-write": they get op's name.
+func (c *rawConn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		e := *oe
+		e.Op = op
+		return &e
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
