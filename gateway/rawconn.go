@@ -39,7 +39,7 @@ func (d rawDialer) Dial(network, address string) (net.Conn, error) {
 // gateway that forwards one message at a time (a request, a ping-pong)
 // paid a futex wake-up and a thread scheduled on another CPU for each, on
 // the CPUs that carry the message next (docs/BENCHMARKS.md, "Raw system
-// calls on the gateway's path"). The runtime's doorbells do the same
+// calls on the message path"). The runtime's doorbells do the same
 // (runtime/bell.go, writeToken). Deadlines, Close and the rest are
 // net.TCPConn's.
 type rawConn struct {

@@ -239,9 +239,8 @@ func openPeerBell(path string) (int, error) {
 // (a full pipe answers EAGAIN). A counted one would, when the process had
 // been idle, first wake the runtime's sysmon thread (entersyscall does
 // while sysmon waits for work): a futex wake-up and a thread scheduled on
-// another CPU for every message of a ping-pong, which on a VM costs as
-// much CPU as the write itself (docs/BENCHMARKS.md, "Raw system calls on
-// the doorbell").
+// another CPU for every message of a ping-pong (docs/BENCHMARKS.md, "Raw
+// system calls on the message path").
 func writeToken(fd int, t uint64) error {
 	for {
 		_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&t)), 8)
