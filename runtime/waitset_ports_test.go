@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -86,8 +87,15 @@ func TestWaitSetAttachesEveryReceivingPort(t *testing.T) {
 		}
 		return got
 	}
-	if got := wait(func() { send(t, pub, 1) }); len(got) != 2 || got[0] != gSub && got[1] != gSub {
-		t.Fatalf("a sample woke %v, want the subscriber and the raw subscriber", got)
+	// The publisher delivers to one subscriber, then to the other: the
+	// WaitSet may wake and look in between (seen with the in-process
+	// transport under load), and then finds the second in its next round.
+	got := wait(func() { send(t, pub, 1) })
+	for round := 1; round < 5 && len(got) == 1; round++ {
+		got = append(got, wait(func() {})...)
+	}
+	if len(got) != 2 || !slices.Contains(got, gSub) || !slices.Contains(got, gRaw) {
+		t.Fatalf("a sample woke %v, want the subscriber %v and the raw subscriber %v", got, gSub, gRaw)
 	}
 	if got := wait(func() { nt.Notify() }); len(got) != 1 || got[0] != gL {
 		t.Fatalf("a notification woke %v", got)
