@@ -81,6 +81,9 @@ func (c *rawConn) read(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		}
+		if e != 0 {
+			n = 0 // the call returned -1
+		}
 		c.rn, c.rerr = int(n), e
 		return true
 	}
@@ -113,32 +116,33 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.rbuf, c.rn, c.rerr = p, 0, 0
-	err := c.rc.Read(c.readFn)
+	err := c.result("read", c.rc.Read(c.readFn), c.rerr)
 	c.rbuf = nil
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case c.rerr != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", c.rerr))
-	case c.rn == 0:
-		return 0, io.EOF
+	if err == nil && c.rn == 0 {
+		err = io.EOF
 	}
-	return c.rn, nil
+	return c.rn, err
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wbuf, c.wn, c.werr = p, 0, 0
-	err := c.rc.Write(c.writeFn)
+	err := c.result("write", c.rc.Write(c.writeFn), c.werr)
 	c.wbuf = nil
+	return c.wn, err
+}
+
+// result is the error of a Read or Write: what rc.Read or rc.Write
+// returned (a deadline, a closed socket), else the system call's.
+func (c *rawConn) result(op string, err error, errno syscall.Errno) error {
 	switch {
 	case err != nil:
-		return c.wn, c.opError("write", err)
-	case c.werr != 0:
-		return c.wn, c.opError("write", os.NewSyscallError("write", c.werr))
+		return c.opError(op, err)
+	case errno != 0:
+		return c.opError(op, os.NewSyscallError(op, errno))
 	}
-	return c.wn, nil
+	return nil
 }
 
 // opError wraps err as net.TCPConn would, so that errors.Is (for example

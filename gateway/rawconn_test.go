@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -147,5 +148,19 @@ func TestRawConnAllocatesNothing(t *testing.T) {
 	roundTrip()
 	if a := testing.AllocsPerRun(200, roundTrip); a != 0 {
 		t.Errorf("a write and a read allocate %v times", a)
+	}
+}
+
+// TestRawConnReset: a connection the peer reset ends a read with
+// ECONNRESET and no bytes, as net.TCPConn's does.
+func TestRawConnReset(t *testing.T) {
+	c, peer := rawPair(t)
+	peer.(*net.TCPConn).SetLinger(0) // Close sends a reset
+	peer.Close()
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(time.Minute)) // a lost reset fails, not hangs
+	n, err := c.Read(buf)
+	if n != 0 || !errors.Is(err, syscall.ECONNRESET) || !strings.HasPrefix(err.Error(), "read tcp ") {
+		t.Errorf("read after a reset: %d, %v; want 0 and \"read tcp ...: connection reset by peer\"", n, err)
 	}
 }
