@@ -136,6 +136,41 @@ func bridgedPubSub(t *testing.T) psHosts {
 	return h
 }
 
+// psBridge returns g's bridge of publish-subscribe service name.
+func psBridge(t *testing.T, g *testGW, name string) *bridge {
+	t.Helper()
+	hash := bridgeOf(t, g.Gateway, name, psPattern).Subject[len("iox2go."+g.Namespace()+".ps."):]
+	g.mu.Lock()
+	br := g.bridges[hash]
+	g.mu.Unlock()
+	if br == nil {
+		t.Fatalf("no bridge of %q", name)
+	}
+	return br
+}
+
+// smallQueueHosts bridges service name, whose subscribers hold buffer
+// samples without safe overflow, between two hosts with a gateway each: a
+// publisher on host A, a subscriber on host B, and B's gateway.
+func smallQueueHosts(t *testing.T, name string, buffer int) (*testGW, *iox2.Publisher[reading], *iox2.Subscriber[reading]) {
+	t.Helper()
+	ns := startNATS(t, 0)
+	a, b := domain(t, "a"), domain(t, "b")
+	ga, gb := runGateway(t, a, ns.ClientURL(), nil), runGateway(t, b, ns.ClientURL(), nil)
+	open := func(cfg *iox2.Config) *iox2.PublishSubscribeService[reading] {
+		svc := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](testNode(t, cfg, "app"), name).
+			SubscriberMaxBufferSize(buffer).EnableSafeOverflow(false).OpenOrCreate())
+		t.Cleanup(func() { svc.Close() })
+		return svc
+	}
+	pub := must[*iox2.Publisher[reading]](t)(open(a).Publisher())
+	sub := must[*iox2.Subscriber[reading]](t)(open(b).Subscriber())
+	eventually(t, "both bridges", func() bool {
+		return bridged(ga.Gateway, name, psPattern, 1) && bridged(gb.Gateway, name, psPattern, 1)
+	})
+	return gb, pub, sub
+}
+
 // TestBatchedBurst: a burst that the forwarder finds waiting travels in
 // fewer NATS messages than samples, and every sample still reaches the
 // other host once, in order, with its user header. A raw NATS subscriber
@@ -247,14 +282,7 @@ func TestPendingLimitFollowsBatches(t *testing.T) {
 	h := bridgedPubSub(t)
 	gb, eb, nc := h.gb, h.eb, h.nc
 	limit := func() int {
-		hash := bridgeOf(t, gb.Gateway, psName, psPattern).Subject[len("iox2go."+gb.Namespace()+".ps."):]
-		gb.mu.Lock()
-		br := gb.bridges[hash]
-		gb.mu.Unlock()
-		if br == nil {
-			t.Fatal("no bridge")
-		}
-		n, _, err := br.natsSub.PendingLimits()
+		n, _, err := psBridge(t, gb, psName).natsSub.PendingLimits()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,20 +322,7 @@ func TestPendingLimitFollowsBatches(t *testing.T) {
 // its queue arrives with the gap in the proxy's sequence numbers.
 func TestFullLocalQueue(t *testing.T) {
 	const name, buffer, flood = "gw/full", 4, 100
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga, gb := runGateway(t, a, ns.ClientURL(), nil), runGateway(t, b, ns.ClientURL(), nil)
-	open := func(cfg *iox2.Config) *iox2.PublishSubscribeService[reading] {
-		svc := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](testNode(t, cfg, "app"), name).
-			SubscriberMaxBufferSize(buffer).EnableSafeOverflow(false).OpenOrCreate())
-		t.Cleanup(func() { svc.Close() })
-		return svc
-	}
-	pub := must[*iox2.Publisher[reading]](t)(open(a).Publisher())
-	sub := must[*iox2.Subscriber[reading]](t)(open(b).Subscriber())
-	eventually(t, "both bridges", func() bool {
-		return bridged(ga.Gateway, name, psPattern, 1) && bridged(gb.Gateway, name, psPattern, 1)
-	})
+	gb, pub, sub := smallQueueHosts(t, name, buffer)
 	for i := 1; i <= flood; i++ {
 		must[int](t)(pub.SendCopy(reading{Seq: uint64(i)}))
 	}
@@ -353,31 +368,12 @@ func TestFullLocalQueue(t *testing.T) {
 // queue's fairness: each side of the check gets five tries).
 func TestYieldWhileLocalQueueFull(t *testing.T) {
 	const name, buffer = "gw/yield", 4
-	ns := startNATS(t, 0)
-	a, b := domain(t, "a"), domain(t, "b")
-	ga, gb := runGateway(t, a, ns.ClientURL(), nil), runGateway(t, b, ns.ClientURL(), nil)
-	open := func(cfg *iox2.Config) *iox2.PublishSubscribeService[reading] {
-		svc := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](testNode(t, cfg, "app"), name).
-			SubscriberMaxBufferSize(buffer).EnableSafeOverflow(false).OpenOrCreate())
-		t.Cleanup(func() { svc.Close() })
-		return svc
-	}
-	pub := must[*iox2.Publisher[reading]](t)(open(a).Publisher())
-	sub := must[*iox2.Subscriber[reading]](t)(open(b).Subscriber())
-	eventually(t, "both bridges", func() bool {
-		return bridged(ga.Gateway, name, psPattern, 1) && bridged(gb.Gateway, name, psPattern, 1)
-	})
+	gb, pub, sub := smallQueueHosts(t, name, buffer)
 	// The first sample through the bridge creates gateway B's proxy
 	// publisher (files, system calls): after it, an injection does not block.
 	must[int](t)(pub.SendCopy(reading{Seq: 1}))
 	eventually(t, "the first sample", func() bool { return bridgeOf(t, gb.Gateway, name, psPattern).Received == 1 })
-	hash := bridgeOf(t, gb.Gateway, name, psPattern).Subject[len("iox2go."+gb.Namespace()+".ps."):]
-	gb.mu.Lock()
-	br := gb.bridges[hash]
-	gb.mu.Unlock()
-	if br == nil {
-		t.Fatal("no bridge")
-	}
+	br := psBridge(t, gb, name)
 	number := uint32(0)
 	inject := func() (yielded bool) {
 		number++
