@@ -35,6 +35,7 @@ type bridge struct {
 	sub      *iox2.RawSubscriber
 	elemSize uint64
 	slice    bool
+	conv     *converter // payloads from a host of the other byte order; nil: not convertible
 
 	// events
 	ev  *iox2.EventService
@@ -47,6 +48,8 @@ type bridge struct {
 	streams   sync.WaitGroup  // response relays and streams
 	reqSize   uint64
 	respSize  uint64
+	reqConv   *converter // requests and responses from a host of the other byte order
+	respConv  *converter
 	// remoteReqs are the remote clients' requests whose streams run
 	// (streamResponses), for their hints and cancellations; guarded by mu.
 	remoteReqs map[rrKey]*remoteReq
@@ -162,6 +165,7 @@ func (b *bridge) openPubSub() error {
 	}
 	b.elemSize = have.PublishSubscribe.Payload.Size
 	b.slice = ps.IsSlice()
+	b.conv, _ = newConverter(have.PublishSubscribe.Payload, have.PublishSubscribe.UserHeader)
 	// No history: what a remote host sent before is not this host's.
 	b.sub, err = ps.SubscriberWith(0, 0)
 	return err
@@ -349,7 +353,7 @@ func (b *bridge) forwardSamples() {
 		}
 		at := len(buf)
 		buf = slices.Grow(buf, n)[:at+n]
-		putSampleHeader(buf[at:], sampleHeader{origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
+		putSampleHeader(buf[at:], sampleHeader{flags: b.g.orderFlag(), origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
 			userHeaderLen: uint32(len(uh)), number: number, elems: uint64(s.Len())})
 		number++
 		copy(buf[at+sampleHeaderLen:], uh)
@@ -431,7 +435,7 @@ func (b *bridge) onSample(m *nats.Msg) {
 			b.dropped.Add(uint64(h.number - want))
 		}
 		want, known = h.number+1, true
-		b.injectLocked(int(h.elems), uh, pl)
+		b.injectLocked(int(h.elems), uh, pl, b.g.foreign(h.flags))
 		records++
 		rest = more
 	}
@@ -457,8 +461,16 @@ func (b *bridge) adjustPending(records int) {
 }
 
 // injectLocked sends one sample of n elements through the proxy publisher,
-// creating it (or a larger one) first when needed. b.mu is held.
-func (b *bridge) injectLocked(n int, uh, pl []byte) {
+// creating it (or a larger one) first when needed; foreign: its bytes are
+// in the other byte order, and converted. b.mu is held.
+func (b *bridge) injectLocked(n int, uh, pl []byte, foreign bool) {
+	if foreign && b.conv == nil {
+		// Not bridged with a host of the other order (reconcile refuses
+		// it): a record that says so is malformed.
+		b.malformed.Add(1)
+		b.warnLocked("dropped a sample in the other byte order: the service's types have no layout to convert it by")
+		return
+	}
 	if b.pub == nil || n > b.pub.MaxSliceLen() {
 		if b.pub != nil {
 			b.countUndeliveredLocked()
@@ -505,6 +517,9 @@ func (b *bridge) injectLocked(n int, uh, pl []byte) {
 	}
 	copy(s.UserHeader(), uh)
 	copy(s.Payload(), pl)
+	if foreign {
+		b.conv.convert(s.Payload(), n, s.UserHeader())
+	}
 	delivered, err := s.Send()
 	if err != nil {
 		b.dropped.Add(1)

@@ -46,6 +46,8 @@ func (b *bridge) openReqRes() error {
 	}
 	rs := have.RequestResponse
 	b.reqSize, b.respSize = rs.Request.Size, rs.Response.Size
+	b.reqConv, _ = newConverter(rs.Request, nil)
+	b.respConv, _ = newConverter(rs.Response, nil)
 	b.reqSlice, b.respSlice = rs.RequestVariant == "dynamic", rs.ResponseVariant == "dynamic"
 	o := iox2.RawServerOptions{MaxSliceLen: 1}
 	if b.respSlice {
@@ -108,7 +110,7 @@ func (b *bridge) forwardRequest(ar *iox2.RawActiveRequest, h iox2.RequestHeader,
 	sub.SetPendingLimits(b.g.cfg.MaxPendingMessages, b.g.cfg.MaxPendingBytes)
 	pl := ar.Payload()
 	buf := make([]byte, sampleHeaderLen+len(pl))
-	putSampleHeader(buf, sampleHeader{origin: b.g.id, publisher: uint64(h.ClientID), seq: h.RequestID, elems: uint64(ar.Len())})
+	putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag(), origin: b.g.id, publisher: uint64(h.ClientID), seq: h.RequestID, elems: uint64(ar.Len())})
 	copy(buf[sampleHeaderLen:], pl)
 	want := map[uint64]string{}
 	for _, t := range targets {
@@ -194,6 +196,12 @@ func (b *bridge) relay(ar *iox2.RawActiveRequest, h iox2.RequestHeader, sub *nat
 			b.malformed.Add(1)
 			continue
 		}
+		foreign := b.g.foreign(rh.flags)
+		if foreign && b.respConv == nil {
+			b.malformed.Add(1)
+			b.warnOnce("dropped a response in the other byte order: the service's types have no layout to convert it by")
+			continue
+		}
 		rm, err := ar.LoanUninit(int(rh.elems))
 		if err != nil {
 			b.dropped.Add(1)
@@ -201,6 +209,9 @@ func (b *bridge) relay(ar *iox2.RawActiveRequest, h iox2.RequestHeader, sub *nat
 			continue
 		}
 		copy(rm.Payload(), pl)
+		if foreign {
+			b.respConv.convert(rm.Payload(), int(rh.elems), nil)
+		}
 		if err := rm.Send(); err != nil {
 			b.dropped.Add(1)
 			continue
@@ -228,6 +239,10 @@ func (b *bridge) onRequest(m *nats.Msg) {
 	}
 	if err == nil && m.Reply == "" {
 		err = fmt.Errorf("%w: a request without a reply subject", errBadMessage)
+	}
+	foreign := b.g.foreign(h.flags)
+	if err == nil && foreign && b.reqConv == nil {
+		err = fmt.Errorf("%w: a request in the other byte order, and the service's types have no layout to convert it by", errBadMessage)
 	}
 	if err != nil {
 		b.malformed.Add(1)
@@ -272,6 +287,9 @@ func (b *bridge) onRequest(m *nats.Msg) {
 	rq, err := pcl.LoanUninit(int(h.elems))
 	if err == nil {
 		copy(rq.Payload(), pl)
+		if foreign {
+			b.reqConv.convert(rq.Payload(), int(h.elems), nil)
+		}
 		var pend *iox2.RawPendingResponse
 		if pend, err = rq.Send(); err == nil {
 			b.received.Add(1)
@@ -346,7 +364,7 @@ func (b *bridge) streamResponses(ctx context.Context, k rrKey, pend *iox2.RawPen
 			buf = make([]byte, sampleHeaderLen+len(pl))
 		}
 		buf = buf[:sampleHeaderLen+len(pl)]
-		putSampleHeader(buf, sampleHeader{origin: b.g.id, publisher: uint64(r.Header().ServerID), seq: n, elems: uint64(r.Len())})
+		putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag(), origin: b.g.id, publisher: uint64(r.Header().ServerID), seq: n, elems: uint64(r.Len())})
 		copy(buf[sampleHeaderLen:], pl)
 		r.Release()
 		n++

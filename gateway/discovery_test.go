@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,14 @@ func TestByteOrderAndDenyRefused(t *testing.T) {
 	ga := runGateway(t, a, ns.ClientURL(), func(c *Config) { c.Deny = []string{"gw/secret/*"} })
 	gb := runGateway(t, b, ns.ClientURL(), func(c *Config) { c.byteOrder = "big" })
 	gc := runGateway(t, c, ns.ClientURL(), nil)
-	psPorts(t, b)
+	// A payload type without a layout (opaque bytes) cannot be converted.
+	nb := testNode(t, b, "app")
+	typed := must[*iox2.PublishSubscribeService[reading]](t)(iox2.PublishSubscribe[reading](nb, "gw/typed").Create())
+	defer typed.Close()
+	static := *typed.StaticConfig().PublishSubscribe
+	static.Payload = iox2.TypeInfo{Name: "blob", Size: 24, Align: 8}
+	opaque := must[*iox2.RawPubSubService](t)(iox2.PublishSubscribeRaw(nb, psName).Create(static))
+	defer opaque.Close()
 	nc := testNode(t, c, "app")
 	for _, name := range []string{"gw/secret/one", "gw/open"} {
 		s := must[*iox2.EventService](t)(iox2.Event(nc, name).OpenOrCreate())
@@ -81,18 +89,25 @@ func TestByteOrderAndDenyRefused(t *testing.T) {
 	}
 	eventually(t, "byte order refusal", func() bool { _, ok := refusal(ga.Gateway, psName); return ok })
 	r, _ := refusal(ga.Gateway, psName)
-	if r.Gateway != gb.ID() || r.Reason != "byte order big differs from this host's little (payloads are not converted)" {
-		t.Errorf("refusal %+v", r)
+	if want := `byte order big differs from this host's little, and the payload type "blob" has no layout that tells its fields (opaque<24>)`; r.Gateway != gb.ID() || r.Reason != want {
+		t.Errorf("refusal %+v, want the reason %q", r, want)
 	}
+	// The typed one converts: bridged.
+	eventually(t, "gw/typed bridged", func() bool { return bridged(ga.Gateway, "gw/typed", psPattern, 1) })
 	eventually(t, "gw/open bridged", func() bool { return bridged(ga.Gateway, "gw/open", evPattern, 1) })
 	r, ok := refusal(ga.Gateway, "gw/secret/one")
 	if !ok || r.Reason != "not allowed by this gateway's allow and deny lists" || r.Gateway != gc.ID() {
 		t.Errorf("denied service: %+v, %v", r, ok)
 	}
-	// The denied service does not exist on host a.
+	// Neither the denied nor the refused service exists on host a.
 	svcs := must[[]iox2.ServiceInfo](t)(iox2.ListServices(a))
-	if len(svcs) != 1 || svcs[0].Static.Name != "gw/open" {
-		t.Errorf("host a has %+v, want gw/open only", svcs)
+	var names []string
+	for _, s := range svcs {
+		names = append(names, s.Static.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"gw/open", "gw/typed"}) {
+		t.Errorf("host a has %q, want gw/open and gw/typed", names)
 	}
 }
 

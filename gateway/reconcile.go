@@ -21,6 +21,7 @@ type want struct {
 	static  iox2.StaticConfig
 	remotes []string
 	servers []string // the remotes with servers (request-response)
+	convert bool     // a remote has the other byte order: its payloads are converted
 }
 
 // reconcile makes the bridges those that the remote catalogs ask for: a
@@ -48,8 +49,11 @@ func (g *Gateway) reconcile() {
 		for _, h := range hashes {
 			sc := r.services[h]
 			switch {
-			case r.ann.ByteOrder != g.order:
-				refuse(sc, fmt.Sprintf("byte order %s differs from this host's %s (payloads are not converted)", r.ann.ByteOrder, g.order))
+			case r.ann.ByteOrder != "little" && r.ann.ByteOrder != "big":
+				refuse(sc, fmt.Sprintf("unknown byte order %q", r.ann.ByteOrder))
+				continue
+			case r.ann.ByteOrder != g.order && convertible(sc) != "":
+				refuse(sc, fmt.Sprintf("byte order %s differs from this host's %s, and %s", r.ann.ByteOrder, g.order, convertible(sc)))
 				continue
 			case r.ann.Protocol != iox2.ProtocolVersion:
 				refuse(sc, fmt.Sprintf("protocol version %d differs from this host's %d", r.ann.Protocol, iox2.ProtocolVersion))
@@ -77,12 +81,13 @@ func (g *Gateway) reconcile() {
 					continue
 				}
 				w.remotes = append(w.remotes, id)
+				w.convert = w.convert || r.ann.ByteOrder != g.order
 				if r.servers[h] {
 					w.servers = append(w.servers, id)
 				}
 				continue
 			}
-			wants[h] = &want{static: sc, remotes: []string{id}}
+			wants[h] = &want{static: sc, remotes: []string{id}, convert: r.ann.ByteOrder != g.order}
 			if r.servers[h] {
 				wants[h].servers = []string{id}
 			}
@@ -132,7 +137,11 @@ func (g *Gateway) reconcile() {
 			continue
 		}
 		b.setRemotes(w.remotes, w.servers)
-		g.logf("gateway %s: %s service %q bridged with %v", g.idStr, w.static.Pattern, w.static.Name, w.remotes)
+		conv := ""
+		if w.convert && w.static.Pattern != iox2.PatternEvent.String() {
+			conv = " (payloads converted between byte orders)"
+		}
+		g.logf("gateway %s: %s service %q bridged with %v%s", g.idStr, w.static.Pattern, w.static.Name, w.remotes, conv)
 		g.mu.Lock()
 		g.bridges[w.static.Hash] = b
 		g.mu.Unlock()

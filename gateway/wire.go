@@ -75,6 +75,12 @@ const (
 	// request record with flagEnd, without payload and reply: the client
 	// gave up (closed its pending response, or went away).
 	flagHint = 2
+	// flagBigEndian, on a record with a payload: its payload and user
+	// header are in big-endian order (the sending host's); without it,
+	// little-endian. A receiver of the other order converts them field by
+	// field (typecodec.Type.SwapBytes). The header itself is always
+	// little-endian.
+	flagBigEndian = 4
 )
 
 type sampleHeader struct {
