@@ -1,9 +1,9 @@
 // Package gateway joins a local iox2go domain to a NATS server, so that the
 // same service on several hosts behaves as one: each gateway announces the
 // services that the nodes of its host use, opens (or creates) locally the
-// services that the other gateways announce when their type identity and
-// byte order agree, and carries samples and notifications both ways
-// through proxy ports. `iox2 gateway` runs one; docs/GATEWAY.md describes
+// services that the other gateways announce when their type identity
+// agrees, and carries samples, notifications, requests and responses both
+// ways through proxy ports, converting payloads between byte orders. `iox2 gateway` runs one; docs/GATEWAY.md describes
 // the subjects, the guarantees and the limits.
 package gateway
 
