@@ -34,6 +34,10 @@
 // per element, on the element's Size bytes; for a user header, with the
 // header's TypeInfo.
 //
+// SwapBytes converts a value between little- and big-endian in place, for
+// a gateway between hosts of different byte orders; Swappable says whether
+// the layout tells enough for it.
+//
 // Nothing here trusts its input: Parse checks that every field of a
 // layout lies inside its parent, AppendJSON that lengths stored in the
 // payload are within their capacity, and neither panics on any input.
