@@ -353,7 +353,7 @@ func (b *bridge) forwardSamples() {
 		}
 		at := len(buf)
 		buf = slices.Grow(buf, n)[:at+n]
-		putSampleHeader(buf[at:], sampleHeader{flags: b.g.orderFlag(), origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
+		putSampleHeader(buf[at:], sampleHeader{flags: b.g.orderFlag, origin: origin, publisher: uint64(s.Publisher()), seq: s.Sequence(),
 			userHeaderLen: uint32(len(uh)), number: number, elems: uint64(s.Len())})
 		number++
 		copy(buf[at+sampleHeaderLen:], uh)

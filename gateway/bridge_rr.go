@@ -110,7 +110,7 @@ func (b *bridge) forwardRequest(ar *iox2.RawActiveRequest, h iox2.RequestHeader,
 	sub.SetPendingLimits(b.g.cfg.MaxPendingMessages, b.g.cfg.MaxPendingBytes)
 	pl := ar.Payload()
 	buf := make([]byte, sampleHeaderLen+len(pl))
-	putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag(), origin: b.g.id, publisher: uint64(h.ClientID), seq: h.RequestID, elems: uint64(ar.Len())})
+	putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag, origin: b.g.id, publisher: uint64(h.ClientID), seq: h.RequestID, elems: uint64(ar.Len())})
 	copy(buf[sampleHeaderLen:], pl)
 	want := map[uint64]string{}
 	for _, t := range targets {
@@ -364,7 +364,7 @@ func (b *bridge) streamResponses(ctx context.Context, k rrKey, pend *iox2.RawPen
 			buf = make([]byte, sampleHeaderLen+len(pl))
 		}
 		buf = buf[:sampleHeaderLen+len(pl)]
-		putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag(), origin: b.g.id, publisher: uint64(r.Header().ServerID), seq: n, elems: uint64(r.Len())})
+		putSampleHeader(buf, sampleHeader{flags: b.g.orderFlag, origin: b.g.id, publisher: uint64(r.Header().ServerID), seq: n, elems: uint64(r.Len())})
 		copy(buf[sampleHeaderLen:], pl)
 		r.Release()
 		n++

@@ -7,19 +7,10 @@ import (
 	"github.com/iox2go/iox2go/runtime/typecodec"
 )
 
-// orderFlag is the flag that this gateway's records with a payload carry:
-// flagBigEndian on a big-endian host.
-func (g *Gateway) orderFlag() byte {
-	if g.order == "big" {
-		return flagBigEndian
-	}
-	return 0
-}
-
 // foreign reports whether a record with header flags was written in the
 // other byte order than this host's.
 func (g *Gateway) foreign(flags byte) bool {
-	return (flags&flagBigEndian != 0) != (g.order == "big")
+	return flags&flagBigEndian != g.orderFlag
 }
 
 // converter converts the payloads (and user headers) of one service's

@@ -39,7 +39,10 @@ type Gateway struct {
 	id    uint64 // the node's ID: the gateway's identity on NATS
 	idStr string
 	host  string
-	order string
+	order string // "little" or "big": announced, and said by the records' flagBigEndian
+	// orderFlag is flagBigEndian on a big-endian host (order "big"), else
+	// 0: what this gateway's records with a payload carry.
+	orderFlag byte
 
 	nc        *nats.Conn // set before anything that uses it starts
 	ncStatus  atomic.Pointer[nats.Conn]
@@ -101,6 +104,9 @@ func New(nodeCfg *iox2.Config, gwcfg Config) (*Gateway, error) {
 	}
 	if cfg.byteOrder != "" {
 		g.order = cfg.byteOrder
+	}
+	if g.order == "big" {
+		g.orderFlag = flagBigEndian
 	}
 	return g, nil
 }
