@@ -1,5 +1,7 @@
 package typecodec
 
+import "slices"
+
 // Swappable reports whether SwapBytes can convert a value of t between
 // the two byte orders: t holds no opaque bytes of unknown structure wider
 // than one byte.
@@ -30,15 +32,15 @@ func (t *Type) SwapBytes(b []byte) {
 	b = b[:t.size]
 	switch t.kind {
 	case Int, Uint, Enum, Float:
-		reverse(b)
+		slices.Reverse(b)
 	case Complex:
 		h := t.size / 2
-		reverse(b[:h])
-		reverse(b[h:])
+		slices.Reverse(b[:h])
+		slices.Reverse(b[h:])
 	case String:
-		reverse(b[t.lenOff : t.lenOff+8])
+		slices.Reverse(b[t.lenOff : t.lenOff+8])
 	case Sequence:
-		reverse(b[t.lenOff : t.lenOff+8])
+		slices.Reverse(b[t.lenOff : t.lenOff+8])
 		t.swapElems(b, t.n, t.elem.size)
 	case Array:
 		t.swapElems(b, t.n, t.stride)
@@ -72,8 +74,3 @@ func (t *Type) swaps() bool {
 	return true
 }
 
-func reverse(b []byte) {
-	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
-		b[i], b[j] = b[j], b[i]
-	}
-}
