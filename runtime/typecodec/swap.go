@@ -73,4 +73,3 @@ func (t *Type) swaps() bool {
 	}
 	return true
 }
-
