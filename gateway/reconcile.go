@@ -52,9 +52,6 @@ func (g *Gateway) reconcile() {
 			case r.ann.ByteOrder != "little" && r.ann.ByteOrder != "big":
 				refuse(sc, fmt.Sprintf("unknown byte order %q", r.ann.ByteOrder))
 				continue
-			case r.ann.ByteOrder != g.order && convertible(sc) != "":
-				refuse(sc, fmt.Sprintf("byte order %s differs from this host's %s, and %s", r.ann.ByteOrder, g.order, convertible(sc)))
-				continue
 			case r.ann.Protocol != iox2.ProtocolVersion:
 				refuse(sc, fmt.Sprintf("protocol version %d differs from this host's %d", r.ann.Protocol, iox2.ProtocolVersion))
 				continue
@@ -68,6 +65,12 @@ func (g *Gateway) reconcile() {
 				sc.Pattern != iox2.PatternRequestResponse.String():
 				refuse(sc, fmt.Sprintf("unknown pattern %q", sc.Pattern))
 				continue
+			}
+			if r.ann.ByteOrder != g.order {
+				if why := convertible(sc); why != "" {
+					refuse(sc, fmt.Sprintf("byte order %s differs from this host's %s, and %s", r.ann.ByteOrder, g.order, why))
+					continue
+				}
 			}
 			if l, ok := g.local[h]; ok {
 				if d := identityDiff(&l, &sc); d != "" {
