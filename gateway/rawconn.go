@@ -7,9 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/iox2go/iox2go/internal/rawio"
 )
 
 // rawDialer dials the gateway's TCP connections to NATS as rawConns
@@ -34,14 +33,10 @@ func (d rawDialer) Dial(network, address string) (net.Conn, error) {
 // there is nothing to read, or no room to write, the goroutine parks in
 // the netpoller as with net.TCPConn.
 //
-// Why: a counted system call made after the process was idle first wakes
-// the runtime's sysmon thread, which waits while every P is idle. A
-// gateway that forwards one message at a time (a request, a ping-pong)
-// paid a futex wake-up and a thread scheduled on another CPU for each, on
-// the CPUs that carry the message next (docs/BENCHMARKS.md, "Raw system
-// calls on the message path"). The runtime's doorbells do the same
-// (runtime/bell.go, writeToken). Deadlines, Close and the rest are
-// net.TCPConn's.
+// Why (internal/rawio): a counted system call made after the process was
+// idle first wakes the runtime's sysmon thread; a gateway that forwards one
+// message at a time paid that for each. The runtime's doorbells do the
+// same (runtime/bell.go). Deadlines, Close and the rest are net.TCPConn's.
 type rawConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
@@ -73,32 +68,18 @@ func newRawConn(tc *net.TCPConn) (*rawConn, error) {
 // read is called by rc.Read with the socket: it reports false (wait until
 // readable) on EAGAIN.
 func (c *rawConn) read(fd uintptr) bool {
-	for {
-		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(c.rbuf))), uintptr(len(c.rbuf)))
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		if e != 0 {
-			n = 0 // the call returned -1
-		}
-		c.rn, c.rerr = int(n), e
-		return true
-	}
+	c.rn, c.rerr = rawio.Read(fd, c.rbuf)
+	return c.rerr != syscall.EAGAIN
 }
 
 // write writes what is left of wbuf, and reports false (wait until
 // writable) on EAGAIN.
 func (c *rawConn) write(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
-		rest := c.wbuf[c.wn:]
-		n, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rest))), uintptr(len(rest)))
+		n, e := rawio.Write(fd, c.wbuf[c.wn:])
 		switch e {
 		case 0:
-			c.wn += int(n)
-		case syscall.EINTR:
+			c.wn += n
 		case syscall.EAGAIN:
 			return false
 		default:

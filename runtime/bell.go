@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iox2go/iox2go/internal/rawio"
 	"github.com/iox2go/iox2go/runtime/internal/protocol"
 )
 
@@ -232,26 +233,14 @@ func openPeerBell(path string) (int, error) {
 }
 
 // writeToken writes t into the pipe fd in one write (8 bytes <= PIPE_BUF:
-// atomic, never interleaved with another writer's token).
-//
-// The write is a raw system call, without the scheduler's entersyscall
-// and exitsyscall: every doorbell is open O_NONBLOCK, so it never sleeps
-// (a full pipe answers EAGAIN). A counted one would, when the process had
-// been idle, first wake the runtime's sysmon thread (entersyscall does
-// while sysmon waits for work): a futex wake-up and a thread scheduled on
-// another CPU for every message of a ping-pong (docs/BENCHMARKS.md, "Raw
-// system calls on the message path").
+// atomic, never interleaved with another writer's token). The write is a
+// raw system call (internal/rawio says why): every doorbell is open
+// O_NONBLOCK, so it never sleeps (a full pipe answers EAGAIN).
 func writeToken(fd int, t uint64) error {
-	for {
-		_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&t)), 8)
-		switch e {
-		case 0:
-			return nil
-		case syscall.EINTR:
-			continue
-		}
+	if _, e := rawio.Write(uintptr(fd), (*[8]byte)(unsafe.Pointer(&t))[:]); e != 0 {
 		return e
 	}
+	return nil
 }
 
 // --- A node's doorbell and dispatcher ----------------------------------------
@@ -346,7 +335,7 @@ func (b *nodeBell) dispatch() {
 			}
 		}
 	}
-	// The FIFO is read with raw system calls (see writeToken: it is
+	// The FIFO is read with raw system calls (internal/rawio; it is
 	// non-blocking, a read never sleeps), through the netpoller: rc.Read
 	// parks the goroutine while the pipe is empty.
 	rc, err := b.f.SyscallConn()
@@ -354,23 +343,18 @@ func (b *nodeBell) dispatch() {
 		return
 	}
 	var buf [4096]byte
-	have := 0
-	var n uintptr
+	have, n := 0, 0
 	var errno syscall.Errno
 	read := func(fd uintptr) bool { // made once: no allocation per read
-		for {
-			n, _, errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[have])), uintptr(len(buf)-have))
-			if errno != syscall.EINTR {
-				return errno != syscall.EAGAIN
-			}
-		}
+		n, errno = rawio.Read(fd, buf[have:])
+		return errno != syscall.EAGAIN
 	}
 	for {
 		err := rc.Read(read)
 		if err != nil || errno != 0 || n == 0 {
 			return // closed (a FIFO open for writing by its reader never reports its end)
 		}
-		have += int(n)
+		have += n
 		k := have &^ 7
 		for i := 0; i < k; i += 8 {
 			b.dispatchToken(*(*uint64)(unsafe.Pointer(&buf[i])))
