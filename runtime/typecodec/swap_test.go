@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	iox2 "github.com/iox2go/iox2go/runtime"
-	"github.com/iox2go/iox2go/runtime/iox2test"
 )
 
 // TestSwapBytesEveryConstruct: t::All written by this (little-endian)
@@ -101,14 +100,7 @@ func TestSwapBytesReflectLayout(t *testing.T) {
 		D bool
 		E float64
 	}
-	node := iox2test.Node(t, iox2test.Config(t))
-	svc, err := iox2.PublishSubscribe[plain](node, "swap").Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti := svc.StaticConfig().PublishSubscribe.Payload
-	svc.Close()
-	ty := parse(t, ti)
+	ty, _ := reflectType[plain](t)
 	if ty.Size() != 32 {
 		t.Fatalf("size %d", ty.Size())
 	}

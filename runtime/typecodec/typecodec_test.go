@@ -413,6 +413,21 @@ func TestFromJSONErrors(t *testing.T) {
 }
 
 // TestReflectLayout: plain Go types, whose layout the runtime derives by
+
+// reflectType returns the type of T as the runtime derives its layout by
+// reflection (the TypeInfo of a service of T), and that TypeInfo.
+func reflectType[T any](t *testing.T) (*typecodec.Type, iox2.TypeInfo) {
+	t.Helper()
+	node := iox2test.Node(t, iox2test.Config(t))
+	svc, err := iox2.PublishSubscribe[T](node, "reflect").Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := svc.StaticConfig().PublishSubscribe.Payload
+	svc.Close()
+	return parse(t, ti), ti
+}
+
 // reflection, read from a real service's static config.
 func TestReflectLayout(t *testing.T) {
 	type inner struct {
@@ -430,14 +445,7 @@ func TestReflectLayout(t *testing.T) {
 		In    inner
 		Last  uint64
 	}
-	node := iox2test.Node(t, iox2test.Config(t))
-	svc, err := iox2.PublishSubscribe[payload](node, "reflect").Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti := svc.StaticConfig().PublishSubscribe.Payload
-	svc.Close()
-	ty := parse(t, ti)
+	ty, ti := reflectType[payload](t)
 	if ty.Kind() != typecodec.Struct || ty.Name() != ti.Name || ty.Size() != int(unsafe.Sizeof(payload{})) {
 		t.Fatalf("reflect type %v %q %d", ty.Kind(), ty.Name(), ty.Size())
 	}
