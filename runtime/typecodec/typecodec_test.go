@@ -412,8 +412,6 @@ func TestFromJSONErrors(t *testing.T) {
 	}
 }
 
-// TestReflectLayout: plain Go types, whose layout the runtime derives by
-
 // reflectType returns the type of T as the runtime derives its layout by
 // reflection (the TypeInfo of a service of T), and that TypeInfo.
 func reflectType[T any](t *testing.T) (*typecodec.Type, iox2.TypeInfo) {
@@ -428,6 +426,7 @@ func reflectType[T any](t *testing.T) (*typecodec.Type, iox2.TypeInfo) {
 	return parse(t, ti), ti
 }
 
+// TestReflectLayout: plain Go types, whose layout the runtime derives by
 // reflection, read from a real service's static config.
 func TestReflectLayout(t *testing.T) {
 	type inner struct {
